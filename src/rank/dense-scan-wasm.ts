@@ -1,0 +1,417 @@
+/**
+ * The WebAssembly SIMD128 kernels behind `dense-scan.ts`, emitted as binary bytes by a tiny
+ * in-repo assembler (no toolchain, no dependency; the module is a few hundred bytes and is
+ * built once per process).
+ *
+ * Why int8 documents × int16 query with `i32x4.dot_i16x8_s`: WASM SIMD has no plain i8×i8
+ * dot product, but `v128.load8x8_s` sign-extends 8 document bytes to i16 straight from memory
+ * (one pmovsxbw on x64), and `i32x4.dot_i16x8_s` (one pmaddwd) then multiplies by the query
+ * and sums adjacent pairs into i32 lanes. That is 3 instructions per 8 dimensions per row,
+ * and since the query is widened anyway it can carry 14 bits instead of 8 for free.
+ *
+ * Why 4 rows per inner iteration: each query vector is loaded once and used 4 times, and the
+ * 4 accumulators are independent dependency chains.
+ *
+ * Why one call per query: the whole scan (all rows, or a candidate list) is one call that writes
+ * every score, scaled to float32, into an output buffer; JS only picks the top-k.
+ *
+ * The relaxed-SIMD variant (`i32x4.relaxed_dot_i8x16_i7x16_add_s`) multiplies 16 bytes at once
+ * but needs one operand in [0, 127]: the query is quantised to [-63, 63] and offset by +64, and
+ * 64·Σcodes (stored per row) is subtracted afterwards. It is a separate module so that engines
+ * without relaxed SIMD still validate the main one.
+ */
+
+// ---------- tiny assembler ----------
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+function uleb(n: number, out: number[]): void {
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+}
+
+function sleb(n: number, out: number[]): void {
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function str(s: string, out: number[]): void {
+  const bytes = new TextEncoder().encode(s);
+  uleb(bytes.length, out);
+  out.push(...bytes);
+}
+
+function section(id: number, body: number[], out: number[]): void {
+  out.push(id);
+  uleb(body.length, out);
+  out.push(...body);
+}
+
+/** Instruction emitter for one function body. Locals are declared up front by type. */
+class Body {
+  readonly code: number[] = [];
+  private readonly locals: number[] = [];
+  private nextLocal: number;
+
+  constructor(readonly params: number[]) {
+    this.nextLocal = params.length;
+  }
+
+  local(type: number): number {
+    this.locals.push(type);
+    return this.nextLocal++;
+  }
+
+  private op(...b: number[]): this {
+    this.code.push(...b);
+    return this;
+  }
+  get(i: number): this {
+    this.op(0x20);
+    uleb(i, this.code);
+    return this;
+  }
+  set(i: number): this {
+    this.op(0x21);
+    uleb(i, this.code);
+    return this;
+  }
+  i32(v: number): this {
+    this.op(0x41);
+    sleb(v | 0, this.code);
+    return this;
+  }
+  add(): this {
+    return this.op(0x6a);
+  }
+  mul(): this {
+    return this.op(0x6c);
+  }
+  shl(): this {
+    return this.op(0x74);
+  }
+  ltU(): this {
+    return this.op(0x49);
+  }
+  geU(): this {
+    return this.op(0x4f);
+  }
+  block(): this {
+    return this.op(0x02, 0x40);
+  }
+  loop(): this {
+    return this.op(0x03, 0x40);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    return this.op(0x0c, depth);
+  }
+  brIf(depth: number): this {
+    return this.op(0x0d, depth);
+  }
+  private mem(opcode: number, align: number, offset: number): this {
+    this.op(opcode, align);
+    uleb(offset, this.code);
+    return this;
+  }
+  i32load(offset = 0): this {
+    return this.mem(0x28, 2, offset);
+  }
+  f32load(offset = 0): this {
+    return this.mem(0x2a, 2, offset);
+  }
+  f32store(offset = 0): this {
+    return this.mem(0x38, 2, offset);
+  }
+  f32mul(): this {
+    return this.op(0x94);
+  }
+  i32sub(): this {
+    return this.op(0x6b);
+  }
+  f32fromI32(): this {
+    return this.op(0xb2);
+  }
+  /** SIMD prefix 0xfd + LEB128 sub-opcode. */
+  simd(sub: number): this {
+    this.op(0xfd);
+    uleb(sub, this.code);
+    return this;
+  }
+  private simdMem(sub: number, align: number, offset: number): this {
+    this.simd(sub);
+    this.code.push(align);
+    uleb(offset, this.code);
+    return this;
+  }
+  v128load(offset = 0): this {
+    return this.simdMem(0x00, 0, offset); // align hint 1: rows are 16-aligned but hints are free
+  }
+  /** v128.load8x8_s: 8 bytes → i16x8, sign-extended. */
+  load8x8s(offset = 0): this {
+    return this.simdMem(0x01, 0, offset);
+  }
+  v128zero(): this {
+    this.simd(0x0c);
+    for (let i = 0; i < 16; i++) this.code.push(0);
+    return this;
+  }
+  i32x4extract(lane: number): this {
+    this.simd(0x1b);
+    this.code.push(lane);
+    return this;
+  }
+  i32x4add(): this {
+    return this.simd(0xae);
+  }
+  i32x4dotI16(): this {
+    return this.simd(0xba);
+  }
+  relaxedDotAdd(): this {
+    return this.simd(0x113);
+  }
+
+  encode(): number[] {
+    const out: number[] = [];
+    // Run-length encode local declarations.
+    const groups: Array<[number, number]> = [];
+    for (const t of this.locals) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const body: number[] = [];
+    uleb(groups.length, body);
+    for (const [n, t] of groups) {
+      uleb(n, body);
+      body.push(t);
+    }
+    body.push(...this.code, 0x0b);
+    uleb(body.length, out);
+    out.push(...body);
+    return out;
+  }
+}
+
+interface FuncDef {
+  name: string;
+  body: Body;
+  results: number[];
+}
+
+function assemble(funcs: FuncDef[]): Uint8Array<ArrayBuffer> {
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  // One type per function (simplest; duplicates are legal).
+  const types: number[] = [];
+  uleb(funcs.length, types);
+  for (const f of funcs) {
+    types.push(0x60);
+    uleb(f.body.params.length, types);
+    types.push(...f.body.params);
+    uleb(f.results.length, types);
+    types.push(...f.results);
+  }
+  section(1, types, out);
+  // Import the memory: JS owns and grows it, the kernels read rows in place.
+  const imports: number[] = [];
+  uleb(1, imports);
+  str('env', imports);
+  str('mem', imports);
+  imports.push(0x02, 0x00);
+  uleb(1, imports); // min 1 page, no max
+  section(2, imports, out);
+  const fns: number[] = [];
+  uleb(funcs.length, fns);
+  funcs.forEach((_, i) => uleb(i, fns));
+  section(3, fns, out);
+  const exps: number[] = [];
+  uleb(funcs.length, exps);
+  funcs.forEach((f, i) => {
+    str(f.name, exps);
+    exps.push(0x00);
+    uleb(i, exps);
+  });
+  section(7, exps, out);
+  const code: number[] = [];
+  uleb(funcs.length, code);
+  for (const f of funcs) code.push(...f.body.encode());
+  section(10, code, out);
+  return new Uint8Array(out);
+}
+
+// ---------- kernels ----------
+
+/** Row stride (bytes) must be a multiple of this: the inner loop handles 64 dimensions per step. */
+export const STRIDE_ALIGN = 64;
+
+type Mode = 'scan' | 'gather';
+
+/**
+ * Emits `scan(q, codes, stride, count, scales, out, qs)` or
+ * `gather(q, codes, stride, idx, count, scales, out, qs)` (relaxed: an extra `sums` pointer).
+ *
+ * scan:   out[j] = f32(dot(q, row j)) · scales[j] · qs         for j < count, rows from `codes`
+ * gather: out[j] = f32(dot(q, row idx[j])) · scales[idx[j]] · qs
+ * `count` must be a multiple of 4 (the caller pads), `stride` a multiple of 64.
+ * The relaxed form subtracts 64·sums[row] first (see module comment).
+ */
+function kernel(mode: Mode, relaxed: boolean): Body {
+  // scan:   (q, codes, stride,      count, scales, [sums,] out, qs)
+  // gather: (q, codes, stride, idx, count, scales, [sums,] out, qs)
+  const params = [I32, I32, I32];
+  const P_Q = 0;
+  const P_CODES = 1;
+  const P_STRIDE = 2;
+  const P_IDX = mode === 'gather' ? params.push(I32) - 1 : -1;
+  const P_COUNT = params.push(I32) - 1;
+  const P_SCALES = params.push(I32) - 1;
+  const P_SUMS = relaxed ? params.push(I32) - 1 : -1;
+  const P_OUT = params.push(I32) - 1;
+  const P_QS = params.push(F32) - 1;
+  const f = new Body(params);
+
+  const j = f.local(I32); // row slot 0..count
+  const qp = f.local(I32);
+  const qEnd = f.local(I32);
+  const p = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const row = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const qv = relaxed ? [f.local(V128), f.local(V128), f.local(V128), f.local(V128)] : [
+    f.local(V128), f.local(V128), f.local(V128), f.local(V128),
+    f.local(V128), f.local(V128), f.local(V128), f.local(V128),
+  ];
+  const qBytesPerDim = relaxed ? 1 : 2;
+
+  // qEnd = q + stride * qBytesPerDim
+  f.get(P_Q).get(P_STRIDE);
+  if (!relaxed) f.i32(1).shl();
+  f.add().set(qEnd);
+
+  f.i32(0).set(j);
+  f.block().loop();
+  {
+    f.get(j).get(P_COUNT).geU().brIf(1);
+    // Row numbers and row pointers for this group of 4.
+    for (let r = 0; r < 4; r++) {
+      if (mode === 'scan') {
+        f.get(j).i32(r).add().set(row[r]);
+      } else {
+        f.get(P_IDX).get(j).i32(4).mul().add().i32load(4 * r).set(row[r]);
+      }
+      f.get(P_CODES).get(row[r]).get(P_STRIDE).mul().add().set(p[r]);
+      f.v128zero().set(acc[r]);
+    }
+    f.get(P_Q).set(qp);
+    f.loop();
+    {
+      if (relaxed) {
+        for (let u = 0; u < 4; u++) f.get(qp).v128load(16 * u).set(qv[u]);
+        for (let u = 0; u < 4; u++) {
+          for (let r = 0; r < 4; r++) {
+            // acc += Σ4 doc_i8 · (q+64)_u7
+            f.get(p[r]).v128load(16 * u).get(qv[u]).get(acc[r]).relaxedDotAdd().set(acc[r]);
+          }
+        }
+      } else {
+        for (let u = 0; u < 8; u++) f.get(qp).v128load(16 * u).set(qv[u]);
+        for (let u = 0; u < 8; u++) {
+          for (let r = 0; r < 4; r++) {
+            // acc += pairwise(doc_i16 · q_i16), 8 dims
+            f.get(acc[r]).get(p[r]).load8x8s(8 * u).get(qv[u]).i32x4dotI16().i32x4add().set(acc[r]);
+          }
+        }
+      }
+      for (let r = 0; r < 4; r++) f.get(p[r]).i32(64).add().set(p[r]);
+      f.get(qp).i32(64 * qBytesPerDim).add().set(qp);
+      f.get(qp).get(qEnd).ltU().brIf(0);
+    }
+    f.end();
+    for (let r = 0; r < 4; r++) {
+      // out[j + r] = f32(hsum(acc) [- 64·sums[row]]) · scales[row] · qs
+      f.get(P_OUT).get(j).i32(4).mul().add();
+      f.get(acc[r]).i32x4extract(0).get(acc[r]).i32x4extract(1).add();
+      f.get(acc[r]).i32x4extract(2).add().get(acc[r]).i32x4extract(3).add();
+      if (relaxed) f.get(P_SUMS).get(row[r]).i32(4).mul().add().i32load().i32(6).shl().i32sub();
+      f.f32fromI32();
+      f.get(P_SCALES).get(row[r]).i32(4).mul().add().f32load().f32mul();
+      f.get(P_QS).f32mul();
+      f.f32store(4 * r);
+    }
+    f.get(j).i32(4).add().set(j);
+    f.br(0);
+  }
+  f.end().end();
+  return f;
+}
+
+
+// ---------- module building / feature detection ----------
+
+const cache = new Map<boolean, Uint8Array<ArrayBuffer>>();
+
+/** The module bytes: exports `scan` and `gather` (relaxed: the i7 forms), imports `env.mem`. */
+export function kernelModuleBytes(relaxed: boolean): Uint8Array<ArrayBuffer> {
+  let bytes = cache.get(relaxed);
+  if (!bytes) {
+    bytes = assemble([
+      { name: 'scan', body: kernel('scan', relaxed), results: [] },
+      { name: 'gather', body: kernel('gather', relaxed), results: [] },
+    ]);
+    cache.set(relaxed, bytes);
+  }
+  return bytes;
+}
+
+const support = new Map<boolean, boolean>();
+
+/** Whether this engine validates the (relaxed) SIMD kernel module. Cached. */
+export function wasmKernelSupported(relaxed = false): boolean {
+  let ok = support.get(relaxed);
+  if (ok === undefined) {
+    try {
+      ok = typeof WebAssembly === 'object' && WebAssembly.validate(kernelModuleBytes(relaxed));
+    } catch {
+      ok = false;
+    }
+    support.set(relaxed, ok);
+  }
+  return ok;
+}
+
+export interface WasmKernels {
+  /** Non-relaxed: (q, codes, stride, count, scales, out, qs). Relaxed: (q, codes, stride, count, scales, sums, out, qs). */
+  scan: (...args: number[]) => void;
+  /** Non-relaxed: (q, codes, stride, idx, count, scales, out, qs). Relaxed: (q, codes, stride, idx, count, scales, sums, out, qs). */
+  gather: (...args: number[]) => void;
+}
+
+const modules = new Map<boolean, WebAssembly.Module>();
+
+/**
+ * Synchronous instantiation is fine: the module is far below Chromium's 4 KiB limit for
+ * main-thread synchronous compiles (checked in the tests).
+ */
+export function instantiateKernels(memory: WebAssembly.Memory, relaxed = false): WasmKernels {
+  let mod = modules.get(relaxed);
+  if (!mod) {
+    mod = new WebAssembly.Module(kernelModuleBytes(relaxed));
+    modules.set(relaxed, mod);
+  }
+  const inst = new WebAssembly.Instance(mod, { env: { mem: memory } });
+  return inst.exports as unknown as WasmKernels;
+}

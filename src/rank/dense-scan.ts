@@ -1,0 +1,593 @@
+/**
+ * Dense-vector scan: int8 document vectors held in (growable) WebAssembly memory and scored
+ * in place by a WASM SIMD128 kernel, one call per query; JS picks the top-k.
+ *
+ * Why int8: 100k × 1024 fp32 is 400 MB and a plain-JS fp32 scan is ~100 ms; int8 is 4× less
+ * memory traffic and WASM SIMD multiplies 8 dims per instruction. Per-vector symmetric scales
+ * keep recall@10 ≈ 0.99 against exact fp32 (see bench/dense-scan.bench.ts).
+ *
+ * Scores: dot(q_int, d_int) · s_q · s_d, evaluated in float32 as
+ * `fround(fround(fround(dot) · s_d) · s_q)` by every kernel, so the SIMD kernel and the JS
+ * fallback agree bit for bit. The query is quantised to int16 by default (it is widened to i16
+ * for the kernel anyway, so the extra precision is free), within a bound that keeps the i32
+ * accumulators from overflowing.
+ */
+import { STRIDE_ALIGN, instantiateKernels, wasmKernelSupported, type WasmKernels } from './dense-scan-wasm.ts';
+
+// ---------- quantisation ----------
+
+export interface Int8Vector {
+  codes: Int8Array;
+  /** float32 value: x ≈ codes · scale. 0 for an all-zero vector. */
+  scale: number;
+}
+
+/**
+ * Quantises `vec[offset .. offset+dim)` into `out[outOffset ..]` and returns the float32 scale.
+ * q_i = round(x_i / s), s = max|x| / 127, so |x_i − q_i·s| ≤ s/2 and |q_i| ≤ 127 (never −128).
+ */
+export function quantizeInt8Into(
+  vec: ArrayLike<number>,
+  offset: number,
+  dim: number,
+  out: Int8Array,
+  outOffset: number,
+): number {
+  let max = 0;
+  for (let i = 0; i < dim; i++) {
+    const a = Math.abs(vec[offset + i]);
+    if (a > max) max = a;
+    else if (a !== a) throw new Error('quantizeInt8: vector contains NaN');
+  }
+  if (max === Infinity) throw new Error('quantizeInt8: vector contains ±Infinity');
+  if (max === 0) {
+    out.fill(0, outOffset, outOffset + dim);
+    return 0;
+  }
+  const scale = Math.fround(max / 127);
+  const inv = 1 / scale;
+  for (let i = 0; i < dim; i++) {
+    const v = vec[offset + i] * inv;
+    // Round half away from zero (symmetric); the clamp only guards float edge cases.
+    let qi = v < 0 ? -Math.round(-v) : Math.round(v);
+    if (qi > 127) qi = 127;
+    else if (qi < -127) qi = -127;
+    out[outOffset + i] = qi;
+  }
+  return scale;
+}
+
+export function quantizeInt8(vec: Float32Array): Int8Vector {
+  const codes = new Int8Array(vec.length);
+  const scale = quantizeInt8Into(vec, 0, vec.length, codes, 0);
+  return { codes, scale };
+}
+
+/** Row-major batch: `vectors.length / dim` rows. */
+export function quantizeInt8Batch(vectors: Float32Array, dim: number): { codes: Int8Array; scales: Float32Array } {
+  if (dim <= 0 || vectors.length % dim !== 0) throw new Error(`quantizeInt8Batch: length ${vectors.length} is not a multiple of dim ${dim}`);
+  const n = vectors.length / dim;
+  const codes = new Int8Array(vectors.length);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) scales[r] = quantizeInt8Into(vectors, r * dim, dim, codes, r * dim);
+  return { codes, scales };
+}
+
+export function dequantizeInt8(codes: Int8Array, scale: number): Float32Array {
+  const out = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i] * scale;
+  return out;
+}
+
+// ---------- storage ----------
+
+/** Which scoring kernel a matrix uses. 'relaxed' needs relaxed SIMD (not in Node 20 by default). */
+export type DenseKernel = 'simd' | 'relaxed' | 'js';
+
+export interface DenseMatrixOptions {
+  /** 'auto' (default): 'simd' when WebAssembly SIMD validates, else 'js'. Never picks 'relaxed'. */
+  kernel?: DenseKernel | 'auto';
+  /** Rows to reserve up front (saves regrowth when the corpus size is known). */
+  initialCapacity?: number;
+  /**
+   * Query precision for 'simd'/'js': 16 (default; ±16383 at d=1024, free) or 8 (±127).
+   * 'relaxed' always uses 7 bits (±63).
+   */
+  queryBits?: 8 | 16;
+}
+
+export interface DenseSearchOptions {
+  /** Rows to consider: a mask (nonzero = allowed, indexed by row) or a predicate. */
+  filter?: Uint8Array | ((row: number) => boolean);
+  /** Score only these rows (e.g. the BM25 / sparse candidates). */
+  candidates?: Uint32Array;
+}
+
+export interface DenseHits {
+  rows: Uint32Array;
+  scores: Float32Array;
+}
+
+const WASM_PAGE = 65536;
+const MAX_WASM_BYTES = 65536 * WASM_PAGE; // wasm32: 4 GiB
+const I32_MAX = 2147483647;
+
+const align = (n: number, a: number) => Math.ceil(n / a) * a;
+
+/** Memory backing: a WebAssembly.Memory (kernels read it in place) or a plain ArrayBuffer. */
+interface Heap {
+  buffer(): ArrayBuffer;
+  /** Ensure at least `bytes`; keeps the old contents. */
+  ensure(bytes: number): void;
+}
+
+class WasmHeap implements Heap {
+  readonly memory: WebAssembly.Memory;
+  constructor(bytes: number) {
+    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE)) });
+  }
+  buffer(): ArrayBuffer {
+    return this.memory.buffer;
+  }
+  ensure(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    if (bytes > MAX_WASM_BYTES) {
+      throw new RangeError(
+        `DenseMatrix: ${(bytes / 2 ** 20).toFixed(0)} MiB needed, over the 4 GiB wasm32 memory limit; shard the index across several matrices`,
+      );
+    }
+    try {
+      this.memory.grow(Math.ceil((bytes - have) / WASM_PAGE));
+    } catch (e) {
+      throw new RangeError(
+        `DenseMatrix: WebAssembly memory could not grow from ${(have / 2 ** 20).toFixed(0)} to ${(bytes / 2 ** 20).toFixed(0)} MiB (${(e as Error).message}); the engine or device is out of memory`,
+      );
+    }
+  }
+}
+
+class ArrayHeap implements Heap {
+  private buf: ArrayBuffer;
+  constructor(bytes: number) {
+    this.buf = new ArrayBuffer(bytes);
+  }
+  buffer(): ArrayBuffer {
+    return this.buf;
+  }
+  ensure(bytes: number): void {
+    if (bytes <= this.buf.byteLength) return;
+    let next: ArrayBuffer;
+    try {
+      next = new ArrayBuffer(bytes);
+    } catch (e) {
+      throw new RangeError(`DenseMatrix: could not allocate ${(bytes / 2 ** 20).toFixed(0)} MiB (${(e as Error).message})`);
+    }
+    new Uint8Array(next).set(new Uint8Array(this.buf));
+    this.buf = next;
+  }
+}
+
+function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
+  const want = k ?? 'auto';
+  if (want === 'js') return 'js';
+  if (want === 'auto') return wasmKernelSupported(false) ? 'simd' : 'js';
+  if (!wasmKernelSupported(want === 'relaxed')) {
+    throw new Error(`DenseMatrix: kernel '${want}' is not supported by this engine (WebAssembly ${want === 'relaxed' ? 'relaxed ' : ''}SIMD)`);
+  }
+  return want;
+}
+
+/**
+ * Many int8 vectors of one dimension. Rows are append-only ids (0, 1, 2, …); `removeRow` marks
+ * a tombstone that every search skips, `compact()` reclaims them and returns the renumbering.
+ *
+ * Memory layout (byte offsets into the heap; the kernels get pointers):
+ *   [64: i16 query][i8 query (relaxed)][codes: cap × stride][scales f32: cap][sums i32: cap]
+ *   [scratch out f32: S][scratch idx u32: S]
+ * Rows are zero-padded to `stride` (a multiple of 64) so the kernel needs no tail loop; the
+ * capacity is a multiple of 4 because the kernel scores 4 rows per step (extra slots are ignored).
+ */
+export class DenseMatrix {
+  readonly dim: number;
+  readonly kernel: DenseKernel;
+  /** Bytes per stored row (dim rounded up to 64). */
+  readonly stride: number;
+  private readonly queryMax: number;
+  private readonly heap: Heap;
+  private readonly wasm: WasmKernels | null;
+
+  private n = 0;
+  private cap = 0;
+  private scratch = 0;
+  private dead = 0;
+  private live: Uint8Array;
+
+  private readonly q16Off = 64;
+  private readonly q8Off: number;
+  private readonly codesOff: number;
+  private scalesOff = 0;
+  private sumsOff = 0;
+  private outOff = 0;
+  private idxOff = 0;
+
+  private buf: ArrayBuffer | null = null;
+  private i8!: Int8Array;
+  private u8!: Uint8Array;
+  private i16!: Int16Array;
+  private i32!: Int32Array;
+  private u32!: Uint32Array;
+  private f32!: Float32Array;
+
+  constructor(dim: number, opts: DenseMatrixOptions = {}) {
+    if (!Number.isInteger(dim) || dim <= 0) throw new Error(`DenseMatrix: bad dim ${dim}`);
+    this.dim = dim;
+    this.kernel = pickKernel(opts.kernel);
+    this.stride = align(dim, STRIDE_ALIGN);
+    if (this.kernel === 'relaxed') this.queryMax = 63;
+    else if (opts.queryBits === 8) this.queryMax = 127;
+    else {
+      // |Σ d_i q_i| ≤ stride · 128 · Qmax must fit an i32 accumulator (codes may be −128 if set externally).
+      this.queryMax = Math.min(32767, Math.floor(I32_MAX / (128 * this.stride)));
+      if (this.queryMax < 127) throw new Error(`DenseMatrix: dim ${dim} too large for i32 accumulation`);
+    }
+    this.q8Off = this.q16Off + align(2 * this.stride, 64);
+    this.codesOff = this.q8Off + align(this.stride, 64);
+    const cap = align(Math.max(4, opts.initialCapacity ?? 64), 4);
+    const useWasm = this.kernel !== 'js' && typeof WebAssembly === 'object';
+    const bytes = this.layoutBytes(cap, cap + 4);
+    if (useWasm) {
+      const heap = new WasmHeap(bytes);
+      this.heap = heap;
+      this.wasm = instantiateKernels(heap.memory, this.kernel === 'relaxed');
+    } else {
+      this.heap = new ArrayHeap(bytes);
+      this.wasm = null;
+    }
+    this.live = new Uint8Array(cap);
+    this.setLayout(cap, cap + 4);
+  }
+
+  /** Row ids in use, removed rows included (ids run 0 .. size−1). */
+  get size(): number {
+    return this.n;
+  }
+  get liveCount(): number {
+    return this.n - this.dead;
+  }
+  get capacity(): number {
+    return this.cap;
+  }
+  /** Bytes of the backing memory. */
+  get byteLength(): number {
+    return this.heap.buffer().byteLength;
+  }
+  isLive(row: number): boolean {
+    return row >= 0 && row < this.n && this.live[row] === 1;
+  }
+
+  private layoutBytes(cap: number, scratch: number): number {
+    return this.codesOff + cap * this.stride + cap * 8 + scratch * 8;
+  }
+
+  private setLayout(cap: number, scratch: number): void {
+    this.cap = cap;
+    this.scratch = scratch;
+    this.scalesOff = this.codesOff + cap * this.stride;
+    this.sumsOff = this.scalesOff + cap * 4;
+    this.outOff = this.sumsOff + cap * 4;
+    this.idxOff = this.outOff + scratch * 4;
+  }
+
+  /** (Re)creates typed views after memory growth detached the old buffer. */
+  private views(): void {
+    const b = this.heap.buffer();
+    if (b === this.buf) return;
+    this.buf = b;
+    this.i8 = new Int8Array(b);
+    this.u8 = new Uint8Array(b);
+    this.i16 = new Int16Array(b);
+    this.i32 = new Int32Array(b);
+    this.u32 = new Uint32Array(b);
+    this.f32 = new Float32Array(b);
+  }
+
+  private reserve(rows: number): void {
+    if (rows <= this.cap) return;
+    const cap = align(Math.max(rows, Math.floor(this.cap * 1.5)), 4);
+    const scratch = Math.max(this.scratch, cap + 4);
+    this.heap.ensure(this.layoutBytes(cap, scratch));
+    this.views();
+    const oldScales = this.scalesOff;
+    const oldSums = this.sumsOff;
+    this.setLayout(cap, scratch);
+    // Both regions move up; move the later one first so it is not overwritten.
+    this.u8.copyWithin(this.sumsOff, oldSums, oldSums + this.n * 4);
+    this.u8.copyWithin(this.scalesOff, oldScales, oldScales + this.n * 4);
+    const live = new Uint8Array(cap);
+    live.set(this.live.subarray(0, this.n));
+    this.live = live;
+  }
+
+  private ensureScratch(count: number): void {
+    if (count <= this.scratch) return;
+    const scratch = align(count, 4);
+    this.heap.ensure(this.layoutBytes(this.cap, scratch));
+    this.setLayout(this.cap, scratch);
+  }
+
+  private writeRow(row: number, codes: Int8Array, from: number, scale: number): void {
+    const off = this.codesOff + row * this.stride;
+    const src = codes.subarray(from, from + this.dim);
+    this.i8.set(src, off);
+    if (this.stride > this.dim) this.i8.fill(0, off + this.dim, off + this.stride);
+    let sum = 0;
+    for (let i = 0; i < src.length; i++) sum += src[i];
+    this.f32[(this.scalesOff >> 2) + row] = scale;
+    this.i32[(this.sumsOff >> 2) + row] = sum;
+  }
+
+  /** Appends `scales.length` rows (codes row-major, dim each); returns the first new row id. */
+  append(codes: Int8Array, scales: Float32Array | ArrayLike<number>): number {
+    const count = scales.length;
+    if (codes.length !== count * this.dim) {
+      throw new Error(`DenseMatrix.append: ${codes.length} codes for ${count} rows of dim ${this.dim}`);
+    }
+    const first = this.n;
+    this.reserve(first + count);
+    this.views();
+    for (let r = 0; r < count; r++) {
+      this.writeRow(first + r, codes, r * this.dim, scales[r]);
+      this.live[first + r] = 1;
+    }
+    this.n = first + count;
+    return first;
+  }
+
+  /** Quantises and appends fp32 rows (row-major); returns the first new row id. */
+  appendFloat(vectors: Float32Array): number {
+    const { codes, scales } = quantizeInt8Batch(vectors, this.dim);
+    return this.append(codes, scales);
+  }
+
+  /** Overwrites a row (and revives it if it was removed). */
+  setRow(row: number, codes: Int8Array, scale: number): void {
+    this.checkRow(row);
+    if (codes.length !== this.dim) throw new Error(`DenseMatrix.setRow: ${codes.length} codes, dim is ${this.dim}`);
+    this.views();
+    this.writeRow(row, codes, 0, scale);
+    if (this.live[row] === 0) {
+      this.live[row] = 1;
+      this.dead--;
+    }
+  }
+
+  /** Tombstones a row: searches skip it; its id stays reserved until `compact()`. */
+  removeRow(row: number): void {
+    this.checkRow(row);
+    if (this.live[row] === 1) {
+      this.live[row] = 0;
+      this.dead++;
+    }
+  }
+
+  /**
+   * Drops removed rows, renumbering the rest in order. Returns old row → new row (−1 for removed);
+   * the caller must remap its row → key table.
+   */
+  compact(): Int32Array {
+    this.views();
+    const map = new Int32Array(this.n).fill(-1);
+    let w = 0;
+    for (let r = 0; r < this.n; r++) {
+      if (this.live[r] !== 1) continue;
+      if (w !== r) {
+        const src = this.codesOff + r * this.stride;
+        this.u8.copyWithin(this.codesOff + w * this.stride, src, src + this.stride);
+        this.f32[(this.scalesOff >> 2) + w] = this.f32[(this.scalesOff >> 2) + r];
+        this.i32[(this.sumsOff >> 2) + w] = this.i32[(this.sumsOff >> 2) + r];
+      }
+      map[r] = w++;
+    }
+    this.n = w;
+    this.dead = 0;
+    this.live.fill(1, 0, w);
+    this.live.fill(0, w);
+    return map;
+  }
+
+  /** A copy of a stored row, for persistence. */
+  getRow(row: number): Int8Vector {
+    this.checkRow(row);
+    this.views();
+    const off = this.codesOff + row * this.stride;
+    return { codes: this.i8.slice(off, off + this.dim), scale: this.f32[(this.scalesOff >> 2) + row] };
+  }
+
+  dequantizeRow(row: number): Float32Array {
+    const { codes, scale } = this.getRow(row);
+    return dequantizeInt8(codes, scale);
+  }
+
+  private checkRow(row: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.n) throw new RangeError(`DenseMatrix: row ${row} out of range [0, ${this.n})`);
+  }
+
+  /** Quantises the query into the kernel's query slot; returns its float32 scale. */
+  private loadQuery(query: Float32Array): number {
+    if (query.length !== this.dim) throw new Error(`DenseMatrix: query has dim ${query.length}, expected ${this.dim}`);
+    this.views();
+    let max = 0;
+    for (let i = 0; i < query.length; i++) {
+      const a = Math.abs(query[i]);
+      if (a > max) max = a;
+    }
+    if (!Number.isFinite(max)) throw new Error('DenseMatrix: query contains NaN or ±Infinity');
+    const qmax = this.queryMax;
+    const s = max > 0 ? Math.fround(max / qmax) : 0;
+    const inv = s > 0 ? 1 / s : 0;
+    if (this.kernel === 'relaxed') {
+      // 7-bit query offset into [1, 127] so relaxed_dot's i7 operand is never negative.
+      const base = this.q8Off;
+      for (let i = 0; i < this.dim; i++) {
+        const v = query[i] * inv;
+        const qi = Math.max(-qmax, Math.min(qmax, v < 0 ? -Math.round(-v) : Math.round(v)));
+        this.u8[base + i] = qi + 64;
+      }
+      this.u8.fill(64, base + this.dim, base + this.stride);
+    } else {
+      const base = this.q16Off >> 1;
+      for (let i = 0; i < this.dim; i++) {
+        const v = query[i] * inv;
+        this.i16[base + i] = Math.max(-qmax, Math.min(qmax, v < 0 ? -Math.round(-v) : Math.round(v)));
+      }
+      this.i16.fill(0, base + this.dim, base + this.stride);
+    }
+    return s;
+  }
+
+  /** Scores rows 0..n−1 (rounded up to 4) into the out scratch. */
+  private scoreAllInto(qs: number): void {
+    const count = align(this.n, 4);
+    if (count === 0) return;
+    if (this.wasm) {
+      if (this.kernel === 'relaxed') {
+        this.wasm.scan(this.q8Off, this.codesOff, this.stride, count, this.scalesOff, this.sumsOff, this.outOff, qs);
+      } else {
+        this.wasm.scan(this.q16Off, this.codesOff, this.stride, count, this.scalesOff, this.outOff, qs);
+      }
+    } else {
+      const out = this.outOff >> 2;
+      for (let r = 0; r < this.n; r++) this.f32[out + r] = this.jsScore(r, qs);
+    }
+  }
+
+  /** Scores rows[j] into out[j]; rows must be < n. */
+  private scoreListInto(rows: ArrayLike<number>, qs: number): void {
+    const m = rows.length;
+    if (m === 0) return;
+    const padded = align(m, 4);
+    this.ensureScratch(padded);
+    this.views();
+    if (this.wasm) {
+      const idx = this.idxOff >> 2;
+      for (let j = 0; j < m; j++) this.u32[idx + j] = rows[j];
+      for (let j = m; j < padded; j++) this.u32[idx + j] = rows[0];
+      if (this.kernel === 'relaxed') {
+        this.wasm.gather(this.q8Off, this.codesOff, this.stride, this.idxOff, padded, this.scalesOff, this.sumsOff, this.outOff, qs);
+      } else {
+        this.wasm.gather(this.q16Off, this.codesOff, this.stride, this.idxOff, padded, this.scalesOff, this.outOff, qs);
+      }
+    } else {
+      const out = this.outOff >> 2;
+      for (let j = 0; j < m; j++) this.f32[out + j] = this.jsScore(rows[j], qs);
+    }
+  }
+
+  /** The JS reference kernel: same integers, same float32 rounding sequence as the wasm one. */
+  private jsScore(row: number, qs: number): number {
+    const c = this.i8;
+    const q = this.i16;
+    let o = this.codesOff + row * this.stride;
+    let qi = this.q16Off >> 1;
+    const end = qi + this.stride;
+    let acc = 0;
+    for (; qi < end; qi += 8, o += 8) {
+      acc +=
+        c[o] * q[qi] + c[o + 1] * q[qi + 1] + c[o + 2] * q[qi + 2] + c[o + 3] * q[qi + 3] +
+        c[o + 4] * q[qi + 4] + c[o + 5] * q[qi + 5] + c[o + 6] * q[qi + 6] + c[o + 7] * q[qi + 7];
+    }
+    return Math.fround(Math.fround(Math.fround(acc) * this.f32[(this.scalesOff >> 2) + row]) * qs);
+  }
+
+  private checkRows(rows: ArrayLike<number>): void {
+    for (let j = 0; j < rows.length; j++) {
+      const r = rows[j];
+      if (!(r >= 0 && r < this.n) || !Number.isInteger(r)) throw new RangeError(`DenseMatrix: row ${r} out of range [0, ${this.n})`);
+    }
+  }
+
+  /**
+   * Approximate dot-product scores of the query against the given rows (removed rows are scored
+   * too; check `isLive` if that matters). For fusion with other rankers.
+   */
+  scoreRows(query: Float32Array, rows: ArrayLike<number>): Float32Array {
+    this.checkRows(rows);
+    const qs = this.loadQuery(query);
+    this.scoreListInto(rows, qs);
+    this.views();
+    const o = this.outOff >> 2;
+    return this.f32.slice(o, o + rows.length);
+  }
+
+  /** Scores of every row id 0..size−1 (removed rows included), copied out. */
+  scoreAll(query: Float32Array): Float32Array {
+    const qs = this.loadQuery(query);
+    this.scoreAllInto(qs);
+    this.views();
+    const o = this.outOff >> 2;
+    return this.f32.slice(o, o + this.n);
+  }
+
+  /**
+   * Top-k live rows by approximate dot product, score descending (ties: lower row id, or earlier
+   * candidate, first).
+   */
+  search(query: Float32Array, k: number, opts: DenseSearchOptions = {}): DenseHits {
+    const qs = this.loadQuery(query);
+    const cand = opts.candidates;
+    if (cand) {
+      this.checkRows(cand);
+      this.scoreListInto(cand, qs);
+    } else {
+      this.scoreAllInto(qs);
+    }
+    this.views();
+    const m = cand ? cand.length : this.n;
+    return topK(this.f32, this.outOff >> 2, m, Math.max(0, Math.min(k | 0, m)), cand ?? null, this.live, this.dead > 0, opts.filter ?? null);
+  }
+}
+
+/**
+ * Threshold top-k over scores[base .. base+m): a row is only looked at further (liveness,
+ * filter, insertion) when it beats the current k-th score, which after the first few hundred
+ * rows almost none do.
+ */
+function topK(
+  scores: Float32Array,
+  base: number,
+  m: number,
+  k: number,
+  cand: Uint32Array | null,
+  live: Uint8Array,
+  checkLive: boolean,
+  filter: Uint8Array | ((row: number) => boolean) | null,
+): DenseHits {
+  const topS = new Float32Array(k);
+  const topR = new Uint32Array(k);
+  let size = 0;
+  let thr = -Infinity;
+  if (k === 0) return { rows: topR, scores: topS };
+  const mask = filter instanceof Uint8Array ? filter : null;
+  const pred = typeof filter === 'function' ? filter : null;
+  for (let j = 0; j < m; j++) {
+    const s = scores[base + j];
+    // Strict '>' once full: on a tie the earlier row keeps its place.
+    if (!(s > thr) && size === k) continue;
+    if (size < k && !(s >= -Infinity)) continue; // NaN never ranks
+    const row = cand ? cand[j] : j;
+    if (checkLive && live[row] !== 1) continue;
+    if (mask && !mask[row]) continue;
+    if (pred && !pred(row)) continue;
+    let i = size < k ? size++ : k - 1;
+    while (i > 0 && topS[i - 1] < s) {
+      topS[i] = topS[i - 1];
+      topR[i] = topR[i - 1];
+      i--;
+    }
+    topS[i] = s;
+    topR[i] = row;
+    if (size === k) thr = topS[k - 1];
+  }
+  return size === k ? { rows: topR, scores: topS } : { rows: topR.slice(0, size), scores: topS.slice(0, size) };
+}
