@@ -1,0 +1,20 @@
+/** Flags every command that loads an encoder shares. */
+import type { LoadOptions } from '../encoder/m3-encoder.ts';
+import type { DType, Device } from '../encoder/device.ts';
+
+export const ENCODER_FLAGS = {
+  model: { type: 'string' },
+  dtype: { type: 'string' },
+  device: { type: 'string' },
+  heads: { type: 'string' },
+} as const;
+
+export function encoderOptions(values: { model?: string; dtype?: string; device?: string; heads?: string }): LoadOptions {
+  if (!values.model) throw new Error('--model DIR|ID is required');
+  return {
+    model: values.model,
+    dtype: values.dtype as DType | undefined,
+    device: (values.device as Device | undefined) ?? 'cpu',
+    heads: values.heads,
+  };
+}

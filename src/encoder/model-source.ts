@@ -1,0 +1,142 @@
+/**
+ * Where a model lives and how its files are fetched: a Hugging Face hub id, a URL (self-hosted folder) or,
+ * in Node, a local folder. Transformers.js loads the ONNX graph and tokenizer; the two head files are read
+ * here, with the same progress reporting.
+ */
+import { env } from '@huggingface/transformers';
+
+export type ModelLocation =
+  | { kind: 'hub'; id: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'folder'; path: string };
+
+/** One progress event for a model load (download or read of one file). */
+export interface LoadProgress {
+  file: string;
+  /** Bytes of this file so far, and its size when known. */
+  loaded: number;
+  total?: number;
+  /** Totals over the files seen so far. */
+  loadedBytes: number;
+  totalBytes: number;
+  filesDone: number;
+  filesSeen: number;
+  status: 'start' | 'progress' | 'done';
+}
+
+export const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+const HUB_ID = /^[\w.-]+\/[\w.-]{1,96}$/;
+
+/** Imports a Node built-in without letting a browser bundler try to resolve it. */
+export function nodeImport<T = any>(name: string): Promise<T> {
+  return import(/* @vite-ignore */ name) as Promise<T>;
+}
+
+export async function locateModel(model: string): Promise<ModelLocation> {
+  if (typeof model !== 'string' || model.trim() === '') throw new TypeError('model must be a hub id, a URL or a folder path');
+  if (/^(https?:|blob:)/i.test(model)) return { kind: 'url', url: model.replace(/\/+$/, '') };
+  if (isNode) {
+    const path = await nodeImport<typeof import('node:path')>('node:path');
+    const fs = await nodeImport<typeof import('node:fs')>('node:fs');
+    const abs = path.resolve(model);
+    if (fs.existsSync(abs)) {
+      if (!fs.statSync(abs).isDirectory()) throw new Error(`Model path ${abs} is not a folder`);
+      return { kind: 'folder', path: abs };
+    }
+    if (HUB_ID.test(model)) return { kind: 'hub', id: model };
+    throw new Error(`Model folder not found: ${abs} (and "${model}" is not a hub id like "Xenova/bge-m3")`);
+  }
+  if (model.startsWith('/') || model.startsWith('.')) {
+    return { kind: 'url', url: new URL(model, globalThis.location?.href).href.replace(/\/+$/, '') };
+  }
+  if (HUB_ID.test(model)) return { kind: 'hub', id: model };
+  throw new Error(`"${model}" is neither a URL nor a hub id like "Xenova/bge-m3"`);
+}
+
+/**
+ * Points Transformers.js at the model and returns the id to pass to from_pretrained. Remote loading is
+ * switched on only for a hub id, so a local or same-origin model never triggers a request elsewhere.
+ */
+export function configureTransformers(loc: ModelLocation): string {
+  switch (loc.kind) {
+    case 'folder':
+      env.allowLocalModels = true;
+      env.allowRemoteModels = false;
+      return loc.path;
+    case 'url': {
+      // Transformers.js joins localModelPath and the id; a URL's parent folder works as that path.
+      const cut = loc.url.lastIndexOf('/');
+      env.allowLocalModels = true;
+      env.allowRemoteModels = false;
+      env.localModelPath = loc.url.slice(0, cut + 1);
+      return loc.url.slice(cut + 1);
+    }
+    case 'hub':
+      env.allowLocalModels = false;
+      env.allowRemoteModels = true;
+      return loc.id;
+  }
+}
+
+export function describeLocation(loc: ModelLocation): string {
+  return loc.kind === 'hub' ? loc.id : loc.kind === 'url' ? loc.url : loc.path;
+}
+
+export function fileUrl(loc: ModelLocation, file: string): string {
+  switch (loc.kind) {
+    case 'folder':
+      return `${loc.path}/${file}`;
+    case 'url':
+      return `${loc.url}/${file}`;
+    case 'hub':
+      return `${env.remoteHost.replace(/\/+$/, '')}/${loc.id}/resolve/main/${file}`;
+  }
+}
+
+/** Reads one file of a model, or returns null when it does not exist (404 / ENOENT). */
+export async function readModelFile(
+  loc: ModelLocation,
+  file: string,
+  onProgress?: (loaded: number, total: number | undefined) => void,
+): Promise<Uint8Array | null> {
+  const where = fileUrl(loc, file);
+  if (loc.kind === 'folder') {
+    const fs = await nodeImport<typeof import('node:fs/promises')>('node:fs/promises');
+    try {
+      const buf = new Uint8Array(await fs.readFile(where));
+      onProgress?.(buf.length, buf.length);
+      return buf;
+    } catch (e: any) {
+      if (e?.code === 'ENOENT') return null;
+      throw new Error(`Cannot read ${where}: ${e?.message ?? e}`);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(where);
+  } catch (e: any) {
+    throw new Error(`Cannot fetch ${where}: ${e?.message ?? e}`);
+  }
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`Cannot fetch ${where}: HTTP ${res.status}`);
+  const total = Number(res.headers.get('content-length')) || undefined;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    loaded += value.length;
+    onProgress?.(loaded, total);
+  }
+  const out = new Uint8Array(loaded);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
