@@ -221,7 +221,7 @@ export class Bm25Index {
 
   search(query: string, k: number, opts?: Bm25SearchOptions): Bm25Hit[] {
     const qterms = this.queryTerms(query);
-    if (qterms.length === 0 || k <= 0) return [];
+    if (qterms.length === 0 || !(k >= 1)) return [];
     const { scores, touched, lengths, postings, df } = this;
     const { nA, nB } = this.normConstants();
     let nt = 0;
@@ -236,7 +236,7 @@ export class Bm25Index {
         scores[key] += (w * tf) / (tf + nA + nB * lengths[key]);
       }
     }
-    const top = new TopK(Math.min(k, nt));
+    const top = new TopK(Math.min(Math.floor(k), nt));
     const filter = opts?.filter;
     if (filter === undefined) {
       for (let i = 0; i < nt; i++) {
