@@ -54,9 +54,13 @@ export async function locateModel(model: string): Promise<ModelLocation> {
   throw new Error(`"${model}" is neither a URL nor a hub id like "Xenova/bge-m3"`);
 }
 
+const HUB_DEFAULTS = { remoteHost: env.remoteHost, remotePathTemplate: env.remotePathTemplate };
+
 /**
- * Points Transformers.js at the model and returns the id to pass to from_pretrained. Remote loading is
- * switched on only for a hub id, so a local or same-origin model never triggers a request elsewhere.
+ * Points Transformers.js at the model and returns the id to pass to from_pretrained. A URL is served through
+ * Transformers.js's "remote" path with the URL's parent folder as the host (its local-path branch skips
+ * metadata checks for absolute URLs), so the only requests made are to the URL the user named. Remote
+ * loading from the hub happens only for a hub id.
  */
 export function configureTransformers(loc: ModelLocation): string {
   switch (loc.kind) {
@@ -65,16 +69,21 @@ export function configureTransformers(loc: ModelLocation): string {
       env.allowRemoteModels = false;
       return loc.path;
     case 'url': {
-      // Transformers.js joins localModelPath and the id; a URL's parent folder works as that path.
       const cut = loc.url.lastIndexOf('/');
-      env.allowLocalModels = true;
-      env.allowRemoteModels = false;
-      env.localModelPath = loc.url.slice(0, cut + 1);
-      return loc.url.slice(cut + 1);
+      const name = loc.url.slice(cut + 1);
+      if (!HUB_ID.test(`m/${name}`) || name.includes('..') || name.includes('--')) {
+        throw new Error(`The last path segment of a model URL must be a plain folder name ([A-Za-z0-9_.-]), got "${name}"`);
+      }
+      env.allowLocalModels = false;
+      env.allowRemoteModels = true;
+      env.remoteHost = loc.url.slice(0, cut + 1);
+      env.remotePathTemplate = '{model}/';
+      return name;
     }
     case 'hub':
       env.allowLocalModels = false;
       env.allowRemoteModels = true;
+      Object.assign(env, HUB_DEFAULTS);
       return loc.id;
   }
 }
@@ -90,7 +99,7 @@ export function fileUrl(loc: ModelLocation, file: string): string {
     case 'url':
       return `${loc.url}/${file}`;
     case 'hub':
-      return `${env.remoteHost.replace(/\/+$/, '')}/${loc.id}/resolve/main/${file}`;
+      return `${HUB_DEFAULTS.remoteHost.replace(/\/+$/, '')}/${loc.id}/resolve/main/${file}`;
   }
 }
 
