@@ -379,18 +379,63 @@ export function kernelModuleBytes(relaxed: boolean): Uint8Array<ArrayBuffer> {
 
 const support = new Map<boolean, boolean>();
 
-/** Whether this engine validates the (relaxed) SIMD kernel module. Cached. */
+/**
+ * Whether this engine validates the (relaxed) SIMD kernel module *and* it computes a known
+ * answer (4 rows × 64 dims, both signs). The run matters for relaxed SIMD: V8 11.3 (Node 20)
+ * behind --experimental-wasm-relaxed-simd validates the opcode but returns 2× the dot product.
+ * Cached.
+ */
 export function wasmKernelSupported(relaxed = false): boolean {
   let ok = support.get(relaxed);
   if (ok === undefined) {
     try {
-      ok = typeof WebAssembly === 'object' && WebAssembly.validate(kernelModuleBytes(relaxed));
+      ok = typeof WebAssembly === 'object' && WebAssembly.validate(kernelModuleBytes(relaxed)) && knownAnswer(relaxed);
     } catch {
       ok = false;
     }
     support.set(relaxed, ok);
   }
   return ok;
+}
+
+function knownAnswer(relaxed: boolean): boolean {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const k = instantiateKernels(memory, relaxed);
+  const dim = 64;
+  const Q = 0, CODES = 256, SCALES = 1024, SUMS = 1040, OUT = 1056, IDX = 1088;
+  const i8 = new Int8Array(memory.buffer);
+  const u8 = new Uint8Array(memory.buffer);
+  const i16 = new Int16Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  const f32 = new Float32Array(memory.buffer);
+  const q: number[] = [];
+  for (let i = 0; i < dim; i++) q.push(relaxed ? ((i * 37) % 127) - 63 : ((i * 9973) % 32767) - 16383);
+  for (let i = 0; i < dim; i++) {
+    if (relaxed) u8[Q + i] = q[i] + 64;
+    else i16[Q / 2 + i] = q[i];
+  }
+  const want: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    let dot = 0;
+    let sum = 0;
+    for (let i = 0; i < dim; i++) {
+      const c = (((i + 1) * (r + 3) * 29) % 255) - 127;
+      i8[CODES + r * dim + i] = c;
+      dot += c * q[i];
+      sum += c;
+    }
+    f32[SCALES / 4 + r] = 1;
+    i32[SUMS / 4 + r] = sum;
+    i32[IDX / 4 + r] = 3 - r;
+    want.push(Math.fround(dot));
+  }
+  if (relaxed) k.scan(Q, CODES, dim, 4, SCALES, SUMS, OUT, 1);
+  else k.scan(Q, CODES, dim, 4, SCALES, OUT, 1);
+  for (let r = 0; r < 4; r++) if (f32[OUT / 4 + r] !== want[r]) return false;
+  if (relaxed) k.gather(Q, CODES, dim, IDX, 4, SCALES, SUMS, OUT, 1);
+  else k.gather(Q, CODES, dim, IDX, 4, SCALES, OUT, 1);
+  for (let r = 0; r < 4; r++) if (f32[OUT / 4 + r] !== want[3 - r]) return false;
+  return true;
 }
 
 export interface WasmKernels {

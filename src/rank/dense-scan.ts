@@ -124,7 +124,8 @@ interface Heap {
 class WasmHeap implements Heap {
   readonly memory: WebAssembly.Memory;
   constructor(bytes: number) {
-    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE)) });
+    this.memory = new WebAssembly.Memory({ initial: 1 });
+    this.ensure(bytes); // one place for the limit check and the clear error
   }
   buffer(): ArrayBuffer {
     return this.memory.buffer;
@@ -193,7 +194,8 @@ export class DenseMatrix {
   readonly kernel: DenseKernel;
   /** Bytes per stored row (dim rounded up to 64). */
   readonly stride: number;
-  private readonly queryMax: number;
+  /** Largest |query code|: 16383 at d=1024 (i16 query), 127 (queryBits 8) or 63 (relaxed). */
+  readonly queryMax: number;
   private readonly heap: Heap;
   private readonly wasm: WasmKernels | null;
 
@@ -418,11 +420,13 @@ export class DenseMatrix {
     if (query.length !== this.dim) throw new Error(`DenseMatrix: query has dim ${query.length}, expected ${this.dim}`);
     this.views();
     let max = 0;
+    let nan = false;
     for (let i = 0; i < query.length; i++) {
       const a = Math.abs(query[i]);
       if (a > max) max = a;
+      else if (a !== a) nan = true;
     }
-    if (!Number.isFinite(max)) throw new Error('DenseMatrix: query contains NaN or ±Infinity');
+    if (nan || max === Infinity) throw new Error('DenseMatrix: query contains NaN or ±Infinity');
     const qmax = this.queryMax;
     const s = max > 0 ? Math.fround(max / qmax) : 0;
     const inv = s > 0 ? 1 / s : 0;
