@@ -67,6 +67,16 @@ describe('convertHeads on torch.save files', () => {
     expect(Object.keys(colbert.tensors).sort()).toEqual(['bias', 'weight']);
   });
 
+  it("produces files the library's head loader accepts", async () => {
+    const dir = await fixture('fp16');
+    await convertHeads(dir);
+    const { loadHeads } = await import('../encoder/load-heads.ts');
+    const { heads } = await loadHeads({ kind: 'folder', path: dir }, 8);
+    expect(heads.sparse!.bias).toBe(expected.fp16['sparse_linear.pt'].bias.values[0]);
+    expect(heads.colbert!.dim).toBe(8);
+    expectExact(heads.colbert!.weight, expected.fp16['colbert_linear.pt'].weight.values);
+  });
+
   it('writes to outDir when given, leaving the input folder untouched', async () => {
     const dir = await fixture('fp16');
     const out = join(work, 'out', 'nested');
@@ -107,8 +117,9 @@ describe('convertHeads on torch.save files', () => {
     expectExact(st.tensors.bias.data, want['sparse_linear.bias'].values);
   });
 
-  it('fails when neither head file exists', async () => {
+  it('fails when neither head file exists, or the folder does not', async () => {
     await expect(convertHeads(work)).rejects.toThrow(/neither sparse_linear\.pt nor colbert_linear\.pt/);
+    await expect(convertHeads(join(work, 'nope'))).rejects.toThrow(/nope: no such folder/);
   });
 
   it('names the tensor and both shapes on a wrong shape, and writes nothing', async () => {

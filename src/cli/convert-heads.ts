@@ -4,7 +4,7 @@
  * parsed by a restricted reader, never executed, so an untrusted download cannot run code.
  */
 import { parseArgs } from 'node:util';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors } from '../encoder/safetensors.ts';
 import { readTorchStateDict, type TorchTensor } from './torch-pt.ts';
@@ -33,6 +33,8 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
   const dtype = opts.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`dtype must be F32 or F16, not ${String(dtype)}`);
   const outDir = opts.outDir ?? dir;
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`${dir}: no such folder`);
 
   const found: Converted[] = [];
   for (const head of HEADS) {
