@@ -132,11 +132,24 @@ function resolve(opts: AnalyzerOptions | undefined): Resolved {
 
 const ONLY_AZ = /^[a-z]+$/;
 
+// Word frequencies are Zipfian, so a small memo spares most Porter runs; cleared when full
+// rather than LRU-managed, which is cheaper and good enough.
+const stemCache = new Map<string, string>();
+function stemCached(term: string): string {
+  let s = stemCache.get(term);
+  if (s === undefined) {
+    if (stemCache.size >= 50_000) stemCache.clear();
+    s = stemmer(term);
+    stemCache.set(term, s);
+  }
+  return s;
+}
+
 /** Stop-word check and stemming of a normalised term; '' means "drop". */
 function finish(term: string, r: Resolved): string {
   if (term.length === 0 || term.length > r.maxLen) return '';
   if (r.stop !== null && r.stop.has(term)) return '';
-  if (r.stem && term.length > 2 && ONLY_AZ.test(term)) return stemmer(term);
+  if (r.stem && term.length > 2 && ONLY_AZ.test(term)) return stemCached(term);
   return term;
 }
 
