@@ -48,16 +48,39 @@ for (const dtype of ['fp32', 'q8']) {
   });
 }
 
-test('auto verifies WebGPU against WASM and uses it when it agrees', async ({ page }) => {
+for (const against of ['known-answers', 'wasm'] as const) {
+  test(`auto verifies WebGPU against ${against} and uses it when it agrees`, async ({ page }) => {
+    // Without the shipped m3-probe.json the encoder must compare with a WASM run of the same graph.
+    if (against === 'wasm') await page.route('**/m3-probe.json', (r) => r.fulfill({ status: 404, body: '' }));
+    await openHarness(page);
+    const info = await page.evaluate(async (MODEL) => {
+      const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device: 'auto', verify: 'always' });
+      return enc.info;
+    }, MODEL);
+    expect(info.device).toBe('webgpu');
+    expect(info.dtype).toBe('fp32'); // SwiftShader has no shader-f16; the tiny fp32 graph fits a tab
+    expect(info.verification).toMatchObject({ ok: true, against });
+    expect(info.verification.minCosine).toBeGreaterThan(0.999);
+    expect(info.fallbackReason).toBeUndefined();
+  });
+}
+
+test('a verdict is cached per model, device and dtype', async ({ page }) => {
   await openHarness(page);
-  const info = await page.evaluate(async (MODEL) => {
-    const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device: 'auto', verify: 'always' });
-    return enc.info;
+  const [first, second] = await page.evaluate(async (MODEL) => {
+    const load = () => (window as any).m3.M3Encoder.load({ model: MODEL, device: 'auto' }).then((e: any) => e.info);
+    const a = await load();
+    // A second load reuses the stored verdict: corrupting WebGPU now goes unnoticed, proving no probe ran.
+    const b = await (window as any).m3.M3Encoder.load({
+      model: MODEL,
+      device: 'auto',
+      testHooks: { corruptHidden: (d: string, h: Float32Array) => d === 'webgpu' && h.fill(Number.NaN) },
+    }).then((e: any) => e.info);
+    return [a, b];
   }, MODEL);
-  expect(info.device).toBe('webgpu');
-  expect(info.dtype).toBe('fp32'); // SwiftShader has no shader-f16; the tiny fp32 graph fits a tab
-  expect(info.verification).toMatchObject({ ok: true, against: 'wasm' });
-  expect(info.fallbackReason).toBeUndefined();
+  expect(first.device).toBe('webgpu');
+  expect(second.device).toBe('webgpu');
+  expect(second.verification).toEqual(first.verification);
 });
 
 test('auto falls back to WASM, with the reason, when WebGPU output is wrong', async ({ page }) => {
