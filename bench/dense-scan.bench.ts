@@ -35,6 +35,16 @@ async function chromium(): Promise<string> {
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(`  [chromium] ${m.text()}`));
+    // Cross-origin isolation: performance.now() resolution goes from 100 µs to 5 µs.
+    await page.route('http://bench.localhost/', (route) =>
+      route.fulfill({
+        contentType: 'text/html',
+        body: '<!doctype html><title>dense-scan</title>',
+        headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+      }),
+    );
+    await page.goto('http://bench.localhost/');
+    if (!(await page.evaluate(() => crossOriginIsolated))) console.log('  [chromium] not cross-origin isolated: timer resolution 0.1 ms');
     await page.addScriptTag({ content: bundle.outputFiles[0].text });
     const ua = await page.evaluate(() => navigator.userAgent);
     const out = await page.evaluate((c) => {

@@ -12,7 +12,7 @@
  * for the kernel anyway, so the extra precision is free), within a bound that keeps the i32
  * accumulators from overflowing.
  */
-import { STRIDE_ALIGN, instantiateKernels, wasmKernelSupported, type WasmKernels } from './dense-scan-wasm.ts';
+import { CHUNK, STRIDE_ALIGN, instantiateKernels, wasmKernelSupported, type WasmKernels } from './dense-scan-wasm.ts';
 
 // ---------- quantisation ----------
 
@@ -186,8 +186,10 @@ function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
  * Memory layout (byte offsets into the heap; the kernels get pointers):
  *   [64: i16 query][i8 query (relaxed)][codes: cap × stride][scales f32: cap][sums i32: cap]
  *   [scratch out f32: S][scratch idx u32: S]
- * Rows are zero-padded to `stride` (a multiple of 64) so the kernel needs no tail loop; the
- * capacity is a multiple of 4 because the kernel scores 4 rows per step (extra slots are ignored).
+ * Rows are zero-padded to `stride` (a multiple of 64) so the kernel needs no tail loop, and
+ * stored in blocks of 4 rows interleaved by 64-byte chunk (see ROW_BLOCK in dense-scan-wasm.ts)
+ * so a scan is one sequential stream; the capacity is a multiple of 4 because the kernel scores
+ * 4 rows per step (the extra slots are scored and ignored).
  */
 export class DenseMatrix {
   readonly dim: number;
@@ -318,11 +320,19 @@ export class DenseMatrix {
     this.setLayout(this.cap, scratch);
   }
 
+  /** Byte offset of row `row`'s first 64-byte chunk; chunk c is at +c·256 (blocked layout). */
+  private rowOff(row: number): number {
+    return this.codesOff + (row >> 2) * 4 * this.stride + (row & 3) * CHUNK;
+  }
+
   private writeRow(row: number, codes: Int8Array, from: number, scale: number): void {
-    const off = this.codesOff + row * this.stride;
+    const off = this.rowOff(row);
     const src = codes.subarray(from, from + this.dim);
-    this.i8.set(src, off);
-    if (this.stride > this.dim) this.i8.fill(0, off + this.dim, off + this.stride);
+    for (let c = 0, o = off; c < this.dim; c += CHUNK, o += 4 * CHUNK) {
+      const part = src.subarray(c, c + CHUNK);
+      this.i8.set(part, o);
+      if (part.length < CHUNK) this.i8.fill(0, o + part.length, o + CHUNK); // zero tail padding
+    }
     let sum = 0;
     for (let i = 0; i < src.length; i++) sum += src[i];
     this.f32[(this.scalesOff >> 2) + row] = scale;
@@ -384,8 +394,9 @@ export class DenseMatrix {
     for (let r = 0; r < this.n; r++) {
       if (this.live[r] !== 1) continue;
       if (w !== r) {
-        const src = this.codesOff + r * this.stride;
-        this.u8.copyWithin(this.codesOff + w * this.stride, src, src + this.stride);
+        for (let c = 0, from = this.rowOff(r), to = this.rowOff(w); c < this.stride; c += CHUNK, from += 4 * CHUNK, to += 4 * CHUNK) {
+          this.u8.copyWithin(to, from, from + CHUNK);
+        }
         this.f32[(this.scalesOff >> 2) + w] = this.f32[(this.scalesOff >> 2) + r];
         this.i32[(this.sumsOff >> 2) + w] = this.i32[(this.sumsOff >> 2) + r];
       }
@@ -402,8 +413,11 @@ export class DenseMatrix {
   getRow(row: number): Int8Vector {
     this.checkRow(row);
     this.views();
-    const off = this.codesOff + row * this.stride;
-    return { codes: this.i8.slice(off, off + this.dim), scale: this.f32[(this.scalesOff >> 2) + row] };
+    const codes = new Int8Array(this.dim);
+    for (let c = 0, o = this.rowOff(row); c < this.dim; c += CHUNK, o += 4 * CHUNK) {
+      codes.set(this.i8.subarray(o, o + Math.min(CHUNK, this.dim - c)), c);
+    }
+    return { codes, scale: this.f32[(this.scalesOff >> 2) + row] };
   }
 
   dequantizeRow(row: number): Float32Array {
@@ -492,14 +506,16 @@ export class DenseMatrix {
   private jsScore(row: number, qs: number): number {
     const c = this.i8;
     const q = this.i16;
-    let o = this.codesOff + row * this.stride;
+    let o = this.rowOff(row);
     let qi = this.q16Off >> 1;
     const end = qi + this.stride;
     let acc = 0;
-    for (; qi < end; qi += 8, o += 8) {
-      acc +=
-        c[o] * q[qi] + c[o + 1] * q[qi + 1] + c[o + 2] * q[qi + 2] + c[o + 3] * q[qi + 3] +
-        c[o + 4] * q[qi + 4] + c[o + 5] * q[qi + 5] + c[o + 6] * q[qi + 6] + c[o + 7] * q[qi + 7];
+    for (; qi < end; o += 3 * CHUNK) {
+      for (let i = 0; i < CHUNK; i += 8, qi += 8, o += 8) {
+        acc +=
+          c[o] * q[qi] + c[o + 1] * q[qi + 1] + c[o + 2] * q[qi + 2] + c[o + 3] * q[qi + 3] +
+          c[o + 4] * q[qi + 4] + c[o + 5] * q[qi + 5] + c[o + 6] * q[qi + 6] + c[o + 7] * q[qi + 7];
+      }
     }
     return Math.fround(Math.fround(Math.fround(acc) * this.f32[(this.scalesOff >> 2) + row]) * qs);
   }
