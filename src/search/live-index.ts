@@ -1,0 +1,168 @@
+/**
+ * The in-memory form of an index: built once from the stored segments on open, then extended by
+ * each committed segment (ours, or another tab's). Searches read only these structures.
+ *
+ * Rows are vector rows (a document, or one passage of it) numbered in segment order; keys are the
+ * stored document keys (uint32, never reused). Dead keys (tombstones) keep their rows until
+ * compaction, masked out of every search.
+ */
+import { DenseMatrix } from '../rank/dense-scan.ts';
+import { Bm25Index, DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import type { ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
+import { mergeBm25, segmentDocTerms } from './bm25-merge.ts';
+import type { SparseSegment } from './sparse-scan.ts';
+
+export interface LiveSegment {
+  seq: number;
+  rowBase: number;
+  rows: number;
+  keys: Uint32Array;
+  rowDoc: Uint32Array;
+  rowSpans: Uint32Array;
+  sparse: SparseBlock | null;
+  colbert: ColbertBlock | null;
+}
+
+export interface LiveOptions {
+  dims: number;
+  bm25: boolean;
+  analyzer?: AnalyzerOptions;
+}
+
+export class LiveIndex {
+  readonly dims: number;
+  dense: DenseMatrix | null = null;
+  bm25: Bm25Index | null;
+  readonly segments: LiveSegment[] = [];
+  sparseSegments: SparseSegment[] = [];
+  /** Global row → document key. */
+  rowKey = new Uint32Array(1024);
+  rows = 0;
+  /** Per key: id, metadata, first row, row count, alive flag. */
+  keyId: (string | undefined)[] = [];
+  keyMeta: (Record<string, unknown> | null)[] = [];
+  keyRow0 = new Uint32Array(1024);
+  keyRows = new Uint32Array(1024);
+  alive = new Uint8Array(1024);
+  readonly idToKey = new Map<string, number>();
+  liveDocs = 0;
+  /** Some document has more than one row (passages). */
+  chunked = false;
+  hasColbert = false;
+
+  constructor(private readonly opts: LiveOptions) {
+    this.dims = opts.dims;
+    this.bm25 = opts.bm25 ? new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
+  }
+
+  /** Builds from stored segments; BM25 is merged from the blocks in one pass (no text analysis). */
+  static build(segments: SegmentRecord[], tombstones: Iterable<number>, opts: LiveOptions): LiveIndex {
+    const live = new LiveIndex(opts);
+    const dead = new Set(tombstones);
+    for (const s of segments) live.appendRows(s, dead);
+    if (opts.bm25) {
+      const sources = segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
+      live.bm25 = mergeBm25(sources, (k) => !dead.has(k), DEFAULT_BM25_PARAMS, opts.analyzer ?? {});
+    }
+    return live;
+  }
+
+  /** A segment committed after the build. `docTerms` saves re-deriving BM25 terms from the block. */
+  appendSegment(seg: SegmentRecord, docTerms?: Iterable<Bm25DocTerms>): void {
+    if (this.segments.some((s) => s.seq === seg.seq)) return;
+    this.appendRows(seg, new Set());
+    if (this.bm25 && seg.bm25) for (const d of docTerms ?? segmentDocTerms(seg.keys, seg.bm25)) this.bm25.add(d);
+  }
+
+  private appendRows(seg: SegmentRecord, dead: Set<number>): void {
+    const rowBase = this.rows;
+    const n = seg.rowDoc.length;
+    this.ensureRows(rowBase + n);
+    for (let r = 0; r < n; r++) this.rowKey[rowBase + r] = seg.keys[seg.rowDoc[r]];
+    this.rows += n;
+    let maxKey = 0;
+    for (let i = 0; i < seg.keys.length; i++) maxKey = Math.max(maxKey, seg.keys[i]);
+    this.ensureKeys(maxKey + 1);
+    for (let i = 0; i < seg.keys.length; i++) {
+      const key = seg.keys[i];
+      this.keyId[key] = seg.ids[i];
+      this.keyMeta[key] = seg.metadata[i];
+      this.keyRows[key] = 0;
+    }
+    for (let r = 0; r < n; r++) {
+      const key = seg.keys[seg.rowDoc[r]];
+      if (this.keyRows[key]++ === 0) this.keyRow0[key] = rowBase + r;
+      else this.chunked = true;
+    }
+    if (seg.dense || this.dense) {
+      this.dense ??= new DenseMatrix(this.dims, { initialCapacity: Math.max(n, 1024) });
+      if (seg.dense) this.dense.append(seg.dense.codes, seg.dense.scales);
+      else this.dense.append(new Int8Array(n * this.dims), new Float32Array(n)); // rows stay aligned
+    }
+    this.segments.push({ seq: seg.seq, rowBase, rows: n, keys: seg.keys, rowDoc: seg.rowDoc, rowSpans: seg.rowSpans, sparse: seg.sparse, colbert: seg.colbert });
+    if (seg.sparse) this.sparseSegments = [...this.sparseSegments, { rowBase, sparse: seg.sparse }];
+    if (seg.colbert) this.hasColbert = true;
+    for (let i = 0; i < seg.keys.length; i++) {
+      const key = seg.keys[i];
+      if (dead.has(key)) {
+        this.alive[key] = 0;
+        if (this.dense) for (let r = 0; r < this.keyRows[key]; r++) this.dense.removeRow(this.keyRow0[key] + r);
+        continue;
+      }
+      const old = this.idToKey.get(seg.ids[i]);
+      if (old !== undefined && old !== key && this.alive[old]) this.kill(old); // replaced in another tab
+      this.alive[key] = 1;
+      this.idToKey.set(seg.ids[i], key);
+      this.liveDocs++;
+    }
+  }
+
+  /** Tombstones a key in memory: masked from every signal from now on. */
+  kill(key: number): void {
+    if (!this.alive[key]) return;
+    this.alive[key] = 0;
+    this.liveDocs--;
+    const id = this.keyId[key];
+    if (id !== undefined && this.idToKey.get(id) === key) this.idToKey.delete(id);
+    if (this.dense) for (let r = 0; r < this.keyRows[key]; r++) this.dense.removeRow(this.keyRow0[key] + r);
+    this.bm25?.remove(key);
+  }
+
+  /** The segment holding global row `row` (binary search over rowBase). */
+  segmentOfRow(row: number): LiveSegment {
+    const s = this.segments;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid].rowBase <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return s[lo];
+  }
+
+  get keyCapacity(): number {
+    return this.alive.length;
+  }
+
+  private ensureRows(n: number): void {
+    if (n <= this.rowKey.length) return;
+    const next = new Uint32Array(Math.max(n, this.rowKey.length * 2));
+    next.set(this.rowKey.subarray(0, this.rows));
+    this.rowKey = next;
+  }
+
+  private ensureKeys(n: number): void {
+    if (n <= this.alive.length) return;
+    const cap = Math.max(n, this.alive.length * 2);
+    const grow = <T extends Uint32Array | Uint8Array>(a: T, C: new (n: number) => T): T => {
+      const b = new C(cap);
+      b.set(a);
+      return b;
+    };
+    this.keyRow0 = grow(this.keyRow0, Uint32Array);
+    this.keyRows = grow(this.keyRows, Uint32Array);
+    this.alive = grow(this.alive, Uint8Array);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * One search over a LiveIndex: per-signal candidate lists (top-N each), exact per-signal scores for
+ * the union of candidates, fusion, optional ColBERT rerank, top-k. Synchronous and store-free.
+ */
+import type { M3Embedding } from '../encoder/types.ts';
+import { TopK } from '../rank/topk.ts';
+import { maxSim } from './colbert.ts';
+import type { DocPredicate } from './filter.ts';
+import { fuse, type SignalColumn } from './fusion.ts';
+import type { LiveIndex } from './live-index.ts';
+import { SparseAccumulator } from './sparse-scan.ts';
+import type { FusionMode, PassageAggregate, SearchMode, SignalName, SignalScore, SignalWeights } from './types.ts';
+
+export interface RankRequest {
+  text: string | undefined;
+  embedding: M3Embedding | undefined;
+  k: number;
+  mode: SearchMode;
+  fusion: FusionMode;
+  weights: Required<SignalWeights>;
+  candidates: number;
+  rerank: { topN: number } | null;
+  filter: DocPredicate | null;
+  aggregate: PassageAggregate;
+}
+
+export interface RankedHit {
+  key: number;
+  score: number;
+  signals: Partial<Record<SignalName, SignalScore>>;
+}
+
+/** A signal's own top-N: keys best-first with their scores. */
+interface Ranked {
+  keys: number[];
+  scores: number[];
+}
+
+export class Ranker {
+  private readonly sparseAcc = new SparseAccumulator();
+  private keyScore = new Float32Array(0);
+  private keySeen = new Uint8Array(0);
+
+  constructor(private readonly live: LiveIndex) {}
+
+  rank(req: RankRequest): RankedHit[] {
+    const live = this.live;
+    const emb = req.embedding;
+    const keyMask = req.filter ? this.filterMask(req.filter) : null;
+    // Hybrid fuses each signal's top-N; a single signal needs only its top-k (or the rerank pool).
+    const N = req.mode === 'hybrid' ? Math.max(req.candidates, req.k) : Math.max(req.k, req.rerank?.topN ?? 0);
+
+    const want = wantedSignals(req, live);
+    const lists = new Map<SignalName, Ranked>();
+    let sparseTouched = false;
+    if (want.has('dense')) lists.set('dense', this.denseTop(emb!.dense!, N, keyMask, req.aggregate));
+    if (want.has('sparse')) {
+      lists.set('sparse', this.sparseTop(emb!.sparse!, N, keyMask, req.aggregate));
+      sparseTouched = true;
+    }
+    if (want.has('bm25')) {
+      const hits = live.bm25!.search(req.text!, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined);
+      lists.set('bm25', { keys: hits.map((h) => h.key), scores: hits.map((h) => h.score) });
+    }
+    if (req.mode === 'colbert') lists.set('colbert', this.colbertTop(emb!.colbert!, N, keyMask, req.aggregate));
+
+    // Candidates: union of the lists, in first-seen order.
+    const cand: number[] = [];
+    const seen = new Set<number>();
+    for (const l of lists.values()) for (const k of l.keys) if (!seen.has(k)) seen.add(k), cand.push(k);
+
+    // Signals scored for every candidate: the listed ones, plus ColBERT in hybrid when stored and weighted.
+    const scored: SignalName[] = [...lists.keys()];
+    if (req.mode === 'hybrid' && want.has('colbert')) scored.push('colbert');
+    const single = req.mode !== 'hybrid';
+    const columns: SignalColumn[] = scored.map((name) => ({
+      name,
+      weight: req.weights[name],
+      // A single signal's list already holds the exact scores of its candidates.
+      scores: single ? lists.get(name)!.scores : this.exactScores(name, cand, req, sparseTouched),
+      ranks: ranksOf(lists.get(name), cand),
+    }));
+    let fused = req.mode === 'hybrid' ? fuse(req.fusion, columns, cand.length) : Float64Array.from(columns[0]?.scores ?? []);
+
+    if (req.rerank) {
+      if (!live.hasColbert) throw new Error('ColBERT rerank needs stored ColBERT vectors: open the index with { colbert: true } and add documents');
+      if (!emb?.colbert) throw new Error('ColBERT rerank needs the query\'s ColBERT vectors (an encoder with a ColBERT head, or embedding.colbert)');
+      const top = topOf(cand, fused, Math.min(req.rerank.topN, cand.length));
+      const sub = top.map((t) => t.key);
+      const idx = top.map((t) => cand.indexOf(t.key));
+      const cols: SignalColumn[] = columns
+        .filter((c) => c.name !== 'colbert')
+        .map((c) => ({ ...c, scores: idx.map((i) => c.scores[i]), ranks: idx.map((i) => c.ranks[i]) }));
+      const cscores = this.exactScores('colbert', sub, req, sparseTouched);
+      cols.push({ name: 'colbert', weight: req.weights.colbert, scores: cscores, ranks: ranksOf(rankedBy(sub, cscores), sub) });
+      fused = fuse(req.fusion, cols, sub.length);
+      return this.hits(sub, fused, cols, req.k);
+    }
+    return this.hits(cand, fused, columns, req.k);
+  }
+
+  private hits(cand: number[], fused: ArrayLike<number>, columns: SignalColumn[], k: number): RankedHit[] {
+    return topOf(cand, fused, k).map(({ key, score }) => {
+      const i = cand.indexOf(key);
+      const signals: RankedHit['signals'] = {};
+      for (const c of columns) signals[c.name] = { score: c.scores[i], rank: c.ranks[i] || null };
+      return { key, score, signals };
+    });
+  }
+
+  private filterMask(pred: DocPredicate): Uint8Array {
+    const live = this.live;
+    const mask = new Uint8Array(live.keyCapacity);
+    for (const [id, key] of live.idToKey) if (pred(live.keyMeta[key] ?? undefined, id)) mask[key] = 1;
+    return mask;
+  }
+
+  private denseTop(q: Float32Array, N: number, keyMask: Uint8Array | null, agg: PassageAggregate): Ranked {
+    const live = this.live;
+    const dense = live.dense!;
+    const { rowKey, keyRow0 } = live;
+    let filter: ((row: number) => boolean) | undefined;
+    if (keyMask && agg === 'first') filter = (r) => keyMask[rowKey[r]] === 1 && keyRow0[rowKey[r]] === r;
+    else if (keyMask) filter = (r) => keyMask[rowKey[r]] === 1;
+    else if (agg === 'first' && live.chunked) filter = (r) => keyRow0[rowKey[r]] === r;
+    if (!live.chunked) {
+      const { rows, scores } = dense.search(q, N, filter ? { filter } : {});
+      return { keys: Array.from(rows, (r) => rowKey[r]), scores: Array.from(scores) };
+    }
+    // Passages: take more rows than N until N distinct documents (rows come best-first, so a doc's
+    // first row is its best passage).
+    for (let m = N * 3; ; m *= 4) {
+      const { rows, scores } = dense.search(q, m, filter ? { filter } : {});
+      const keys: number[] = [];
+      const out: number[] = [];
+      const seen = new Set<number>();
+      for (let i = 0; i < rows.length && keys.length < N; i++) {
+        const key = rowKey[rows[i]];
+        if (seen.has(key)) continue;
+        seen.add(key);
+        keys.push(key);
+        out.push(scores[i]);
+      }
+      if (keys.length >= N || rows.length < m) {
+        if (agg === 'sum') return rankedBy(keys, this.denseDocScores(q, keys, 'sum'));
+        return { keys, scores: out };
+      }
+    }
+  }
+
+  private denseDocScores(q: Float32Array, keys: number[], agg: PassageAggregate): number[] {
+    const live = this.live;
+    const rows: number[] = [];
+    for (const key of keys) {
+      const n = agg === 'first' ? Math.min(1, live.keyRows[key]) : live.keyRows[key];
+      for (let r = 0; r < n; r++) rows.push(live.keyRow0[key] + r);
+    }
+    const s = rows.length ? live.dense!.scoreRows(q, rows) : new Float32Array(0);
+    const out: number[] = [];
+    let at = 0;
+    for (const key of keys) {
+      const n = agg === 'first' ? Math.min(1, live.keyRows[key]) : live.keyRows[key];
+      out.push(aggregate(s, at, n, agg));
+      at += n;
+    }
+    return out;
+  }
+
+  /** Sparse scores of all touched rows, aggregated per key into keyScore; top-N keys. */
+  private sparseTop(q: NonNullable<M3Embedding['sparse']>, N: number, keyMask: Uint8Array | null, agg: PassageAggregate): Ranked {
+    const live = this.live;
+    const touched = this.sparseAcc.run(q, live.sparseSegments, live.rows);
+    if (this.keyScore.length < live.keyCapacity) {
+      this.keyScore = new Float32Array(live.keyCapacity);
+      this.keySeen = new Uint8Array(live.keyCapacity);
+    } else {
+      this.keyScore.fill(0);
+      this.keySeen.fill(0);
+    }
+    const { keyScore, keySeen } = this;
+    const { rowKey, alive, keyRow0 } = live;
+    const top = new TopK(N);
+    const keys: number[] = [];
+    for (let i = 0; i < touched.length; i++) {
+      const row = touched[i];
+      const key = rowKey[row];
+      if (!alive[key] || (keyMask && !keyMask[key])) continue;
+      const s = this.sparseAcc.score(row);
+      if (!keySeen[key]) {
+        keySeen[key] = 1;
+        keys.push(key);
+        keyScore[key] = agg === 'first' && keyRow0[key] !== row ? 0 : s;
+      } else if (agg === 'sum') keyScore[key] += s;
+      else if (agg === 'max') keyScore[key] = Math.max(keyScore[key], s);
+      else if (keyRow0[key] === row) keyScore[key] = s;
+    }
+    for (const key of keys) if (keyScore[key] > 0) top.push(key, keyScore[key]);
+    const res = top.results();
+    return { keys: res.map((r) => r.key), scores: res.map((r) => r.score) };
+  }
+
+  private colbertTop(q: Float32Array, N: number, keyMask: Uint8Array | null, agg: PassageAggregate): Ranked {
+    if (!this.live.hasColbert) throw new Error('mode "colbert" needs stored ColBERT vectors: open the index with { colbert: true }');
+    const top = new TopK(N);
+    for (const [, key] of this.live.idToKey) {
+      if (keyMask && !keyMask[key]) continue;
+      top.push(key, this.colbertDoc(q, key, agg));
+    }
+    const res = top.results();
+    return { keys: res.map((r) => r.key), scores: res.map((r) => r.score) };
+  }
+
+  private colbertDoc(q: Float32Array, key: number, agg: PassageAggregate): number {
+    const live = this.live;
+    const n = agg === 'first' ? Math.min(1, live.keyRows[key]) : live.keyRows[key];
+    const s = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      const row = live.keyRow0[key] + r;
+      const seg = live.segmentOfRow(row);
+      s[r] = seg.colbert ? maxSim(q, seg.colbert.dims, seg.colbert, row - seg.rowBase) : 0;
+    }
+    return aggregate(s, 0, n, agg);
+  }
+
+  private exactScores(name: SignalName, keys: number[], req: RankRequest, sparseRan: boolean): number[] {
+    const emb = req.embedding;
+    switch (name) {
+      case 'dense':
+        return this.denseDocScores(emb!.dense!, keys, req.aggregate);
+      case 'sparse':
+        if (!sparseRan) this.sparseTop(emb!.sparse!, 1, null, req.aggregate);
+        return keys.map((k) => (this.keySeen[k] ? this.keyScore[k] : 0));
+      case 'bm25':
+        return Array.from(this.live.bm25!.scoreDocs(req.text!, keys));
+      case 'colbert':
+        return keys.map((k) => this.colbertDoc(emb!.colbert!, k, req.aggregate));
+    }
+  }
+}
+
+function wantedSignals(req: RankRequest, live: LiveIndex): Set<SignalName> {
+  const emb = req.embedding;
+  const have: Record<SignalName, boolean> = {
+    dense: !!emb?.dense && !!live.dense,
+    sparse: !!emb?.sparse && live.sparseSegments.length > 0,
+    bm25: !!req.text && !!live.bm25 && live.bm25.size > 0,
+    colbert: !!emb?.colbert && live.hasColbert,
+  };
+  if (req.mode !== 'hybrid') {
+    const out = new Set<SignalName>();
+    if (req.mode === 'colbert') {
+      if (!emb?.colbert) throw new Error('mode "colbert" needs the query\'s ColBERT vectors');
+      return out; // scored by colbertTop
+    }
+    if (req.mode === 'bm25' && !live.bm25) throw new Error('mode "bm25" needs BM25 indexing (open without { bm25: false })');
+    if (!have[req.mode]) {
+      const why = req.mode === 'bm25' ? 'a query text' : `the query's ${req.mode} output and stored ${req.mode} vectors`;
+      if (req.mode === 'bm25' && req.text && live.bm25) return out; // empty index
+      if (live.liveDocs === 0) return out;
+      throw new Error(`mode "${req.mode}" needs ${why}`);
+    }
+    out.add(req.mode);
+    return out;
+  }
+  const out = new Set<SignalName>();
+  for (const s of ['dense', 'sparse', 'bm25', 'colbert'] as const) if (have[s] && req.weights[s] > 0) out.add(s);
+  return out;
+}
+
+function aggregate(s: ArrayLike<number>, at: number, n: number, agg: PassageAggregate): number {
+  if (n === 0) return 0;
+  if (agg === 'first') return s[at];
+  let acc = agg === 'sum' ? 0 : -Infinity;
+  for (let i = 0; i < n; i++) acc = agg === 'sum' ? acc + s[at + i] : Math.max(acc, s[at + i]);
+  return acc;
+}
+
+function ranksOf(list: Ranked | undefined, cand: number[]): number[] {
+  if (!list) return cand.map(() => 0);
+  const pos = new Map<number, number>();
+  list.keys.forEach((k, i) => pos.set(k, i + 1));
+  return cand.map((k) => pos.get(k) ?? 0);
+}
+
+function rankedBy(keys: number[], scores: ArrayLike<number>): Ranked {
+  const idx = keys.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b]);
+  return { keys: idx.map((i) => keys[i]), scores: idx.map((i) => scores[i]) };
+}
+
+function topOf(keys: number[], scores: ArrayLike<number>, k: number): { key: number; score: number }[] {
+  const top = new TopK(k);
+  for (let i = 0; i < keys.length; i++) top.push(keys[i], scores[i]);
+  return top.results();
+}

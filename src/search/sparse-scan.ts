@@ -1,0 +1,91 @@
+/**
+ * Learned-sparse scoring over the segments' CSR postings, term-at-a-time:
+ * for each query token, each segment's posting list (found by binary search over its sorted token
+ * ids) adds w_q · w_d into a Float32Array indexed by global row. Exact M3 lexical score (up to the
+ * uint8 quantisation of w_d) for every row that shares a token with the query; 0 for the rest.
+ */
+import type { SparseBlock } from '../store/types.ts';
+import type { SparseWeights } from '../encoder/types.ts';
+
+export interface SparseSegment {
+  rowBase: number;
+  sparse: SparseBlock;
+}
+
+/** Index of `token` in the ascending `tokens`, or -1. */
+export function findToken(tokens: Uint32Array, token: number): number {
+  let lo = 0;
+  let hi = tokens.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = tokens[mid];
+    if (t < token) lo = mid + 1;
+    else if (t > token) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
+export class SparseAccumulator {
+  private acc = new Float32Array(0);
+  private touched = new Uint32Array(0);
+  private n = 0;
+
+  /**
+   * Scores every row sharing a token with the query. Returns the touched rows (a view valid until the
+   * next call) with their scores in `score(row)`.
+   */
+  run(query: SparseWeights, segments: readonly SparseSegment[], totalRows: number): Uint32Array {
+    this.reset();
+    if (this.acc.length < totalRows) {
+      const cap = Math.max(totalRows, this.acc.length * 2);
+      this.acc = new Float32Array(cap);
+      this.touched = new Uint32Array(cap);
+    }
+    const { acc, touched } = this;
+    let n = 0;
+    for (const seg of segments) {
+      const { tokens, offsets, rows, weights, scale } = seg.sparse;
+      const base = seg.rowBase;
+      for (let q = 0; q < query.ids.length; q++) {
+        const wq = query.weights[q];
+        if (!(wq > 0)) continue;
+        const t = findToken(tokens, query.ids[q]);
+        if (t < 0) continue;
+        const f = wq * scale;
+        for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
+          const row = base + rows[e];
+          if (acc[row] === 0) touched[n++] = row; // contributions are > 0, so 0 = not yet touched
+          acc[row] += f * weights[e];
+        }
+      }
+    }
+    this.n = n;
+    return touched.subarray(0, n);
+  }
+
+  score(row: number): number {
+    return row < this.acc.length ? this.acc[row] : 0;
+  }
+
+  private reset(): void {
+    for (let i = 0; i < this.n; i++) this.acc[this.touched[i]] = 0;
+    this.n = 0;
+  }
+}
+
+/** The stored (dequantised) weight of `token` in segment-local `row`, or 0. */
+export function docWeight(sparse: SparseBlock, token: number, row: number): number {
+  const t = findToken(sparse.tokens, token);
+  if (t < 0) return 0;
+  let lo = sparse.offsets[t];
+  let hi = sparse.offsets[t + 1] - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = sparse.rows[mid];
+    if (r < row) lo = mid + 1;
+    else if (r > row) hi = mid - 1;
+    else return sparse.weights[mid] * sparse.scale;
+  }
+  return 0;
+}

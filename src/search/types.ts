@@ -1,0 +1,138 @@
+import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
+import type { Store } from '../store/types.ts';
+
+/**
+ * What M3Index needs from an encoder. M3Encoder satisfies it; so does any object producing M3's
+ * three outputs (tests use a deterministic hashing encoder).
+ */
+export interface EncoderLike {
+  info: {
+    /** Model identity: `modelId` or M3Encoder's `model`. */
+    modelId?: string;
+    model?: string;
+    hidden: number;
+    headHash: string;
+    dtype: string;
+    /** Most tokens per text, `<s>`/`</s>` included; longer documents are chunked into passages. */
+    maxLength?: number;
+  };
+  encode(texts: string[], opts?: EncodeOptions): Promise<M3Embedding[]>;
+  /** Token ids of a text (content only or with specials; only the count is used, for chunking). */
+  tokenize?(text: string, maxLength?: number): { ids: ArrayLike<number> };
+  /** Human-readable text of one token id (explain, highlights). */
+  tokenText?(id: number): string;
+}
+
+export interface IndexDoc {
+  id: string;
+  text: string;
+  metadata?: Record<string, unknown>;
+  /** Precomputed M3 outputs, used as they are (no encoder call, no chunking). */
+  embedding?: M3Embedding;
+}
+
+export type PassageAggregate = 'max' | 'sum' | 'first';
+
+export interface ChunkOptions {
+  /** Words per passage when the encoder can't count tokens (default 300). */
+  maxWords?: number;
+  /** Words shared by consecutive passages (default 32). */
+  overlapWords?: number;
+  /** A document's score from its passages' scores (default 'max', the best passage). */
+  aggregate?: PassageAggregate;
+  /** Your own passage splitter: character spans [start, end) of `text`. */
+  chunker?: (text: string) => [number, number][];
+}
+
+export type OnMismatch = 'error' | 're-embed' | 'reset';
+
+export interface OpenOptions {
+  encoder?: EncoderLike;
+  /** Defaults: IdbStore when IndexedDB exists, else an error asking for a store. */
+  store?: Store;
+  /** Keep ColBERT vectors (needed for mode 'colbert' and ColBERT rerank). Default false. */
+  colbert?: boolean;
+  /** Index text for BM25 (default true). */
+  bm25?: boolean;
+  chunk?: ChunkOptions;
+  onMismatch?: OnMismatch;
+  /** Progress of a re-embed or a v1 migration on open. */
+  onProgress?: (p: IngestProgress) => void;
+  /** Tombstones / stored docs ratio that triggers compaction after a write (default 0.25). */
+  compactThreshold?: number;
+  /** Without an encoder: identity of the precomputed vectors you will add. */
+  model?: { modelId: string; dims: number; headHash?: string; dtype?: string };
+}
+
+export interface IngestProgress {
+  done: number;
+  total: number;
+  phase: 'encode' | 'write' | 're-embed' | 'migrate';
+}
+
+export interface IngestOptions {
+  onProgress?: (p: IngestProgress) => void;
+  signal?: AbortSignal;
+  /** Documents per segment (one transaction each). Default 1000. */
+  batchSize?: number;
+}
+
+export type SearchMode = 'hybrid' | 'dense' | 'sparse' | 'bm25' | 'colbert';
+export type FusionMode = 'weighted' | 'rrf' | 'normalized';
+export type SignalName = 'dense' | 'sparse' | 'bm25' | 'colbert';
+
+export interface SignalWeights {
+  dense?: number;
+  sparse?: number;
+  colbert?: number;
+  bm25?: number;
+}
+
+/** Metadata filter: `{ field: value }` (equality), `{ field: { $in: [...] } }`, `{ field: { $gte, $gt, $lte, $lt, $ne } }`. */
+export type MetadataFilter = Record<string, unknown>;
+
+export interface SearchOptions {
+  k?: number;
+  mode?: SearchMode;
+  weights?: SignalWeights;
+  fusion?: FusionMode;
+  /** Per-signal top-N fused (default 100). */
+  candidates?: number;
+  rerank?: { colbert: boolean; topN?: number };
+  filter?: MetadataFilter | ((metadata: Record<string, unknown> | undefined, id: string) => boolean);
+  explain?: boolean;
+  /** Attach each hit's text (read from the store, cached). Default true. */
+  includeText?: boolean;
+}
+
+export interface SignalScore {
+  score: number;
+  /** 1-based rank in this signal's candidate list, or null when the doc was outside its top-N. */
+  rank: number | null;
+}
+
+export interface TokenMatch {
+  token: string;
+  tokenId: number;
+  queryWeight: number;
+  docWeight: number;
+  contribution: number;
+}
+
+export interface Hit {
+  id: string;
+  score: number;
+  signals: Partial<Record<SignalName, SignalScore>>;
+  text?: string;
+  metadata?: Record<string, unknown>;
+  /** Learned-sparse matches (explain): contributions sum to the sparse score. */
+  matches?: TokenMatch[];
+  /** BM25 terms matched (explain), with their score contributions. */
+  terms?: { term: string; contribution: number }[];
+  /** Character spans in `text` of matched words/tokens (explain), sorted, non-overlapping. */
+  highlights?: { start: number; end: number }[];
+  /** Passage that scored best, for chunked documents. */
+  passage?: { start: number; end: number };
+}
+
+export type SearchQuery = string | { text?: string; embedding?: M3Embedding };

@@ -1,0 +1,53 @@
+import type { ModelIdentity } from './types.ts';
+
+/** The index was built with a different encoder than the one it is opened with. */
+export class M3IndexMismatchError extends Error {
+  override readonly name = 'M3IndexMismatchError';
+  constructor(
+    readonly stored: ModelIdentity,
+    readonly given: ModelIdentity,
+    readonly fields: string[],
+  ) {
+    super(
+      `index was built with ${describe(stored)} but opened with ${describe(given)} ` +
+        `(differs in ${fields.join(', ')}); open with { onMismatch: 're-embed' } to re-encode the stored ` +
+        `texts, or { onMismatch: 'reset' } to start empty`,
+    );
+  }
+}
+
+function describe(m: ModelIdentity): string {
+  return `model "${m.modelId}" (dims ${m.dims}, head ${m.headHash}, dtype ${m.dtype})`;
+}
+
+/** Storage ran out mid-ingest. Everything before the failed batch is stored; that batch is not. */
+export class M3QuotaError extends Error {
+  override readonly name = 'M3QuotaError';
+  constructor(
+    readonly docsStored: number,
+    readonly bytesStored: number,
+    override readonly cause?: unknown,
+  ) {
+    super(
+      `storage quota exceeded: ${docsStored} documents (${bytesStored} bytes) of this call were stored ` +
+        `before the failing batch, which was rolled back; the index is consistent`,
+    );
+  }
+}
+
+/** The store is closed (closed by the caller, or by another tab upgrading/deleting the database). */
+export class M3ClosedError extends Error {
+  override readonly name = 'M3ClosedError';
+}
+
+export function isQuotaError(e: unknown): boolean {
+  const name = (e as { name?: string } | null)?.name;
+  return name === 'QuotaExceededError' || (e as { code?: string } | null)?.code === 'ENOSPC';
+}
+
+export function abortError(reason?: unknown): Error {
+  if (reason instanceof Error && reason.name === 'AbortError') return reason;
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}

@@ -1,0 +1,238 @@
+/**
+ * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
+ */
+import { quantizeInt8Into } from '../rank/dense-scan.ts';
+import { quantizeUint8, uint8Scale } from './quantize.ts';
+import type { Bm25Block, ColbertBlock, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
+import type { SparseWeights } from '../encoder/types.ts';
+
+/** One vector row (a whole document, or one passage of a chunked document). */
+export interface PreparedRow {
+  dense?: Float32Array;
+  /** Already-quantised dense row (compaction copies codes instead of re-quantising). */
+  denseQ?: { codes: Int8Array; scale: number };
+  sparse?: SparseWeights;
+  colbert?: Float32Array;
+  colbertQ?: { codes: Int8Array; scales: Float32Array };
+  span?: [number, number];
+}
+
+export interface PreparedDoc {
+  key: number;
+  id: string;
+  metadata: Record<string, unknown> | null;
+  rows: PreparedRow[];
+  /** Analysed BM25 terms: term → frequency, and the document length in terms. */
+  bm25?: { tf: Map<string, number>; length: number };
+}
+
+export interface BuildOptions {
+  dims: number;
+  colbert: boolean;
+}
+
+export function buildSegment(seq: number, docs: PreparedDoc[], opts: BuildOptions): SegmentRecord {
+  const nDocs = docs.length;
+  let nRows = 0;
+  for (const d of docs) nRows += d.rows.length;
+  const keys = new Uint32Array(nDocs);
+  const ids: string[] = new Array(nDocs);
+  const metadata: (Record<string, unknown> | null)[] = new Array(nDocs);
+  const rowDoc = new Uint32Array(nRows);
+  const chunked = docs.some((d) => d.rows.length > 1 || d.rows[0]?.span);
+  const rowSpans = new Uint32Array(chunked ? nRows * 2 : 0);
+  const rows: PreparedRow[] = new Array(nRows);
+  let r = 0;
+  for (let i = 0; i < nDocs; i++) {
+    const d = docs[i];
+    keys[i] = d.key;
+    ids[i] = d.id;
+    metadata[i] = d.metadata;
+    for (const row of d.rows) {
+      rowDoc[r] = i;
+      if (chunked && row.span) {
+        rowSpans[2 * r] = row.span[0];
+        rowSpans[2 * r + 1] = row.span[1];
+      }
+      rows[r++] = row;
+    }
+  }
+  return {
+    seq,
+    keys,
+    ids,
+    metadata,
+    rowDoc,
+    rowSpans,
+    dense: buildDense(rows, opts.dims),
+    sparse: buildSparse(rows),
+    colbert: opts.colbert ? buildColbert(rows, opts.dims) : null,
+    bm25: buildBm25(docs),
+  };
+}
+
+function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
+  if (!rows.some((r) => r.dense || r.denseQ)) return null;
+  const codes = new Int8Array(rows.length * dims);
+  const scales = new Float32Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const q = rows[r].denseQ;
+    if (q) {
+      codes.set(q.codes, r * dims);
+      scales[r] = q.scale;
+      continue;
+    }
+    const v = rows[r].dense;
+    if (!v) continue; // zero row: scores 0, never wins over a real match
+    if (v.length !== dims) throw new Error(`dense vector has ${v.length} dims, the index has ${dims}`);
+    scales[r] = quantizeInt8Into(v, 0, dims, codes, r * dims);
+  }
+  return { dims, codes, scales };
+}
+
+function buildSparse(rows: PreparedRow[]): SparseBlock | null {
+  let total = 0;
+  let max = 0;
+  for (const row of rows) {
+    const s = row.sparse;
+    if (!s) continue;
+    total += s.ids.length;
+    for (let i = 0; i < s.weights.length; i++) if (s.weights[i] > max) max = s.weights[i];
+  }
+  if (total === 0) return rows.some((r) => r.sparse) ? emptySparse(rows.length) : null;
+  // Counting sort of (token, row) entries by token; rows come out ascending because we scan in row order.
+  const entTok = new Uint32Array(total);
+  const entRow = new Uint32Array(total);
+  const entW = new Float32Array(total);
+  let e = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const s = rows[r].sparse;
+    if (!s) continue;
+    for (let i = 0; i < s.ids.length; i++) {
+      const w = s.weights[i];
+      if (!(w > 0)) continue; // M3 keeps weights > 0 only
+      entTok[e] = s.ids[i];
+      entRow[e] = r;
+      entW[e] = w;
+      e++;
+    }
+  }
+  // Sort entries by (token, entry index) with one native numeric sort over packed keys
+  // (token · 2^21 + index < 2^53); rows stay ascending within a token because entries were made in row order.
+  if (e >= 1 << 21) throw new Error('a segment holds at most 2,097,151 sparse entries; use smaller batches');
+  const packed = new Float64Array(e);
+  for (let i = 0; i < e; i++) packed[i] = entTok[i] * 2097152 + i;
+  packed.sort();
+  const sorted = new Uint32Array(e);
+  for (let i = 0; i < e; i++) sorted[i] = packed[i] % 2097152;
+  let distinct = 0;
+  for (let i = 0; i < e; i++) if (i === 0 || entTok[sorted[i]] !== entTok[sorted[i - 1]]) distinct++;
+  const tokens = new Uint32Array(distinct);
+  const offsets = new Uint32Array(distinct + 1);
+  const rowsOut = rows.length < 65536 ? new Uint16Array(e) : new Uint32Array(e);
+  const weights = new Uint8Array(e);
+  const scale = uint8Scale(max);
+  let t = -1;
+  for (let i = 0; i < e; i++) {
+    const j = sorted[i];
+    if (i === 0 || entTok[j] !== entTok[sorted[i - 1]]) {
+      t++;
+      tokens[t] = entTok[j];
+      offsets[t] = i;
+    }
+    rowsOut[i] = entRow[j];
+    weights[i] = quantizeUint8(entW[j], scale);
+  }
+  offsets[distinct] = e;
+  return { tokens, offsets, rows: rowsOut, weights, scale };
+}
+
+function emptySparse(nRows: number): SparseBlock {
+  return {
+    tokens: new Uint32Array(0),
+    offsets: new Uint32Array(1),
+    rows: nRows < 65536 ? new Uint16Array(0) : new Uint32Array(0),
+    weights: new Uint8Array(0),
+    scale: 1,
+  };
+}
+
+function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
+  if (!rows.some((r) => r.colbert || r.colbertQ)) return null;
+  const rowOffsets = new Uint32Array(rows.length + 1);
+  let vecs = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const c = rows[r].colbert;
+    if (c && c.length % dims !== 0) throw new Error(`colbert matrix length ${c.length} is not a multiple of ${dims}`);
+    rowOffsets[r] = vecs;
+    vecs += c ? c.length / dims : (rows[r].colbertQ?.scales.length ?? 0);
+  }
+  rowOffsets[rows.length] = vecs;
+  const codes = new Int8Array(vecs * dims);
+  const scales = new Float32Array(vecs);
+  for (let r = 0; r < rows.length; r++) {
+    const q = rows[r].colbertQ;
+    if (q) {
+      codes.set(q.codes, rowOffsets[r] * dims);
+      scales.set(q.scales, rowOffsets[r]);
+      continue;
+    }
+    const c = rows[r].colbert;
+    if (!c) continue;
+    const n = c.length / dims;
+    for (let j = 0; j < n; j++) {
+      const v = rowOffsets[r] + j;
+      scales[v] = quantizeInt8Into(c, j * dims, dims, codes, v * dims);
+    }
+  }
+  return { dims, rowOffsets, codes, scales };
+}
+
+function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
+  if (!docs.some((d) => d.bm25)) return null;
+  const byTerm = new Map<string, number[]>(); // term → [doc, tf, doc, tf, …], docs ascending
+  const lengths = new Uint32Array(docs.length);
+  let entries = 0;
+  for (let i = 0; i < docs.length; i++) {
+    const b = docs[i].bm25;
+    if (!b) continue;
+    lengths[i] = b.length;
+    for (const [term, tf] of b.tf) {
+      let list = byTerm.get(term);
+      if (!list) byTerm.set(term, (list = []));
+      list.push(i, tf);
+      entries++;
+    }
+  }
+  const terms = [...byTerm.keys()].sort();
+  const offsets = new Uint32Array(terms.length + 1);
+  const docsOut = docs.length < 65536 ? new Uint16Array(entries) : new Uint32Array(entries);
+  const tfs = new Uint16Array(entries);
+  let e = 0;
+  for (let t = 0; t < terms.length; t++) {
+    offsets[t] = e;
+    const list = byTerm.get(terms[t])!;
+    for (let i = 0; i < list.length; i += 2) {
+      docsOut[e] = list[i];
+      tfs[e] = Math.min(list[i + 1], 65535);
+      e++;
+    }
+  }
+  offsets[terms.length] = e;
+  return { terms, offsets, docs: docsOut, tfs, lengths };
+}
+
+/** Rough byte size of a segment's typed arrays and strings (quota reports, bench). */
+export function segmentBytes(s: SegmentRecord): number {
+  let b = s.keys.byteLength + s.rowDoc.byteLength + s.rowSpans.byteLength;
+  for (const id of s.ids) b += id.length * 2;
+  for (const m of s.metadata) if (m) b += JSON.stringify(m).length;
+  if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
+  if (s.sparse) b += s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.rows.byteLength + s.sparse.weights.byteLength;
+  if (s.colbert) b += s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength;
+  if (s.bm25) {
+    for (const t of s.bm25.terms) b += t.length * 2;
+    b += s.bm25.offsets.byteLength + s.bm25.docs.byteLength + s.bm25.tfs.byteLength + s.bm25.lengths.byteLength;
+  }
+  return b;
+}

@@ -1,0 +1,66 @@
+/**
+ * Compaction: rewrites the live documents of several segments into one, dropping tombstoned ones.
+ * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
+ * the merged segment's max weight); BM25 postings are carried over by term.
+ */
+import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
+import type { SegmentRecord } from './types.ts';
+
+export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number): SegmentRecord {
+  const docs: PreparedDoc[] = [];
+  for (const seg of parts) {
+    const rowsOf = rowsByDoc(seg);
+    const sparseRows = seg.sparse ? sparseByRow(seg) : null;
+    const bm25 = seg.bm25 ? bm25ByDoc(seg) : null;
+    for (let i = 0; i < seg.keys.length; i++) {
+      if (!alive(seg.keys[i])) continue;
+      const rows: PreparedRow[] = rowsOf[i].map((r) => {
+        const row: PreparedRow = {};
+        if (seg.dense) row.denseQ = { codes: seg.dense.codes.subarray(r * dims, (r + 1) * dims), scale: seg.dense.scales[r] };
+        if (sparseRows) row.sparse = sparseRows[r];
+        if (seg.colbert) {
+          const c = seg.colbert;
+          const from = c.rowOffsets[r];
+          const to = c.rowOffsets[r + 1];
+          row.colbertQ = { codes: c.codes.subarray(from * c.dims, to * c.dims), scales: c.scales.subarray(from, to) };
+        }
+        if (seg.rowSpans.length) row.span = [seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]];
+        return row;
+      });
+      docs.push({ key: seg.keys[i], id: seg.ids[i], metadata: seg.metadata[i], rows, bm25: bm25?.[i] });
+    }
+  }
+  const colbert = parts.some((p) => p.colbert);
+  return buildSegment(seq, docs, { dims, colbert });
+}
+
+function rowsByDoc(seg: SegmentRecord): number[][] {
+  const out: number[][] = Array.from({ length: seg.keys.length }, () => []);
+  for (let r = 0; r < seg.rowDoc.length; r++) out[seg.rowDoc[r]].push(r);
+  return out;
+}
+
+function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Float32Array }[] {
+  const s = seg.sparse!;
+  const n = seg.rowDoc.length;
+  const counts = new Uint32Array(n);
+  for (let e = 0; e < s.rows.length; e++) counts[s.rows[e]]++;
+  const out = Array.from(counts, (c) => ({ ids: new Uint32Array(c), weights: new Float32Array(c) }));
+  const fill = new Uint32Array(n);
+  for (let t = 0; t < s.tokens.length; t++) {
+    for (let e = s.offsets[t]; e < s.offsets[t + 1]; e++) {
+      const r = s.rows[e];
+      const at = fill[r]++;
+      out[r].ids[at] = s.tokens[t]; // tokens ascending, so each row's ids come out ascending
+      out[r].weights[at] = s.weights[e] * s.scale;
+    }
+  }
+  return out;
+}
+
+function bm25ByDoc(seg: SegmentRecord): { tf: Map<string, number>; length: number }[] {
+  const b = seg.bm25!;
+  const out = Array.from(b.lengths, (length) => ({ tf: new Map<string, number>(), length }));
+  for (let t = 0; t < b.terms.length; t++) for (let e = b.offsets[t]; e < b.offsets[t + 1]; e++) out[b.docs[e]].tf.set(b.terms[t], b.tfs[e]);
+  return out;
+}

@@ -1,0 +1,159 @@
+/**
+ * Persistent layout of an m3-search index, shared by every Store implementation.
+ *
+ * The unit of storage is the *segment*: one add/upsert batch, immutable once written, holding the
+ * batch's vectors and postings as compact typed arrays (structured-cloneable, so IndexedDB stores
+ * them without copying through JSON). Deletes and replacements are tombstones (dead doc keys) kept in
+ * the meta record and written in the same transaction as the change; compaction rewrites live rows
+ * into one segment and drops the tombstones.
+ */
+import type { LegacyDoc } from './legacy.ts';
+
+/** Bumped whenever the stored layout changes; Store.open migrates older layouts. */
+export const SCHEMA_VERSION = 2;
+
+/** Sparse postings of one segment in CSR form by token id (rows ascending inside each token). */
+export interface SparseBlock {
+  /** Distinct token ids, ascending. */
+  tokens: Uint32Array;
+  /** offsets[i]..offsets[i+1] index the entries of tokens[i]; length tokens.length + 1. */
+  offsets: Uint32Array;
+  /** Segment-local row per entry (Uint16Array when the segment has < 65,536 rows). */
+  rows: Uint16Array | Uint32Array;
+  /** Weight per entry quantised to uint8: w ≈ q · scale (round to nearest, so |error| ≤ scale/2). */
+  weights: Uint8Array;
+  scale: number;
+}
+
+/** Dense vectors of one segment, int8 with a per-row scale: v ≈ codes · scale. */
+export interface DenseBlock {
+  dims: number;
+  codes: Int8Array; // [rows × dims]
+  scales: Float32Array; // [rows]
+}
+
+/** ColBERT vectors of one segment, int8 with a per-vector scale. */
+export interface ColbertBlock {
+  dims: number;
+  /** rowOffsets[r]..rowOffsets[r+1] are the vectors of row r; length rows + 1. */
+  rowOffsets: Uint32Array;
+  codes: Int8Array; // [vectors × dims]
+  scales: Float32Array; // [vectors]
+}
+
+/**
+ * BM25 postings of one segment, by analysed term (doc-local indexes ascending inside each term),
+ * so an open never re-analyses text: a whole BM25 index is rebuilt by merging segments.
+ */
+export interface Bm25Block {
+  terms: string[];
+  offsets: Uint32Array; // length terms.length + 1
+  docs: Uint16Array | Uint32Array; // segment-local document index per entry
+  tfs: Uint16Array;
+  /** Document length in terms (what BM25 length normalisation uses). */
+  lengths: Uint32Array; // [docs]
+}
+
+export interface SegmentRecord {
+  /** Sequence number, increasing; also the IndexedDB key and file name. */
+  seq: number;
+  /** Document key per segment-local document. */
+  keys: Uint32Array;
+  /** External id per segment-local document (kept here so an open needs no pass over `docs`). */
+  ids: string[];
+  /** Metadata per document, or null; kept here so filters evaluate in memory. */
+  metadata: (Record<string, unknown> | null)[];
+  /** Segment-local document of each vector row (rows of one doc are contiguous). */
+  rowDoc: Uint32Array;
+  /** Passage character span per row [start0, end0, start1, end1, …] for chunked docs; empty otherwise. */
+  rowSpans: Uint32Array;
+  dense: DenseBlock | null;
+  sparse: SparseBlock | null;
+  colbert: ColbertBlock | null;
+  bm25: Bm25Block | null;
+}
+
+/** Passage spans of a chunked document, in characters of its text. */
+export interface ChunkInfo {
+  spans: [number, number][];
+}
+
+export interface DocRecord {
+  id: string;
+  key: number;
+  text: string;
+  metadata?: Record<string, unknown>;
+  chunks?: ChunkInfo;
+}
+
+/** What identifies the vectors in an index: opening with a different encoder is an error. */
+export interface ModelIdentity {
+  modelId: string;
+  dims: number;
+  headHash: string;
+  dtype: string;
+}
+
+export interface MetaRecord extends ModelIdentity {
+  schemaVersion: number;
+  colbert: boolean;
+  /** Next document key to assign. Keys are never reused, so a tombstone names one version of a doc. */
+  nextKey: number;
+  nextSeq: number;
+  /** Live documents (ids). */
+  docCount: number;
+  /** Dead doc keys whose rows still sit in segments, sorted ascending. */
+  tombstones: number[];
+  /** Segments that make up the index, ascending. */
+  segments: number[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One atomic write: a whole batch or nothing. */
+export interface CommitBatch {
+  meta: MetaRecord;
+  /** New segments (one for an add batch; compaction may write several). */
+  segments?: SegmentRecord[];
+  /** Document records of the new segments (stores that keep docs elsewhere carry the others over). */
+  putDocs?: DocRecord[];
+  deleteDocIds?: string[];
+  /** Segments to drop (compaction). */
+  deleteSegments?: number[];
+  /** v1 records consumed by this batch (migration). */
+  deleteLegacyIds?: string[];
+}
+
+export interface StorageInfo {
+  usage: number | null;
+  quota: number | null;
+  persisted: boolean | null;
+}
+
+export interface Store {
+  readonly kind: 'idb' | 'file' | 'memory';
+  /** Opens (creating or migrating) and returns the meta record, or null for a new store. */
+  open(): Promise<MetaRecord | null>;
+  /** Reads segments in ascending seq order, optionally only those with seq in `only`. */
+  readSegments(only?: number[]): Promise<SegmentRecord[]>;
+  getDoc(id: string): Promise<DocRecord | undefined>;
+  getDocs(ids: string[]): Promise<(DocRecord | undefined)[]>;
+  /** Up to `limit` v1 records still waiting to be migrated (empty when none). */
+  legacyDocs(limit: number): Promise<LegacyDoc[]>;
+  /** Every stored document record (re-embedding, compaction). */
+  allDocs(): Promise<DocRecord[]>;
+  /** Writes everything in `batch` atomically. Throws M3QuotaError when storage is full. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** Removes everything (one atomic step) and writes `meta` as the fresh state, or nothing if null. */
+  reset(meta: MetaRecord | null): Promise<void>;
+  /** Re-reads the meta record (another tab or process may have committed). */
+  readMeta(): Promise<MetaRecord | null>;
+  storage(): Promise<StorageInfo>;
+  close(): void;
+  /** Serialises writers across tabs/processes where the platform can (Web Locks); else just runs fn. */
+  withWriteLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Calls back when another instance committed; returns an unsubscribe function. */
+  onRemoteCommit(cb: () => void): () => void;
+  /** Calls back when this connection is being closed because another wants to upgrade/delete. */
+  onVersionChange(cb: () => void): void;
+}
