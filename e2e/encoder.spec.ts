@@ -5,10 +5,15 @@ const MODEL = '/models/tiny-m3';
 const TEXTS = ['What is BGE M3?', 'the boundary layer flow over a flat plate', '机器学习 と 検索', ''];
 
 /** Encodes TEXTS on one device/dtype inside the page; returns plain arrays. */
-async function encodeIn(page: import('@playwright/test').Page, device: string, dtype: string) {
+interface Encoded {
+  info: any;
+  out: { dense: number[]; ids: number[]; w: number[]; colbert: number[] }[];
+}
+
+async function encodeIn(page: import('@playwright/test').Page, device: string, dtype: string): Promise<Encoded> {
   return page.evaluate(
     async ({ MODEL, TEXTS, device, dtype }) => {
-      const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device, dtype, verify: 'never' });
+      const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device, dtype, verify: "never" });
       const out = await enc.encode(TEXTS, { colbert: true });
       const info = enc.info;
       await enc.dispose();

@@ -175,14 +175,20 @@ describe('convertHeads on torch.save files', () => {
     await expect(convertHeads(dir, { dtype: 'F16' })).rejects.toThrow(/keeps fp16 sources only; sparse_linear\.pt \(bfloat16\)/);
   });
 
-  // The project's writeSafetensors writes F32 only; until it takes a dtype, F16 output is refused with a
-  // clear message rather than produced by a second writer.
-  it('says plainly that F16 output awaits writer support', async () => {
+  it('--dtype f16 keeps the fp16 values exactly, stored as F16', async () => {
     const dir = await fixture('fp16');
-    await expect(convertHeads(dir, { dtype: 'F16' })).rejects.toThrow(/does not write F16 yet/);
-    expect((await readdir(dir)).sort()).toEqual(['colbert_linear.pt', 'sparse_linear.pt']);
+    const { written } = await convertHeads(dir, { dtype: 'F16' });
+    for (const [i, source] of ['sparse_linear.pt', 'colbert_linear.pt'].entries()) {
+      const out = await readOut(written[i]);
+      expect(out.tensors.weight.dtype).toBe('F16');
+      expectExact(out.tensors.weight.data, expected.fp16[source].weight.values);
+      expectExact(out.tensors.bias.data, expected.fp16[source].bias.values);
+    }
+    // Two bytes a value instead of four, as BAAI's own files (the 8×8 + 8 ColBERT values; header may pad by 8).
+    const f32 = await convertHeads(await fixture('fp16'), { dtype: 'F32', outDir: join(work, 'f32') });
+    const saved = (await readFile(f32.written[1])).length - (await readFile(written[1])).length;
+    expect(saved).toBeGreaterThanOrEqual(2 * 72 - 8);
   });
-  it.todo('F16 output keeps the fp16 bits exactly (needs an F16-capable writeSafetensors)');
 });
 
 describe('runConvertHeads (CLI)', () => {

@@ -56,8 +56,6 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
     // F16 means "keep the fp16 source as is"; narrowing bf16/f32 would round silently, so it is refused.
     const wide = found.flatMap((c) => [c.weight, c.bias].filter((t) => t.dtype !== 'float16').map(() => `${c.source} (${c.weight.dtype})`));
     if (wide.length) throw new Error(`--dtype f16 keeps fp16 sources only; ${[...new Set(wide)].join(', ')} would be rounded: use f32`);
-    // The project's writer (src/encoder/safetensors.ts) emits F32 only so far; no second writer is kept here.
-    throw new Error('--dtype f16: the safetensors writer does not write F16 yet; use --dtype f32 (exact, the default)');
   }
 
   // Everything is parsed and checked before the first write, so a bad input leaves no half-converted folder.
@@ -65,7 +63,7 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
   const written: string[] = [];
   for (const c of found) {
     const out = writeSafetensors(
-      { weight: { shape: c.weight.shape, data: c.weight.data }, bias: { shape: c.bias.shape, data: c.bias.data } },
+      { weight: { shape: c.weight.shape, data: c.weight.data, dtype }, bias: { shape: c.bias.shape, data: c.bias.data, dtype } },
       { format: 'pt', source: c.source, source_dtype: c.weight.dtype, converted_by: 'm3-search convert-heads' },
     );
     const path = join(outDir, c.target);

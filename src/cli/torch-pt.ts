@@ -3,6 +3,7 @@
  * tensors point, through persistent ids, at raw storages in `<archive>/data/<key>`. Only what a state dict of
  * float tensors needs is accepted (see unpickle.ts for why the pickle is restricted).
  */
+import { float16BitsToFloat32 } from '../encoder/float16.ts';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.ts';
 import { unpickle, type AllowedGlobal } from './unpickle.ts';
 
@@ -143,7 +144,7 @@ function materialize(t: TensorRef, label: string): TorchTensor {
   const view = new DataView(b.buffer, b.byteOffset + t.offset * size, numel * size);
   const data = new Float32Array(numel);
   if (t.storage.dtype === 'float32') for (let i = 0; i < numel; i++) data[i] = view.getFloat32(4 * i, true);
-  else if (t.storage.dtype === 'float16') for (let i = 0; i < numel; i++) data[i] = halfToFloat(view.getUint16(2 * i, true));
+  else if (t.storage.dtype === 'float16') for (let i = 0; i < numel; i++) data[i] = float16BitsToFloat32(view.getUint16(2 * i, true));
   else {
     // bfloat16 is the top half of a float32.
     const bits = new Uint32Array(numel);
@@ -151,16 +152,6 @@ function materialize(t: TensorRef, label: string): TorchTensor {
     data.set(new Float32Array(bits.buffer));
   }
   return { dtype: t.storage.dtype, shape: t.shape, data };
-}
-
-/** IEEE half → number, exact (every half is a float32). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1024 + frac) * 2 ** (exp - 25);
 }
 
 function isStorage(v: unknown): v is Storage {

@@ -172,7 +172,7 @@ describe('model files that are missing, corrupt or the wrong shape', () => {
     const dir = copy();
     writeFileSync(
       join(dir, 'sparse_linear.safetensors'),
-      writeSafetensors({ weight: { dtype: 'F32', shape: [1, 16], data: new Float32Array(16) }, bias: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }),
+      writeSafetensors({ weight: { shape: [1, 16], data: new Float32Array(16) }, bias: { shape: [1], data: new Float32Array(1) } }),
     );
     await expect(M3Encoder.load({ model: dir })).rejects.toThrow(/sparse_linear\.safetensors.*"weight".*\[1,16\].*\[1,32\]/);
   });

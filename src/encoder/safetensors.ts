@@ -16,17 +16,11 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
+
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const MAX_HEADER = 100 * 1024 * 1024; // the reference implementation's limit
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /**
  * Parse a safetensors buffer. `fileName` only labels errors. Throws on any structural problem (truncated
@@ -83,7 +77,7 @@ export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): 
     for (let i = 0; i < count; i++) {
       if (dtype === 'F32') data[i] = dv.getFloat32(i * 4, true);
       else if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
-      else if (dtype === 'F16') data[i] = halfToFloat(dv.getUint16(i * 2, true));
+      else if (dtype === 'F16') data[i] = float16BitsToFloat32(dv.getUint16(i * 2, true));
       else data[i] = new Float32Array(Uint32Array.of(dv.getUint16(i * 2, true) << 16).buffer)[0]; // BF16
     }
     out.tensors[name] = { dtype, shape: [...shape], data };
@@ -95,11 +89,11 @@ export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): 
 }
 
 /**
- * Serialise float32 tensors. Keys are written sorted with contiguous offsets in that order, and the header is
+ * Serialise tensors as F32 (default) or F16 (rounded to nearest even). Keys are written sorted with contiguous offsets in that order, and the header is
  * space-padded to a multiple of 8 bytes (as the reference writer does) so the output is deterministic.
  */
 export function writeSafetensors(
-  tensors: Record<string, { shape: number[]; data: Float32Array }>,
+  tensors: Record<string, { shape: number[]; data: Float32Array; dtype?: 'F32' | 'F16' }>,
   metadata?: Record<string, string>,
 ): Uint8Array {
   const names = Object.keys(tensors).sort();
@@ -115,8 +109,10 @@ export function writeSafetensors(
     if (name === '__metadata__') throw new Error('safetensors: "__metadata__" is reserved and cannot name a tensor');
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new Error(`safetensors tensor "${name}": shape [${t.shape}] does not match ${t.data.length} values`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
-    offset += 4 * count;
+    const dtype = t.dtype ?? 'F32';
+    if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`safetensors tensor "${name}": cannot write dtype ${dtype}`);
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + BYTES[dtype] * count] };
+    offset += BYTES[dtype] * count;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -131,8 +127,9 @@ export function writeSafetensors(
   out.set(json, 8);
   let o = 8 + json.length;
   for (const name of names) {
-    const d = tensors[name].data;
-    for (let i = 0; i < d.length; i++, o += 4) dv.setFloat32(o, d[i], true);
+    const { data: d, dtype } = tensors[name];
+    if (dtype === 'F16') for (let i = 0; i < d.length; i++, o += 2) dv.setUint16(o, float32ToFloat16Bits(d[i]), true);
+    else for (let i = 0; i < d.length; i++, o += 4) dv.setFloat32(o, d[i], true);
   }
   return out;
 }

@@ -6,4 +6,4 @@ export { buildXlmrModel, OPSET, type Variant } from './xlmr-graph.ts';
 export { modelFiles, writeModelDir, configJson, sha256, sha256sumsText, ONNX_FILES } from './make.ts';
 export { VOCAB, VOCAB_SIZE, buildVocab, SPECIALS } from './vocab.ts';
 export { tokenizerJson, tokenizerConfigJson, specialTokensMapJson } from './tokenizer-json.ts';
-export { float32ToFloat16Bits, float16BitsToFloat32, toFloat16Array, roundToFloat16 } from './fp16.ts';
+export { float32ToFloat16Bits, float16BitsToFloat32, toFloat16Array, roundToFloat16 } from '../encoder/float16.ts';
