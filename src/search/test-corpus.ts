@@ -1,0 +1,87 @@
+/**
+ * Test fixtures: a seeded random corpus with precomputed M3-shaped outputs, and float64 brute-force
+ * reference scorers written independently of the index code (no shared helpers).
+ */
+import type { M3Embedding } from '../encoder/types.ts';
+import type { IndexDoc } from './types.ts';
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function gaussianUnit(r: () => number, dims: number): Float32Array {
+  const v = new Float32Array(dims);
+  let n = 0;
+  for (let i = 0; i < dims; i++) {
+    const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    v[i] = g;
+    n += g * g;
+  }
+  n = Math.sqrt(n);
+  for (let i = 0; i < dims; i++) v[i] /= n;
+  return v;
+}
+
+export function randomSparse(r: () => number, pairs: number, vocab = 2000, maxW = 0.4): { ids: Uint32Array; weights: Float32Array } {
+  const m = new Map<number, number>();
+  while (m.size < pairs) m.set(4 + Math.floor(vocab * r() ** 2), maxW * (1 - r()));
+  const ids = Uint32Array.from([...m.keys()].sort((a, b) => a - b));
+  return { ids, weights: Float32Array.from(ids, (i) => m.get(i)!) };
+}
+
+const WORDS = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega'.split(' ');
+
+export function randomText(r: () => number, n: number): string {
+  return Array.from({ length: n }, () => WORDS[Math.floor(WORDS.length * r() ** 1.5)]).join(' ');
+}
+
+export function corpus(n: number, dims: number, seed = 1, opts: { colbert?: boolean; pairs?: number } = {}): IndexDoc[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const embedding: M3Embedding = { dense: gaussianUnit(r, dims), sparse: randomSparse(r, opts.pairs ?? 20), tokens: 10, truncated: false };
+    if (opts.colbert) {
+      const rows = 2 + Math.floor(r() * 5);
+      const c = new Float32Array(rows * dims);
+      for (let j = 0; j < rows; j++) c.set(gaussianUnit(r, dims), j * dims);
+      embedding.colbert = c;
+    }
+    return { id: `d${i}`, text: randomText(r, 5 + Math.floor(r() * 10)), metadata: { i, group: i % 3 === 0 ? 'a' : 'b' }, embedding };
+  });
+}
+
+export function refDense(q: Float32Array, d: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < q.length; i++) s += q[i] * d[i];
+  return s;
+}
+
+export function refSparse(q: { ids: Uint32Array; weights: Float32Array }, d: { ids: Uint32Array; weights: Float32Array }): number {
+  const m = new Map<number, number>();
+  d.ids.forEach((id, i) => m.set(id, d.weights[i]));
+  let s = 0;
+  q.ids.forEach((id, i) => (s += q.weights[i] * (m.get(id) ?? 0)));
+  return s;
+}
+
+export function refColbert(q: Float32Array, d: Float32Array, dims: number): number {
+  const nq = q.length / dims;
+  const nd = d.length / dims;
+  let total = 0;
+  for (let i = 0; i < nq; i++) {
+    let best = -Infinity;
+    for (let j = 0; j < nd; j++) {
+      let s = 0;
+      for (let x = 0; x < dims; x++) s += q[i * dims + x] * d[j * dims + x];
+      best = Math.max(best, s);
+    }
+    total += best;
+  }
+  return total / nq;
+}
