@@ -121,13 +121,22 @@ export class IdbStore implements Store {
     // Queue every request without awaiting between them; tx.done settles once all have run (or one failed
     // and the whole transaction aborted).
     const reqs: Promise<unknown>[] = [];
-    if (batch.deleteSegments) for (const seq of batch.deleteSegments) reqs.push(tx.objectStore('segments').delete(seq));
-    for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put(seg));
-    if (batch.deleteDocIds) for (const id of batch.deleteDocIds) reqs.push(tx.objectStore('docs').delete(id));
-    if (batch.putDocs) for (const d of batch.putDocs) reqs.push(tx.objectStore('docs').put(d));
-    if (batch.deleteLegacyIds) for (const id of batch.deleteLegacyIds) reqs.push(tx.objectStore('legacy').delete(id));
-    reqs.push(tx.objectStore('meta').put(batch.meta, META_KEY));
-    for (const r of reqs) r.catch(() => {}); // the failure surfaces through tx.done
+    try {
+      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq));
+      for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put(seg));
+      for (const id of batch.deleteDocIds ?? []) reqs.push(tx.objectStore('docs').delete(id));
+      for (const d of batch.putDocs ?? []) reqs.push(tx.objectStore('docs').put(d));
+      for (const id of batch.deleteLegacyIds ?? []) reqs.push(tx.objectStore('legacy').delete(id));
+      reqs.push(tx.objectStore('meta').put(batch.meta, META_KEY));
+    } catch (e) {
+      // put() throws synchronously (DataCloneError, …) without aborting: the requests queued so far
+      // would commit. Abort, so the batch is all or nothing.
+      tx.abort();
+      await tx.done.catch(() => {});
+      throw e;
+    } finally {
+      for (const r of reqs) r.catch(() => {}); // a failure surfaces through tx.done
+    }
     await tx.done;
     this.channel?.postMessage({ type: 'commit', seq: batch.meta.nextSeq });
   }

@@ -1,0 +1,133 @@
+import 'fake-indexeddb/auto'; // idb's instanceof checks need the IDB globals
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
+import { describe, expect, it } from 'vitest';
+import { M3Index } from '../search/m3-index.ts';
+import { FakeEncoder } from '../search/fake-encoder.ts';
+import { corpus } from '../search/test-corpus.ts';
+import { M3QuotaError } from './errors.ts';
+import { IdbStore } from './idb-store.ts';
+import type { CommitBatch } from './types.ts';
+
+const DIMS = 16;
+const model = { modelId: 'precomputed', dims: DIMS, headHash: 'h' };
+
+describe('IdbStore', () => {
+  it('migrates a v1 database (vectors inline in docs) into segments, keeping every document', async () => {
+    const factory = new IDBFactory();
+    const docs = corpus(30, DIMS, 4);
+    // Write the v1 layout by hand: meta + one record per document with its vectors.
+    const g = globalThis as { indexedDB: IDBFactory };
+    const prev = g.indexedDB;
+    g.indexedDB = factory;
+    const v1 = await openDB('m3-search:legacy', 1, {
+      upgrade(db) {
+        db.createObjectStore('meta');
+        db.createObjectStore('docs', { keyPath: 'id' });
+      },
+    });
+    g.indexedDB = prev;
+    await v1.put('meta', { modelId: 'precomputed', dims: DIMS, count: docs.length }, 'meta');
+    for (const d of docs) await v1.put('docs', { id: d.id, text: d.text, metadata: d.metadata, dense: d.embedding!.dense, sparse: d.embedding!.sparse });
+    v1.close();
+
+    const progress: string[] = [];
+    const idx = await M3Index.open('legacy', { store: new IdbStore('legacy', { indexedDB: factory }), model, onProgress: (p) => progress.push(p.phase) });
+    expect(idx.count()).toBe(30);
+    expect(progress).toContain('migrate');
+    expect(await idx.get('d7')).toEqual({ id: 'd7', text: docs[7].text, metadata: docs[7].metadata });
+    const q = { embedding: { dense: docs[7].embedding!.dense, tokens: 1, truncated: false } };
+    expect((await idx.search(q, { mode: 'dense', k: 1 }))[0].id).toBe('d7');
+    expect(idx.info.headHash).toBe('h'); // adopted: v1 did not record it
+    idx.close();
+
+    g.indexedDB = factory;
+    const raw = await openDB('m3-search:legacy');
+    g.indexedDB = prev;
+    expect(raw.version).toBe(2);
+    expect([...raw.objectStoreNames].sort()).toEqual(['docs', 'legacy', 'meta', 'segments']);
+    expect(await raw.count('legacy')).toBe(0);
+    expect(await raw.count('docs')).toBe(30);
+    const meta = await raw.get('meta', 'meta');
+    expect(meta.schemaVersion).toBe(2);
+    expect(meta.segments.length).toBe(1);
+    raw.close();
+  });
+
+  it('a quota failure mid-ingest aborts that batch only and reports what was stored', async () => {
+    const factory = new IDBFactory();
+    const store = new IdbStore('q', { indexedDB: factory });
+    let commits = 0;
+    const commit = store.commit.bind(store);
+    store.commit = async (b: CommitBatch) => {
+      // The third batch's transaction fails the way a full disk makes IndexedDB fail.
+      if (b.segments?.length && ++commits === 3) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return commit(b);
+    };
+    const idx = await M3Index.open('q', { store, model });
+    const err = await idx.add(corpus(50, DIMS, 2), { batchSize: 10 }).catch((e) => e);
+    expect(err).toBeInstanceOf(M3QuotaError);
+    expect(err.docsStored).toBe(20);
+    expect(err.bytesStored).toBeGreaterThan(20 * DIMS);
+    expect(err.message).toMatch(/20 documents/);
+    expect(idx.count()).toBe(20);
+    idx.close();
+    const again = await M3Index.open('q', { store: new IdbStore('q', { indexedDB: factory }), model });
+    expect(again.count()).toBe(20);
+    expect(await again.get('d19')).toBeDefined();
+    expect(await again.get('d20')).toBeUndefined();
+  });
+
+  it('a write that fails inside a transaction rolls back everything queued before it', async () => {
+    const factory = new IDBFactory();
+    const store = new IdbStore('q2', { indexedDB: factory });
+    await store.open();
+    const meta = { schemaVersion: 2, modelId: 'm', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 1, nextSeq: 1, docCount: 1, tombstones: [], segments: [0], createdAt: 0, updatedAt: 0 };
+    // A value that can't be cloned fails the put after other writes were queued: the whole transaction rolls back.
+    const bad = { id: 'b', key: 1, text: 'x', metadata: { f: () => 1 } } as never;
+    await expect(store.commit({ meta, putDocs: [{ id: 'a', key: 0, text: 'a' }, bad] })).rejects.toThrow();
+    expect(await store.readMeta()).toBeNull();
+    expect(await store.getDoc('a')).toBeUndefined();
+    store.close();
+  });
+
+  it('two tabs: a write in one shows up in the other, and keys never clash', async () => {
+    const factory = new IDBFactory();
+    const enc = new FakeEncoder({ dims: DIMS });
+    const a = await M3Index.open('tabs', { store: new IdbStore('tabs', { indexedDB: factory }), encoder: enc });
+    const b = await M3Index.open('tabs', { store: new IdbStore('tabs', { indexedDB: factory }), encoder: enc });
+    await a.add([{ id: 'from-a', text: 'written by tab a' }]);
+    await b.refresh(); // BroadcastChannel also triggers this; refresh makes the test deterministic
+    expect(b.count()).toBe(1);
+    expect((await b.search('tab', { mode: 'bm25' }))[0].id).toBe('from-a');
+    // b writes without having refreshed after a's second write: it syncs under the lock first.
+    await a.add([{ id: 'a2', text: 'second from a' }]);
+    await b.add([{ id: 'from-b', text: 'written by tab b' }]);
+    await a.refresh();
+    expect(a.count()).toBe(3);
+    expect(b.count()).toBe(3);
+    await expect(b.add([{ id: 'a2', text: 'dup' }])).rejects.toThrow(/already/);
+    await b.remove(['from-a']);
+    await a.refresh();
+    expect(a.count()).toBe(2);
+    a.close();
+    b.close();
+    const c = await M3Index.open('tabs', { store: new IdbStore('tabs', { indexedDB: factory }), encoder: enc });
+    expect(c.count()).toBe(2);
+    expect((await c.search('second', { mode: 'bm25' }))[0].id).toBe('a2');
+    c.close();
+  });
+
+  it('a versionchange from another connection closes this instance with a reason', async () => {
+    const factory = new IDBFactory();
+    const idx = await M3Index.open('vc', { store: new IdbStore('vc', { indexedDB: factory }), model });
+    await idx.add(corpus(3, DIMS, 1));
+    await new Promise<void>((resolve, reject) => {
+      const req = factory.deleteDatabase('m3-search:vc');
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+    });
+    expect(idx.closedReason).toMatch(/another tab/);
+    expect(() => idx.count()).toThrow(/another tab/);
+  });
+});
