@@ -2,9 +2,11 @@
 const COMMANDS: Record<string, { about: string; run: () => Promise<(argv: string[]) => Promise<number>> }> = {
   encode: { about: 'encode stdin lines to JSON lines (dense, sparse, colbert)', run: async () => (await import('./encode.ts')).runEncode },
   probe: { about: 'write m3-probe.json: known answers that verify a WebGPU device', run: async () => (await import('./probe.ts')).runProbe },
+  index: { about: 'index JSON-lines documents into a folder', run: async () => (await import('./build-index.ts')).runIndex },
+  search: { about: 'search an index folder (one query, or --queries FILE for a TREC run)', run: async () => (await import('./search.ts')).runSearch },
   'convert-heads': {
     about: "convert BAAI's sparse_linear.pt / colbert_linear.pt to safetensors",
-    run: async () => (await import('./convert-heads.ts')).runConvertHeads as any,
+    run: async () => (await import('./convert-heads.ts')).runConvertHeads,
   },
 };
 

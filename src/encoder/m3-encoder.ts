@@ -38,7 +38,10 @@ export interface LoadOptions {
 }
 
 export interface EncoderInfo {
+  /** Where the model was loaded from (hub id, URL or folder). */
   model: string;
+  /** The model's identity for an index: the hub id, or the folder's name (so an index survives a move). */
+  modelId: string;
   device: ResolvedDevice;
   dtype: DType;
   hidden: number;
@@ -107,6 +110,7 @@ export class M3Encoder {
     const plan = planDevice(requested, options.dtype, { node: isNode, gpu }, shape);
     const info: EncoderInfo = {
       model: where,
+      modelId: loc.kind === 'hub' ? loc.id : where.replace(/\/+$/, '').split('/').pop()!,
       device: plan.device,
       dtype: plan.dtype,
       hidden: shape.hidden,

@@ -1,0 +1,60 @@
+/**
+ * `m3-search index --model M --input docs.jsonl --out DIR [--colbert] [--batch-size N]`: encodes JSON-lines
+ * documents and writes an M3Index to a folder (FileStore), with a progress bar on stderr.
+ */
+import { parseArgs } from 'node:util';
+import { SingleBar, Presets } from 'cli-progress';
+import { M3Encoder } from '../encoder/m3-encoder.ts';
+import { M3Index } from '../search/m3-index.ts';
+import { FileStore } from '../store/file-store.ts';
+import { countLines, readDocsJsonl } from './docs-jsonl.ts';
+import { encoderOptions, ENCODER_FLAGS } from './flags.ts';
+
+export async function runIndex(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...ENCODER_FLAGS,
+      input: { type: 'string' },
+      out: { type: 'string' },
+      colbert: { type: 'boolean', default: false },
+      'batch-size': { type: 'string', default: '256' },
+      upsert: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.input) throw new Error('--input docs.jsonl is required ("-" reads stdin)');
+  if (!values.out) throw new Error('--out DIR is required');
+  const batchSize = Number(values['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
+
+  const encoder = await M3Encoder.load(encoderOptions(values));
+  const index = await M3Index.open(values.out, { encoder, store: new FileStore(values.out), colbert: values.colbert });
+  const total = await countLines(values.input);
+  const bar = new SingleBar(
+    { format: 'indexing [{bar}] {value}/{total} docs | {rate} docs/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: !values.quiet, notTTYSchedule: 5000 },
+    Presets.shades_classic,
+  );
+  const t0 = performance.now();
+  let done = 0;
+  if (!values.quiet) bar.start(total || 1, 0, { rate: '0' });
+  try {
+    for await (const docs of readDocsJsonl(values.input, batchSize * 4)) {
+      const base = done;
+      const onProgress = (p: { done: number; phase: string }) => {
+        if (p.phase !== 'write') return;
+        const n = base + p.done;
+        bar.update(n, { rate: (n / ((performance.now() - t0) / 1000)).toFixed(1) });
+      };
+      const r = values.upsert ? await index.upsert(docs, { batchSize, onProgress }) : await index.add(docs, { batchSize, onProgress });
+      done += 'added' in r ? r.added : r.upserted;
+    }
+  } finally {
+    bar.stop();
+    await index.close();
+    await encoder.dispose();
+  }
+  const secs = (performance.now() - t0) / 1000;
+  process.stderr.write(`indexed ${done} documents into ${values.out} in ${secs.toFixed(1)} s (${(done / secs).toFixed(1)} docs/s)\n`);
+  return 0;
+}

@@ -1,0 +1,64 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cli = (...args: string[]) => spawnSync('node', ['bin/m3-search.js', ...args], { encoding: 'utf8' });
+
+const DOCS = [
+  { id: 'a', text: 'the boundary layer flow over a flat plate', year: 1960 },
+  { id: 'b', text: 'supersonic shock waves on a swept wing', year: 1962 },
+  { id: 'c', text: 'heat transfer in hypersonic flow <img src=x onerror=alert(1)>', year: 1965 },
+];
+
+describe('m3-search index / search', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'm3-cli-'));
+  const docs = join(dir, 'docs.jsonl');
+  writeFileSync(docs, DOCS.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const out = join(dir, 'index');
+
+  it('indexes JSON lines and answers a query, with per-signal scores and metadata', () => {
+    const r = cli('index', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', '--input', docs, '--out', out, '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/indexed 3 documents/);
+    const s = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--json', '--k', '3', '--explain', 'boundary layer');
+    expect(s.status, s.stderr).toBe(0);
+    const hits = JSON.parse(s.stdout);
+    expect(hits[0].id).toBe('a');
+    expect(hits[0].metadata).toEqual({ year: 1960 });
+    expect(hits[0].signals.bm25.rank).toBe(1);
+    expect(hits[0].matches.map((m: any) => m.token)).toEqual(expect.arrayContaining(['boundary', 'layer']));
+    expect(hits.find((h: any) => h.id === 'c')?.text ?? DOCS[2].text).toBe(DOCS[2].text);
+  });
+
+  it('prints a TREC run for --queries', () => {
+    const q = join(dir, 'q.tsv');
+    writeFileSync(q, '1\tboundary layer\n2\tshock wave wing\n');
+    const s = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--dtype', 'fp32', '--mode', 'bm25', '--queries', q, '--k', '2');
+    expect(s.status, s.stderr).toBe(0);
+    const lines = s.stdout.trim().split('\n').map((l) => l.split(' '));
+    expect(lines[0].slice(0, 4)).toEqual(['1', 'Q0', 'a', '1']);
+    expect(lines.find((l) => l[0] === '2')?.slice(2, 4)).toEqual(['b', '1']);
+    expect(lines.every((l) => l.length === 6 && l[5] === 'm3-search' && Number.isFinite(Number(l[4])))).toBe(true);
+  });
+
+  it('refuses bad input with the line or reason named', () => {
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"id":"x","text":"ok"}\n{"id":7,"text":"bad id"}\n');
+    const r = cli('index', '--model', 'public/models/tiny-m3', '--input', bad, '--out', join(dir, 'bad-index'), '--quiet');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/bad\.jsonl:2.*"id"/);
+    const dup = join(dir, 'dup.jsonl');
+    writeFileSync(dup, '{"id":"x","text":"one"}\n{"id":"x","text":"two"}\n');
+    const d = cli('index', '--model', 'public/models/tiny-m3', '--input', dup, '--out', join(dir, 'dup-index'), '--quiet');
+    expect(d.status).not.toBe(0);
+    expect(d.stderr).toMatch(/duplicate/i);
+    const mode = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--mode', 'fuzzy', 'x');
+    expect(mode.status).not.toBe(0);
+    expect(mode.stderr).toMatch(/hybrid.*dense.*sparse.*bm25.*colbert/);
+    const k = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--k', '0', 'x');
+    expect(k.status).not.toBe(0);
+    expect(k.stderr).toMatch(/k/);
+  });
+});
