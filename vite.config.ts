@@ -30,6 +30,7 @@ export default defineConfig({
       input: {
         demo: resolve('demo/index.html'),
         encoder: resolve('e2e/pages/encoder.html'),
+        index: resolve('e2e/pages/index.html'),
       },
     },
   },

@@ -1,0 +1,104 @@
+// Playwright drives M3Index through this page: the library's public exports, the deterministic test encoder,
+// the corpus fixtures, and a few read-only helpers that look at the raw IndexedDB (tests check the stored
+// state independently of the index code).
+import * as lib from '../../src/index.ts';
+import { FakeEncoder, words } from '../../src/search/fake-encoder.ts';
+import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse, rng } from '../../src/search/test-corpus.ts';
+
+type IndexDoc = lib.IndexDoc;
+
+/**
+ * Document `i` of a family: a random unit dense vector, random sparse weights plus one sparse token no other
+ * document has (`tokenBase + i`), and a text holding one word no other document has (`${prefix}u${i}`).
+ * Seeded by (prefix, i) alone, so a test can regenerate any document it expects to find.
+ */
+function familyDoc(prefix: string, i: number, dims: number, tokenBase: number): IndexDoc {
+  let seed = 0;
+  for (const c of prefix) seed = (Math.imul(seed, 31) + c.charCodeAt(0)) >>> 0;
+  const r = rng((seed ^ Math.imul(i + 1, 2654435761)) >>> 0);
+  const dense = gaussianUnit(r, dims);
+  const sp = randomSparse(r, 12);
+  const ids = Uint32Array.from([...sp.ids, tokenBase + i]);
+  const weights = Float32Array.from([...sp.weights, 0.4]);
+  return {
+    id: `${prefix}-${i}`,
+    text: `${randomText(r, 6)} ${uniqueWord(prefix, i)} ${randomText(r, 3)}`,
+    metadata: { family: prefix, i },
+    embedding: { dense, sparse: { ids, weights }, tokens: 10, truncated: false },
+  };
+}
+
+function uniqueWord(prefix: string, i: number): string {
+  return `${prefix}u${i}`;
+}
+
+function familyDocs(prefix: string, from: number, n: number, dims: number, tokenBase: number): IndexDoc[] {
+  return Array.from({ length: n }, (_, j) => familyDoc(prefix, from + j, dims, tokenBase));
+}
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((res, rej) => {
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+}
+
+/**
+ * Reads an index's database directly (no idb, no M3Index): the meta record, every segment (its seq, keys and
+ * ids) and every document record's id and key. Opens without a version, so it never upgrades anything.
+ */
+async function rawDump(name: string): Promise<{
+  exists: boolean;
+  meta: any;
+  segments: { seq: number; keys: number[]; ids: string[] }[];
+  docs: { id: string; key: number; text: string }[];
+}> {
+  const dbName = `m3-search:${name}`;
+  const known = (await indexedDB.databases()).some((d) => d.name === dbName);
+  if (!known) return { exists: false, meta: null, segments: [], docs: [] };
+  const db = await request(indexedDB.open(dbName));
+  try {
+    const tx = db.transaction(['meta', 'segments', 'docs'], 'readonly');
+    const [meta, segs, docs] = await Promise.all([
+      request(tx.objectStore('meta').get('meta')),
+      request(tx.objectStore('segments').getAll()),
+      request(tx.objectStore('docs').getAll()),
+    ]);
+    return {
+      exists: true,
+      meta: meta ?? null,
+      segments: (segs as any[]).map((s) => ({ seq: s.seq, keys: Array.from(s.keys as Uint32Array), ids: s.ids })),
+      docs: (docs as any[]).map((d) => ({ id: d.id, key: d.key, text: d.text })),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const r = indexedDB.deleteDatabase(`m3-search:${name}`);
+    r.onsuccess = () => res();
+    r.onerror = () => rej(r.error);
+    r.onblocked = () => rej(new Error(`deleting m3-search:${name} is blocked by an open connection`));
+  });
+}
+
+(window as any).m3index = {
+  ...lib,
+  FakeEncoder,
+  words,
+  corpus,
+  rng,
+  gaussianUnit,
+  randomSparse,
+  randomText,
+  refDense,
+  refSparse,
+  familyDoc,
+  familyDocs,
+  uniqueWord,
+  rawDump,
+  deleteDatabase,
+};
+(window as any).m3Ready = true;
