@@ -1,0 +1,655 @@
+/**
+ * M3Index in real Chromium over IndexedDB: persistence across reloads, a tab killed mid-ingest (many times),
+ * a real QuotaExceededError, two tabs writing one index, persistent storage, HTML as data, searches that
+ * never touch IndexedDB after a cold open, and bad input. The page is e2e/pages/index.html (window.m3index).
+ */
+import { test, expect, chromium, type BrowserContext, type Page } from '@playwright/test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+import { openHarness, ORIGIN } from './helpers.ts';
+
+const PAGE = '/e2e/pages/index.html';
+
+async function reload(page: Page): Promise<void> {
+  await page.reload();
+  await page.waitForFunction(() => (window as any).m3Ready === true);
+}
+
+function launchPersistent(dir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: BASE_ARGS, baseURL: ORIGIN });
+}
+
+/** The browser process of a persistent context (the one whose command line names our profile, not a child). */
+function browserPid(profileDir: string): number {
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return cmd.includes(`--user-data-dir=${profileDir}`) && !cmd.includes('--type=');
+    } catch {
+      return false;
+    }
+  });
+  if (pids.length !== 1) throw new Error(`expected one browser process for ${profileDir}, found ${pids.length}`);
+  return Number(pids[0]);
+}
+
+/** Node-side seeded PRNG (mulberry32), so a failing run can be replayed from the printed seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Family {
+  prefix: string;
+  dims: number;
+  tokenBase: number;
+}
+
+interface Consistency {
+  count: number;
+  metaDocCount: number;
+  storedDocs: number;
+  segments: number;
+  problems: string[];
+}
+
+/**
+ * Opens index `name` in the page (a fresh M3Index over IdbStore, no encoder) and checks it against the raw
+ * database and against the documents it should hold: `families[f]` documents 0..n_f-1 for some n_f (whole
+ * prefixes), every one found by its own dense vector at rank 1, by its unique sparse token and by its unique
+ * word (BM25), with its exact text; meta, segments and document records agree (no orphan segment, no
+ * record without a segment, no key used twice). Returns the per-family survivors and the problems found.
+ */
+async function checkIndex(page: Page, name: string, families: Family[]): Promise<Consistency & { perFamily: number[] }> {
+  return page.evaluate(
+    async ({ name, families }) => {
+      const M = (window as any).m3index;
+      const problems: string[] = [];
+      const raw = await M.rawDump(name);
+      if (!raw.exists || !raw.meta) return { count: 0, metaDocCount: 0, storedDocs: 0, segments: 0, perFamily: families.map(() => 0), problems: ['no database or no meta'] };
+      const idx = await M.M3Index.open(name);
+      const count: number = idx.count();
+      const meta = raw.meta;
+      // Segments: what the meta lists is exactly what is stored.
+      const stored = raw.segments.map((s: any) => s.seq).sort((a: number, b: number) => a - b);
+      const listed = [...meta.segments].sort((a: number, b: number) => a - b);
+      if (JSON.stringify(stored) !== JSON.stringify(listed)) problems.push(`segments stored ${JSON.stringify(stored)} but meta lists ${JSON.stringify(listed)}`);
+      const dead = new Set<number>(meta.tombstones);
+      const keyToId = new Map<number, string>();
+      for (const s of raw.segments)
+        s.keys.forEach((k: number, j: number) => {
+          if (keyToId.has(k)) problems.push(`key ${k} in two segments`);
+          keyToId.set(k, s.ids[j]);
+          if (k >= meta.nextKey) problems.push(`key ${k} >= nextKey ${meta.nextKey}`);
+        });
+      const liveInSegments = [...keyToId.keys()].filter((k) => !dead.has(k)).length;
+      if (liveInSegments !== count) problems.push(`segments hold ${liveInSegments} live docs, count() says ${count}`);
+      if (meta.docCount !== count) problems.push(`meta.docCount ${meta.docCount} != count() ${count}`);
+      if (raw.docs.length !== count) problems.push(`${raw.docs.length} document records for ${count} docs`);
+      const textOf = new Map<string, string>();
+      for (const d of raw.docs) {
+        if (keyToId.get(d.key) !== d.id || dead.has(d.key)) problems.push(`document record ${d.id} (key ${d.key}) has no live segment row`);
+        textOf.set(d.id, d.text);
+      }
+      // Which documents survived: per family a prefix 0..n-1.
+      const perFamily: number[] = [];
+      for (const f of families) {
+        let n = 0;
+        while (idx.has(`${f.prefix}-${n}`)) n++;
+        perFamily.push(n);
+      }
+      const expected = perFamily.reduce((a, b) => a + b, 0);
+      if (expected !== count) problems.push(`count ${count} but the surviving documents are not whole prefixes (${perFamily.join('+')})`);
+      for (let f = 0; f < families.length; f++) {
+        const { prefix, dims, tokenBase } = families[f];
+        for (let i = 0; i < perFamily[f]; i++) {
+          const doc = M.familyDoc(prefix, i, dims, tokenBase);
+          if (problems.length > 20) break;
+          if (textOf.get(doc.id) !== doc.text) problems.push(`${doc.id}: stored text differs`);
+          const dense = await idx.search({ embedding: { dense: doc.embedding.dense } }, { mode: 'dense', k: 1, includeText: false });
+          if (dense[0]?.id !== doc.id) problems.push(`${doc.id}: own dense vector finds ${dense[0]?.id}`);
+          const sparse = await idx.search({ embedding: { sparse: { ids: Uint32Array.of(tokenBase + i), weights: Float32Array.of(1) } } }, { mode: 'sparse', k: 3, includeText: false });
+          if (sparse.length !== 1 || sparse[0].id !== doc.id) problems.push(`${doc.id}: own sparse token finds ${JSON.stringify(sparse.map((h: any) => h.id))}`);
+          const bm25 = await idx.search(M.uniqueWord(prefix, i), { mode: 'bm25', k: 3, includeText: false });
+          if (bm25.length !== 1 || bm25[0].id !== doc.id) problems.push(`${doc.id}: own word finds ${JSON.stringify(bm25.map((h: any) => h.id))}`);
+        }
+      }
+      idx.close();
+      return { count, metaDocCount: meta.docCount, storedDocs: raw.docs.length, segments: stored.length, perFamily, problems };
+    },
+    { name, families },
+  );
+}
+
+test.describe.configure({ mode: 'serial' });
+
+test('persistence across reloads: count, get and every search identical (ids and scores)', async ({ page }) => {
+  await openHarness(page, PAGE);
+  const QUERIES = ['alpha beta', 'gamma omega psi', 'kappa', 'theta iota sigma tau', 'zeta'];
+  const OPTS = [
+    { mode: 'hybrid' },
+    { mode: 'hybrid', fusion: 'rrf' },
+    { mode: 'hybrid', fusion: 'normalized', weights: { dense: 1, sparse: 1, bm25: 1, colbert: 0 } },
+    { mode: 'dense' },
+    { mode: 'sparse' },
+    { mode: 'bm25' },
+    { mode: 'colbert' },
+    { mode: 'hybrid', rerank: { colbert: true, topN: 20 } },
+    { mode: 'hybrid', filter: { group: 'a' } },
+    { mode: 'bm25', explain: true },
+  ];
+  const snapshot = (write: boolean) =>
+    page.evaluate(
+      async ({ write, QUERIES, OPTS }) => {
+        const M = (window as any).m3index;
+        const encoder = new M.FakeEncoder({ dims: 32 });
+        const idx = await M.M3Index.open('persist', { encoder, colbert: true });
+        if (write) {
+          // Texts only: the encoder embeds them. 3 batches, then deletes and replacements (tombstones).
+          const docs = M.corpus(600, 32, 7).map((d: any) => ({ id: d.id, text: d.text, metadata: d.metadata }));
+          await idx.add(docs, { batchSize: 250 });
+          await idx.remove(['d1', 'd2', 'd3', 'd400', 'nope']);
+          await idx.upsert([{ id: 'd10', text: 'kappa kappa replaced', metadata: { group: 'a' } }, { id: 'new1', text: 'zeta psi new', metadata: { group: 'a' } }]);
+        }
+        const hits = [];
+        for (const q of QUERIES) for (const o of OPTS) hits.push(await idx.search(q, { k: 10, ...o }));
+        const got = await Promise.all(['d0', 'd1', 'd10', 'd599', 'new1'].map((id) => idx.get(id)));
+        const out = { count: idx.count(), info: idx.info, got, hits };
+        idx.close();
+        return out;
+      },
+      { write, QUERIES, OPTS },
+    );
+  const before = await snapshot(true);
+  expect(before.count).toBe(600 - 4 + 1);
+  expect(before.got[1]).toBeUndefined();
+  expect(before.got[2]).toEqual({ id: 'd10', text: 'kappa kappa replaced', metadata: { group: 'a' } });
+  expect(before.hits.every((h: any[]) => h.length > 0)).toBe(true);
+  await reload(page);
+  const after = await snapshot(false);
+  expect(after.count).toBe(before.count);
+  expect(after.info).toEqual(before.info);
+  expect(after.got).toEqual(before.got);
+  // Same ids, same order, same scores to the last bit, same per-signal scores and ranks, texts, explanations.
+  expect(after.hits).toEqual(before.hits);
+  console.log(`persistence: ${after.count} docs in ${after.info.segments} segments (${after.info.tombstones} tombstones), ${after.hits.length} searches identical after reload`);
+});
+
+test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 kills)', async () => {
+  test.setTimeout(180_000);
+  const ITERATIONS = 15;
+  const BATCH = 200;
+  const BATCHES = 20;
+  const DIMS = 64;
+  const seed = Number(process.env.M3_KILL_SEED ?? Date.now() % 1e9);
+  console.log(`kill test seed ${seed} (M3_KILL_SEED=${seed} replays it)`);
+  const rand = prng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'm3-kill-'));
+  let ctx = await launchPersistent(dir);
+  const results: string[] = [];
+  const partial: number[] = [];
+  try {
+    // Calibrate: how long the 20-batch add takes here, so kills land across its whole span.
+    let page = await ctx.newPage();
+    await openHarness(page, PAGE);
+    const spanMs = await page.evaluate(
+      async ({ BATCH, BATCHES, DIMS }) => {
+        const M = (window as any).m3index;
+        const docs = M.familyDocs('cal', 0, BATCH * BATCHES, DIMS, 1_000_000);
+        const idx = await M.M3Index.open('calibrate', { model: { modelId: 'kill', dims: DIMS } });
+        const t0 = performance.now();
+        await idx.add(docs, { batchSize: BATCH });
+        const t = performance.now() - t0;
+        idx.close();
+        await M.deleteDatabase('calibrate');
+        return t;
+      },
+      { BATCH, BATCHES, DIMS },
+    );
+    console.log(`calibration: ${BATCH * BATCHES} docs in ${spanMs.toFixed(0)} ms`);
+    await page.close();
+
+    const methods = ['renderer crash (CDP Page.crash)', 'page.close({ runBeforeUnload: false })', 'browser SIGKILL'] as const;
+    for (let iter = 0; iter < ITERATIONS; iter++) {
+      const name = `kill-${iter}`;
+      const fam: Family = { prefix: `k${iter}`, dims: DIMS, tokenBase: 10_000 + iter * 10_000 };
+      const method = methods[iter % methods.length];
+      page = await ctx.newPage();
+      await openHarness(page, PAGE);
+      // Batches the page reported committed before the kill: those must survive (durability: 'strict').
+      let reported = 0;
+      await page.exposeFunction('reportCommitted', (done: number) => void (reported = Math.max(reported, done)));
+      await page.evaluate(
+        async ({ name, fam, BATCH, BATCHES }) => {
+          const M = (window as any).m3index;
+          const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims } });
+          await idx.add(M.familyDocs(fam.prefix, 0, BATCH, fam.dims, fam.tokenBase)); // one batch before
+          const w = window as any;
+          w.pending = M.familyDocs(fam.prefix, BATCH, BATCH * BATCHES, fam.dims, fam.tokenBase);
+          w.idx = idx;
+        },
+        { name, fam, BATCH, BATCHES },
+      );
+      const cdp = await ctx.newCDPSession(page);
+      const pid = method === 'browser SIGKILL' ? browserPid(dir) : 0;
+      // Start the big add without waiting for it, then kill at a random moment of its span.
+      await page.evaluate(() => {
+        const w = window as any;
+        w.ingest = w.idx.add(w.pending, { batchSize: 200, onProgress: (p: any) => p.phase === 'write' && w.reportCommitted(p.done) });
+        w.ingest.catch(() => {});
+      });
+      const delay = Math.floor(rand() * spanMs * 0.9);
+      await new Promise((r) => setTimeout(r, delay));
+      if (method === 'renderer crash (CDP Page.crash)') {
+        const crashed = page.waitForEvent('crash');
+        cdp.send('Page.crash').catch(() => {});
+        await crashed;
+        await page.close();
+      } else if (method === 'page.close({ runBeforeUnload: false })') {
+        await page.close({ runBeforeUnload: false });
+      } else {
+        process.kill(pid, 'SIGKILL');
+        await ctx.close().catch(() => {});
+        ctx = await launchPersistent(dir);
+      }
+      const seenBeforeKill = reported;
+
+      page = await ctx.newPage();
+      await openHarness(page, PAGE);
+      const c = await checkIndex(page, name, [fam]);
+      const committed = c.count - BATCH;
+      results.push(`${iter}: ${method} after ${delay} ms → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
+      expect(c.problems, `iteration ${iter} (${method}, ${delay} ms)`).toEqual([]);
+      expect(c.count % BATCH).toBe(0);
+      expect(c.count).toBeGreaterThanOrEqual(BATCH + seenBeforeKill);
+      expect(c.count).toBeLessThanOrEqual(BATCH * (BATCHES + 1));
+      if (committed > 0 && committed < BATCH * BATCHES) partial.push(iter);
+      // A further add after the kill works and is found.
+      const further = await page.evaluate(
+        async ({ name, fam, from }) => {
+          const M = (window as any).m3index;
+          const idx = await M.M3Index.open(name);
+          const docs = M.familyDocs(fam.prefix, from, 50, fam.dims, fam.tokenBase);
+          await idx.add(docs);
+          const hit = await idx.search(M.uniqueWord(fam.prefix, from + 49), { mode: 'bm25', k: 1, includeText: false });
+          const out = { count: idx.count(), hit: hit[0]?.id };
+          idx.close();
+          return out;
+        },
+        { name, fam, from: c.count },
+      );
+      expect(further).toEqual({ count: c.count + 50, hit: `${fam.prefix}-${c.count + 49}` });
+      await page.close();
+    }
+  } finally {
+    console.log(`kill mid-ingest:\n  ${results.join('\n  ')}`);
+    await ctx.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // The kills must really have landed mid-ingest, not only before or after it.
+  expect(partial.length).toBeGreaterThanOrEqual(5);
+});
+
+test('quota: a real QuotaExceededError becomes M3QuotaError, the index stays consistent and reopens', async ({ page, context }) => {
+  await openHarness(page, PAGE);
+  const cdp = await context.newCDPSession(page);
+  const QUOTA = 3_000_000;
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: ORIGIN, quotaSize: QUOTA });
+  const fam: Family = { prefix: 'q', dims: 256, tokenBase: 500_000 };
+  const r = await page.evaluate(
+    async ({ fam }) => {
+      const M = (window as any).m3index;
+      const idx = await M.M3Index.open('quota', { model: { modelId: 'quota', dims: fam.dims } });
+      await idx.add(M.familyDocs(fam.prefix, 0, 500, fam.dims, fam.tokenBase), { batchSize: 250 });
+      let err: any = null;
+      try {
+        await idx.add(M.familyDocs(fam.prefix, 500, 10_000, fam.dims, fam.tokenBase), { batchSize: 250 });
+      } catch (e: any) {
+        err = { isQuota: e instanceof M.M3QuotaError, name: e.name, message: e.message, docsStored: e.docsStored, bytesStored: e.bytesStored, cause: e.cause?.name };
+      }
+      const out = { err, count: idx.count(), storage: await idx.storage() };
+      idx.close();
+      return out;
+    },
+    { fam },
+  );
+  console.log(`quota ${QUOTA} B: ${r.err?.message}; usage ${r.storage.usage}`);
+  expect(r.err).not.toBeNull();
+  expect(r.err.isQuota).toBe(true);
+  expect(r.err.cause).toBe('QuotaExceededError');
+  expect(r.err.docsStored % 250).toBe(0);
+  expect(r.err.docsStored).toBeGreaterThan(0);
+  expect(r.err.docsStored).toBeLessThan(10_000);
+  expect(r.err.bytesStored).toBeGreaterThan(0);
+  expect(r.err.message).toContain(`${r.err.docsStored} documents`);
+  expect(r.count).toBe(500 + r.err.docsStored);
+  // Reopen (after a reload) finds exactly the committed batches, all searchable, nothing orphaned.
+  await reload(page);
+  const c = await checkIndex(page, 'quota', [fam]);
+  expect(c.problems).toEqual([]);
+  expect(c.count).toBe(r.count);
+  // With room again, the same index takes more.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: ORIGIN });
+  const more = await page.evaluate(
+    async ({ fam, from }) => {
+      const M = (window as any).m3index;
+      const idx = await M.M3Index.open('quota');
+      await idx.add(M.familyDocs(fam.prefix, from, 500, fam.dims, fam.tokenBase), { batchSize: 250 });
+      const n = idx.count();
+      idx.close();
+      return n;
+    },
+    { fam, from: r.count },
+  );
+  expect(more).toBe(r.count + 500);
+});
+
+test('two tabs write one index concurrently: all docs, exact count, no key collisions', async ({ context }) => {
+  const A = await context.newPage();
+  const B = await context.newPage();
+  await openHarness(A, PAGE);
+  await openHarness(B, PAGE);
+  const fams: Family[] = [
+    { prefix: 'ta', dims: 64, tokenBase: 700_000 },
+    { prefix: 'tb', dims: 64, tokenBase: 800_000 },
+  ];
+  const N = 1000;
+  const BATCH = 100;
+  for (const p of [A, B]) await p.evaluate(async () => {
+    const M = (window as any).m3index;
+    (window as any).idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: 64 } });
+  });
+  const ingest = (p: Page, fam: Family) =>
+    p.evaluate(
+      async ({ fam, N, BATCH }) => {
+        const M = (window as any).m3index;
+        const docs = M.familyDocs(fam.prefix, 0, N, fam.dims, fam.tokenBase);
+        await (window as any).idx.add(docs, { batchSize: BATCH });
+        return (window as any).idx.count();
+      },
+      { fam, N, BATCH },
+    );
+  const [countA, countB] = await Promise.all([ingest(A, fams[0]), ingest(B, fams[1])]);
+  console.log(`two tabs: counts right after their own adds: A ${countA}, B ${countB}`);
+  // Whichever tab finished first learns of the other's last batches through the BroadcastChannel refresh.
+  for (const p of [A, B]) await p.waitForFunction((n) => (window as any).idx.count() === n, 2 * N, { timeout: 10_000 });
+  // The writes really interleaved: segment order alternates between the tabs.
+  const order: string = await A.evaluate(async () => {
+    const raw = await (window as any).m3index.rawDump('tabs');
+    const bySeq = new Map(raw.segments.map((s: any) => [s.seq, s.ids[0].slice(0, 2)]));
+    return raw.meta.segments.map((s: number) => (bySeq.get(s) === 'ta' ? 'A' : 'B')).join('');
+  });
+  console.log(`two tabs: segment order ${order}`);
+  expect(order.length).toBe((2 * N) / BATCH);
+  expect(order.match(/AB|BA/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+  // Each tab, without reopening, gets every id's own text and finds the other tab's docs.
+  for (const [p, other] of [[A, fams[1]], [B, fams[0]]] as const) {
+    const bad = await p.evaluate(
+      async ({ fams, N, other }) => {
+        const M = (window as any).m3index;
+        const idx = (window as any).idx;
+        const bad: string[] = [];
+        for (const f of fams)
+          for (let i = 0; i < N; i++) {
+            const d = M.familyDoc(f.prefix, i, f.dims, f.tokenBase);
+            const got = await idx.get(d.id);
+            if (got?.text !== d.text) bad.push(`${d.id}: get() → ${got?.id}`);
+          }
+        for (let i = 0; i < N; i += 7) {
+          const d = M.familyDoc(other.prefix, i, other.dims, other.tokenBase);
+          const w = await idx.search(M.uniqueWord(other.prefix, i), { mode: 'bm25', k: 1, includeText: false });
+          const v = await idx.search({ embedding: { dense: d.embedding.dense } }, { mode: 'dense', k: 1, includeText: false });
+          if (w[0]?.id !== d.id || v[0]?.id !== d.id) bad.push(`${d.id}: search finds ${w[0]?.id} / ${v[0]?.id}`);
+        }
+        return bad;
+      },
+      { fams, N, other },
+    );
+    expect(bad.slice(0, 10)).toEqual([]);
+  }
+  // A delete in tab A reaches tab B's memory too.
+  await A.evaluate(() => (window as any).idx.remove(['tb-0', 'tb-1', 'ta-2']));
+  await B.waitForFunction(() => (window as any).idx.count() === 1997, undefined, { timeout: 10_000 });
+  expect(await B.evaluate(async () => [(window as any).idx.has('tb-0'), await (window as any).idx.get('ta-2')])).toEqual([false, undefined]);
+  // A third tab's cold open agrees, and the stored keys are unique.
+  const C = await context.newPage();
+  await openHarness(C, PAGE);
+  const raw = await C.evaluate(async () => {
+    const raw = await (window as any).m3index.rawDump('tabs');
+    const keys = raw.docs.map((d: any) => d.key);
+    return { docs: raw.docs.length, uniqueKeys: new Set(keys).size, nextKey: raw.meta.nextKey, docCount: raw.meta.docCount };
+  });
+  expect(raw).toEqual({ docs: 1997, uniqueKeys: 1997, nextKey: 2000, docCount: 1997 });
+  for (const p of [A, B]) await p.evaluate(() => (window as any).idx.close());
+});
+
+test('persistent storage is requested; storage() reports usage, quota and the real persisted flag', async () => {
+  // Playwright's default contexts are off-the-record (persist() is always false there): use a real profile.
+  const dir = mkdtempSync(join(tmpdir(), 'm3-persist-'));
+  const ctx = await launchPersistent(dir);
+  try {
+    await ctx.addInitScript(() => {
+      const w = window as any;
+      w.persistCalls = 0;
+      const persist = StorageManager.prototype.persist;
+      StorageManager.prototype.persist = function (this: StorageManager) {
+        w.persistCalls++;
+        return persist.call(this);
+      };
+    });
+    const page = await ctx.newPage();
+    await openHarness(page, PAGE);
+    const open = (name: string, persist: boolean) =>
+      page.evaluate(
+        async ({ name, persist }) => {
+          const M = (window as any).m3index;
+          const w = window as any;
+          w.persistCalls = 0;
+          const idx = await M.M3Index.open(name, { model: { modelId: 'p', dims: 256 }, store: new M.IdbStore(name, { persist }) });
+          const calls = w.persistCalls;
+          const empty = await idx.storage();
+          await idx.add(M.familyDocs(name, 0, 2000, 256, 0), { batchSize: 500 });
+          const full = await idx.storage();
+          idx.close();
+          return { calls, empty, full, browserSays: await navigator.storage.persisted() };
+        },
+        { name, persist },
+      );
+    const denied = await open('p1', true);
+    expect(denied.calls).toBe(1);
+    // Headless Chromium with no site engagement refuses; the flag says so rather than claiming durability.
+    expect(denied.empty.persisted).toBe(false);
+    expect(denied.browserSays).toBe(false);
+    expect(denied.empty.quota).toBeGreaterThan(0);
+    expect(typeof denied.empty.usage).toBe('number');
+    expect(denied.full.usage).toBeGreaterThan(denied.empty.usage + 2000 * 256);
+    const off = await open('p2', false);
+    expect(off.calls).toBe(0);
+    expect(off.empty.persisted).toBeNull();
+    // Once the user (here CDP) grants persistent storage, the index's request succeeds and says so.
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Browser.setPermission', { permission: { name: 'persistent-storage' }, setting: 'granted', origin: ORIGIN });
+    const granted = await open('p3', true);
+    expect(granted.empty.persisted).toBe(true);
+    expect(granted.browserSays).toBe(true);
+    console.log(`storage(): denied ${JSON.stringify(denied.full)}, granted ${JSON.stringify(granted.full)}`);
+  } finally {
+    await ctx.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('HTML in documents is data: exact round trip through add, get, search and a reload; nothing runs', async ({ page }) => {
+  await openHarness(page, PAGE);
+  const HTML = [
+    '<script>window.pwned = "script"</script> alpha',
+    '<img src=x onerror="window.pwned = \'img\'"> beta',
+    'gamma &amp; &lt;b&gt; <b>bold</b> <!-- comment --> "quoted" \'single\'',
+    '<svg onload="window.pwned = \'svg\'"></svg><iframe srcdoc="<script>parent.pwned=1</script>"></iframe> delta',
+  ];
+  const run = (write: boolean) =>
+    page.evaluate(
+      async ({ HTML, write }) => {
+        const M = (window as any).m3index;
+        const idx = await M.M3Index.open('html', { encoder: new M.FakeEncoder({ dims: 32 }) });
+        if (write) await idx.add(HTML.map((text, i) => ({ id: `<b id="${i}">`, text, metadata: { title: text } })));
+        const got = await Promise.all(HTML.map((_, i) => idx.get(`<b id="${i}">`)));
+        const hits = await idx.search('alpha beta gamma delta script img bold svg', { k: 10, explain: true });
+        idx.close();
+        await new Promise((r) => setTimeout(r, 100)); // give any injected handler time to fire
+        return { got, hits, pwned: (window as any).pwned ?? null, elements: document.querySelectorAll('img, script:not([type=module]), svg, iframe, b').length };
+      },
+      { HTML, write },
+    );
+  for (const write of [true, false]) {
+    if (!write) await reload(page);
+    const r = await run(write);
+    expect(r.got).toEqual(HTML.map((text, i) => ({ id: `<b id="${i}">`, text, metadata: { title: text } })));
+    expect(r.hits.length).toBe(HTML.length);
+    for (const h of r.hits) {
+      const i = Number(/\d/.exec(h.id)![0]);
+      expect(h.text).toBe(HTML[i]);
+      expect(h.metadata).toEqual({ title: HTML[i] });
+      for (const s of h.highlights) expect(s.end).toBeLessThanOrEqual(HTML[i].length);
+    }
+    expect(r.pwned).toBeNull();
+    expect(r.elements).toBe(0);
+  }
+});
+
+test('after a cold open, 50 searches read nothing from IndexedDB', async ({ page }) => {
+  // Count every IndexedDB read request this page makes (idb calls these native methods underneath).
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.idbReads = 0;
+    for (const proto of [IDBObjectStore.prototype, IDBIndex.prototype] as any[])
+      for (const m of ['get', 'getAll', 'getAllKeys', 'getKey', 'openCursor', 'openKeyCursor', 'count']) {
+        const orig = proto[m];
+        if (typeof orig !== 'function') continue;
+        proto[m] = function (this: unknown, ...args: unknown[]) {
+          w.idbReads++;
+          return orig.apply(this, args);
+        };
+      }
+  });
+  await openHarness(page, PAGE);
+  await page.evaluate(async () => {
+    const M = (window as any).m3index;
+    const idx = await M.M3Index.open('cold', { encoder: new M.FakeEncoder({ dims: 64 }), colbert: true });
+    await idx.add(M.corpus(3000, 64, 3, { colbert: true }), { batchSize: 500 });
+    idx.close();
+  });
+  await reload(page);
+  const r = await page.evaluate(async () => {
+    const M = (window as any).m3index;
+    const w = window as any;
+    w.idbReads = 0;
+    const t0 = performance.now();
+    const idx = await M.M3Index.open('cold', { encoder: new M.FakeEncoder({ dims: 64 }), colbert: true });
+    const openMs = performance.now() - t0;
+    const openReads = w.idbReads;
+    w.idbReads = 0;
+    const modes = ['hybrid', 'dense', 'sparse', 'bm25', 'colbert'];
+    let hits = 0;
+    for (let i = 0; i < 50; i++) {
+      const q = M.randomText(M.rng(i + 1), 3);
+      const opts: any = { mode: modes[i % 5], k: 10, includeText: false };
+      if (i % 10 === 9) opts.rerank = { colbert: true, topN: 50 };
+      if (i % 7 === 3) opts.filter = { group: 'a' };
+      hits += (await idx.search(q, opts)).length;
+    }
+    hits += idx.count() + (idx.has('d5') ? 1 : 0);
+    const searchReads = w.idbReads;
+    // The counter does see this page's reads: a search that returns texts reads documents.
+    await idx.search('alpha', { k: 5 });
+    const textReads = w.idbReads - searchReads;
+    idx.close();
+    return { openMs, openReads, searchReads, textReads, hits };
+  });
+  console.log(`cold open: ${r.openMs.toFixed(0)} ms, ${r.openReads} IndexedDB reads; 50 searches: ${r.searchReads} reads; a search with texts: ${r.textReads}`);
+  expect(r.hits).toBeGreaterThan(400);
+  expect(r.openReads).toBeGreaterThan(0);
+  expect(r.openReads).toBeLessThanOrEqual(10);
+  expect(r.searchReads).toBe(0);
+  expect(r.textReads).toBeGreaterThan(0);
+});
+
+test('bad input in the browser: duplicates write nothing, empty query, k, mode, ids, abort keeps finished batches', async ({ page }) => {
+  await openHarness(page, PAGE);
+  const fam: Family = { prefix: 'bad', dims: 32, tokenBase: 900_000 };
+  const r = await page.evaluate(
+    async ({ fam }) => {
+      const M = (window as any).m3index;
+      const idx = await M.M3Index.open('bad', { model: { modelId: 'bad', dims: fam.dims } });
+      await idx.add(M.familyDocs(fam.prefix, 0, 100, fam.dims, fam.tokenBase));
+      const before = JSON.stringify(await M.rawDump('bad'));
+      const err = async (f: () => Promise<unknown>) => {
+        try {
+          await f();
+          return 'no error';
+        } catch (e: any) {
+          return `${e.name}: ${e.message}`;
+        }
+      };
+      const next = M.familyDocs(fam.prefix, 100, 600, fam.dims, fam.tokenBase);
+      const out: Record<string, unknown> = {};
+      // Duplicate ids in one call, even across its batches (first batch is clean): nothing written.
+      out.dupInCall = await err(() => idx.add([...next, { ...next[550] }], { batchSize: 200 }));
+      out.dupExisting = await err(() => idx.add([...next.slice(0, 5), M.familyDoc(fam.prefix, 3, fam.dims, fam.tokenBase)]));
+      out.badId = await err(() => idx.add([...next.slice(0, 5), { id: 42, text: 'x' }]));
+      out.emptyId = await err(() => idx.add([{ id: '', text: 'x' }]));
+      out.unchanged = JSON.stringify(await M.rawDump('bad')) === before && idx.count() === 100;
+      out.empty = await idx.search('', { mode: 'bm25' });
+      out.punct = await idx.search('  ?! … — ¿¡ ', { mode: 'bm25' });
+      out.k0 = await err(() => idx.search('alpha', { k: 0, mode: 'bm25' }));
+      out.kNeg = await err(() => idx.search('alpha', { k: -3, mode: 'bm25' }));
+      out.kFrac = await err(() => idx.search('alpha', { k: 2.5, mode: 'bm25' }));
+      out.mode = await err(() => idx.search('alpha', { mode: 'fuzzy' }));
+      out.fusion = await err(() => idx.search('alpha', { mode: 'bm25', fusion: 'max' }));
+      // Abort after the third batch is written: those stay, the rest is never written.
+      const ac = new AbortController();
+      out.abort = await err(() => idx.add(next, { batchSize: 100, signal: ac.signal, onProgress: (p: any) => p.phase === 'write' && p.done === 300 && ac.abort() }));
+      out.afterAbort = idx.count();
+      // Abort at a random moment of a bigger add: whole batches only.
+      const more = M.familyDocs(fam.prefix, 400, 3000, fam.dims, fam.tokenBase);
+      const ac2 = new AbortController();
+      const t0 = performance.now();
+      setTimeout(() => ac2.abort(), 20 + Math.random() * 200);
+      out.abort2 = await err(() => idx.add(more, { batchSize: 100, signal: ac2.signal }));
+      out.abort2Ms = performance.now() - t0;
+      out.afterAbort2 = idx.count();
+      idx.close();
+      return out;
+    },
+    { fam },
+  );
+  expect(r.dupInCall).toMatch(/^Error: duplicate ids in one call: "bad-650"/);
+  expect(r.dupExisting).toMatch(/^Error: ids already in the index.*"bad-3"/);
+  expect(r.badId).toMatch(/^TypeError: /);
+  expect(r.emptyId).toMatch(/^TypeError: /);
+  expect(r.unchanged).toBe(true);
+  expect(r.empty).toEqual([]);
+  expect(r.punct).toEqual([]);
+  for (const k of ['k0', 'kNeg', 'kFrac']) expect(r[k]).toMatch(/^RangeError: /);
+  expect(r.mode).toMatch(/hybrid, dense, sparse, bm25, colbert/);
+  expect(r.fusion).toMatch(/weighted, rrf, normalized/);
+  expect(r.abort).toMatch(/^AbortError: /);
+  expect(r.afterAbort).toBe(400);
+  expect(r.abort2).toMatch(/^AbortError: /);
+  expect((r.afterAbort2 as number) % 100).toBe(0);
+  expect(r.afterAbort2).toBeLessThan(3400);
+  console.log(`abort: after 3 batches → ${r.afterAbort} docs; timer abort at ${(r.abort2Ms as number).toFixed(0)} ms → ${r.afterAbort2} docs`);
+  // What is on disk agrees after a reload.
+  await reload(page);
+  const c = await checkIndex(page, 'bad', [fam]);
+  expect(c.problems).toEqual([]);
+  expect(c.count).toBe(r.afterAbort2);
+});
