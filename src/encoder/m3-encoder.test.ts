@@ -123,6 +123,23 @@ describe('M3Encoder on the tiny model (fp32, onnxruntime-node)', () => {
   });
 });
 
+describe('load progress', () => {
+  it('reports bytes and files for every file the load reads', async () => {
+    const events: import('./model-source.ts').LoadProgress[] = [];
+    await M3Encoder.load({ model: MODEL, dtype: 'q8', onProgress: (p) => events.push(p) });
+    const files = new Set(events.map((e) => e.file));
+    for (const f of ['config.json', 'tokenizer.json', 'sparse_linear.safetensors', 'colbert_linear.safetensors', 'onnx/model_quantized.onnx']) {
+      expect(files).toContain(f);
+    }
+    const last = events.at(-1)!;
+    expect(last.filesDone).toBe(last.filesSeen);
+    expect(last.loadedBytes).toBe(last.totalBytes);
+    const { statSync } = await import('node:fs');
+    const onDisk = [...files].reduce((s, f) => s + statSync(`${MODEL}/${f}`).size, 0);
+    expect(last.totalBytes).toBe(onDisk);
+  });
+});
+
 describe('fp16 and q8 stay close to fp32', () => {
   it('reports the drift', async () => {
     const texts = TEXTS.slice(0, 3);
