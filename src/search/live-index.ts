@@ -9,7 +9,7 @@
 import { DenseMatrix } from '../rank/dense-scan.ts';
 import { Bm25Index, DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
-import type { ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
+import type { Bm25Block, ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { mergeBm25, segmentDocTerms } from './bm25-merge.ts';
 import type { SparseSegment } from './sparse-scan.ts';
 
@@ -22,6 +22,7 @@ export interface LiveSegment {
   rowSpans: Uint32Array;
   sparse: SparseBlock | null;
   colbert: ColbertBlock | null;
+  bm25: Bm25Block | null;
 }
 
 export interface LiveOptions {
@@ -33,7 +34,10 @@ export interface LiveOptions {
 export class LiveIndex {
   readonly dims: number;
   dense: DenseMatrix | null = null;
-  bm25: Bm25Index | null;
+  private bm25Index: Bm25Index | null;
+  /** Segments whose BM25 postings are not in bm25Index yet (bulk ingest defers the work to the next query). */
+  private bm25Pending: { seg: LiveSegment; docTerms?: Iterable<Bm25DocTerms> }[] = [];
+  private bm25PendingDocs = 0;
   readonly segments: LiveSegment[] = [];
   sparseSegments: SparseSegment[] = [];
   /** Global row → document key. */
@@ -53,7 +57,26 @@ export class LiveIndex {
 
   constructor(private readonly opts: LiveOptions) {
     this.dims = opts.dims;
-    this.bm25 = opts.bm25 ? new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
+    this.bm25Index = opts.bm25 ? new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
+  }
+
+  /**
+   * The BM25 index, brought up to date. Many pending documents (bulk ingest) are merged by rebuilding
+   * from every segment's postings, which costs far less per document than adding them one by one.
+   */
+  get bm25(): Bm25Index | null {
+    if (!this.bm25Index || !this.bm25Pending.length) return this.bm25Index;
+    if (this.bm25PendingDocs > Math.max(2000, this.bm25Index.size / 4)) {
+      const sources = this.segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
+      this.bm25Index = mergeBm25(sources, (k) => this.alive[k] === 1, DEFAULT_BM25_PARAMS, this.opts.analyzer ?? {});
+    } else {
+      for (const { seg, docTerms } of this.bm25Pending) {
+        for (const d of docTerms ?? segmentDocTerms(seg.keys, seg.bm25!)) if (this.alive[d.key]) this.bm25Index.add(d);
+      }
+    }
+    this.bm25Pending = [];
+    this.bm25PendingDocs = 0;
+    return this.bm25Index;
   }
 
   /** Builds from stored segments; BM25 is merged from the blocks in one pass (no text analysis). */
@@ -63,7 +86,7 @@ export class LiveIndex {
     for (const s of segments) live.appendRows(s, dead);
     if (opts.bm25) {
       const sources = segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
-      live.bm25 = mergeBm25(sources, (k) => !dead.has(k), DEFAULT_BM25_PARAMS, opts.analyzer ?? {});
+      live.bm25Index = mergeBm25(sources, (k) => !dead.has(k), DEFAULT_BM25_PARAMS, opts.analyzer ?? {});
     }
     return live;
   }
@@ -72,7 +95,10 @@ export class LiveIndex {
   appendSegment(seg: SegmentRecord, docTerms?: Iterable<Bm25DocTerms>): void {
     if (this.segments.some((s) => s.seq === seg.seq)) return;
     this.appendRows(seg, new Set());
-    if (this.bm25 && seg.bm25) for (const d of docTerms ?? segmentDocTerms(seg.keys, seg.bm25)) this.bm25.add(d);
+    if (this.bm25Index && seg.bm25) {
+      this.bm25Pending.push({ seg: this.segments[this.segments.length - 1], docTerms });
+      this.bm25PendingDocs += seg.keys.length;
+    }
   }
 
   private appendRows(seg: SegmentRecord, dead: Set<number>): void {
@@ -100,7 +126,7 @@ export class LiveIndex {
       if (seg.dense) this.dense.append(seg.dense.codes, seg.dense.scales);
       else this.dense.append(new Int8Array(n * this.dims), new Float32Array(n)); // rows stay aligned
     }
-    this.segments.push({ seq: seg.seq, rowBase, rows: n, keys: seg.keys, rowDoc: seg.rowDoc, rowSpans: seg.rowSpans, sparse: seg.sparse, colbert: seg.colbert });
+    this.segments.push({ seq: seg.seq, rowBase, rows: n, keys: seg.keys, rowDoc: seg.rowDoc, rowSpans: seg.rowSpans, sparse: seg.sparse, colbert: seg.colbert, bm25: seg.bm25 });
     if (seg.sparse) this.sparseSegments = [...this.sparseSegments, { rowBase, sparse: seg.sparse }];
     if (seg.colbert) this.hasColbert = true;
     for (let i = 0; i < seg.keys.length; i++) {
@@ -126,7 +152,7 @@ export class LiveIndex {
     const id = this.keyId[key];
     if (id !== undefined && this.idToKey.get(id) === key) this.idToKey.delete(id);
     if (this.dense) for (let r = 0; r < this.keyRows[key]; r++) this.dense.removeRow(this.keyRow0[key] + r);
-    this.bm25?.remove(key);
+    this.bm25Index?.remove(key); // a no-op for pending docs, which the flush skips as dead
   }
 
   /** The segment holding global row `row` (binary search over rowBase). */

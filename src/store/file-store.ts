@@ -56,14 +56,18 @@ export class FileStore implements Store {
     this.meta = await readJson<MetaRecord>(join(this.dir, META));
     const listed = this.meta?.segments ?? [];
     const keep = new Map<number, DecodedSegmentFile>();
-    for (const seq of listed) {
-      const loaded = this.files.get(seq);
-      if (loaded) keep.set(seq, loaded);
-      else {
-        const path = join(this.dir, segName(seq));
-        keep.set(seq, decodeSegmentFile(new Uint8Array(await fsp.readFile(path)), path));
-      }
+    // Read missing segments a few at a time: overlapping reads hide the disk's latency.
+    const missing = listed.filter((seq) => !this.files.has(seq));
+    const read = new Map<number, DecodedSegmentFile>();
+    for (let i = 0; i < missing.length; i += 8) {
+      await Promise.all(
+        missing.slice(i, i + 8).map(async (seq) => {
+          const path = join(this.dir, segName(seq));
+          read.set(seq, decodeSegmentFile(new Uint8Array(await fsp.readFile(path)), path));
+        }),
+      );
     }
+    for (const seq of listed) keep.set(seq, this.files.get(seq) ?? read.get(seq)!);
     this.files = keep;
     const dead = new Set(this.meta?.tombstones ?? []);
     this.where.clear();
