@@ -1,0 +1,155 @@
+/**
+ * Export and import of a whole index as one file, through the Store interface only.
+ *
+ *   bytes 0..3   magic "M3IX"
+ *   bytes 4..7   file format version (uint32 LE)
+ *   bytes 8..11  header length H (uint32 LE)
+ *   bytes 12..   header: UTF-8 JSON { format, schemaVersion, meta, segments: [byteLength…], sha256 }
+ *   then the segment files (segment-file.ts, each carrying its documents) back to back.
+ *
+ * An import is checked completely (magic, versions, SHA-256 of the body, every segment decoded, counts
+ * agreeing with the meta, the model identity) before anything is written, so a refused file leaves the
+ * current index untouched.
+ */
+import { decodeSegmentFile, encodeSegmentFile } from '../store/segment-file.ts';
+import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type Store } from '../store/types.ts';
+
+const MAGIC = 'M3IX';
+export const PORTABLE_FORMAT_VERSION = 1;
+const FORMAT = 'm3-search-index';
+
+interface PortableHeader {
+  format: string;
+  schemaVersion: number;
+  meta: MetaRecord;
+  segments: number[];
+  sha256: string;
+  exportedAt: number;
+}
+
+export interface PortableIndex {
+  meta: MetaRecord;
+  segments: SegmentRecord[];
+  docs: DocRecord[];
+}
+
+/** Thrown when a file is refused; `reason` says why in words a user can act on. */
+export class PortableImportError extends Error {
+  constructor(readonly reason: string) {
+    super(`index file refused: ${reason}`);
+    this.name = 'PortableImportError';
+  }
+}
+
+/** Reads everything a store holds into one file. */
+export async function exportStore(store: Store): Promise<Uint8Array> {
+  const meta = await store.readMeta();
+  if (!meta) throw new Error('nothing to export: the index is empty and has no model recorded');
+  const segments = meta.segments.length ? await store.readSegments(meta.segments) : [];
+  const docs = await store.allDocs();
+  const docsByKey = new Map(docs.map((d) => [d.key, d]));
+  const files = segments.map((s) => encodeSegmentFile(s, Array.from(s.keys, (k) => docsByKey.get(k)).filter((d): d is DocRecord => !!d)));
+  const body = concat(files);
+  const header: PortableHeader = {
+    format: FORMAT,
+    schemaVersion: meta.schemaVersion,
+    meta,
+    segments: files.map((f) => f.byteLength),
+    sha256: await sha256Hex(body),
+    exportedAt: Date.now(),
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(12 + headerBytes.byteLength + body.byteLength);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(4, PORTABLE_FORMAT_VERSION, true);
+  dv.setUint32(8, headerBytes.byteLength, true);
+  out.set(headerBytes, 12);
+  out.set(body, 12 + headerBytes.byteLength);
+  return out;
+}
+
+/**
+ * Parses and verifies a file. With `expect`, the file must have been built by that model (id, dims and
+ * head hash); otherwise its vectors would be silently mixed with the wrong encoder's queries.
+ */
+export async function parsePortable(bytes: Uint8Array, expect?: ModelIdentity): Promise<PortableIndex> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('an index file must be a Uint8Array');
+  if (bytes.byteLength < 12 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) {
+    throw new PortableImportError('this is not an m3-search index file (its first bytes are not "M3IX")');
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint32(4, true);
+  if (version !== PORTABLE_FORMAT_VERSION) {
+    throw new PortableImportError(`file format version ${version}; this version of m3-search reads version ${PORTABLE_FORMAT_VERSION}`);
+  }
+  const hLen = dv.getUint32(8, true);
+  if (12 + hLen > bytes.byteLength) throw new PortableImportError('the file is truncated (its header runs past the end)');
+  let header: PortableHeader;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + hLen)));
+  } catch {
+    throw new PortableImportError('the file is corrupt (its header is not valid JSON)');
+  }
+  if (header?.format !== FORMAT || !header.meta || !Array.isArray(header.segments)) throw new PortableImportError('the file is corrupt (its header lacks the index description)');
+  if (header.schemaVersion !== SCHEMA_VERSION || header.meta.schemaVersion !== SCHEMA_VERSION) {
+    throw new PortableImportError(`it was written with index schema version ${header.schemaVersion}; this version of m3-search uses schema version ${SCHEMA_VERSION}`);
+  }
+  const body = bytes.subarray(12 + hLen);
+  const total = header.segments.reduce((a, b) => a + b, 0);
+  if (total !== body.byteLength) throw new PortableImportError(`the file is truncated or padded (body has ${body.byteLength} bytes, the header says ${total})`);
+  if ((await sha256Hex(body)) !== header.sha256) throw new PortableImportError('the file is corrupt (SHA-256 checksum mismatch)');
+  if (expect) {
+    const m = header.meta;
+    const diff: string[] = [];
+    if (m.modelId !== expect.modelId) diff.push(`model "${m.modelId}" (loaded: "${expect.modelId}")`);
+    if (m.dims !== expect.dims) diff.push(`${m.dims} dims (loaded: ${expect.dims})`);
+    if (m.headHash !== expect.headHash) diff.push(`other sparse/ColBERT heads (hash ${m.headHash.slice(0, 8)}…, loaded ${expect.headHash.slice(0, 8)}…)`);
+    if (diff.length) throw new PortableImportError(`it was built with another model: ${diff.join(', ')}`);
+  }
+
+  // Copy the body so segment views own aligned memory (decodeSegmentFile returns zero-copy views).
+  const own = body.slice();
+  const segments: SegmentRecord[] = [];
+  const docs: DocRecord[] = [];
+  let at = 0;
+  for (let i = 0; i < header.segments.length; i++) {
+    const part = own.subarray(at, at + header.segments[i]);
+    at += header.segments[i];
+    try {
+      const decoded = decodeSegmentFile(part, `segment ${i + 1}`);
+      segments.push(decoded.segment);
+      docs.push(...decoded.docs());
+    } catch (e: any) {
+      throw new PortableImportError(`the file is corrupt (${e?.message ?? e})`);
+    }
+  }
+  const seqs = segments.map((s) => s.seq);
+  if (seqs.join() !== header.meta.segments.join()) throw new PortableImportError('the file is corrupt (its segments do not match its description)');
+  if (docs.length !== header.meta.docCount) throw new PortableImportError(`the file is corrupt (${docs.length} documents, the header says ${header.meta.docCount})`);
+  return { meta: header.meta, segments, docs };
+}
+
+/**
+ * Replaces a store's contents with a parsed file: a reset, then one commit of everything. A crash
+ * between the two leaves an empty, consistent index, never a mix of old and new.
+ */
+export async function writePortable(store: Store, parsed: PortableIndex): Promise<void> {
+  await store.withWriteLock(async () => {
+    const empty: MetaRecord = { ...parsed.meta, docCount: 0, tombstones: [], segments: [], updatedAt: Date.now() };
+    await store.reset(empty);
+    await store.commit({ meta: { ...parsed.meta, updatedAt: Date.now() }, segments: parsed.segments, putDocs: parsed.docs });
+  });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), (at += p.byteLength);
+  return out;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
