@@ -1,0 +1,75 @@
+/**
+ * The contract between a page and the m3-search worker: what crosses the postMessage boundary.
+ * Everything here is structured-cloneable; callbacks travel as Comlink proxies, and an AbortSignal
+ * (which cannot be cloned) becomes a task id that the client cancels through `cancel(task)`.
+ */
+import type { EncoderInfo } from '../encoder/m3-encoder.ts';
+import type { Device, DType } from '../encoder/device.ts';
+import type { LoadProgress } from '../encoder/model-source.ts';
+import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
+import type { IndexInfo } from '../search/m3-index.ts';
+import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions } from '../search/types.ts';
+import type { StorageInfo } from '../store/types.ts';
+
+/** M3Encoder.load's options, minus the callbacks and test hooks that can't be cloned. */
+export interface WorkerLoadOptions {
+  model: string;
+  device?: Device;
+  dtype?: DType;
+  heads?: string;
+  verify?: 'cached' | 'always' | 'never';
+  wasmPaths?: string;
+}
+
+export interface WorkerIndexOptions {
+  colbert?: boolean;
+  bm25?: boolean;
+  chunk?: Omit<ChunkOptions, 'chunker'>;
+  onMismatch?: OnMismatch;
+}
+
+/** SearchOptions with an object filter only (a function can't cross to the worker). */
+export type WorkerSearchOptions = Omit<SearchOptions, 'filter'> & { filter?: MetadataFilter };
+
+export interface WorkerIngestOptions {
+  /** Replace documents whose id exists (upsert) instead of refusing them (add). */
+  upsert?: boolean;
+  /** Documents per transaction; also how often progress is reported and cancellation is checked. */
+  batchSize?: number;
+  /** Id under which `cancel(task)` aborts this ingest. */
+  task?: string;
+}
+
+export interface WorkerSearchResult {
+  hits: Hit[];
+  /** Milliseconds inside the worker: query encoding plus ranking (and reading hit texts). */
+  ms: number;
+}
+
+export interface WorkerStatus {
+  encoder: EncoderInfo | null;
+  index: IndexInfo | null;
+  /** Whether the worker has SharedArrayBuffer (ORT's WASM threads need it). */
+  crossOriginIsolated: boolean;
+}
+
+export interface M3WorkerApi {
+  /** Loads a model; on failure the previous model stays loaded and in use. A new model closes the open index. */
+  loadModel(options: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EncoderInfo>;
+  openIndex(name: string, options?: WorkerIndexOptions): Promise<IndexInfo>;
+  closeIndex(): Promise<void>;
+  ingest(docs: IndexDoc[], options?: WorkerIngestOptions, onProgress?: (p: IngestProgress) => void): Promise<{ done: number }>;
+  cancel(task: string): Promise<void>;
+  search(query: string, options?: WorkerSearchOptions): Promise<WorkerSearchResult>;
+  encode(texts: string[], options?: EncodeOptions): Promise<M3Embedding[]>;
+  get(id: string): Promise<{ id: string; text: string; metadata?: Record<string, unknown> } | undefined>;
+  remove(ids: string[]): Promise<number>;
+  count(): Promise<number>;
+  clear(): Promise<void>;
+  storage(): Promise<StorageInfo & { count: number }>;
+  status(): Promise<WorkerStatus>;
+  /** The open index as one file (see search/portable.ts). */
+  exportIndex(): Promise<Uint8Array>;
+  /** Replaces the open index with a file, after checking all of it against the loaded model. */
+  importIndex(bytes: Uint8Array): Promise<IndexInfo>;
+}

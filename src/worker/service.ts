@@ -1,0 +1,162 @@
+/**
+ * What runs inside the worker: one encoder and one open index, driven through the M3WorkerApi.
+ * Kept free of Comlink so it can be used (and tested) directly; m3.worker.ts exposes it.
+ */
+import { M3Encoder, type EncoderInfo } from '../encoder/m3-encoder.ts';
+import type { LoadProgress } from '../encoder/model-source.ts';
+import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
+import { M3Index, type IndexInfo } from '../search/m3-index.ts';
+import { exportStore, parsePortable, writePortable } from '../search/portable.ts';
+import type { EncoderLike, IndexDoc, IngestProgress } from '../search/types.ts';
+import { IdbStore } from '../store/idb-store.ts';
+import type { Store } from '../store/types.ts';
+import type { M3WorkerApi, WorkerIndexOptions, WorkerIngestOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
+
+/** How often progress callbacks cross to the page at most: each crossing is a message the page must handle. */
+const PROGRESS_INTERVAL_MS = 50;
+
+export interface ServiceOptions {
+  /** Where indexes live (default: IndexedDB, one database per index name). */
+  makeStore?: (name: string) => Store;
+  /** Loads an encoder (default M3Encoder.load); tests pass a fake. */
+  loadEncoder?: (options: WorkerLoadOptions, onProgress: (p: LoadProgress) => void) => Promise<EncoderLike & { info: EncoderInfo; dispose?(): Promise<void> }>;
+}
+
+export class M3Service implements M3WorkerApi {
+  private encoder: (EncoderLike & { info: EncoderInfo; dispose?(): Promise<void> }) | null = null;
+  private index: M3Index | null = null;
+  private store: Store | null = null;
+  private indexName = '';
+  private indexOptions: WorkerIndexOptions = {};
+  private readonly tasks = new Map<string, AbortController>();
+  private readonly makeStore: (name: string) => Store;
+  private readonly loadEncoder: NonNullable<ServiceOptions['loadEncoder']>;
+
+  constructor(options: ServiceOptions = {}) {
+    this.makeStore = options.makeStore ?? ((name) => new IdbStore(name));
+    this.loadEncoder = options.loadEncoder ?? ((o, onProgress) => M3Encoder.load({ ...o, onProgress }));
+  }
+
+  async loadModel(options: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EncoderInfo> {
+    // Loaded beside the current encoder, which is replaced only once the new one works.
+    const next = await this.loadEncoder(options, throttle(onProgress, (p) => p.status !== 'progress'));
+    const old = this.encoder;
+    this.encoder = next;
+    await this.closeIndex(); // its vectors belong to the old model
+    if (old && old !== next) await old.dispose?.().catch(() => undefined);
+    return next.info;
+  }
+
+  async openIndex(name: string, options: WorkerIndexOptions = {}): Promise<IndexInfo> {
+    if (!this.encoder) throw new Error('load a model before opening an index');
+    await this.closeIndex();
+    const store = this.makeStore(name);
+    this.index = await M3Index.open(name, { ...options, encoder: this.encoder, store });
+    this.store = store;
+    this.indexName = name;
+    this.indexOptions = options;
+    return this.index.info;
+  }
+
+  async closeIndex(): Promise<void> {
+    this.index?.close();
+    this.index = null;
+    this.store = null;
+  }
+
+  async ingest(docs: IndexDoc[], options: WorkerIngestOptions = {}, onProgress?: (p: IngestProgress) => void): Promise<{ done: number }> {
+    const index = this.open();
+    const controller = new AbortController();
+    if (options.task) this.tasks.set(options.task, controller);
+    try {
+      const opts = {
+        batchSize: options.batchSize,
+        signal: controller.signal,
+        onProgress: throttle(onProgress, (p) => p.phase === 'write' && p.done === p.total),
+      };
+      const n = options.upsert ? (await index.upsert(docs, opts)).upserted : (await index.add(docs, opts)).added;
+      return { done: n };
+    } finally {
+      if (options.task) this.tasks.delete(options.task);
+    }
+  }
+
+  async cancel(task: string): Promise<void> {
+    this.tasks.get(task)?.abort();
+  }
+
+  async search(query: string, options: WorkerSearchOptions = {}): Promise<WorkerSearchResult> {
+    const index = this.open();
+    const t0 = performance.now();
+    const hits = await index.search(query, options);
+    return { hits, ms: performance.now() - t0 };
+  }
+
+  async encode(texts: string[], options?: EncodeOptions): Promise<M3Embedding[]> {
+    if (!this.encoder) throw new Error('no model loaded');
+    return this.encoder.encode(texts, options);
+  }
+
+  async get(id: string) {
+    return this.open().get(id);
+  }
+
+  async remove(ids: string[]): Promise<number> {
+    return this.open().remove(ids);
+  }
+
+  async count(): Promise<number> {
+    return this.index?.count() ?? 0;
+  }
+
+  async clear(): Promise<void> {
+    await this.open().clear();
+  }
+
+  async storage() {
+    const index = this.open();
+    return { ...(await index.storage()), count: index.count() };
+  }
+
+  async status(): Promise<WorkerStatus> {
+    return { encoder: this.encoder?.info ?? null, index: this.index?.info ?? null, crossOriginIsolated: !!globalThis.crossOriginIsolated };
+  }
+
+  async exportIndex(): Promise<Uint8Array> {
+    this.open();
+    return exportStore(this.store!);
+  }
+
+  async importIndex(bytes: Uint8Array): Promise<IndexInfo> {
+    const index = this.open();
+    const info = index.info;
+    // Everything is checked first; a refused file throws here with the current index untouched.
+    const parsed = await parsePortable(bytes, { modelId: info.modelId, dims: info.dims, headHash: info.headHash, dtype: info.dtype });
+    await this.closeIndex();
+    const store = this.makeStore(this.indexName);
+    try {
+      await store.open();
+      await writePortable(store, parsed);
+    } finally {
+      store.close();
+    }
+    return this.openIndex(this.indexName, this.indexOptions);
+  }
+
+  private open(): M3Index {
+    if (!this.index) throw new Error(this.encoder ? 'no index is open: call openIndex(name) first' : 'load a model and open an index first');
+    return this.index;
+  }
+}
+
+/** Forwards at most one call per interval, but always those `mustSend` picks (starts, ends). */
+function throttle<T>(fn: ((p: T) => void) | undefined, mustSend: (p: T) => boolean): (p: T) => void {
+  if (!fn) return () => {};
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (!mustSend(p) && now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    fn(p);
+  };
+}
