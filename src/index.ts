@@ -11,3 +11,7 @@ export { MemoryStore } from './store/memory-store.ts';
 export { FileStore } from './store/file-store.ts';
 export { M3IndexMismatchError, M3QuotaError, M3ClosedError } from './store/errors.ts';
 export type { Store, StorageInfo, ModelIdentity } from './store/types.ts';
+export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './worker/client.ts';
+export { M3Service, type ServiceOptions } from './worker/service.ts';
+export type { M3WorkerApi, WorkerLoadOptions, WorkerIndexOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './worker/api.ts';
+export { exportStore, parsePortable, writePortable, PortableImportError, PORTABLE_FORMAT_VERSION, type PortableIndex } from './search/portable.ts';
