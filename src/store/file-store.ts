@@ -12,6 +12,7 @@
  */
 import { promises as fsp, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { decodeSegmentFile, encodeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
@@ -21,6 +22,8 @@ const META = 'meta.json';
 const LOCK = 'write.lock';
 const segName = (seq: number) => `seg-${String(seq).padStart(8, '0')}.m3s`;
 const SEG_RE = /^seg-(\d+)\.m3s$/;
+/** Level 1: ~2× smaller texts for a few ms per 1,000 docs; higher levels gain little on short texts. */
+const CODEC = { deflate: (b: Uint8Array) => deflateRawSync(b, { level: 1 }), inflate: (b: Uint8Array) => inflateRawSync(b) };
 
 export class FileStore implements Store {
   readonly kind = 'file' as const;
@@ -63,7 +66,7 @@ export class FileStore implements Store {
       await Promise.all(
         missing.slice(i, i + 8).map(async (seq) => {
           const path = join(this.dir, segName(seq));
-          read.set(seq, decodeSegmentFile(new Uint8Array(await fsp.readFile(path)), path));
+          read.set(seq, decodeSegmentFile(new Uint8Array(await fsp.readFile(path)), path, CODEC));
         }),
       );
     }
@@ -124,7 +127,7 @@ export class FileStore implements Store {
         if (!d) throw new Error(`FileStore: no document record for "${id}"`);
         docs.push(d);
       }
-      await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, docs));
+      await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, docs, CODEC));
       this.files.set(seg.seq, { segment: seg, docs: () => docs }); // no need to read it back
     }
     await writeAtomic(this.dir, META, new TextEncoder().encode(JSON.stringify(batch.meta)));

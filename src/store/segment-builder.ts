@@ -207,7 +207,9 @@ function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
   const terms = [...byTerm.keys()].sort();
   const offsets = new Uint32Array(terms.length + 1);
   const docsOut = docs.length < 65536 ? new Uint16Array(entries) : new Uint32Array(entries);
-  const tfs = new Uint16Array(entries);
+  let maxTf = 0;
+  for (const list of byTerm.values()) for (let i = 1; i < list.length; i += 2) if (list[i] > maxTf) maxTf = list[i];
+  const tfs = maxTf < 256 ? new Uint8Array(entries) : new Uint16Array(entries);
   let e = 0;
   for (let t = 0; t < terms.length; t++) {
     offsets[t] = e;

@@ -6,7 +6,9 @@
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
- *   offsets relative to the blob area), the last blob being the UTF-8 JSON of the segment's DocRecords.
+ *   offsets relative to the blob area), the last blob being the segment's DocRecords as UTF-8 JSON,
+ *   raw-deflated when the writer passes a deflater (FileStore does: texts are most of a segment's bytes
+ *   after the vectors and compress ~2–3×). This module itself stays free of Node APIs.
  *   The last 4 bytes: total file length (uint32 LE) — a torn file fails this check.
  *
  * Files are written whole (temp file + fsync + rename), so a reader sees either no file or all of it;
@@ -31,9 +33,15 @@ interface Header {
   bm25Terms: string[] | null;
   blobs: Record<string, [ArrayName, number, number]>; // type, byte offset, element count
   docs: [number, number]; // byte offset, byte length
+  docsCodec: 'deflate-raw' | 'json';
 }
 
-export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[]): Uint8Array {
+export interface DocsCodec {
+  deflate?: (bytes: Uint8Array) => Uint8Array;
+  inflate?: (bytes: Uint8Array) => Uint8Array;
+}
+
+export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: DocsCodec = {}): Uint8Array {
   const arrays: [string, Typed][] = [
     ['keys', seg.keys],
     ['rowDoc', seg.rowDoc],
@@ -66,7 +74,8 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[]): Uint8A
     blobs[name] = [a.constructor.name as ArrayName, off, a.length];
     off = align8(off + a.byteLength);
   }
-  const docsBytes = new TextEncoder().encode(JSON.stringify(docs));
+  const json = new TextEncoder().encode(JSON.stringify(docs));
+  const docsBytes = codec.deflate ? codec.deflate(json) : json;
   const header: Header = {
     seq: seg.seq,
     ids: seg.ids,
@@ -77,6 +86,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[]): Uint8A
     bm25Terms: seg.bm25?.terms ?? null,
     blobs,
     docs: [off, docsBytes.byteLength],
+    docsCodec: codec.deflate ? 'deflate-raw' : 'json',
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const blobStart = align8(12 + headerBytes.byteLength);
@@ -101,7 +111,7 @@ export interface DecodedSegmentFile {
   docs: () => DocRecord[];
 }
 
-export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file'): DecodedSegmentFile {
+export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', codec: DocsCodec = {}): DecodedSegmentFile {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) throw new Error(`${where}: not an m3-search segment`);
   if (dv.getUint32(4, true) !== VERSION) throw new Error(`${where}: unsupported segment format ${dv.getUint32(4, true)}`);
@@ -153,9 +163,11 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file'): De
   const [dOff, dLen] = header.docs;
   const docsBytes = bytes.subarray(blobStart + dOff, blobStart + dOff + dLen);
   let docs: DocRecord[] | null = null;
+  const deflated = header.docsCodec === 'deflate-raw';
+  if (deflated && !codec.inflate) throw new Error(`${where}: documents are deflated; pass an inflater`);
   return {
     segment,
-    docs: () => (docs ??= JSON.parse(new TextDecoder().decode(docsBytes)) as DocRecord[]),
+    docs: () => (docs ??= JSON.parse(new TextDecoder().decode(deflated ? codec.inflate!(docsBytes) : docsBytes)) as DocRecord[]),
   };
 }
 

@@ -49,7 +49,8 @@ export interface Bm25Block {
   terms: string[];
   offsets: Uint32Array; // length terms.length + 1
   docs: Uint16Array | Uint32Array; // segment-local document index per entry
-  tfs: Uint16Array;
+  /** Term frequency per entry: Uint8Array when every tf in the segment fits (the usual case). */
+  tfs: Uint8Array | Uint16Array;
   /** Document length in terms (what BM25 length normalisation uses). */
   lengths: Uint32Array; // [docs]
 }
