@@ -142,6 +142,8 @@ async function run(n: number, queries: number) {
   out.ingestDocsPerSec = Math.round(n / (ingestMs / 1000));
   const fileBytes = readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
   out.fileBytesPerDoc = Math.round(fileBytes / n);
+  const textBytes = docs.reduce((a, d) => a + Buffer.byteLength(d.text), 0);
+  out.textBytesPerDoc = Math.round(textBytes / n); // raw UTF-8, before the FileStore's deflate
   idx.close();
 
   // Same ingest without BM25, to show what text analysis costs.
@@ -193,6 +195,7 @@ async function run(n: number, queries: number) {
   const query: Record<string, { p50Ms: number; p95Ms: number }> = {};
   let recall = 0;
   let targetHit = 0;
+  let sparseOverlap = 0;
   for (const [label, mode, extra] of modes) {
     const times: number[] = [];
     for (let i = 0; i < qs.length + 10; i++) {
@@ -206,12 +209,30 @@ async function run(n: number, queries: number) {
         recall += hits.filter((h) => exact.includes(h.id)).length / 10;
         if (hits[0]?.id === `d${q.target}`) targetHit++;
       }
+      if (label === 'sparse' && i >= 10 && i < 60) {
+        // uint8-quantised postings vs float64 brute force on the original weights: top-10 overlap
+        const qm = new Map<number, number>();
+        q.embedding.sparse.ids.forEach((id, x) => qm.set(id, q.embedding.sparse.weights[x]));
+        const exact = docs
+          .map((d, x) => {
+            let s = 0;
+            const sp = d.embedding!.sparse!;
+            for (let y = 0; y < sp.ids.length; y++) s += (qm.get(sp.ids[y]) ?? 0) * sp.weights[y];
+            return [s, x] as const;
+          })
+          .filter(([s]) => s > 0)
+          .sort((a, b) => b[0] - a[0])
+          .slice(0, 10)
+          .map(([, x]) => `d${x}`);
+        sparseOverlap += exact.length ? hits.filter((h) => exact.includes(h.id)).length / exact.length : 1;
+      }
     }
     query[label] = { p50Ms: +pct(times, 0.5).toFixed(2), p95Ms: +pct(times, 0.95).toFixed(2) };
   }
   out.query = query;
   out.denseRecallAt10 = +(recall / Math.min(qs.length, 50)).toFixed(4);
   out.denseTargetTop1 = +(targetHit / Math.min(qs.length, 50)).toFixed(4);
+  out.sparseUint8Top10Overlap = +(sparseOverlap / Math.min(qs.length, 50)).toFixed(4);
   out.heapUsedMB = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
   out.externalMB = Math.round(process.memoryUsage().external / 2 ** 20);
   idx.close();
