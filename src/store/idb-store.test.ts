@@ -118,6 +118,19 @@ describe('IdbStore', () => {
     c.close();
   });
 
+  it('two tabs: the other tab picks up a commit by itself (BroadcastChannel), no refresh() call', async () => {
+    const factory = new IDBFactory();
+    const a = await M3Index.open('bc', { store: new IdbStore('bc', { indexedDB: factory }), model });
+    const b = await M3Index.open('bc', { store: new IdbStore('bc', { indexedDB: factory }), model });
+    await a.add(corpus(5, DIMS, 8));
+    for (let i = 0; i < 100 && b.count() < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(b.count()).toBe(5);
+    const q = { embedding: { dense: corpus(5, DIMS, 8)[3].embedding!.dense, tokens: 1, truncated: false } };
+    expect((await b.search(q, { mode: 'dense', k: 1 }))[0].id).toBe('d3');
+    a.close();
+    b.close();
+  });
+
   it('a versionchange from another connection closes this instance with a reason', async () => {
     const factory = new IDBFactory();
     const idx = await M3Index.open('vc', { store: new IdbStore('vc', { indexedDB: factory }), model });
