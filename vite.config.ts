@@ -1,6 +1,7 @@
 import { defineConfig, type Plugin } from 'vite';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { demoPlugins } from './demo/vite-plugins.ts';
 
 /**
  * onnxruntime-web's wasm runtime is served from this origin (public/ort/), never from a CDN, so the app works
@@ -21,7 +22,7 @@ function ortWasmFiles(): Plugin {
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
-  plugins: [ortWasmFiles()],
+  plugins: [ortWasmFiles(), ...demoPlugins()],
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: isolation, host: '127.0.0.1' },
   build: {

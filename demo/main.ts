@@ -1,0 +1,33 @@
+/// <reference types="vite/client" />
+/**
+ * The m3-search demo: everything heavy (model, encoding, index, ranking) runs in the library's worker;
+ * this thread only draws. On first visit it loads the bundled test model and indexes the project's docs;
+ * later visits (offline too) reopen the stored index.
+ */
+import { App, TINY_MODEL } from './app.ts';
+import { setupDocsPanel } from './ui/docs-panel.ts';
+import { setupModelPanel } from './ui/model-panel.ts';
+import { setupSearchPanel } from './ui/search-panel.ts';
+import { setupStoragePanel } from './ui/storage-panel.ts';
+
+const app = new App();
+(window as unknown as { m3demo: App }).m3demo = app; // for tests and the curious
+
+setupSearchPanel(app);
+setupStoragePanel(app);
+const docs = setupDocsPanel(app);
+const model = setupModelPanel(app, async (count) => {
+  if (count === 0 && app.isTestModel) await docs.indexCorpus();
+  document.body.dataset.ready = 'yes';
+});
+
+void (async () => {
+  app.crossOriginIsolated = (await app.client.status()).crossOriginIsolated;
+  await model.load({ model: TINY_MODEL });
+})();
+
+// The service worker exists only in a production build (vite build): it precaches the app, the test
+// model and ORT's runtime so a reload works with the network gone.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
+}

@@ -1,0 +1,121 @@
+/** Indexing: the project docs, pasted text, dropped files; progress with docs/s and time left; cancel. */
+import type { IndexDoc } from '../../src/search/types.ts';
+import { App, errorText, type IngestView } from '../app.ts';
+import { readDocs, RefusedFile } from '../files.ts';
+import { byId, say } from './dom.ts';
+import { seconds } from './format.ts';
+
+export interface DocsPanel {
+  indexCorpus(): Promise<void>;
+}
+
+interface Corpus {
+  sources: string[];
+  docs: IndexDoc[];
+}
+
+export function setupDocsPanel(app: App): DocsPanel {
+  const corpusButton = byId<HTMLButtonElement>('index-corpus');
+  const corpusInfo = byId('corpus-info');
+  const pasteForm = byId<HTMLFormElement>('paste-form');
+  const paste = byId<HTMLTextAreaElement>('paste');
+  const pasteButton = pasteForm.querySelector('button')!;
+  const drop = byId('drop');
+  const files = byId<HTMLInputElement>('files');
+  const block = byId('index-progress-block');
+  const bar = byId<HTMLProgressElement>('index-progress');
+  const label = byId('index-progress-label');
+  const cancel = byId<HTMLButtonElement>('cancel-index');
+  const msg = byId('docs-msg');
+  let corpus: Promise<Corpus> | null = null;
+
+  const loadCorpus = () =>
+    (corpus ??= fetch('/demo-corpus.json').then(async (r) => {
+      if (!r.ok) throw new Error(`demo-corpus.json: HTTP ${r.status} (run scripts/build-demo-corpus.ts)`);
+      const c = (await r.json()) as Corpus;
+      corpusInfo.textContent = `The project's own documentation: ${c.docs.length} sections from ${c.sources.join(', ') || 'no files'}.`;
+      return c;
+    }));
+
+  const progress = (v: IngestView) => {
+    block.hidden = false;
+    bar.value = v.total ? v.done / v.total : 0;
+    const secs = (performance.now() - v.startedAt) / 1000;
+    const rate = v.done / Math.max(secs, 1e-3);
+    const left = v.done ? (v.total - v.done) / rate : NaN;
+    label.textContent = `${v.done} of ${v.total} documents · ${v.done ? rate.toFixed(rate < 10 ? 1 : 0) : '…'} docs/s · ${v.done ? `${seconds(left)} left` : 'estimating time left'}`;
+  };
+
+  async function run(docs: IndexDoc[], what: string): Promise<void> {
+    if (!docs.length) return say(msg, `${what}: nothing to index (empty).`, 'error');
+    document.body.dataset.indexing = 'yes';
+    say(msg, `Indexing ${what}…`);
+    const t0 = performance.now();
+    try {
+      const n = await app.index(docs, progress);
+      const secs = (performance.now() - t0) / 1000;
+      say(msg, `Indexed ${n} document${n === 1 ? '' : 's'} from ${what} in ${secs.toFixed(1)} s (${(n / secs).toFixed(0)} docs/s).`, 'ok');
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') say(msg, `Cancelled. The batches finished before the cancel stay in the index.`);
+      else say(msg, `Indexing ${what} failed: ${errorText(e)}`, 'error');
+    } finally {
+      block.hidden = true;
+      document.body.dataset.indexing = 'no';
+    }
+  }
+
+  async function indexCorpus(): Promise<void> {
+    try {
+      const c = await loadCorpus();
+      await run(c.docs, 'the project docs');
+    } catch (e) {
+      say(msg, errorText(e), 'error');
+    }
+  }
+
+  async function indexFiles(list: File[]): Promise<void> {
+    if (!list.length) return;
+    let docs: IndexDoc[];
+    try {
+      docs = await readDocs(list);
+    } catch (e) {
+      const reason = e instanceof RefusedFile ? e.message : errorText(e);
+      return say(msg, `Nothing was indexed: ${reason}.`, 'error');
+    }
+    await run(docs, list.length === 1 ? list[0].name : `${list.length} files`);
+  }
+
+  corpusButton.addEventListener('click', () => void indexCorpus());
+  cancel.addEventListener('click', () => app.cancelIndexing());
+  pasteForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = paste.value;
+    if (!text.trim()) return say(msg, 'Paste some text first.', 'error');
+    const id = `pasted-${new Date().toISOString()}`;
+    void run([{ id, text, metadata: { title: 'Pasted text' } }], 'pasted text').then(() => (paste.value = ''));
+  });
+  files.addEventListener('change', () => {
+    void indexFiles([...(files.files ?? [])]);
+    files.value = '';
+  });
+  for (const type of ['dragenter', 'dragover'] as const)
+    drop.addEventListener(type, (e) => {
+      e.preventDefault();
+      drop.classList.add('over');
+    });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    void indexFiles([...(e.dataTransfer?.files ?? [])]);
+  });
+
+  app.on(() => {
+    const can = app.indexReady;
+    corpusButton.disabled = !can || app.indexing;
+    pasteButton.disabled = !can || app.indexing;
+    files.disabled = !can || app.indexing;
+  });
+  void loadCorpus().catch((e) => say(msg, errorText(e), 'error'));
+  return { indexCorpus };
+}

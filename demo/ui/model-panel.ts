@@ -1,0 +1,106 @@
+/** Model picker, download progress and the device/dtype badge. */
+import type { LoadProgress } from '../../src/encoder/model-source.ts';
+import type { WorkerLoadOptions } from '../../src/worker/api.ts';
+import { App, errorText, TINY_MODEL } from '../app.ts';
+import { byId, fill, h, say } from './dom.ts';
+import { bytes } from './format.ts';
+
+export interface ModelPanel {
+  /** Loads a model; resolves true when it is loaded and its index is open. */
+  load(options: WorkerLoadOptions): Promise<boolean>;
+}
+
+export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<void>): ModelPanel {
+  const form = byId<HTMLFormElement>('model-form');
+  const choice = byId<HTMLSelectElement>('model-choice');
+  const urlRow = byId('model-url-row');
+  const headsRow = byId('heads-row');
+  const url = byId<HTMLInputElement>('model-url');
+  const heads = byId<HTMLInputElement>('heads-url');
+  const device = byId<HTMLSelectElement>('device');
+  const dtype = byId<HTMLSelectElement>('dtype');
+  const keepColbert = byId<HTMLInputElement>('keep-colbert');
+  const button = byId<HTMLButtonElement>('load-model');
+  const block = byId('model-progress-block');
+  const bar = byId<HTMLProgressElement>('model-progress');
+  const label = byId('model-progress-label');
+  const msg = byId('model-msg');
+
+  const showFields = () => {
+    urlRow.hidden = choice.value !== 'url';
+    headsRow.hidden = choice.value === 'tiny';
+    url.required = choice.value === 'url';
+  };
+  choice.addEventListener('change', showFields);
+  showFields();
+
+  const options = (): WorkerLoadOptions => {
+    const o: WorkerLoadOptions = { model: TINY_MODEL, device: device.value as WorkerLoadOptions['device'] };
+    if (dtype.value) o.dtype = dtype.value as WorkerLoadOptions['dtype'];
+    if (choice.value === 'bge-m3') o.model = 'Xenova/bge-m3';
+    if (choice.value === 'url') o.model = url.value.trim();
+    if (choice.value !== 'tiny' && heads.value.trim()) o.heads = heads.value.trim();
+    return o;
+  };
+
+  const onProgress = (p: LoadProgress) => {
+    block.hidden = false;
+    bar.value = p.totalBytes ? p.loadedBytes / p.totalBytes : 0;
+    label.textContent = `Downloading ${p.file}: ${bytes(p.loadedBytes)} of ${bytes(p.totalBytes)} (${p.filesDone} of ${p.filesSeen} files done)`;
+  };
+
+  async function load(o: WorkerLoadOptions): Promise<boolean> {
+    const previous = app.encoder;
+    button.disabled = true;
+    document.body.dataset.model = 'loading';
+    say(msg, `Loading ${o.model}…`);
+    block.hidden = false;
+    bar.removeAttribute('value'); // indeterminate until the first byte counts arrive
+    label.textContent = 'Starting…';
+    app.cancelIndexing();
+    try {
+      const info = await app.client.load({ ...o, onProgress });
+      app.encoder = info;
+      app.emit('model');
+      const count = await app.openIndex(keepColbert.checked);
+      say(msg, `Loaded ${info.modelId} on ${info.device.toUpperCase()} (${info.dtype}).`, 'ok');
+      document.body.dataset.model = 'ready';
+      await afterLoad(count);
+      return true;
+    } catch (e) {
+      const still = previous ? ` Still using ${previous.modelId}.` : '';
+      say(msg, `Could not load ${o.model}: ${errorText(e)}.${still}`, 'error');
+      document.body.dataset.model = previous ? 'ready' : 'failed';
+      return false;
+    } finally {
+      block.hidden = true;
+      button.disabled = false;
+    }
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (choice.value === 'url' && !url.value.trim()) return say(msg, 'Give the URL of a model folder (it must hold config.json, tokenizer.json and onnx/).', 'error');
+    void load(options());
+  });
+
+  app.on((what) => {
+    if (what === 'model') renderBadge(app);
+  });
+  return { load };
+}
+
+function renderBadge(app: App): void {
+  const info = app.encoder;
+  const badge = byId('badge');
+  if (!info) return fill(badge, 'No model');
+  fill(
+    badge,
+    h('span', { class: `chip device-${info.device}` }, `${info.device.toUpperCase()} · ${info.dtype}`),
+    h('span', { class: 'model-name' }, info.modelId),
+    app.isTestModel ? h('span', { class: 'chip warn' }, 'test model, random weights') : null,
+    h('span', { class: 'chip subtle', title: 'Cross-origin isolation gives ORT its WASM threads' }, app.crossOriginIsolated ? 'threads on' : 'single thread'),
+    info.fallbackReason ? h('span', { class: 'fallback' }, `Fallback: ${info.fallbackReason}`) : null,
+  );
+  byId('test-model-note').hidden = !app.isTestModel;
+}

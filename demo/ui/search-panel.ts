@@ -1,0 +1,90 @@
+/** Search as you type, mode / weight / fusion controls, results and latency. */
+import type { FusionMode, SearchMode, SignalName } from '../../src/search/types.ts';
+import type { WorkerSearchOptions } from '../../src/worker/api.ts';
+import { App, errorText } from '../app.ts';
+import { byId, fill, say } from './dom.ts';
+import { ms } from './format.ts';
+import { renderHit, scales } from './results.ts';
+
+const DEBOUNCE_MS = 120;
+
+export interface SearchPanel {
+  run(): Promise<void>;
+}
+
+export function setupSearchPanel(app: App): SearchPanel {
+  const input = byId<HTMLInputElement>('q');
+  const results = byId<HTMLOListElement>('results');
+  const status = byId('search-status');
+  const fusion = byId<HTMLSelectElement>('fusion');
+  const rerank = byId<HTMLInputElement>('rerank');
+  const sliders = [...document.querySelectorAll<HTMLInputElement>('input[type=range][data-signal]')];
+  let seq = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const options = (): WorkerSearchOptions => {
+    const mode = (document.querySelector<HTMLInputElement>('input[name=mode]:checked')?.value ?? 'hybrid') as SearchMode;
+    const weights: Partial<Record<SignalName, number>> = {};
+    for (const s of sliders) weights[s.dataset.signal as SignalName] = Number(s.value);
+    return { k: 10, mode, weights, fusion: fusion.value as FusionMode, explain: true, ...(rerank.checked ? { rerank: { colbert: true, topN: 100 } } : {}) };
+  };
+
+  async function run(): Promise<void> {
+    const my = ++seq;
+    const q = input.value;
+    if (!q.trim()) {
+      fill(results);
+      say(status, app.indexReady ? 'Type to search.' : '');
+      document.body.dataset.search = 'empty';
+      return;
+    }
+    if (!app.indexReady) return say(status, 'The index is still opening…');
+    document.body.dataset.search = 'busy';
+    const t0 = performance.now();
+    try {
+      const r = await app.client.search(q, options());
+      if (my !== seq) return; // a newer keystroke won
+      const roundTrip = performance.now() - t0;
+      const scale = scales(r.hits);
+      fill(results, ...r.hits.map((hit, i) => renderHit(hit, i + 1, scale)));
+      say(status, r.hits.length ? `${r.hits.length} result${r.hits.length === 1 ? '' : 's'} in ${ms(r.ms)} (worker; ${ms(roundTrip)} round trip)` : `No results for “${q}” (${ms(r.ms)}).`);
+      document.body.dataset.search = 'done';
+    } catch (e) {
+      if (my !== seq) return;
+      fill(results);
+      say(status, `Search failed: ${errorText(e)}`, 'error');
+      document.body.dataset.search = 'error';
+    }
+  }
+
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void run(), DEBOUNCE_MS);
+  };
+  input.addEventListener('input', schedule);
+  byId('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    clearTimeout(timer);
+    void run();
+  });
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', () => void run());
+  for (const s of sliders)
+    s.addEventListener('input', () => {
+      const out = s.nextElementSibling;
+      if (out) out.textContent = Number(s.value).toFixed(2);
+      schedule();
+    });
+  fusion.addEventListener('change', () => {
+    // Rank- and score-normalised fusion put every signal on one scale: BM25 gets M3's sparse-like weight there.
+    const bm25 = sliders.find((s) => s.dataset.signal === 'bm25')!;
+    bm25.value = fusion.value === 'weighted' ? '0.05' : '0.2';
+    bm25.dispatchEvent(new Event('input'));
+    void run();
+  });
+  rerank.addEventListener('change', () => void run());
+  app.on((what) => {
+    input.disabled = !app.indexReady;
+    if (what === 'index' && input.value.trim()) void run();
+  });
+  return { run };
+}
