@@ -31,6 +31,7 @@ export default defineConfig({
       input: {
         demo: resolve('demo/index.html'),
         encoder: resolve('e2e/pages/encoder.html'),
+        bench: resolve('bench/page/index.html'),
         index: resolve('e2e/pages/index.html'),
       },
     },
