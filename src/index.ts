@@ -1,4 +1,4 @@
-/** m3-search: BGE-M3 retrieval in the browser and in Node. */
+/** m3-search: BGE-M3 retrieval in the browser and in Node (Node-only pieces: `m3-search/node`). */
 export { M3Encoder, type LoadOptions, type EncoderInfo } from './encoder/m3-encoder.ts';
 export type { M3Embedding, SparseWeights, EncodeOptions } from './encoder/types.ts';
 export type { Device, DType } from './encoder/device.ts';
@@ -8,7 +8,6 @@ export { M3Index, MODES, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NORMALIZED, type Index
 export type { IndexDoc, OpenOptions, IngestOptions, IngestProgress, SearchOptions, SearchQuery, SearchMode, FusionMode, SignalName, SignalWeights, SignalScore, Hit, TokenMatch, MetadataFilter, ChunkOptions, PassageAggregate, OnMismatch, EncoderLike } from './search/types.ts';
 export { IdbStore, type IdbStoreOptions } from './store/idb-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
-export { FileStore } from './store/file-store.ts';
 export { M3IndexMismatchError, M3QuotaError, M3ClosedError } from './store/errors.ts';
 export type { Store, StorageInfo, ModelIdentity } from './store/types.ts';
 export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './worker/client.ts';

@@ -1,0 +1,4 @@
+/** Node-only entry (`m3-search/node`): everything in the main entry plus the folder store, kept apart so
+ * browser bundles never pull node:fs. */
+export * from './index.ts';
+export { FileStore } from './store/file-store.ts';
