@@ -1,0 +1,449 @@
+/**
+ * Encoder throughput (tokens/s) on the full-size BGE-M3-shaped test model, with the same inputs everywhere:
+ *   (a) Node, onnxruntime-node on the CPU: q8 and fp32
+ *   (b) headless Chromium, onnxruntime-web WASM: q8 and fp32 (fp32 is a 1.28 GB graph; a failure is reported)
+ *   (c) headless Chromium, WebGPU on SwiftShader (CPU-emulated, so not a speed figure): q8, abandoned after a
+ *       time budget
+ *
+ *   npm run bench:encoder                        # everything, 32 texts × 128 tokens, batchSize 8
+ *   npm run bench:encoder -- --texts 16          # fewer texts (faster)
+ *   --only node,wasm,webgpu   pick the parts     --wasm-threads N   set onnxruntime-web's thread count
+ *   --webgpu-budget S         seconds (default 120) before the WebGPU run is abandoned
+ *
+ * Every run: load (timed, cold: the browser fetches the files from a local Vite dev server), one warm-up
+ * encode of the first batch (not timed), then one timed encode of all texts with dense + sparse + ColBERT.
+ * All texts have exactly the same token count, so no batch carries padding: tokens = tokens computed.
+ * Writes bench/out/encoder-throughput.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import os from 'node:os';
+import { resolve } from 'node:path';
+import { M3Encoder } from '../src/encoder/m3-encoder.ts';
+import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+
+type DType = 'q8' | 'fp32';
+type Runtime = 'node-cpu' | 'wasm' | 'webgpu';
+
+interface Result {
+  runtime: Runtime;
+  dtype: DType;
+  status: 'ok' | 'failed' | 'skipped';
+  reason?: string;
+  loadS?: number;
+  warmupS?: number;
+  tokens?: number;
+  seconds?: number;
+  tokensPerS?: number;
+  /** Threads the runtime used (onnxruntime-web's env.wasm.numThreads; Node: onnxruntime-node's default). */
+  threads?: number | string;
+  /** 1-minute load average right after the run (this bench's own threads included): > CPUs means contention. */
+  loadAvg1?: number;
+  /** max |dense − dense of Node at the same dtype| over all texts: the runs computed the same thing. */
+  denseMaxDiffVsNode?: number;
+}
+
+// ---------- options ----------
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+  return v;
+};
+const known = new Set(['--texts', '--tokens', '--batch', '--only', '--wasm-threads', '--webgpu-budget']);
+for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
+const posInt = (name: string, dflt: number): number => {
+  const raw = opt(name);
+  const v = raw === undefined ? dflt : Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return v;
+};
+const N_TEXTS = posInt('--texts', 32);
+const TOKENS = posInt('--tokens', 128);
+const BATCH = posInt('--batch', 8);
+const WEBGPU_BUDGET_S = posInt('--webgpu-budget', 120);
+const WASM_THREADS = opt('--wasm-threads') === undefined ? undefined : posInt('--wasm-threads', 1);
+const ONLY = new Set((opt('--only') ?? 'node,wasm,webgpu').split(','));
+for (const p of ONLY) if (!['node', 'wasm', 'webgpu'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+if (TOKENS < 8) throw new Error('--tokens must be at least 8');
+
+const MODEL_DIR = resolve('models-full/bge-m3-shaped');
+const MODEL_URL_PATH = '/models-full/bge-m3-shaped';
+const OUT = resolve('bench/out/encoder-throughput.json');
+const ENCODE = { dense: true, sparse: true, colbert: true, batchSize: BATCH };
+
+const log = (s: string) => console.log(`[bench] ${s}`);
+const secs = (t0: number) => (performance.now() - t0) / 1000;
+
+// ---------- model ----------
+function ensureModel(): void {
+  const need = ['config.json', 'tokenizer.json', 'sparse_linear.safetensors', 'colbert_linear.safetensors', 'onnx/model.onnx', 'onnx/model_quantized.onnx'];
+  if (need.every((f) => existsSync(`${MODEL_DIR}/${f}`))) return;
+  log(`${MODEL_DIR} is incomplete: generating it (npm run make-test-model -- --full)`);
+  const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`make-test-model --full failed (exit ${r.status})`);
+}
+
+// ---------- inputs ----------
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Whole words the tokenizer has as single pieces (`▁word`), from tokenizer.json. */
+function vocabWords(): string[] {
+  const tok = JSON.parse(readFileSync(`${MODEL_DIR}/tokenizer.json`, 'utf8'));
+  const vocab: [string, number][] = tok?.model?.vocab ?? [];
+  const words = vocab.map(([p]) => p).filter((p) => /^▁[a-z]{3,}$/.test(p)).map((p) => p.slice(1));
+  if (words.length < 100) throw new Error(`tokenizer.json has only ${words.length} plain word pieces`);
+  return words;
+}
+
+/**
+ * N texts of exactly `tokens` tokens each (`<s>` and `</s>` included), counted by the encoder's own
+ * tokenizer. Words are added while they fit; a word that would overshoot is skipped for another.
+ */
+function buildTexts(enc: M3Encoder, n: number, tokens: number): string[] {
+  const words = vocabWords();
+  const rand = rng(20240913);
+  const texts: string[] = [];
+  for (let t = 0; t < n; t++) {
+    const parts: string[] = [];
+    let count = enc.tokenize('').ids.length;
+    for (let tries = 0; count < tokens; tries++) {
+      if (tries > 10_000) throw new Error(`could not build a text of exactly ${tokens} tokens`);
+      const w = words[Math.floor(rand() * words.length)];
+      const c = enc.tokenize([...parts, w].join(' ')).ids.length;
+      if (c <= tokens) {
+        parts.push(w);
+        count = c;
+      }
+    }
+    texts.push(parts.join(' '));
+  }
+  return texts;
+}
+
+// ---------- Node ----------
+async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{ result: Result; dense: number[][] }> {
+  let t0 = performance.now();
+  const enc = await M3Encoder.load({ model: MODEL_DIR, device: 'cpu', dtype });
+  const loadS = secs(t0);
+  try {
+    t0 = performance.now();
+    await enc.encode(texts.slice(0, BATCH), ENCODE);
+    const warmupS = secs(t0);
+    t0 = performance.now();
+    const out = await enc.encode(texts, ENCODE);
+    const seconds = secs(t0);
+    return {
+      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, threads: `ORT default (${os.cpus().length} CPUs)` },
+      dense: out.map((e) => Array.from(e.dense!)),
+    };
+  } finally {
+    await enc.dispose();
+  }
+}
+
+// ---------- browser ----------
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createNetServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** What the page returns from one run. */
+interface PageRun {
+  loadS: number;
+  warmupS: number;
+  seconds: number;
+  tokens: number;
+  device: string;
+  dtype: string;
+  threads?: number;
+  fallbackReason?: string;
+  dense: number[][];
+}
+
+async function runBrowser(
+  origin: string,
+  device: 'wasm' | 'webgpu',
+  dtype: DType,
+  texts: string[],
+  budgetS?: number,
+): Promise<{ result: Result; dense?: number[][] }> {
+  const { chromium } = await import('playwright-core');
+  const args = device === 'webgpu' ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+  let crashed: string | undefined;
+  try {
+    const page = await browser.newPage();
+    // tsx compiles the evaluated callback with esbuild's keepNames, which calls a __name helper the page lacks.
+    await page.addInitScript('globalThis.__name = (f) => f;');
+    const seen: { loadS?: number; warmupS?: number; at?: number } = {};
+    page.on('console', (m) => {
+      const loaded = /^\[m3bench\] loaded in ([\d.]+) s/.exec(m.text());
+      if (loaded) Object.assign(seen, { loadS: +loaded[1], at: performance.now() });
+      const warm = /^\[m3bench\] warm-up batch ([\d.]+) s/.exec(m.text());
+      if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now() });
+      if (m.text().startsWith('[m3bench]') || (m.type() === 'error' && !/status of 404/.test(m.text()))) console.log(`  [chromium ${device} ${dtype}] ${m.text()}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  [chromium ${device} ${dtype}] HTTP ${r.status()} ${r.url()}`);
+    });
+    page.on('crash', () => (crashed = 'the tab crashed (renderer process died, typically out of memory)'));
+    let running = false; // the harness page's own script may fail on unrelated exports: only errors of the run count
+    page.on('pageerror', (e) => running && console.log(`  [chromium ${device} ${dtype}] page error: ${e.message}`));
+    // The harness page gives the origin and its COOP/COEP headers; the encoder module is imported directly
+    // (the one window.m3 re-exports), so unrelated exports of src/index.ts cannot break the run.
+    await page.goto(`${origin}/e2e/pages/encoder.html`);
+    if (!(await page.evaluate(() => crossOriginIsolated))) log('warning: page is not cross-origin isolated: WASM runs single-threaded');
+
+    running = true;
+    const work = page.evaluate(
+      async ({ model, device, dtype, texts, encode, threads, batch }) => {
+        const say = (s: string) => console.log(`[m3bench] ${s}`);
+        const encoderModule = '/src/encoder/m3-encoder.ts';
+        const { M3Encoder } = await import(/* @vite-ignore */ encoderModule);
+        // The page's own Transformers.js module (the very URL src/ imported), to read/set onnxruntime-web's env.
+        const depUrl = performance
+          .getEntriesByType('resource')
+          .map((e) => e.name)
+          .find((u) => /\/\.vite\/deps\/@huggingface_transformers\.js/.test(u));
+        const tjs: any = depUrl ? await import(/* @vite-ignore */ depUrl) : undefined;
+        const wasmEnv = tjs?.env?.backends?.onnx?.wasm;
+        if (threads !== undefined) {
+          if (!wasmEnv) throw new Error('cannot reach onnxruntime-web env to set numThreads');
+          wasmEnv.numThreads = threads;
+        }
+        let t0 = performance.now();
+        const enc = await M3Encoder.load({ model, device, dtype, verify: 'never' });
+        const loadS = (performance.now() - t0) / 1000;
+        say(`loaded in ${loadS.toFixed(1)} s on ${enc.info.device}/${enc.info.dtype}${enc.info.fallbackReason ? ` (${enc.info.fallbackReason})` : ''}`);
+        let tokens = 0;
+        for (const t of texts) tokens += enc.tokenize(t).ids.length;
+        t0 = performance.now();
+        await enc.encode(texts.slice(0, batch), encode);
+        const warmupS = (performance.now() - t0) / 1000;
+        say(`warm-up batch ${warmupS.toFixed(1)} s`);
+        t0 = performance.now();
+        const out = await enc.encode(texts, encode);
+        const seconds = (performance.now() - t0) / 1000;
+        const info = enc.info;
+        await enc.dispose();
+        return {
+          loadS,
+          warmupS,
+          seconds,
+          tokens,
+          device: info.device,
+          dtype: info.dtype,
+          threads: wasmEnv?.numThreads,
+          fallbackReason: info.fallbackReason,
+          dense: out.map((e: any) => Array.from(e.dense as Float32Array)),
+        } as PageRun;
+      },
+      { model: `${origin}${MODEL_URL_PATH}`, device, dtype, texts, encode: ENCODE, threads: WASM_THREADS, batch: BATCH },
+    );
+    work.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = budgetS
+      ? new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), budgetS * 1000)))
+      : new Promise<never>(() => undefined);
+    const r = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    if (r === 'timeout') {
+      const since = seen.at === undefined ? 0 : secs(seen.at);
+      const reason =
+        seen.loadS === undefined
+          ? `not loaded after ${budgetS} s`
+          : seen.warmupS === undefined
+            ? `loaded in ${seen.loadS.toFixed(1)} s, but the ${BATCH}-text warm-up batch had not finished ${since.toFixed(0)} s later (< ${((BATCH * TOKENS) / since).toFixed(1)} tokens/s)`
+            : `loaded in ${seen.loadS.toFixed(1)} s, warm-up batch ${seen.warmupS.toFixed(1)} s, timed run unfinished ${since.toFixed(0)} s later`;
+      return { result: { runtime: device, dtype, status: 'skipped', loadS: seen.loadS, warmupS: seen.warmupS, reason: `over the ${budgetS} s budget: ${reason}` } };
+    }
+    if (r.device !== device || r.dtype !== dtype) {
+      return { result: { runtime: device, dtype, status: 'failed', reason: `ran on ${r.device}/${r.dtype} instead: ${r.fallbackReason ?? '?'}` } };
+    }
+    return {
+      result: {
+        runtime: device,
+        dtype,
+        status: 'ok',
+        loadS: r.loadS,
+        warmupS: r.warmupS,
+        tokens: r.tokens,
+        seconds: r.seconds,
+        tokensPerS: r.tokens / r.seconds,
+        threads: device === 'wasm' ? r.threads : undefined,
+      },
+      dense: r.dense,
+    };
+  } catch (e: any) {
+    const msg = String(e?.message ?? e).split('\n')[0];
+    return { result: { runtime: device, dtype, status: 'failed', reason: crashed ?? msg } };
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+}
+
+function maxDiff(a: number[][], b: number[][]): number {
+  let m = 0;
+  a.forEach((row, i) => row.forEach((x, j) => (m = Math.max(m, Math.abs(x - b[i][j])))));
+  return m;
+}
+
+// ---------- report ----------
+function table(results: Result[], nodeRate: Partial<Record<DType, number>>): string {
+  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'max|Δdense|', 'loadavg', 'note'];
+  const rows = results.map((r) => {
+    const ok = r.status === 'ok';
+    const ratio = ok && r.runtime !== 'node-cpu' && nodeRate[r.dtype] ? `${(r.tokensPerS! / nodeRate[r.dtype]!).toFixed(2)}×` : '';
+    return [
+      r.runtime,
+      r.dtype,
+      r.threads === undefined ? '' : String(r.threads).replace(/^ORT default \((\d+) CPUs\)$/, 'default/$1cpu'),
+      r.loadS === undefined ? '' : r.loadS.toFixed(1),
+      r.warmupS === undefined ? '' : r.warmupS.toFixed(1),
+      ok ? String(r.tokens) : '',
+      ok ? r.seconds!.toFixed(1) : '',
+      ok ? r.tokensPerS!.toFixed(1) : '',
+      ratio,
+      r.denseMaxDiffVsNode === undefined ? '' : r.denseMaxDiffVsNode.toExponential(1),
+      r.loadAvg1 === undefined ? '' : r.loadAvg1.toFixed(1),
+      r.status === 'ok' ? (r.runtime === 'webgpu' ? 'SwiftShader (CPU-emulated): not a speed figure' : '') : `${r.status.toUpperCase()}: ${r.reason}`,
+    ];
+  });
+  const last = head.length - 1;
+  const widths = head.map((h, i) => (i === last ? 4 : Math.max(h.length, ...rows.map((r) => r[i].length))));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === last ? c : i <= 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [fmt(head), fmt(head.map((_, i) => '-'.repeat(widths[i]))), ...rows.map(fmt)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  ensureModel();
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? '?',
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    gpu: 'none (WebGPU runs on SwiftShader, a CPU emulation)',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAvg1AtStart: +os.loadavg()[0].toFixed(2),
+  };
+  log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, no GPU; Node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
+  if (machine.loadAvg1AtStart > machine.cpus / 2) log(`warning: other processes are busy (load average ${machine.loadAvg1AtStart}): timings will be low and noisy`);
+
+  // The Node q8 encoder also builds and counts the inputs.
+  let t0 = performance.now();
+  const counter = await M3Encoder.load({ model: MODEL_DIR, device: 'cpu', dtype: 'q8' });
+  const texts = buildTexts(counter, N_TEXTS, TOKENS);
+  const perText = texts.map((t) => counter.tokenize(t).ids.length);
+  await counter.dispose();
+  const tokens = perText.reduce((a, b) => a + b, 0);
+  if (perText.some((c) => c !== TOKENS)) throw new Error(`texts are not all ${TOKENS} tokens: ${perText.join(',')}`);
+  log(`inputs: ${N_TEXTS} texts × ${TOKENS} tokens = ${tokens} tokens (built in ${secs(t0).toFixed(1)} s), batchSize ${BATCH}, dense+sparse+colbert`);
+
+  const results: Result[] = [];
+  const nodeDense: Partial<Record<DType, number[][]>> = {};
+  const nodeRate: Partial<Record<DType, number>> = {};
+  const add = (r: Result) => {
+    r.loadAvg1 = +os.loadavg()[0].toFixed(2);
+    results.push(r);
+    const what = r.status === 'ok' ? `${r.tokensPerS!.toFixed(1)} tokens/s (load ${r.loadS!.toFixed(1)} s, ${r.seconds!.toFixed(1)} s timed)` : `${r.status}: ${r.reason}`;
+    log(`${r.runtime} ${r.dtype}: ${what}  [${secs(started).toFixed(0)} s elapsed]`);
+  };
+
+  if (ONLY.has('node')) {
+    for (const dtype of ['q8', 'fp32'] as const) {
+      log(`node-cpu ${dtype} …`);
+      try {
+        const { result, dense } = await runNode(dtype, texts, tokens);
+        nodeDense[dtype] = dense;
+        nodeRate[dtype] = result.tokensPerS;
+        add(result);
+      } catch (e: any) {
+        add({ runtime: 'node-cpu', dtype, status: 'failed', reason: String(e?.message ?? e) });
+      }
+    }
+  }
+
+  let chromiumVersion: string | undefined;
+  if (ONLY.has('wasm') || ONLY.has('webgpu')) {
+    const { createServer } = await import('vite');
+    const port = await freePort();
+    // Vite serves the repository root, so /models-full/… is the git-ignored model folder itself: no copy, no link.
+    const server = await createServer({
+      configFile: resolve('vite.config.ts'),
+      logLevel: 'warn',
+      // No watcher, no HMR: an edit elsewhere in the tree must not reload the page mid-run.
+      server: { port, strictPort: true, host: '127.0.0.1', watch: null, hmr: false },
+    });
+    await server.listen();
+    const origin = `http://127.0.0.1:${port}`;
+    log(`Vite dev server at ${origin}`);
+    try {
+      const { chromium } = await import('playwright-core');
+      const b = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
+      chromiumVersion = b.version();
+      await b.close();
+      const runs: ['wasm' | 'webgpu', DType][] = [];
+      if (ONLY.has('wasm')) runs.push(['wasm', 'q8'], ['wasm', 'fp32']);
+      if (ONLY.has('webgpu')) runs.push(['webgpu', 'q8']);
+      for (const [device, dtype] of runs) {
+        log(`chromium ${device} ${dtype} …`);
+        const { result, dense } = await runBrowser(origin, device, dtype, texts, device === 'webgpu' ? WEBGPU_BUDGET_S : undefined);
+        if (dense && nodeDense[dtype]) result.denseMaxDiffVsNode = maxDiff(dense, nodeDense[dtype]!);
+        add(result);
+      }
+    } finally {
+      await server.close();
+    }
+  }
+
+  const report = {
+    date: new Date().toISOString(),
+    machine: { ...machine, chromium: chromiumVersion },
+    model: { dir: 'models-full/bge-m3-shaped', shape: '24 layers, hidden 1024, 16 heads, intermediate 4096, vocab 9820, random weights' },
+    inputs: { texts: N_TEXTS, tokensPerText: TOKENS, totalTokens: tokens, batchSize: BATCH, outputs: 'dense+sparse+colbert', warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed` },
+    options: { wasmThreads: WASM_THREADS ?? 'onnxruntime-web default', webgpuBudgetS: WEBGPU_BUDGET_S },
+    results,
+    wasmOverNode: Object.fromEntries(
+      results.filter((r) => r.runtime === 'wasm' && r.status === 'ok' && nodeRate[r.dtype]).map((r) => [r.dtype, r.tokensPerS! / nodeRate[r.dtype]!]),
+    ),
+    totalS: secs(started),
+  };
+  mkdirSync(resolve('bench/out'), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
+
+  console.log(`\nEncoder throughput, full-size BGE-M3-shaped model, ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
+  console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`);
+  console.log(table(results, nodeRate));
+  console.log(`\n"vs Node" = tokens/s ÷ Node's tokens/s at the same dtype. load s = cold load (browser: fetched from a local Vite server).`);
+  console.log(`threads: onnxruntime-web's numThreads (its default is min(4, ceil(cores/2))); Node: onnxruntime-node's default.`);
+  console.log(`loadavg = 1-minute load average after the run (this bench included); above ${machine.cpus} other work shared the CPUs. Load average at start: ${machine.loadAvg1AtStart}.`);
+  console.log(`wrote ${OUT} (total ${secs(started).toFixed(0)} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
