@@ -129,8 +129,6 @@ async function checkIndex(page: Page, name: string, families: Family[]): Promise
   );
 }
 
-test.describe.configure({ mode: 'serial' });
-
 test('persistence across reloads: count, get and every search identical (ids and scores)', async ({ page }) => {
   await openHarness(page, PAGE);
   const QUERIES = ['alpha beta', 'gamma omega psi', 'kappa', 'theta iota sigma tau', 'zeta'];
@@ -222,72 +220,82 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
       const name = `kill-${iter}`;
       const fam: Family = { prefix: `k${iter}`, dims: DIMS, tokenBase: 10_000 + iter * 10_000 };
       const method = methods[iter % methods.length];
-      page = await ctx.newPage();
-      await openHarness(page, PAGE);
-      // Batches the page reported committed before the kill: those must survive (durability: 'strict').
-      let reported = 0;
-      await page.exposeFunction('reportCommitted', (done: number) => void (reported = Math.max(reported, done)));
-      await page.evaluate(
-        async ({ name, fam, BATCH, BATCHES }) => {
-          const M = (window as any).m3index;
-          const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims } });
-          await idx.add(M.familyDocs(fam.prefix, 0, BATCH, fam.dims, fam.tokenBase)); // one batch before
+      let phase = 'setup (open, first batch)';
+      let delay = -1;
+      try {
+        page = await ctx.newPage();
+        await openHarness(page, PAGE);
+        // Batches the page reported committed before the kill: those must survive (durability: 'strict').
+        let reported = 0;
+        await page.exposeFunction('reportCommitted', (done: number) => void (reported = Math.max(reported, done)));
+        await page.evaluate(
+          async ({ name, fam, BATCH, BATCHES }) => {
+            const M = (window as any).m3index;
+            const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims } });
+            await idx.add(M.familyDocs(fam.prefix, 0, BATCH, fam.dims, fam.tokenBase)); // one batch before
+            const w = window as any;
+            w.pending = M.familyDocs(fam.prefix, BATCH, BATCH * BATCHES, fam.dims, fam.tokenBase);
+            w.idx = idx;
+          },
+          { name, fam, BATCH, BATCHES },
+        );
+        const cdp = await ctx.newCDPSession(page);
+        const pid = method === 'browser SIGKILL' ? browserPid(dir) : 0;
+        // Start the big add without waiting for it, then kill at a random moment of its span.
+        await page.evaluate(() => {
           const w = window as any;
-          w.pending = M.familyDocs(fam.prefix, BATCH, BATCH * BATCHES, fam.dims, fam.tokenBase);
-          w.idx = idx;
-        },
-        { name, fam, BATCH, BATCHES },
-      );
-      const cdp = await ctx.newCDPSession(page);
-      const pid = method === 'browser SIGKILL' ? browserPid(dir) : 0;
-      // Start the big add without waiting for it, then kill at a random moment of its span.
-      await page.evaluate(() => {
-        const w = window as any;
-        w.ingest = w.idx.add(w.pending, { batchSize: 200, onProgress: (p: any) => p.phase === 'write' && w.reportCommitted(p.done) });
-        w.ingest.catch(() => {});
-      });
-      const delay = Math.floor(rand() * spanMs * 0.9);
-      await new Promise((r) => setTimeout(r, delay));
-      if (method === 'renderer crash (CDP Page.crash)') {
-        const crashed = page.waitForEvent('crash');
-        cdp.send('Page.crash').catch(() => {});
-        await crashed;
-        await page.close();
-      } else if (method === 'page.close({ runBeforeUnload: false })') {
-        await page.close({ runBeforeUnload: false });
-      } else {
-        process.kill(pid, 'SIGKILL');
-        await ctx.close().catch(() => {});
-        ctx = await launchPersistent(dir);
-      }
-      const seenBeforeKill = reported;
+          w.ingest = w.idx.add(w.pending, { batchSize: 200, onProgress: (p: any) => p.phase === 'write' && w.reportCommitted(p.done) });
+          w.ingest.catch(() => {});
+        });
+        delay = Math.floor(rand() * spanMs * 0.9);
+        phase = 'ingest and kill';
+        await new Promise((r) => setTimeout(r, delay));
+        if (method === 'renderer crash (CDP Page.crash)') {
+          const crashed = page.waitForEvent('crash');
+          cdp.send('Page.crash').catch(() => {});
+          await crashed;
+          await page.close();
+        } else if (method === 'page.close({ runBeforeUnload: false })') {
+          await page.close({ runBeforeUnload: false });
+        } else {
+          process.kill(pid, 'SIGKILL');
+          await ctx.close().catch(() => {});
+          ctx = await launchPersistent(dir);
+        }
+        const seenBeforeKill = reported;
 
-      page = await ctx.newPage();
-      await openHarness(page, PAGE);
-      const c = await checkIndex(page, name, [fam]);
-      const committed = c.count - BATCH;
-      results.push(`${iter}: ${method} after ${delay} ms → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
-      expect(c.problems, `iteration ${iter} (${method}, ${delay} ms)`).toEqual([]);
-      expect(c.count % BATCH).toBe(0);
-      expect(c.count).toBeGreaterThanOrEqual(BATCH + seenBeforeKill);
-      expect(c.count).toBeLessThanOrEqual(BATCH * (BATCHES + 1));
-      if (committed > 0 && committed < BATCH * BATCHES) partial.push(iter);
-      // A further add after the kill works and is found.
-      const further = await page.evaluate(
-        async ({ name, fam, from }) => {
-          const M = (window as any).m3index;
-          const idx = await M.M3Index.open(name);
-          const docs = M.familyDocs(fam.prefix, from, 50, fam.dims, fam.tokenBase);
-          await idx.add(docs);
-          const hit = await idx.search(M.uniqueWord(fam.prefix, from + 49), { mode: 'bm25', k: 1, includeText: false });
-          const out = { count: idx.count(), hit: hit[0]?.id };
-          idx.close();
-          return out;
-        },
-        { name, fam, from: c.count },
-      );
-      expect(further).toEqual({ count: c.count + 50, hit: `${fam.prefix}-${c.count + 49}` });
-      await page.close();
+        phase = 'reopen and check';
+        page = await ctx.newPage();
+        await openHarness(page, PAGE);
+        const c = await checkIndex(page, name, [fam]);
+        const committed = c.count - BATCH;
+        results.push(`${iter}: ${method} after ${delay} ms → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
+        expect(c.problems, `iteration ${iter} (${method}, ${delay} ms)`).toEqual([]);
+        expect(c.count % BATCH).toBe(0);
+        expect(c.count).toBeGreaterThanOrEqual(BATCH + seenBeforeKill);
+        expect(c.count).toBeLessThanOrEqual(BATCH * (BATCHES + 1));
+        if (committed > 0 && committed < BATCH * BATCHES) partial.push(iter);
+        // A further add after the kill works and is found.
+        phase = 'further add';
+        const further = await page.evaluate(
+          async ({ name, fam, from }) => {
+            const M = (window as any).m3index;
+            const idx = await M.M3Index.open(name);
+            const docs = M.familyDocs(fam.prefix, from, 50, fam.dims, fam.tokenBase);
+            await idx.add(docs);
+            const hit = await idx.search(M.uniqueWord(fam.prefix, from + 49), { mode: 'bm25', k: 1, includeText: false });
+            const out = { count: idx.count(), hit: hit[0]?.id };
+            idx.close();
+            return out;
+          },
+          { name, fam, from: c.count },
+        );
+        expect(further).toEqual({ count: c.count + 50, hit: `${fam.prefix}-${c.count + 49}` });
+        await page.close();
+      } catch (e) {
+        results.push(`${iter}: ${method} after ${delay} ms — FAILED during ${phase}: ${(e as Error).message.split('\n')[0]}`);
+        throw e;
+      }
     }
   } finally {
     console.log(`kill mid-ingest:\n  ${results.join('\n  ')}`);
@@ -363,21 +371,29 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
   ];
   const N = 1000;
   const BATCH = 100;
-  for (const p of [A, B]) await p.evaluate(async () => {
-    const M = (window as any).m3index;
-    (window as any).idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: 64 } });
-  });
-  const ingest = (p: Page, fam: Family) =>
-    p.evaluate(
-      async ({ fam, N, BATCH }) => {
+  // Each tab opens the index and builds its documents first; then both start adding at the same instant.
+  for (const [p, fam] of [[A, fams[0]], [B, fams[1]]] as const)
+    await p.evaluate(
+      async ({ fam, N }) => {
         const M = (window as any).m3index;
-        const docs = M.familyDocs(fam.prefix, 0, N, fam.dims, fam.tokenBase);
-        await (window as any).idx.add(docs, { batchSize: BATCH });
-        return (window as any).idx.count();
+        const w = window as any;
+        w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims } });
+        w.docs = M.familyDocs(fam.prefix, 0, N, fam.dims, fam.tokenBase);
       },
-      { fam, N, BATCH },
+      { fam, N },
     );
-  const [countA, countB] = await Promise.all([ingest(A, fams[0]), ingest(B, fams[1])]);
+  const startAt = Date.now() + 300;
+  const ingest = (p: Page) =>
+    p.evaluate(
+      async ({ startAt, BATCH }) => {
+        const w = window as any;
+        await new Promise((r) => setTimeout(r, startAt - Date.now()));
+        await w.idx.add(w.docs, { batchSize: BATCH });
+        return w.idx.count();
+      },
+      { startAt, BATCH },
+    );
+  const [countA, countB] = await Promise.all([ingest(A), ingest(B)]);
   console.log(`two tabs: counts right after their own adds: A ${countA}, B ${countB}`);
   // Whichever tab finished first learns of the other's last batches through the BroadcastChannel refresh.
   for (const p of [A, B]) await p.waitForFunction((n) => (window as any).idx.count() === n, 2 * N, { timeout: 10_000 });
