@@ -21,9 +21,14 @@ const model = setupModelPanel(app, async (count) => {
   document.body.dataset.ready = 'yes';
 });
 
+// ?device=wasm|webgpu picks the first load's device (the Device menu does the same for later loads).
+const device = new URLSearchParams(location.search).get('device');
+const firstDevice = device === 'wasm' || device === 'webgpu' ? device : 'auto';
+(document.getElementById('device') as HTMLSelectElement).value = firstDevice;
+
 void (async () => {
   app.crossOriginIsolated = (await app.client.status()).crossOriginIsolated;
-  await model.load({ model: TINY_MODEL });
+  await model.load({ model: TINY_MODEL, device: firstDevice });
 })();
 
 // The service worker exists only in a production build (vite build): it precaches the app, the test

@@ -54,7 +54,8 @@ export function setupDocsPanel(app: App): DocsPanel {
     try {
       const n = await app.index(docs, progress);
       const secs = (performance.now() - t0) / 1000;
-      say(msg, `Indexed ${n} document${n === 1 ? '' : 's'} from ${what} in ${secs.toFixed(1)} s (${(n / secs).toFixed(0)} docs/s).`, 'ok');
+      const rate = n / secs;
+      say(msg, `Indexed ${n} document${n === 1 ? '' : 's'} from ${what} in ${secs.toFixed(1)} s (${rate.toFixed(rate < 10 ? 1 : 0)} docs/s).`, 'ok');
     } catch (e) {
       if ((e as Error)?.name === 'AbortError') say(msg, `Cancelled. The batches finished before the cancel stay in the index.`);
       else say(msg, `Indexing ${what} failed: ${errorText(e)}`, 'error');

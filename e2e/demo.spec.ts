@@ -1,0 +1,258 @@
+/**
+ * The demo (demo/, served from the production build) in real Chromium: it searches its own docs out of
+ * the box, keeps working offline after one visit, shows hostile document text as text, keeps the main
+ * thread free while the worker loads and indexes, and refuses bad files and bad models with a reason.
+ *
+ * UPDATE_SCREENSHOTS=1 npx playwright test e2e/demo.spec.ts  rewrites docs/screenshots/demo-results.png.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { mkdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Playwright's Chromium has a WebGPU adapter (SwiftShader, a CPU emulation), which 'auto' verifies and
+ * uses; it runs the encoder ~50x slower than WASM here, so tests that index a lot ask for WASM.
+ */
+async function openDemo(page: Page, query = ''): Promise<void> {
+  await page.goto(`/demo/${query}`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 90_000 });
+  await expect(page.locator('#q')).toBeEnabled();
+}
+
+/** Types a query the way a user does and waits for that query's results to be drawn. */
+async function search(page: Page, query: string): Promise<void> {
+  await page.evaluate(() => (document.body.dataset.search = ''));
+  await page.locator('#q').pressSequentially(query, { delay: 15 });
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.search ?? ''), null, { timeout: 30_000 });
+  await expect(page.locator('#q')).toHaveValue(query);
+}
+
+const count = (page: Page) => page.evaluate(() => (window as any).m3demo.client.count() as Promise<number>);
+
+async function waitIndexed(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.indexing === 'no', null, { timeout: 90_000 });
+}
+
+test('searches its own docs out of the box: score bars, highlights, why it matched, latency, device badge', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await openDemo(page, '?device=wasm'); // the device most visitors get (the offline test covers 'auto')
+  await expect(page.locator('#badge')).toContainText(/(WASM|WEBGPU) · (q8|fp16|fp32)/);
+  await expect(page.locator('#badge')).toContainText('test model, random weights');
+  await expect(page.locator('#test-model-note')).toBeVisible();
+  const corpus = JSON.parse(readFileSync('public/demo-corpus.json', 'utf8'));
+  expect(await count(page)).toBe(corpus.docs.length);
+
+  await search(page, 'offline index storage');
+  const hits = page.locator('#results > li.hit');
+  expect(await hits.count()).toBeGreaterThan(0);
+  const first = hits.first();
+  expect(await first.getAttribute('data-doc-id')).toMatch(/\.md#/);
+  for (const sig of ['dense', 'sparse', 'colbert', 'bm25']) await expect(first.locator(`.fill.sig-${sig}`)).toHaveCount(1);
+  expect(await page.locator('#results mark').count()).toBeGreaterThan(0);
+  await expect(first.locator('.why .tokens li').first()).toBeVisible();
+  await expect(page.locator('#search-status')).toContainText(/\d+ results? in [\d.]+ ms/);
+
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    mkdirSync('docs/screenshots', { recursive: true });
+    await page.screenshot({ path: 'docs/screenshots/demo-results.png' });
+  }
+});
+
+test('fits a phone: no sideways scrolling, controls reachable', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openDemo(page, '?device=wasm');
+  // The skip link is the first stop and lands in the search box.
+  await page.keyboard.press('Tab');
+  await expect(page.locator('a.skip')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#q')).toBeFocused();
+  await search(page, 'index');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});
+
+test('offline: after one visit, a reload with the network gone still searches the stored index', async ({ page, context }) => {
+  await openDemo(page);
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 60_000 });
+  const before = await count(page);
+  expect(before).toBeGreaterThan(0);
+
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 90_000 });
+    expect(await page.evaluate(() => navigator.onLine)).toBe(false);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true); // COOP/COEP survived the service worker
+    expect(await count(page)).toBe(before); // the index is still there, not rebuilt
+    await search(page, 'offline');
+    expect(await page.locator('#results > li.hit').count()).toBeGreaterThan(0);
+    await expect(page.locator('#docs-msg')).not.toContainText('Indexed'); // nothing was re-indexed
+  } finally {
+    await context.setOffline(false);
+  }
+});
+
+test('document text with <script>, onerror and javascript: links shows as text and runs nothing', async ({ page }) => {
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await openDemo(page, '?device=wasm');
+  const payload =
+    'xsspayload <script>window.__xss = "script"; alert("script")</script> <img src=x onerror="window.__xss = \'img\'; alert(\'img\')"> ' +
+    '<a href="javascript:window.__xss=\'link\'">click me</a> <svg onload="window.__xss=\'svg\'"></svg> <iframe src="javascript:alert(1)"></iframe>';
+  await page.fill('#paste', payload);
+  await page.click('#paste-form button[type=submit]');
+  await waitIndexed(page);
+  await expect(page.locator('#docs-msg')).toContainText('Indexed 1 document');
+  // A .jsonl document whose title (metadata) is markup too.
+  await page.setInputFiles('#files', {
+    name: 'hostile.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(JSON.stringify({ id: 'x1', title: '<img src=y onerror="window.__xss=\'title\'">', text: 'xsspayload in a title <b onmouseover=alert(3)>bold</b>' }) + '\n'),
+  });
+  await waitIndexed(page);
+  await expect(page.locator('#docs-msg')).toContainText('Indexed 1 document from hostile.jsonl');
+
+  await page.check('input[name=mode][value=bm25]'); // only the two documents that contain the word
+  await search(page, 'xsspayload');
+  const hits = page.locator('#results > li.hit');
+  await expect(hits).toHaveCount(2);
+  for (const d of await page.locator('#results details').all()) await d.evaluate((el) => ((el as HTMLDetailsElement).open = true));
+  await expect(page.locator('#results')).toContainText('<script>window.__xss');
+  await expect(page.locator('#results')).toContainText('<img src=x onerror=');
+  await expect(page.locator('#results')).toContainText('javascript:window.__xss');
+  await expect(page.locator('#results h3')).toContainText(['<img src=y onerror=']);
+  expect(await page.locator('#results script, #results img, #results a, #results svg, #results iframe, #results b').count()).toBe(0);
+  await page.locator('#results').hover();
+  await page.waitForTimeout(300);
+  expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
+  expect(dialogs).toEqual([]);
+  expect(requests.filter((u) => /\/(x|y)$/.test(new URL(u).pathname))).toEqual([]);
+});
+
+test('the main thread stays responsive while the worker loads the model and indexes a corpus', async ({ page }) => {
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.__longTasks = [] as [number, number][];
+    w.__longScripts = [] as [string, number][];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push([Math.round(e.startTime), Math.round(e.duration)]);
+    }).observe({ type: 'longtask', buffered: true });
+    // Long animation frames name the scripts that ran in them: what this page's own code costs.
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as any[]) for (const sc of e.scripts ?? []) w.__longScripts.push([`${sc.invoker} ${String(sc.sourceURL).split('/').pop()}`, Math.round(sc.duration)]);
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  });
+  await openDemo(page, '?device=wasm'); // model load + the project docs, in the worker
+  // A bigger corpus: 2,000 documents dropped as one .jsonl file.
+  const lines = Array.from({ length: 2000 }, (_, i) =>
+    JSON.stringify({ id: `gen-${i}`, text: `Generated document ${i} about ${['boundary layers', 'sparse retrieval', 'offline search', 'service workers', 'vector quantisation'][i % 5]} and the number ${i * 7}.` }),
+  );
+  const before = await count(page);
+  const t0 = Date.now();
+  await page.setInputFiles('#files', { name: 'generated.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) });
+  await page.waitForFunction(() => document.body.dataset.indexing === 'yes', null, { timeout: 10_000 }).catch(() => undefined);
+  await waitIndexed(page);
+  const secs = (Date.now() - t0) / 1000;
+  expect(await count(page)).toBe(before + 2000);
+  await search(page, 'service workers');
+  const tasks: [number, number][] = await page.evaluate(() => (window as any).__longTasks);
+  const scripts: [string, number][] = await page.evaluate(() => (window as any).__longScripts);
+  const longest = Math.max(0, ...tasks.map((t) => t[1]));
+  const longestScript = Math.max(0, ...scripts.map((t) => t[1]));
+  console.log(
+    `long tasks on the main thread: ${tasks.length}, longest ${longest} ms [start, ms] ${JSON.stringify(tasks)}; ` +
+      `longest script in a long frame ${longestScript} ms ${JSON.stringify(scripts)} (model load + ${before} docs + 2,000 docs in ${secs.toFixed(1)} s)`,
+  );
+  // Measured on this 2-core machine (shared, load average ~12): longest long task 150–600 ms, all of them
+  // frames whose rendering waited for a CPU (no script of the page in them) while ORT's threads and the
+  // service worker's precache download ran; the page's own scripts took at most ~55 ms (a 62 ms rAF callback
+  // seen once was Playwright's own waitForFunction polling). The bounds: the
+  // page's code never blocks for long, and no task comes near what indexing on the main thread costs
+  // (seconds for this corpus).
+  expect(longestScript).toBeLessThan(100);
+  expect(longest).toBeLessThan(1000);
+});
+
+test('a dropped binary or oversized file gets a clear message and indexes nothing', async ({ page }) => {
+  await openDemo(page, '?device=wasm');
+  const before = await count(page);
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  await page.setInputFiles('#files', { name: 'notes.txt', mimeType: 'text/plain', buffer: png });
+  await expect(page.locator('#docs-msg')).toContainText('Nothing was indexed: notes.txt looks like a binary file');
+  await expect(page.locator('#docs-msg')).toHaveAttribute('role', 'alert');
+
+  // Dropped on the drop zone (a real DataTransfer), with a good file beside it: the drop is all or nothing.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['fine text'], 'fine.txt', { type: 'text/plain' }));
+    dt.items.add(new File([new Uint8Array([0xff, 0xfe, 0xfd, 0x00, 0x01])], 'photo.md'));
+    document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await expect(page.locator('#docs-msg')).toContainText('Nothing was indexed: photo.md');
+
+  await page.setInputFiles('#files', { name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(6 * 1024 * 1024, 'a') });
+  await expect(page.locator('#docs-msg')).toContainText('huge.txt is 6.0 MB; the limit is 5 MB');
+  await page.setInputFiles('#files', { name: 'image.png', mimeType: 'image/png', buffer: png });
+  await expect(page.locator('#docs-msg')).toContainText('only .txt, .md and .jsonl');
+  expect(await count(page)).toBe(before);
+});
+
+test('a model URL that fails to load leaves the current model working and says why', async ({ page }) => {
+  await openDemo(page, '?device=wasm');
+  await page.selectOption('#model-choice', 'url');
+  await page.fill('#model-url', `${new URL(page.url()).origin}/models/no-such-model/`);
+  await page.click('#load-model');
+  await expect(page.locator('#model-msg')).toHaveAttribute('data-kind', 'error', { timeout: 30_000 });
+  await expect(page.locator('#model-msg')).toContainText(/Could not load .*no-such-model.*config\.json/);
+  await expect(page.locator('#model-msg')).toContainText('Still using tiny-m3');
+  await expect(page.locator('#badge')).toContainText('tiny-m3');
+  await search(page, 'storage');
+  expect(await page.locator('#results > li.hit').count()).toBeGreaterThan(0);
+});
+
+test('export / import: a good file round-trips; a foreign, corrupt or other-model file is refused with a reason', async ({ page }) => {
+  await openDemo(page, '?device=wasm');
+  const before = await count(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  expect(download.suggestedFilename()).toMatch(/^m3-search-tiny-m3-.*\.m3idx$/);
+  const file = readFileSync((await download.path())!);
+
+  const importFile = async (name: string, buffer: Buffer) => {
+    await page.evaluate(() => (document.getElementById('storage-msg')!.textContent = ''));
+    await page.setInputFiles('#import-file', { name, mimeType: 'application/octet-stream', buffer });
+    await expect(page.locator('#storage-msg')).toHaveAttribute('data-kind', /ok|error/);
+    await expect(page.locator('#storage-msg')).not.toHaveText(/Checking/);
+    return page.locator('#storage-msg').innerText();
+  };
+
+  expect(await importFile('notes.m3idx', Buffer.from('just some text'))).toMatch(/not imported: this is not an m3-search index file.*unchanged/);
+  const corrupt = Buffer.from(file);
+  corrupt[corrupt.length - 20] ^= 0xff;
+  expect(await importFile('corrupt.m3idx', corrupt)).toMatch(/corrupt \(SHA-256 checksum mismatch\)/);
+  expect(await importFile('other.m3idx', rewriteHeader(file, (h) => (h.meta.modelId = 'Xenova/bge-m3')))).toMatch(/built with another model: model "Xenova\/bge-m3"/);
+  expect(await importFile('old.m3idx', rewriteHeader(file, (h) => (h.schemaVersion = h.meta.schemaVersion = 1)))).toMatch(/schema version 1/);
+  expect(await count(page)).toBe(before);
+
+  await page.click('#clear');
+  await expect(page.locator('#storage-msg')).toContainText('Cleared');
+  expect(await count(page)).toBe(0);
+  expect(await importFile('good.m3idx', file)).toContain(`Imported ${before} documents`);
+  expect(await count(page)).toBe(before);
+  await search(page, 'index');
+  expect(await page.locator('#results > li.hit').count()).toBeGreaterThan(0);
+});
+
+/** Edits the JSON header of an exported index file (the body and its checksum stay as they were). */
+function rewriteHeader(file: Buffer, edit: (header: any) => void): Buffer {
+  const hLen = file.readUInt32LE(8);
+  const header = JSON.parse(file.subarray(12, 12 + hLen).toString('utf8'));
+  edit(header);
+  const h = Buffer.from(JSON.stringify(header));
+  const lenBuf = Buffer.alloc(4);
+  lenBuf.writeUInt32LE(h.length);
+  return Buffer.concat([file.subarray(0, 8), lenBuf, h, file.subarray(12 + hLen)]);
+}
