@@ -1,0 +1,115 @@
+/**
+ * Static index packages: the portable index (search/portable.ts) cut into content-addressed chunks with a
+ * manifest, so a site can ship its index as plain static files and a browser can verify, resume and swap it.
+ *
+ *   OUT/manifest.json            StaticManifest (the only file that changes between versions)
+ *   OUT/chunks/<sha256[0:32]>.bin  pieces of the segment files (segment-file.ts), each ≤ chunkBytes
+ *
+ * Chunk names derive from their content, so old and new versions can sit side by side on a server (and in
+ * HTTP caches) and a deploy switches versions by replacing manifest.json alone.
+ *
+ * This module is browser-safe (no Node APIs): the loader validates manifests with it.
+ */
+import { SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
+
+export const STATIC_FORMAT = 'm3-search-static';
+/** Layout of the package itself; bumped when files or manifest fields change meaning. */
+export const STATIC_PACKAGE_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export interface StaticChunk {
+  /** Path relative to the manifest. */
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface StaticSegment {
+  seq: number;
+  docs: number;
+  bytes: number;
+  /** Indexes into `chunks`, in order: the segment file is their concatenation. */
+  chunks: number[];
+}
+
+export interface StaticManifest {
+  format: typeof STATIC_FORMAT;
+  packageVersion: number;
+  schemaVersion: number;
+  /** Content id of this version: changes whenever any chunk or the meta changes. */
+  version: string;
+  model: ModelIdentity;
+  colbert: boolean;
+  docCount: number;
+  meta: MetaRecord;
+  segments: StaticSegment[];
+  chunks: StaticChunk[];
+  totalBytes: number;
+  createdAt: string;
+}
+
+/** Why a package was refused, in words a user (or a site's error page) can act on. */
+export class StaticPackageError extends Error {
+  constructor(readonly reason: string) {
+    super(`static index refused: ${reason}`);
+    this.name = 'StaticPackageError';
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+
+/**
+ * Checks a parsed manifest completely (format, versions, model, structure) before a byte of the package is
+ * fetched. With `expect`, the package must have been built by that model: otherwise its vectors would be
+ * searched with the wrong encoder's queries.
+ */
+export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest {
+  if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT) throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
+  if (m.packageVersion !== STATIC_PACKAGE_VERSION) throw new StaticPackageError(`package format version ${m.packageVersion}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
+  if (m.schemaVersion !== SCHEMA_VERSION || m.meta?.schemaVersion !== SCHEMA_VERSION) {
+    throw new StaticPackageError(`it was built with index schema version ${m.schemaVersion}; this version of m3-search uses schema version ${SCHEMA_VERSION}`);
+  }
+  if (typeof m.version !== 'string' || !/^[0-9a-f]{8,64}$/.test(m.version)) throw new StaticPackageError('the manifest is corrupt (no version id)');
+  const model = m.model;
+  if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
+  if (model.modelId !== m.meta.modelId || model.dims !== m.meta.dims || model.headHash !== m.meta.headHash) throw new StaticPackageError('the manifest is corrupt (its model and its index meta disagree)');
+  if (expect) {
+    const diff: string[] = [];
+    if (model.modelId !== expect.modelId) diff.push(`model "${model.modelId}" (this page uses "${expect.modelId}")`);
+    if (model.dims !== expect.dims) diff.push(`${model.dims} dims (this page: ${expect.dims})`);
+    if (expect.headHash && model.headHash !== expect.headHash) diff.push(`other sparse/ColBERT heads (hash ${model.headHash.slice(0, 8)}…, this page ${expect.headHash.slice(0, 8)}…)`);
+    if (diff.length) throw new StaticPackageError(`it was built with another model: ${diff.join(', ')}`);
+  }
+  if (!Array.isArray(m.chunks) || !Array.isArray(m.segments)) throw new StaticPackageError('the manifest is corrupt (no chunk list)');
+  let total = 0;
+  m.chunks.forEach((c: any, i: number) => {
+    if (!c || typeof c.file !== 'string' || !isCount(c.bytes) || typeof c.sha256 !== 'string' || !HEX64.test(c.sha256)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} lacks a file, size or SHA-256)`);
+    // Chunks must stay under the package folder: a manifest is data, never a way to make the page fetch elsewhere.
+    if (/^[a-z]+:|^\/|(^|\/)\.\.(\/|$)/i.test(c.file)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${c.file})`);
+    total += c.bytes;
+  });
+  if (total !== m.totalBytes) throw new StaticPackageError(`the manifest is corrupt (chunks add up to ${total} bytes, it says ${m.totalBytes})`);
+  const used = new Set<number>();
+  for (const s of m.segments) {
+    if (!s || !isCount(s.seq) || !isCount(s.bytes) || !Array.isArray(s.chunks) || !s.chunks.length) throw new StaticPackageError('the manifest is corrupt (a segment lacks its chunks)');
+    let sum = 0;
+    for (const c of s.chunks) {
+      if (!isCount(c) || c >= m.chunks.length || used.has(c)) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq} names chunk ${c})`);
+      used.add(c);
+      sum += m.chunks[c].bytes;
+    }
+    if (sum !== s.bytes) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq}: chunks hold ${sum} bytes, it says ${s.bytes})`);
+  }
+  if (m.segments.map((s: StaticSegment) => s.seq).join() !== m.meta.segments.join()) throw new StaticPackageError('the manifest is corrupt (its segments do not match its index meta)');
+  if (m.docCount !== m.meta.docCount) throw new StaticPackageError('the manifest is corrupt (document counts disagree)');
+  return m as StaticManifest;
+}
+
+/** Version id: SHA-256 over the meta's identity-relevant fields and every chunk hash, first 16 hex digits. */
+export async function manifestVersion(meta: MetaRecord, chunks: StaticChunk[], sha256Hex: (b: Uint8Array) => Promise<string>): Promise<string> {
+  const { updatedAt: _u, createdAt: _c, ...stable } = meta;
+  const text = JSON.stringify({ meta: stable, chunks: chunks.map((c) => c.sha256) });
+  return (await sha256Hex(new TextEncoder().encode(text))).slice(0, 16);
+}
