@@ -1,6 +1,7 @@
 /**
- * `m3-search index --model M --input docs.jsonl --out DIR [--colbert] [--batch-size N]`: encodes JSON-lines
- * documents and writes an M3Index to a folder (FileStore), with a progress bar on stderr.
+ * `m3-search index --model M --input docs.jsonl --out DIR [--colbert] [--batch-size N] [--static OUT]`: encodes
+ * JSON-lines documents and writes an M3Index to a folder (FileStore), with a progress bar on stderr. With
+ * `--static OUT`, also writes the index as a static package for sites (src/static: manifest + chunks).
  */
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
@@ -21,6 +22,8 @@ export async function runIndex(argv: string[]): Promise<number> {
       'batch-size': { type: 'string', default: '256' },
       upsert: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
+      static: { type: 'string' },
+      'chunk-bytes': { type: 'string' },
     },
   });
   if (!values.input) throw new Error('--input docs.jsonl is required ("-" reads stdin)');
@@ -29,7 +32,8 @@ export async function runIndex(argv: string[]): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
 
   const encoder = await M3Encoder.load(encoderOptions(values));
-  const index = await M3Index.open(values.out, { encoder, store: new FileStore(values.out), colbert: values.colbert });
+  const store = new FileStore(values.out);
+  const index = await M3Index.open(values.out, { encoder, store, colbert: values.colbert });
   const total = await countLines(values.input);
   const bar = new SingleBar(
     { format: 'indexing [{bar}] {value}/{total} docs | {rate} docs/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: !values.quiet, notTTYSchedule: 5000 },
@@ -48,6 +52,14 @@ export async function runIndex(argv: string[]): Promise<number> {
       };
       const r = values.upsert ? await index.upsert(docs, { batchSize, onProgress }) : await index.add(docs, { batchSize, onProgress });
       done += 'added' in r ? r.added : r.upserted;
+    }
+    if (values.static) {
+      bar.stop();
+      // Compacted first: a package should not ship rows that upserts and removes left dead.
+      if (index.info.tombstones) await index.compact();
+      const { writeStaticPackage } = await import('../static/build.ts');
+      const m = await writeStaticPackage(store, values.static, values['chunk-bytes'] ? { chunkBytes: Number(values['chunk-bytes']) } : {});
+      process.stderr.write(`static package ${m.version}: ${m.docCount} documents, ${m.chunks.length} chunks, ${m.totalBytes} bytes in ${values.static}\n`);
     }
   } finally {
     bar.stop();
