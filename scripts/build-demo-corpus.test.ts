@@ -21,7 +21,7 @@ describe('demo corpus sections', () => {
     const para = 'word '.repeat(200).trim();
     const docs = splitSections('DESIGN.md', `## Long\n\n${[para, para, para].join('\n\n')}`);
     expect(docs.length).toBe(3); // ~1,000 characters each: two would pass the 1,800 limit
-    expect(docs[1].metadata.title).toBe('Long');
+    expect(docs[1].metadata.title).toBe('Long (continued)');
     expect(docs[1].text.startsWith('Long (continued)\n\n')).toBe(true);
     expect(docs.every((d) => d.text.length <= 1800 + 40)).toBe(true);
   });
