@@ -33,6 +33,7 @@ export default defineConfig({
         encoder: resolve('e2e/pages/encoder.html'),
         bench: resolve('bench/page/index.html'),
         index: resolve('e2e/pages/index.html'),
+        'static-site': resolve('e2e/pages/static-site.html'),
       },
     },
   },
