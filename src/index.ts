@@ -14,3 +14,5 @@ export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './work
 export { M3Service, type ServiceOptions } from './worker/service.ts';
 export type { M3WorkerApi, WorkerLoadOptions, WorkerIndexOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './worker/api.ts';
 export { exportStore, parsePortable, writePortable, PortableImportError, PORTABLE_FORMAT_VERSION, type PortableIndex } from './search/portable.ts';
+export { loadStaticIndex, installStaticPackage, installedStaticVersion, staticLoadReport, type StaticLoadOptions, type StaticLoadReport, type StaticProgress } from './static/loader.ts';
+export { StaticPackageError, validateManifest, STATIC_PACKAGE_VERSION, type StaticManifest } from './static/manifest.ts';

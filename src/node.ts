@@ -2,3 +2,5 @@
  * browser bundles never pull node:fs. */
 export * from './index.ts';
 export { FileStore } from './store/file-store.ts';
+export { writeStaticPackage, type BuildStaticOptions } from './static/build.ts';
+export { exportIndex, readExport, ENGINES, type Engine, type ExportManifest } from './export/index.ts';
