@@ -202,6 +202,121 @@ function forEachWord(text: string, seg: Intl.Segmenter, cb: (word: string, index
   }
 }
 
+/*
+ * ASCII fast path. For text made only of code points < 0x80, UAX #29 word breaking reduces to a few
+ * classes (WB5–WB13b): letters [A-Za-z] and digits join each other (WB5, WB8–WB10); '_' joins
+ * anything word-ish on either side (WB13a/b); one MidLetter ':' or MidNumLet '.' / '\'' joins two
+ * letters (WB6/7); one MidNum ',' / ';' or MidNumLet joins two digits (WB11/12); everything else
+ * breaks. ICU marks a segment word-like when it holds a letter or digit, or is a run of two or more
+ * underscores ("_" alone is not). The scan below yields exactly the segmenter's words on such
+ * text, as the tests check against Intl.Segmenter on random and real text; it is about 10× faster.
+ * Whether the runtime's segmenter agrees (ICU versions could tailor ':' differently) is probed once
+ * per segmenter; on any disagreement the segmenter is used for everything.
+ */
+const C_OTHER = 0;
+const C_LETTER = 1;
+const C_DIGIT = 2;
+const C_UNDER = 3;
+const C_MIDLETTER = 4; // ':'
+const C_MIDNUMLET = 5; // '.', '\''
+const C_MIDNUM = 6; // ',', ';'
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 65; c <= 90; c++) ASCII_CLASS[c] = C_LETTER;
+for (let c = 97; c <= 122; c++) ASCII_CLASS[c] = C_LETTER;
+for (let c = 48; c <= 57; c++) ASCII_CLASS[c] = C_DIGIT;
+ASCII_CLASS[95] = C_UNDER;
+ASCII_CLASS[58] = C_MIDLETTER;
+ASCII_CLASS[46] = C_MIDNUMLET;
+ASCII_CLASS[39] = C_MIDNUMLET;
+ASCII_CLASS[44] = C_MIDNUM;
+ASCII_CLASS[59] = C_MIDNUM;
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Words of pure-ASCII text as Intl.Segmenter's word-like segments: cb(start, end, hasUpper). */
+export function forEachAsciiWord(text: string, cb: (start: number, end: number, hasUpper: boolean) => void): void {
+  const n = text.length;
+  const cls = ASCII_CLASS;
+  let i = 0;
+  while (i < n) {
+    const c0 = cls[text.charCodeAt(i)];
+    if (c0 === C_OTHER || c0 >= C_MIDLETTER) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let upper = false;
+    let wordish = c0 !== C_UNDER;
+    let prev = c0;
+    let ch = text.charCodeAt(i);
+    if (ch >= 65 && ch <= 90) upper = true;
+    i++;
+    while (i < n) {
+      ch = text.charCodeAt(i);
+      const c = cls[ch];
+      if (c === C_OTHER) break;
+      if (c <= C_UNDER) {
+        if (ch >= 65 && ch <= 90) upper = true;
+        if (c !== C_UNDER) wordish = true;
+        prev = c;
+        i++;
+        continue;
+      }
+      // A mid character joins only between two letters (':' '.' '\'') or two digits (',' ';' '.' '\'').
+      if (i + 1 >= n) break;
+      const ch2 = text.charCodeAt(i + 1);
+      const next = ch2 < 128 ? cls[ch2] : C_OTHER;
+      const joins =
+        (prev === C_LETTER && next === C_LETTER && (c === C_MIDLETTER || c === C_MIDNUMLET)) ||
+        (prev === C_DIGIT && next === C_DIGIT && (c === C_MIDNUM || c === C_MIDNUMLET));
+      if (!joins) break;
+      if (ch2 >= 65 && ch2 <= 90) upper = true;
+      i += 2;
+    }
+    if (wordish || i - start >= 2) cb(start, i, upper);
+  }
+}
+
+/** Cases that pin down the rules above; the fast path runs only where the segmenter agrees on all. */
+const PROBES = [
+  'a:b a.b a\'b 1,2 1;2 1.2 1:2 a.1 1.a a1.2 _ __ ___ a_ _a 1_ a_.b a..b a.b.c 3.14. \'a\' a__b _1_ ._. a,b a;b x\ty a\u007fb',
+  "O'Neil's e.g. 1,000.5 rock'n'roll foo_bar:baz x86_64 v1.2.3-rc.1 a:1 1'2 ::a:: __init__ 'quoted' end.",
+];
+const fastOk = new WeakMap<Intl.Segmenter, boolean>();
+function asciiFastPathAgrees(seg: Intl.Segmenter): boolean {
+  let ok = fastOk.get(seg);
+  if (ok === undefined) {
+    ok = true;
+    for (const p of PROBES) {
+      const want: string[] = [];
+      for (const s of seg.segment(p)) if (s.isWordLike) want.push(`${s.index}:${s.segment}`);
+      const got: string[] = [];
+      forEachAsciiWord(p, (a, b) => got.push(`${a}:${p.slice(a, b)}`));
+      if (want.join('|') !== got.join('|')) ok = false;
+    }
+    fastOk.set(seg, ok);
+  }
+  return ok;
+}
+
+/** For tests: whether the ASCII fast path is in use with these options on this runtime. */
+export function asciiFastPathActive(opts?: AnalyzerOptions): boolean {
+  const r = resolve(opts);
+  return !r.ascii && r.segmenter !== null && asciiFastPathAgrees(r.segmenter);
+}
+
+/** Set false (tests) to force Intl.Segmenter on every text. */
+export const analyzerInternals = { asciiFastPath: true };
+
+/** normalizeTerm + finish for an ASCII word (normalizeTerm's ASCII branch). */
+function asciiTerm(text: string, start: number, end: number, upper: boolean, r: Resolved): string {
+  let s = text.slice(start, end);
+  if (upper) s = s.toLowerCase();
+  const n = s.length;
+  if (n > 2 && s.charCodeAt(n - 2) === 39 /* ' */ && s.charCodeAt(n - 1) === 115 /* s */) s = s.slice(0, n - 2);
+  return finish(s, r);
+}
+
 /**
  * Tokens in text order (by start, then end). `emit` gets each token; returning the array form is
  * a thin wrapper so hot paths (indexing, queries) can skip the objects.
@@ -216,6 +331,13 @@ function run(text: string, r: Resolved, emit: (term: string, start: number, end:
       const t = finish(m[0].toLowerCase(), r);
       if (t) emit(t, m.index, m.index + m[0].length);
     }
+    return;
+  }
+  if (analyzerInternals.asciiFastPath && !NON_ASCII.test(text) && asciiFastPathAgrees(r.segmenter!)) {
+    forEachAsciiWord(text, (start, end, upper) => {
+      const t = asciiTerm(text, start, end, upper, r);
+      if (t) emit(t, start, end);
+    });
     return;
   }
   const hasCjk = r.bigrams && CJK_CHAR.test(text);
