@@ -10,7 +10,6 @@ import { DenseMatrix } from '../rank/dense-scan.ts';
 import { Bm25Index, DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Bm25Block, ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
-import { mergeBm25, segmentDocTerms } from './bm25-merge.ts';
 import type { SparseSegment } from './sparse-scan.ts';
 
 export interface LiveSegment {
@@ -35,9 +34,8 @@ export class LiveIndex {
   readonly dims: number;
   dense: DenseMatrix | null = null;
   private bm25Index: Bm25Index | null;
-  /** Segments whose BM25 postings are not in bm25Index yet (bulk ingest defers the work to the next query). */
-  private bm25Pending: { seg: LiveSegment; docTerms?: Iterable<Bm25DocTerms> }[] = [];
-  private bm25PendingDocs = 0;
+  /** Segments whose BM25 postings are not in bm25Index yet (added in blocks on the next use). */
+  private bm25Pending: { seg: LiveSegment }[] = [];
   readonly segments: LiveSegment[] = [];
   sparseSegments: SparseSegment[] = [];
   /** Global row → document key. */
@@ -60,44 +58,41 @@ export class LiveIndex {
     this.bm25Index = opts.bm25 ? new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
   }
 
-  /**
-   * The BM25 index, brought up to date. Many pending documents (bulk ingest) are merged by rebuilding
-   * from every segment's postings, which costs far less per document than adding them one by one.
-   */
+  /** The BM25 index, brought up to date with the segments appended since the last use. */
   get bm25(): Bm25Index | null {
     if (!this.bm25Index || !this.bm25Pending.length) return this.bm25Index;
-    if (this.bm25PendingDocs > Math.max(2000, this.bm25Index.size / 4)) {
-      const sources = this.segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
-      this.bm25Index = mergeBm25(sources, (k) => this.alive[k] === 1, DEFAULT_BM25_PARAMS, this.opts.analyzer ?? {});
-    } else {
-      for (const { seg, docTerms } of this.bm25Pending) {
-        for (const d of docTerms ?? segmentDocTerms(seg.keys, seg.bm25!)) if (this.alive[d.key]) this.bm25Index.add(d);
-      }
-    }
+    // The segments' term-grouped postings go in as whole blocks (no per-document work).
+    this.bm25Index.addBlocks(
+      this.bm25Pending.map(({ seg }) => ({ keys: seg.keys, bm25: seg.bm25! })),
+      (k) => this.alive[k] === 1,
+    );
     this.bm25Pending = [];
-    this.bm25PendingDocs = 0;
     return this.bm25Index;
   }
 
-  /** Builds from stored segments; BM25 is merged from the blocks in one pass (no text analysis). */
+  /** Builds from stored segments; BM25 is built from the blocks' postings (no text analysis). */
   static build(segments: SegmentRecord[], tombstones: Iterable<number>, opts: LiveOptions): LiveIndex {
     const live = new LiveIndex(opts);
     const dead = new Set(tombstones);
     for (const s of segments) live.appendRows(s, dead);
     if (opts.bm25) {
       const sources = segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
-      live.bm25Index = mergeBm25(sources, (k) => !dead.has(k), DEFAULT_BM25_PARAMS, opts.analyzer ?? {});
+      live.bm25Index = new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer);
+      live.bm25Index.addBlocks(sources, dead.size ? (k) => !dead.has(k) : undefined);
     }
     return live;
   }
 
-  /** A segment committed after the build. `docTerms` saves re-deriving BM25 terms from the block. */
+  /**
+   * A segment committed after the build. `docTerms` (the batch's analysed documents) is accepted for
+   * callers that have it, but the segment's own BM25 block is cheaper to add, so it is not used.
+   */
   appendSegment(seg: SegmentRecord, docTerms?: Iterable<Bm25DocTerms>): void {
+    void docTerms;
     if (this.segments.some((s) => s.seq === seg.seq)) return;
     this.appendRows(seg, new Set());
     if (this.bm25Index && seg.bm25) {
-      this.bm25Pending.push({ seg: this.segments[this.segments.length - 1], docTerms });
-      this.bm25PendingDocs += seg.keys.length;
+      this.bm25Pending.push({ seg: this.segments[this.segments.length - 1] });
     }
   }
 
