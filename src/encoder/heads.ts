@@ -11,6 +11,13 @@ export const SPECIAL_IDS: ReadonlySet<number> = new Set([0, 1, 2, 3]);
 export interface SparseHead {
   weight: Float32Array; // [H]  (stored [1, H])
   bias: number;
+  /**
+   * Optional learned per-token-id affine map over the vocabulary (issue 5, src/tune):
+   * w = relu(scale[id]·(h·W + b) + shift[id]). Absent means exactly M3's head.
+   */
+  vocab?: { scale: Float32Array; shift: Float32Array };
+  /** Weights ≤ threshold are dropped (a tuned head's pruning threshold); absent = 0, M3's relu. */
+  threshold?: number;
 }
 
 export interface ColbertHead {
@@ -68,7 +75,8 @@ function sparseWeights(hidden: Float32Array, offset: number, H: number, ids: Arr
     let s = head.bias;
     const row = offset + i * H;
     for (let j = 0; j < H; j++) s += hidden[row + j] * head.weight[j];
-    if (s <= 0) continue; // relu, and FlagEmbedding drops zero weights
+    if (head.vocab && id < head.vocab.scale.length) s = head.vocab.scale[id] * s + head.vocab.shift[id];
+    if (s <= (head.threshold ?? 0)) continue; // relu, and FlagEmbedding drops zero weights
     const prev = best.get(id);
     if (prev === undefined || s > prev) best.set(id, s);
   }

@@ -3,7 +3,7 @@
  * Node (onnxruntime-node). Transformers.js runs the ONNX encoder and the tokenizer; the heads are applied here.
  */
 import { AutoModel, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
-import { applyHeads, type Heads } from './heads.ts';
+import { applyHeads, type Heads, type SparseHead } from './heads.ts';
 import { loadHeads } from './load-heads.ts';
 import {
   configureTransformers,
@@ -50,9 +50,18 @@ export interface EncoderInfo {
   heads: { sparse: boolean; colbert: boolean };
   /** sha256 (hex) of the head files, so an index can tell which head produced its postings. */
   headHash: string;
+  /** Set when a tuned sparse head replaces the base one (withSparseHead); headHash stays the base files'. */
+  sparseHead?: { version: number; hash: string };
   /** Set when the encoder runs on another device or dtype than requested, and why. */
   fallbackReason?: string;
   verification?: Verdict;
+}
+
+/** Hidden states of one text (encodeHidden): its token ids and last_hidden_state rows [L × H]. */
+export interface HiddenStates {
+  ids: Uint32Array;
+  hidden: Float32Array;
+  truncated: boolean;
 }
 
 interface Session {
@@ -72,6 +81,8 @@ export class M3Encoder {
     private readonly tokenizer: any,
     private readonly heads: Heads,
     private readonly hooks: LoadOptions['testHooks'],
+    /** A view made by withSparseHead shares the session; only the encoder that loaded it disposes it. */
+    private readonly ownsSession = true,
   ) {}
 
   static load(options: LoadOptions): Promise<M3Encoder> {
@@ -186,6 +197,50 @@ export class M3Encoder {
     return out;
   }
 
+  /**
+   * last_hidden_state per text (ids with `<s>`/`</s>`, rows [L × H]): what a head sees. Head tuning
+   * (src/tune) caches these so training and re-indexing need no further forward passes.
+   */
+  async encodeHidden(texts: string[], options: { maxLength?: number; batchSize?: number } = {}): Promise<HiddenStates[]> {
+    validateTexts(texts);
+    const maxLength = options.maxLength ?? this.info.maxLength;
+    const batchSize = options.batchSize ?? 8;
+    const H = this.info.hidden;
+    const prepared = texts.map((t) => this.prepare(t, maxLength));
+    const out = new Array<HiddenStates>(texts.length);
+    for (const batch of batchByLength(prepared.map((p) => p.ids.length), batchSize)) {
+      const seqs = batch.map((i) => prepared[i].ids);
+      const hidden = await this.forward(seqs);
+      const seqLen = Math.max(...seqs.map((s) => s.length));
+      batch.forEach((t, b) => {
+        const L = prepared[t].ids.length;
+        out[t] = { ids: Uint32Array.from(prepared[t].ids), hidden: hidden.slice(b * seqLen * H, (b * seqLen + L) * H), truncated: prepared[t].truncated };
+      });
+    }
+    return out;
+  }
+
+  /** The heads in use (read-only: tuning starts from them; teachers score with them). */
+  getHeads(): Readonly<Heads> {
+    return this.heads;
+  }
+
+  /**
+   * The same model with another sparse head (a tuned version, or null for the base head loaded from the
+   * files). Shares the ONNX session and tokenizer; dispose the encoder that was loaded, not this view.
+   */
+  withSparseHead(head: SparseHead | null, tag?: { version: number; hash: string }): M3Encoder {
+    const base = this.baseSparse ?? this.heads.sparse;
+    const info: EncoderInfo = { ...this.info, heads: { ...this.info.heads, sparse: !!(head ?? base) } };
+    if (head && tag) info.sparseHead = tag;
+    else delete info.sparseHead;
+    const view = new M3Encoder(info, this.session, this.tokenizer, { ...this.heads, sparse: head ?? base }, this.hooks, false);
+    view.baseSparse = base;
+    return view;
+  }
+
+  private baseSparse: SparseHead | undefined;
+
   /** Token ids of a text as the model sees it (`<s>` … `</s>`, truncated like encode). */
   tokenize(text: string, maxLength = this.info.maxLength): Prepared {
     return this.prepare(text, maxLength);
@@ -197,6 +252,7 @@ export class M3Encoder {
   }
 
   async dispose(): Promise<void> {
+    if (!this.ownsSession) return;
     await this.session.model.dispose?.();
   }
 

@@ -14,7 +14,8 @@ import { abortError, isQuotaError, M3IndexMismatchError, M3QuotaError } from '..
 import { IdbStore } from '../store/idb-store.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
 import { mergeSegments } from '../store/segment-merge.ts';
-import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type StorageInfo, type Store } from '../store/types.ts';
+import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type SparseBlock, type StorageInfo, type Store } from '../store/types.ts';
+import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { passages } from './chunking.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
 import { compileFilter } from './filter.ts';
@@ -69,7 +70,7 @@ export class M3Index {
   private constructor(
     readonly name: string,
     private readonly store: Store,
-    private readonly encoder: EncoderLike | undefined,
+    private encoder: EncoderLike | undefined, // swapped by rewriteSparse (a tuned sparse head)
     private meta: MetaRecord,
     private readonly opts: OpenOptions,
   ) {
@@ -103,7 +104,9 @@ export class M3Index {
       } else if (legacy) meta = { ...stored, headHash: given.headHash, dtype: given.dtype };
       if (opts.colbert === true && !meta.colbert) meta = { ...meta, colbert: true }; // from now on
     }
-    const index = new M3Index(name, store, opts.encoder, meta, opts);
+    // Sparse postings made by a tuned head (issue 5): queries must be encoded by that head too.
+    const encoder = !reembed && meta.sparseHead && opts.encoder ? await encoderWithStoredHead(store, meta.sparseHead, opts.encoder) : opts.encoder;
+    const index = new M3Index(name, store, encoder, meta, opts);
     await index.loadAll();
     store.onVersionChange(() => {
       index.closed = true;
@@ -403,6 +406,7 @@ export class M3Index {
     this.check();
     await this.store.withWriteLock(async () => {
       const next: MetaRecord = { ...freshMeta(identity(this.meta), this.meta.colbert), nextKey: this.meta.nextKey, nextSeq: this.meta.nextSeq };
+      if (this.meta.sparseHead) next.sparseHead = this.meta.sparseHead; // new documents still go through the tuned head
       await this.store.reset(next);
       this.meta = next;
       this.rebuild([]);
@@ -545,6 +549,36 @@ export class M3Index {
       { onProgress: (p) => this.opts.onProgress?.({ done: p.done, total, phase: 're-embed' }) },
       true,
     );
+  }
+
+  /** For head tuning (src/tune): the store, the encoder in use, the one given to open (base head), the meta. */
+  get tuning(): { store: Store; encoder: EncoderLike | undefined; baseEncoder: EncoderLike | undefined; meta: Readonly<MetaRecord> } {
+    return { store: this.store, encoder: this.encoder, baseEncoder: this.opts.encoder, meta: this.meta };
+  }
+
+  /**
+   * Head tuning (src/tune): rewrites every segment's sparse postings with `sparseOf`, records which head made
+   * them (`head`; undefined = the base head) and encodes with `encoder` from now on. One transaction: when
+   * `sparseOf` throws (an abort), nothing changes.
+   */
+  async rewriteSparse(encoder: EncoderLike, head: MetaRecord['sparseHead'], sparseOf: (seg: SegmentRecord) => Promise<SparseBlock | null>): Promise<void> {
+    this.check();
+    if (this.meta.tombstones.length) await this.compact(); // dead rows have no text to re-encode
+    await this.store.withWriteLock(async () => {
+      await this.syncUnderLock();
+      const meta = this.meta;
+      const segs = sortByKeys(await this.store.readSegments(meta.segments));
+      let seq = meta.nextSeq;
+      const written: SegmentRecord[] = [];
+      for (const s of segs) written.push({ ...s, seq: seq++, sparse: await sparseOf(s) });
+      const next: MetaRecord = { ...meta, nextSeq: seq, segments: written.map((s) => s.seq), updatedAt: Date.now() };
+      if (head) next.sparseHead = head;
+      else delete next.sparseHead;
+      await this.store.commit({ meta: next, segments: written, deleteSegments: segs.map((s) => s.seq) });
+      this.meta = next;
+      this.encoder = encoder;
+      this.rebuild(sortByKeys(written));
+    });
   }
 
   private check(): void {

@@ -16,7 +16,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { decodeSegmentFile, encodeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
-import type { CommitBatch, DocRecord, MetaRecord, SegmentRecord, StorageInfo, Store } from './types.ts';
+import type { CommitBatch, DocRecord, HeadBlob, MetaRecord, SegmentRecord, StorageInfo, Store } from './types.ts';
 
 const META = 'meta.json';
 const LOCK = 'write.lock';
@@ -208,6 +208,20 @@ export class FileStore implements Store {
   }
 
   onVersionChange(): void {}
+
+  /** Tuned heads: `head-<version>.m3h`, written atomically; open() and reset() leave them alone. */
+  async readHeads(): Promise<HeadBlob[]> {
+    const out: HeadBlob[] = [];
+    for (const name of await fsp.readdir(this.dir)) {
+      const m = /^head-(\d+)\.m3h$/.exec(name);
+      if (m) out.push({ version: Number(m[1]), bytes: new Uint8Array(await fsp.readFile(join(this.dir, name))) });
+    }
+    return out.sort((a, b) => a.version - b.version);
+  }
+
+  async writeHead(head: HeadBlob): Promise<void> {
+    await writeAtomic(this.dir, `head-${String(head.version).padStart(4, '0')}.m3h`, head.bytes);
+  }
 
   close(): void {
     this.closed = true;

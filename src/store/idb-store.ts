@@ -10,7 +10,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
-import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 interface M3DB extends DBSchema {
   meta: { key: string; value: MetaRecord };
@@ -171,6 +171,28 @@ export class IdbStore implements Store {
 
   onVersionChange(cb: () => void): void {
     this.versionListeners.push(cb);
+  }
+
+  /**
+   * Tuned heads live in a database of their own (`<dbName>#heads`): the index's schema stays as it is, and
+   * reset() (clear, re-embed) leaves them alone. The meta record in the main database points at one.
+   */
+  private async headsDb<T>(fn: (db: IDBPDatabase) => Promise<T>): Promise<T> {
+    const factory = this.opts.indexedDB ?? globalThis.indexedDB;
+    const db = await withFactory(factory, () => openDB(`${this.dbName}#heads`, 1, { upgrade: (d) => void d.createObjectStore('heads', { keyPath: 'version' }) }));
+    try {
+      return await fn(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  readHeads(): Promise<HeadBlob[]> {
+    return this.headsDb((db) => db.getAll('heads') as Promise<HeadBlob[]>);
+  }
+
+  async writeHead(head: HeadBlob): Promise<void> {
+    await this.headsDb((db) => db.put('heads', head));
   }
 
   close(): void {

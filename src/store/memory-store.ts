@@ -4,7 +4,7 @@
  */
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc } from './legacy.ts';
-import type { CommitBatch, DocRecord, MetaRecord, SegmentRecord, StorageInfo, Store } from './types.ts';
+import type { CommitBatch, DocRecord, HeadBlob, MetaRecord, SegmentRecord, StorageInfo, Store } from './types.ts';
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
@@ -69,6 +69,13 @@ export class MemoryStore implements Store {
     return () => {};
   }
   onVersionChange(): void {}
+  private readonly heads = new Map<number, HeadBlob>();
+  async readHeads(): Promise<HeadBlob[]> {
+    return [...this.heads.values()].sort((a, b) => a.version - b.version).map((h) => structuredClone(h));
+  }
+  async writeHead(head: HeadBlob): Promise<void> {
+    this.heads.set(head.version, structuredClone(head));
+  }
   close(): void {
     this.closed = true;
   }

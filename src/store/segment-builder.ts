@@ -90,7 +90,7 @@ function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
   return { dims, codes, scales };
 }
 
-function buildSparse(rows: PreparedRow[]): SparseBlock | null {
+export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
   let total = 0;
   let max = 0;
   for (const row of rows) {

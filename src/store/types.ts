@@ -109,6 +109,14 @@ export interface MetaRecord extends ModelIdentity {
   segments: number[];
   createdAt: number;
   updatedAt: number;
+  /** The tuned sparse head that produced the sparse postings (issue 5); absent = the base head. */
+  sparseHead?: { version: number; hash: string };
+}
+
+/** One stored head version (a tuned sparse head, src/tune/head-codec.ts), kept beside the index. */
+export interface HeadBlob {
+  version: number;
+  bytes: Uint8Array;
 }
 
 /** One atomic write: a whole batch or nothing. */
@@ -157,4 +165,8 @@ export interface Store {
   onRemoteCommit(cb: () => void): () => void;
   /** Calls back when this connection is being closed because another wants to upgrade/delete. */
   onVersionChange(cb: () => void): void;
+  /** Tuned head versions kept beside the index; they survive reset(). Optional for other stores. */
+  readHeads?(): Promise<HeadBlob[]>;
+  /** Writes (or replaces) one head version. Heads are immutable: the meta points at one by version. */
+  writeHead?(head: HeadBlob): Promise<void>;
 }

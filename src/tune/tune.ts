@@ -1,0 +1,436 @@
+/**
+ * tuneSparseHead(index, options): fine-tunes the sparse head on the index's own documents, on the device.
+ * The encoder stays frozen; only the sparse head (M3's 1×H `sparse_linear`, plus the optional per-token map)
+ * trains, on hidden states cached once. The result is stored as a new head version beside the base head,
+ * the sparse postings are rebuilt with it (from the cached hidden states) and the index records which head
+ * made them. Failure (NaN, explosion) or cancel leaves the active head and the index as they were.
+ */
+import { applyHeads, colbertScore, denseScore, type SparseHead } from '../encoder/heads.ts';
+import { Bm25Index, bm25DocTerms } from '../rank/bm25.ts';
+import type { M3Index } from '../search/m3-index.ts';
+import type { EncoderLike, SearchMode } from '../search/types.ts';
+import { buildSparse, type PreparedRow } from '../store/segment-builder.ts';
+import { abortError } from '../store/errors.ts';
+import type { SegmentRecord } from '../store/types.ts';
+import { hashHead, type TunedHeadRecord } from './head-codec.ts';
+import { canSwapHead, listHeads, nextHeadVersion, readHead, writeHead } from './head-store.ts';
+import { HiddenCache, type CachedText, type HiddenEncoder } from './hidden-cache.ts';
+import { idfLogScale, tokenIdf } from './idf.ts';
+import { checkPairs, minePseudoQueries, splitHeldOut, type PairSource, type PseudoQueryOptions, type TrainingPair } from './pairs.ts';
+import { SparseHeadModel } from './sparse-model.ts';
+import { DEFAULT_TRAIN, trainSparseHead, type Candidate, type HeldOutMetrics, type TrainExample } from './train.ts';
+
+export type Teacher = 'ensemble' | 'bm25' | 'none';
+
+export interface TuneOptions {
+  /** The user's (query, relevant document id) pairs. */
+  pairs?: { query: string; docId: string }[];
+  /** Clicks logged by a UI: (query, clicked document id). */
+  clicks?: { query: string; docId: string }[];
+  /** Mine pseudo-queries from the documents (default: on when no pairs or clicks are given). */
+  pseudoQueries?: boolean | PseudoQueryOptions;
+  /** Fraction of pairs held out for early stopping and the before/after metrics (default 0.1). */
+  heldOut?: number;
+  /** Learn the per-token scale/shift over the vocabulary (default true); false = exactly M3's head. */
+  vocab?: boolean;
+  /** Weight of the IDF prior on the per-token log-scale (default 1e-3); false = no IDF init and no prior. */
+  idfPrior?: number | false;
+  /** L1 penalty on the produced weights (default 1e-3). */
+  l1?: number;
+  /** Pruning threshold at index time, as a fraction of the mean document weight (default 0.2; 0 = off). */
+  prune?: number;
+  /** Global gradient-norm clip (default 1; 0 = off). */
+  clip?: number;
+  /** Self-distillation teacher (default 'ensemble': dense + 0.3·sparse + colbert, M3's recipe). */
+  teacher?: Teacher;
+  /** Weight of the distillation loss (default ½: M3's mean of the two losses). */
+  distillWeight?: number;
+  /** InfoNCE temperature (default 0.02, as M3). */
+  temperature?: number;
+  batchSize?: number;
+  /** Hard negatives per pair (default 7), mined with the current index. */
+  hardNegatives?: number;
+  /** Which ranking mines them (default 'hybrid'). */
+  negatives?: Extract<SearchMode, 'hybrid' | 'sparse' | 'bm25' | 'dense'>;
+  maxEpochs?: number;
+  patience?: number;
+  lr?: number;
+  vocabLr?: number;
+  seed?: number;
+  /** Training wall-clock budget in ms (default 60,000). */
+  maxMs?: number;
+  /** Bound on the hidden-state cache in bytes (default 256 MiB). */
+  cacheBytes?: number;
+  /** A cache to share between runs (evaluations); overrides cacheBytes. */
+  cache?: HiddenCache;
+  /** Progressive stages; only 'sparse' is implemented (ColBERT's head is not trained yet). */
+  stages?: ('sparse' | 'colbert')[];
+  /** Rebuild the sparse postings with the tuned head and make it active (default true). */
+  activate?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: TuneProgress) => void;
+}
+
+export interface TuneProgress {
+  phase: 'pairs' | 'encode' | 'negatives' | 'train' | 'reindex';
+  done: number;
+  total: number;
+  epoch?: number;
+  loss?: number;
+  /** Held-out nDCG@10 after an epoch. */
+  heldOut?: number;
+}
+
+export interface TuneResult {
+  status: 'tuned' | 'failed';
+  reason?: string;
+  version?: number;
+  hash?: string;
+  pairs: { train: number; heldOut: number; bySource: Partial<Record<PairSource, number>>; unknownIds: string[]; skipped: number };
+  heldOut: { before: HeldOutMetrics; after: HeldOutMetrics };
+  postingsPerDoc: { before: number; after: number };
+  training: { status: string; reason?: string; epochs: number; steps: number };
+  curve: { step: number; epoch: number; loss: number; heldOut?: number }[];
+  ms: { total: number; encode: number; negatives: number; train: number; reindex: number };
+  cache: { bytes: number; hits: number; misses: number };
+}
+
+type TunableEncoder = EncoderLike & HiddenEncoder & {
+  info: { hidden: number; headHash: string; vocabSize?: number; modelId?: string; model?: string };
+  getHeads(): { sparse?: SparseHead; colbert?: { weight: Float32Array; bias: Float32Array; dim: number } };
+  withSparseHead(head: SparseHead | null, tag?: { version: number; hash: string }): EncoderLike;
+  tokenize(text: string, maxLength?: number): { ids: ArrayLike<number> };
+};
+
+function tunable(index: M3Index): TunableEncoder {
+  const e = index.tuning.baseEncoder as Partial<TunableEncoder> | undefined;
+  if (!e) throw new Error('tuning needs the index to be opened with an encoder');
+  if (!canSwapHead(e) || typeof e.encodeHidden !== 'function' || typeof e.getHeads !== 'function') {
+    throw new Error('tuning needs an M3Encoder (encodeHidden, getHeads, withSparseHead)');
+  }
+  if (!e.getHeads().sparse) throw new Error('this model has no sparse head to tune (sparse_linear.safetensors)');
+  return e as TunableEncoder;
+}
+
+const now = () => performance.now();
+
+export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}): Promise<TuneResult> {
+  const t0 = now();
+  const o = options;
+  const signal = o.signal;
+  const check = () => {
+    if (signal?.aborted) throw abortError(signal.reason);
+  };
+  if ((o.stages ?? ['sparse']).some((s) => s !== 'sparse')) throw new Error("only the 'sparse' stage is implemented; the ColBERT stage is not yet");
+  const encoder = tunable(index);
+  const { store } = index.tuning;
+  if (!store.writeHead) throw new Error(`this ${store.kind} store cannot keep tuned heads`);
+  const progress = (p: TuneProgress) => o.onProgress?.(p);
+
+  // ---- documents and pairs
+  const docs = (await store.allDocs()).filter((d) => index.has(d.id));
+  const userPairs = [...(o.pairs ?? []).map((p) => ({ ...p, source: 'user' as const })), ...(o.clicks ?? []).map((p) => ({ ...p, source: 'click' as const }))];
+  if (docs.length === 0) throw new Error('the index is empty: there are no documents to tune on (add documents first)');
+  const docIndex = new Map(docs.map((d, i) => [d.id, i]));
+  const checked = checkPairs(userPairs, (id) => docIndex.has(id));
+  const mine = o.pseudoQueries ?? userPairs.length === 0;
+  const mined = mine ? minePseudoQueries(docs, typeof mine === 'object' ? mine : {}) : [];
+  const all: TrainingPair[] = [...checked.ok, ...mined];
+  if (all.length === 0) {
+    const why = userPairs.length ? `none of the ${userPairs.length} pairs names a document in the index (unknown ids: ${checked.unknownIds.slice(0, 5).join(', ')})` : 'no pairs were given and pseudo-query mining found none';
+    throw new Error(`no training pairs: ${why}`);
+  }
+  const bySource: Partial<Record<PairSource, number>> = {};
+  for (const p of all) bySource[p.source] = (bySource[p.source] ?? 0) + 1;
+  const split = splitHeldOut(all, o.heldOut ?? 0.1, o.seed ?? 7);
+  progress({ phase: 'pairs', done: all.length, total: all.length });
+
+  // ---- hidden states (the one expensive step: a forward pass per text, cached)
+  const cache = o.cache ?? new HiddenCache(encoder, { maxBytes: o.cacheBytes });
+  const tEnc = now();
+  const docTexts = docs.map((d) => d.text);
+  const queryTexts = all.map((p) => p.query);
+  const totalTexts = docTexts.length + queryTexts.length;
+  const docHidden = await cache.get(docTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: d, total: totalTexts }) });
+  const queryHidden = await cache.get(queryTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: docTexts.length + d, total: totalTexts }) });
+  const msEncode = now() - tEnc;
+  check();
+
+  // ---- hard negatives, mined with the current index (queries embedded from the cache: no extra forward)
+  const tNeg = now();
+  const current = (index.tuning.encoder ?? encoder) as Partial<TunableEncoder>;
+  const currentHeads = typeof current.getHeads === 'function' ? current.getHeads() : encoder.getHeads();
+  const H = encoder.info.hidden;
+  const K = o.hardNegatives ?? DEFAULT_TRAIN.hardNegatives;
+  const depth = Math.max(K, 30); // held-out pairs are ranked against this many
+  const mode = o.negatives ?? 'hybrid';
+  const examples: TrainExample[] = [];
+  for (let i = 0; i < all.length; i++) {
+    if (i % 64 === 0) {
+      check();
+      progress({ phase: 'negatives', done: i, total: all.length });
+    }
+    const p = all[i];
+    const q = queryHidden[i];
+    const embedding = applyHeads(q.hidden, 0, H, q.ids, currentHeads, { dense: true, sparse: true, colbert: false }, q.truncated);
+    const hits = await index.search({ text: p.query, embedding }, { mode, k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
+    const pos = docIndex.get(p.docId)!;
+    const negatives = hits.map((h) => docIndex.get(h.id)).filter((d): d is number => d !== undefined && d !== pos);
+    examples.push({ query: q, doc: pos, negatives, mask: p.span ? tokenSpan(encoder, docs[pos].text, p.span) : undefined });
+  }
+  const msNeg = now() - tNeg;
+  const exOf = new Map(all.map((p, i) => [p, examples[i]]));
+  const train = split.train.map((p) => exOf.get(p)!);
+  const held = split.heldOut.map((p) => exOf.get(p)!);
+
+  // ---- the model: from the base head, the per-token map initialised from the corpus IDF
+  const base = encoder.getHeads().sparse!;
+  const vocabSize = encoder.info.vocabSize ?? 1 + Math.max(...docHidden.map((d) => Math.max(0, ...d.ids)));
+  const useVocab = o.vocab !== false;
+  const model = new SparseHeadModel(base, vocabSize, useVocab);
+  let prior: Float32Array | null = null;
+  if (useVocab && o.idfPrior !== false) {
+    const { idf, df } = tokenIdf(docHidden.map((d) => d.ids), vocabSize);
+    prior = idfLogScale(idf, df);
+    model.logScale!.set(prior);
+  }
+  const teacherKind = o.teacher ?? 'ensemble';
+  const teacher = makeTeacher(teacherKind, encoder, docs, docHidden, all, examples, K);
+  const config = {
+    ...DEFAULT_TRAIN,
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    hardNegatives: K,
+    ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs } : {}),
+    ...(o.patience !== undefined ? { patience: o.patience } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.vocabLr !== undefined ? { vocabLr: o.vocabLr } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.maxMs !== undefined ? { maxMs: o.maxMs } : {}),
+    l1: o.l1 ?? 1e-3,
+    idfPrior: o.idfPrior === false ? 0 : (o.idfPrior ?? DEFAULT_TRAIN.idfPrior),
+    clip: o.clip ?? DEFAULT_TRAIN.clip,
+    distillWeight: teacher ? (o.distillWeight ?? DEFAULT_TRAIN.distillWeight) : 0,
+    teacherTemperature: teacherKind === 'bm25' ? 1 : DEFAULT_TRAIN.teacherTemperature,
+  };
+  const tTrain = now();
+  const trained = trainSparseHead({
+    model,
+    docs: docHidden,
+    train,
+    heldOut: held,
+    prior: o.idfPrior === false ? null : prior,
+    teacher: teacher ? (j, cands, s) => teacher(train[j], cands, s) : undefined,
+    config,
+    signal,
+    onStep: (p) => progress({ phase: 'train', done: p.step, total: p.steps, epoch: p.epoch, loss: p.loss }),
+    onEpoch: (p) => progress({ phase: 'train', done: p.epoch, total: config.maxEpochs, epoch: p.epoch, loss: p.loss, heldOut: p.heldOut.ndcg10 }),
+  });
+  const msTrain = now() - tTrain;
+  const postingsBefore = postingsPerDoc(index);
+  const result: TuneResult = {
+    status: trained.status === 'failed' ? 'failed' : 'tuned',
+    ...(trained.reason && trained.status === 'failed' ? { reason: trained.reason } : {}),
+    pairs: { train: train.length, heldOut: held.length, bySource, unknownIds: checked.unknownIds, skipped: userPairs.length - checked.ok.length },
+    heldOut: { before: trained.before, after: trained.after },
+    postingsPerDoc: { before: postingsBefore, after: postingsBefore },
+    training: { status: trained.status, ...(trained.reason ? { reason: trained.reason } : {}), epochs: trained.epochs, steps: trained.steps },
+    curve: trained.curve,
+    ms: { total: 0, encode: msEncode, negatives: msNeg, train: msTrain, reindex: 0 },
+    cache: { bytes: cache.bytes, hits: cache.hits, misses: cache.misses },
+  };
+  if (result.status === 'failed') {
+    result.ms.total = now() - t0;
+    return result; // nothing written: the active head and the postings stay
+  }
+  check();
+
+  // ---- the pruning threshold: a fraction of the mean weight the tuned head gives document terms
+  const prune = o.prune ?? 0.2;
+  let threshold = 0;
+  if (prune > 0) {
+    let sum = 0;
+    let n = 0;
+    for (const d of docHidden) {
+      const a = model.forward(d);
+      for (const w of a.w) (sum += w), n++;
+    }
+    threshold = n ? (prune * sum) / n : 0;
+  }
+  const head = model.toHead(threshold);
+  const rec: TunedHeadRecord = {
+    version: await nextHeadVersion(store),
+    hash: await hashHead(head),
+    baseHeadHash: encoder.info.headHash,
+    modelId: String(encoder.info.modelId ?? encoder.info.model ?? ''),
+    hidden: H,
+    createdAt: Date.now(),
+    options: recordableOptions(o, config, teacherKind, threshold),
+    metrics: { heldOutBefore: trained.before, heldOutAfter: trained.after, training: result.training, pairs: result.pairs, postingsPerDocBefore: postingsBefore },
+    head,
+  };
+  result.version = rec.version;
+  result.hash = rec.hash;
+  if (o.activate === false) {
+    await writeHead(store, rec);
+    result.ms.total = now() - t0;
+    return result;
+  }
+  const tRe = now();
+  await writeHead(store, rec); // immutable version; it becomes active only with the meta commit below
+  await reindexSparse(index, encoder.withSparseHead(head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, signal, (d, t) => progress({ phase: 'reindex', done: d, total: t }));
+  result.ms.reindex = now() - tRe;
+  result.postingsPerDoc.after = postingsPerDoc(index);
+  result.ms.total = now() - t0;
+  result.cache = { bytes: cache.bytes, hits: cache.hits, misses: cache.misses };
+  return result;
+}
+
+/** Goes back to the base head: sparse postings re-made by it (re-encoding, or from `cache`). */
+export async function revertSparseHead(index: M3Index, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
+  const encoder = tunable(index);
+  const cache = opts.cache ?? new HiddenCache(encoder);
+  await reindexSparse(index, encoder.withSparseHead(null), null, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+}
+
+/** Makes a stored tuned version active again (e.g. after a revert). */
+export async function activateSparseHead(index: M3Index, version: number, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
+  const encoder = tunable(index);
+  const rec = await readHead(index.tuning.store, version);
+  if (!rec) throw new Error(`no tuned head v${version} in this index (have: ${(await listHeads(index.tuning.store)).map((h) => h.version).join(', ') || 'none'})`);
+  if (rec.baseHeadHash !== encoder.info.headHash) throw new Error(`tuned head v${version} belongs to another base head`);
+  const cache = opts.cache ?? new HiddenCache(encoder);
+  await reindexSparse(index, encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+}
+
+export { listHeads as listSparseHeads };
+
+/** Rebuilds every segment's sparse block with `view`'s head, from cached hidden states where possible. */
+async function reindexSparse(
+  index: M3Index,
+  view: EncoderLike,
+  rec: TunedHeadRecord | null,
+  cache: HiddenCache,
+  encoder: TunableEncoder,
+  signal: AbortSignal | undefined,
+  onProgress: (done: number, total: number) => void,
+): Promise<void> {
+  const head = rec ? rec.head : encoder.getHeads().sparse!;
+  const heads = { sparse: head };
+  const H = encoder.info.hidden;
+  const total = index.count();
+  let done = 0;
+  await index.rewriteSparse(view, rec ? { version: rec.version, hash: rec.hash } : undefined, async (seg: SegmentRecord) => {
+    if (signal?.aborted) throw abortError(signal.reason);
+    const docs = await index.tuning.store.getDocs(seg.ids);
+    const texts: string[] = [];
+    for (let r = 0; r < seg.rowDoc.length; r++) {
+      const d = docs[seg.rowDoc[r]];
+      const text = d?.text ?? '';
+      // Only chunked documents' rows have spans (the others in the segment read [0, 0]).
+      texts.push(d?.chunks && seg.rowSpans.length ? text.slice(seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]) : text);
+    }
+    const hidden = await cache.get(texts, { signal });
+    const rows: PreparedRow[] = hidden.map((h) => ({ sparse: applyHeads(h.hidden, 0, H, h.ids, heads, { dense: false, sparse: true, colbert: false }, h.truncated).sparse }));
+    done += seg.ids.length;
+    onProgress(Math.min(done, total), total);
+    if (signal?.aborted) throw abortError(signal.reason);
+    return buildSparse(rows);
+  });
+}
+
+/** Average sparse postings per live document in the index's segments. */
+export function postingsPerDoc(index: M3Index): number {
+  const n = index.count();
+  if (!n) return 0;
+  let total = 0;
+  for (const s of (index as unknown as { live: { sparseSegments?: { sparse?: { weights: Uint8Array } }[] } }).live.sparseSegments ?? []) total += s.sparse?.weights.length ?? 0;
+  return total / n;
+}
+
+/** Token positions [a, b) of characters [start, end) of `text` as the model sees it (`<s>` at 0). */
+function tokenSpan(encoder: TunableEncoder, text: string, span: [number, number]): [number, number] {
+  const count = (s: string) => (s.trim() ? encoder.tokenize(s, 1 << 30).ids.length - 2 : 0);
+  return [1 + count(text.slice(0, span[0])), 1 + count(text.slice(0, span[1]))];
+}
+
+function makeTeacher(
+  kind: Teacher,
+  encoder: TunableEncoder,
+  docs: { id: string; text: string }[],
+  docHidden: CachedText[],
+  pairs: TrainingPair[],
+  examples: TrainExample[],
+  hardNegatives: number,
+): ((ex: TrainExample, cands: Candidate[], student: Float64Array) => Float64Array) | undefined {
+  if (kind === 'none') return undefined;
+  if (kind === 'bm25') {
+    const bm25 = new Bm25Index();
+    docs.forEach((d, i) => bm25.add(bm25DocTerms(i, d.text)));
+    const queryOf = new Map(examples.map((e, i) => [e, pairs[i].query]));
+    return (ex, cands) => Float64Array.from(bm25.scoreDocs(queryOf.get(ex)!, cands.map((c) => c.doc)));
+  }
+  // M3's ensemble: dense + 0.3·sparse + colbert, with the student's own (current) sparse scores.
+  const H = encoder.info.hidden;
+  const heads = encoder.getHeads();
+  const dense = new WeakMap<CachedText, Float32Array>();
+  const colbert = new WeakMap<CachedText, Float32Array>();
+  const denseOf = (t: CachedText) => {
+    let v = dense.get(t);
+    if (!v) dense.set(t, (v = applyHeads(t.hidden, 0, H, t.ids, heads, { dense: true, sparse: false, colbert: false }, false).dense!));
+    return v;
+  };
+  const colbertOf = (t: CachedText) => {
+    let v = colbert.get(t);
+    if (!v) colbert.set(t, (v = applyHeads(t.hidden, 0, H, t.ids, heads, { dense: false, sparse: false, colbert: true }, false).colbert!));
+    return v;
+  };
+  // Dense and ColBERT scores are frozen: computed once per (query, document) of the query's own group
+  // (positive + hard negatives), which is what the distillation covers; MaxSim over every in-batch pair
+  // would cost Lq·Ld·D per pair, every step.
+  const frozen = new Map<TrainExample, Map<number, number>>();
+  const frozenOf = (ex: TrainExample) => {
+    let m = frozen.get(ex);
+    if (!m) {
+      m = new Map();
+      for (const doc of [ex.doc, ...ex.negatives.slice(0, hardNegatives)]) {
+        const d = docHidden[doc];
+        let s = denseScore(denseOf(ex.query), denseOf(d));
+        if (heads.colbert) s += colbertScore(colbertOf(ex.query), colbertOf(d), heads.colbert.dim);
+        m.set(doc, s);
+      }
+      frozen.set(ex, m);
+    }
+    return m;
+  };
+  return (ex, cands, student) => {
+    const m = frozenOf(ex);
+    return Float64Array.from(cands, (c, i) => {
+      const f = c.of !== undefined || c.doc !== ex.doc ? m.get(c.doc) : undefined;
+      return f === undefined ? NaN : f + 0.3 * student[i];
+    });
+  };
+}
+
+function recordableOptions(o: TuneOptions, config: typeof DEFAULT_TRAIN, teacher: Teacher, threshold: number): Record<string, unknown> {
+  return {
+    vocab: o.vocab !== false,
+    idfPrior: config.idfPrior,
+    l1: config.l1,
+    prune: o.prune ?? 0.2,
+    threshold,
+    clip: config.clip,
+    teacher,
+    distillWeight: config.distillWeight,
+    temperature: config.temperature,
+    batchSize: config.batchSize,
+    hardNegatives: config.hardNegatives,
+    negatives: o.negatives ?? 'hybrid',
+    maxEpochs: config.maxEpochs,
+    lr: config.lr,
+    vocabLr: config.vocabLr,
+    pseudoQueries: o.pseudoQueries ?? !(o.pairs?.length || o.clicks?.length),
+    userPairs: o.pairs?.length ?? 0,
+    clicks: o.clicks?.length ?? 0,
+  };
+}
