@@ -4,6 +4,7 @@ const COMMANDS: Record<string, { about: string; run: () => Promise<(argv: string
   probe: { about: 'write m3-probe.json: known answers that verify a WebGPU device', run: async () => (await import('./probe.ts')).runProbe },
   index: { about: 'index JSON-lines documents into a folder', run: async () => (await import('./build-index.ts')).runIndex },
   search: { about: 'search an index folder (one query, or --queries FILE for a TREC run)', run: async () => (await import('./search.ts')).runSearch },
+  tune: { about: "tune the index's sparse head on its documents (--revert goes back)", run: async () => (await import('./tune.ts')).runTune },
   export: { about: 'write an index for Qdrant, Milvus or Vespa (--to ENGINE --out DIR)', run: async () => (await import('./export.ts')).runExport },
   'convert-heads': {
     about: "convert BAAI's sparse_linear.pt / colbert_linear.pt to safetensors",
