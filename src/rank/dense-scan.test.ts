@@ -298,6 +298,30 @@ describe.each(kernels)('DenseMatrix (%s kernel)', (kernel) => {
     expect(mat.dequantizeRow(123)).toEqual(dequantizeInt8(codes.subarray(123 * dim, 124 * dim), scales[123]));
   });
 
+  it('bulk append (unaligned codes, padded strides, after compaction) equals row-by-row setRow', () => {
+    for (const dim of [1024, 100, 36, 130, 7]) {
+      const n = 41;
+      const { codes, scales } = quantizeInt8Batch(randomRows(n, dim, dim + 3), dim);
+      // Codes at an odd byte offset, as a view into a bigger buffer (what a decoded segment can be).
+      const buf = new Int8Array(codes.length + 3);
+      buf.set(codes, 1);
+      const unaligned = buf.subarray(1, 1 + codes.length);
+      const bulk = new DenseMatrix(dim, { kernel, initialCapacity: 8 });
+      // Leave stale bytes behind first: rows written, removed, compacted away, then the bulk append.
+      bulk.append(Int8Array.from({ length: 9 * dim }, (_, i) => (i % 251) - 125), new Float32Array(9).fill(1));
+      for (let r = 0; r < 9; r++) bulk.removeRow(r);
+      bulk.compact();
+      expect(bulk.append(unaligned, scales)).toBe(0);
+      const byRow = new DenseMatrix(dim, { kernel });
+      byRow.append(new Int8Array(n * dim), new Float32Array(n));
+      for (let r = 0; r < n; r++) byRow.setRow(r, codes.slice(r * dim, (r + 1) * dim), scales[r]);
+      const q = row(randomRows(1, dim, dim + 4), dim, 0);
+      expect(bulk.scoreAll(q)).toEqual(byRow.scoreAll(q));
+      for (const r of [0, 1, 3, 4, 40]) expect(bulk.getRow(r)).toEqual(byRow.getRow(r));
+      for (let r = 0; r < n; r++) expect(bulk.scoreAll(q)[r]).toBe(referenceScore(bulk, q, r));
+    }
+  });
+
   it('rejects bad input with clear errors', () => {
     const mat = new DenseMatrix(16, { kernel });
     mat.appendFloat(randomRows(3, 16, 16));

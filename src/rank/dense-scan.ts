@@ -352,12 +352,43 @@ export class DenseMatrix {
     const first = this.n;
     this.reserve(first + count);
     this.views();
-    for (let r = 0; r < count; r++) {
-      this.writeRow(first + r, codes, r * this.dim, scales[r]);
-      this.live[first + r] = 1;
+    if (this.kernel !== 'relaxed' && this.dim % 4 === 0) {
+      this.appendWords(first, codes, scales);
+    } else {
+      for (let r = 0; r < count; r++) this.writeRow(first + r, codes, r * this.dim, scales[r]);
     }
+    this.live.fill(1, first, first + count);
     this.n = first + count;
     return first;
+  }
+
+  /**
+   * Bulk form of writeRow for whole batches (a cold open appends every stored row): 4-byte words
+   * copied straight into the blocked layout, no per-chunk views. Row sums are only read by the
+   * relaxed kernel, which keeps writeRow.
+   */
+  private appendWords(first: number, codes: Int8Array, scales: Float32Array | ArrayLike<number>): void {
+    const count = scales.length;
+    const words = this.dim >> 2;
+    const src =
+      codes.byteOffset % 4 === 0
+        ? new Int32Array(codes.buffer, codes.byteOffset, count * words)
+        : new Int32Array(codes.slice(0, count * this.dim).buffer); // unaligned: one memcpy to an aligned copy
+    const dst = this.i32;
+    const f32 = this.f32;
+    const scales0 = this.scalesOff >> 2;
+    const CW = CHUNK >> 2; // words per chunk
+    for (let r = 0; r < count; r++) {
+      const row = first + r;
+      let o = this.rowOff(row) >> 2;
+      let s = r * words;
+      for (let c = 0; c < words; c += CW, o += 4 * CW) {
+        const m = words - c < CW ? words - c : CW;
+        for (let i = 0; i < m; i++) dst[o + i] = src[s++];
+        for (let i = m; i < CW; i++) dst[o + i] = 0; // zero tail padding
+      }
+      f32[scales0 + row] = scales[r];
+    }
   }
 
   /** Quantises and appends fp32 rows (row-major); returns the first new row id. */

@@ -74,6 +74,10 @@ export class LiveIndex {
   static build(segments: SegmentRecord[], tombstones: Iterable<number>, opts: LiveOptions): LiveIndex {
     const live = new LiveIndex(opts);
     const dead = new Set(tombstones);
+    // One dense allocation for every stored row (growing by steps would copy and re-fault pages).
+    let rows = 0;
+    for (const s of segments) rows += s.rowDoc.length;
+    if (segments.some((s) => s.dense)) live.dense = new DenseMatrix(opts.dims, { initialCapacity: Math.max(rows, 1024) });
     for (const s of segments) live.appendRows(s, dead);
     if (opts.bm25) {
       const sources = segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
