@@ -153,6 +153,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   const totalTexts = docTexts.length + queryTexts.length;
   const docHidden = await cache.get(docTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: d, total: totalTexts }) });
   const queryHidden = await cache.get(queryTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: docTexts.length + d, total: totalTexts }) });
+  progress({ phase: 'encode', done: totalTexts, total: totalTexts }); // cached texts were never counted above
   const msEncode = now() - tEnc;
   check();
 

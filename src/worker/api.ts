@@ -10,6 +10,20 @@ import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
 import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions } from '../search/types.ts';
 import type { StorageInfo } from '../store/types.ts';
+import type { TuneOptions, TuneProgress, TuneResult } from '../tune/tune.ts';
+
+/** tuneSparseHead's options minus what can't cross to the worker (signal, callbacks, a cache). */
+export type WorkerTuneOptions = Omit<TuneOptions, 'signal' | 'onProgress' | 'cache'> & {
+  /** Id under which `cancel(task)` aborts the tuning (nothing is written then). */
+  task?: string;
+};
+
+/** Tuned head versions of the open index, and which one made its sparse postings (null: the base head). */
+export interface WorkerHeadsInfo {
+  active: { version: number; hash: string } | null;
+  versions: { version: number; hash: string; createdAt: number; options: Record<string, unknown>; metrics: Record<string, unknown> }[];
+  postingsPerDoc: number;
+}
 
 /** M3Encoder.load's options, minus the callbacks and test hooks that can't be cloned. */
 export interface WorkerLoadOptions {
@@ -72,4 +86,9 @@ export interface M3WorkerApi {
   exportIndex(): Promise<Uint8Array>;
   /** Replaces the open index with a file, after checking all of it against the loaded model. */
   importIndex(bytes: Uint8Array): Promise<IndexInfo>;
+  /** Tunes the open index's sparse head on its documents (issue 5); the worker keeps its hidden-state cache. */
+  tune(options?: WorkerTuneOptions, onProgress?: (p: TuneProgress) => void): Promise<TuneResult>;
+  /** Back to the base head (sparse postings re-made). */
+  revertTune(onProgress?: (p: TuneProgress) => void): Promise<WorkerHeadsInfo>;
+  heads(): Promise<WorkerHeadsInfo>;
 }

@@ -15,6 +15,8 @@ import type { IndexInfo } from '../search/m3-index.ts';
 import type { IndexDoc, IngestProgress } from '../search/types.ts';
 import type { StorageInfo } from '../store/types.ts';
 import type { M3WorkerApi, WorkerIndexOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
+import type { TuneProgress, TuneResult } from '../tune/tune.ts';
+import type { WorkerHeadsInfo, WorkerTuneOptions } from './api.ts';
 
 export interface ClientIngestOptions {
   onProgress?: (p: IngestProgress) => void;
@@ -94,6 +96,28 @@ export class M3WorkerClient {
     // Transferred: a copy of a large index would cost the page a long task.
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     return this.remote.importIndex(Comlink.transfer(own, [own.buffer as ArrayBuffer]));
+  }
+
+  /** Tunes the open index's sparse head in the worker; `signal` cancels (the index stays as it was). */
+  async tune(options: WorkerTuneOptions & { onProgress?: (p: TuneProgress) => void; signal?: AbortSignal } = {}): Promise<TuneResult> {
+    const { onProgress, signal, ...rest } = options;
+    if (signal?.aborted) throw abortError();
+    const task = `t${++this.nextTask}`;
+    const onAbort = () => void this.remote.cancel(task);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.remote.tune({ ...rest, task }, onProgress && Comlink.proxy(onProgress));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  revertTune(onProgress?: (p: TuneProgress) => void): Promise<WorkerHeadsInfo> {
+    return this.remote.revertTune(onProgress && Comlink.proxy(onProgress));
+  }
+
+  heads(): Promise<WorkerHeadsInfo> {
+    return this.remote.heads();
   }
 
   terminate(): void {

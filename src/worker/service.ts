@@ -10,6 +10,10 @@ import { exportStore, parsePortable, writePortable } from '../search/portable.ts
 import type { EncoderLike, IndexDoc, IngestProgress } from '../search/types.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import type { Store } from '../store/types.ts';
+import { HiddenCache } from '../tune/hidden-cache.ts';
+import { listHeads } from '../tune/head-store.ts';
+import { postingsPerDoc, revertSparseHead, tuneSparseHead, type TuneProgress, type TuneResult } from '../tune/tune.ts';
+import type { WorkerHeadsInfo, WorkerTuneOptions } from './api.ts';
 import type { M3WorkerApi, WorkerIndexOptions, WorkerIngestOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
 
 /** How often progress callbacks cross to the page at most: each crossing is a message the page must handle. */
@@ -141,6 +145,43 @@ export class M3Service implements M3WorkerApi {
       store.close();
     }
     return this.openIndex(this.indexName, this.indexOptions);
+  }
+
+  // ---- head tuning (issue 5). The hidden-state cache lives as long as the model: tuning again, or
+  // reverting, needs no forward pass for texts already seen.
+  private tuneCache: { encoder: unknown; cache: HiddenCache } | null = null;
+
+  private cacheFor(bytes?: number): HiddenCache {
+    const enc = this.encoder as unknown as ConstructorParameters<typeof HiddenCache>[0];
+    if (!this.tuneCache || this.tuneCache.encoder !== enc || (bytes !== undefined && this.tuneCache.cache.maxBytes !== bytes)) {
+      this.tuneCache = { encoder: enc, cache: new HiddenCache(enc, bytes !== undefined ? { maxBytes: bytes } : {}) };
+    }
+    return this.tuneCache.cache;
+  }
+
+  async tune(options: WorkerTuneOptions = {}, onProgress?: (p: TuneProgress) => void): Promise<TuneResult> {
+    const index = this.open();
+    const { task, ...rest } = options;
+    const controller = new AbortController();
+    if (task) this.tasks.set(task, controller);
+    try {
+      const send = throttle(onProgress, (p) => p.heldOut !== undefined || p.done === p.total);
+      return await tuneSparseHead(index, { ...rest, cache: this.cacheFor(rest.cacheBytes), signal: controller.signal, onProgress: send });
+    } finally {
+      if (task) this.tasks.delete(task);
+    }
+  }
+
+  async revertTune(onProgress?: (p: TuneProgress) => void): Promise<WorkerHeadsInfo> {
+    const index = this.open();
+    await revertSparseHead(index, { cache: this.cacheFor(), onProgress: throttle(onProgress, (p) => p.done === p.total) });
+    return this.heads();
+  }
+
+  async heads(): Promise<WorkerHeadsInfo> {
+    const index = this.open();
+    const versions = (await listHeads(index.tuning.store)).map(({ version, hash, createdAt, options, metrics }) => ({ version, hash, createdAt, options, metrics }));
+    return { active: index.tuning.meta.sparseHead ?? null, versions, postingsPerDoc: postingsPerDoc(index) };
   }
 
   private open(): M3Index {
