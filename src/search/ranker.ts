@@ -4,7 +4,7 @@
  */
 import type { M3Embedding } from '../encoder/types.ts';
 import { TopK } from '../rank/topk.ts';
-import { maxSim } from './colbert.ts';
+import { MaxSimScorer, prepareColbertQuery, type PreparedColbertQuery } from './colbert.ts';
 import type { DocPredicate } from './filter.ts';
 import { fuse, type SignalColumn } from './fusion.ts';
 import type { LiveIndex } from './live-index.ts';
@@ -40,10 +40,14 @@ export class Ranker {
   private readonly sparseAcc = new SparseAccumulator();
   private keyScore = new Float32Array(0);
   private keySeen = new Uint8Array(0);
+  private maxSim: MaxSimScorer | null = null;
+  /** The ColBERT query quantised once per search (per dims), and whether the scorer holds it. */
+  private colbertQ: { src: Float32Array; dims: number; prepared: PreparedColbertQuery } | null = null;
 
   constructor(private readonly live: LiveIndex) {}
 
   rank(req: RankRequest): RankedHit[] {
+    this.colbertQ = null; // the caller may reuse (and mutate) a query array between searches
     const live = this.live;
     const emb = req.embedding;
     const keyMask = req.filter ? this.filterMask(req.filter) : null;
@@ -217,9 +221,23 @@ export class Ranker {
     for (let r = 0; r < n; r++) {
       const row = live.keyRow0[key] + r;
       const seg = live.segmentOfRow(row);
-      s[r] = seg.colbert ? maxSim(q, seg.colbert.dims, seg.colbert, row - seg.rowBase) : 0;
+      if (!seg.colbert) continue;
+      const scorer = this.colbertScorer(q, seg.colbert.dims);
+      s[r] = scorer.score(seg.colbert, row - seg.rowBase);
     }
     return aggregate(s, 0, n, agg);
+  }
+
+  /** The MaxSim scorer loaded with this query (quantised once, not per document). */
+  private colbertScorer(q: Float32Array, dims: number): MaxSimScorer {
+    this.maxSim ??= new MaxSimScorer();
+    const c = this.colbertQ;
+    if (!c || c.src !== q || c.dims !== dims) {
+      const prepared = prepareColbertQuery(q, dims);
+      this.colbertQ = { src: q, dims, prepared };
+      this.maxSim.setQuery(prepared);
+    }
+    return this.maxSim;
   }
 
   private exactScores(name: SignalName, keys: number[], req: RankRequest, sparseRan: boolean): number[] {

@@ -1,0 +1,93 @@
+/** ColBERT MaxSim: the WASM kernel and the JS fallback agree exactly, and both match float MaxSim closely. */
+import { describe, expect, it } from 'vitest';
+import { dotsKernelSupported } from '../rank/dense-scan-wasm.ts';
+import { quantizeInt8Batch } from '../rank/dense-scan.ts';
+import type { ColbertBlock } from '../store/types.ts';
+import { MaxSimScorer, maxSim, prepareColbertQuery } from './colbert.ts';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function unitRows(n: number, dims: number, r: () => number): Float32Array {
+  const m = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    let ss = 0;
+    for (let x = 0; x < dims; x++) ss += (m[i * dims + x] = r() - 0.5) ** 2;
+    for (let x = 0; x < dims; x++) m[i * dims + x] /= Math.sqrt(ss);
+  }
+  return m;
+}
+
+function block(rowsPerDoc: number[], dims: number, r: () => number): { block: ColbertBlock; floats: Float32Array } {
+  const total = rowsPerDoc.reduce((a, b) => a + b, 0);
+  const floats = unitRows(total, dims, r);
+  const { codes, scales } = quantizeInt8Batch(floats, dims);
+  const rowOffsets = new Uint32Array(rowsPerDoc.length + 1);
+  rowsPerDoc.forEach((n, i) => (rowOffsets[i + 1] = rowOffsets[i] + n));
+  return { block: { dims, rowOffsets, codes, scales }, floats };
+}
+
+/** M3's formula on the stored int8 rows with the float query. */
+function floatMaxSim(q: Float32Array, b: ColbertBlock, row: number): number {
+  const nq = q.length / b.dims;
+  let total = 0;
+  for (let i = 0; i < nq; i++) {
+    let best = -Infinity;
+    for (let j = b.rowOffsets[row]; j < b.rowOffsets[row + 1]; j++) {
+      let dot = 0;
+      for (let x = 0; x < b.dims; x++) dot += q[i * b.dims + x] * b.codes[j * b.dims + x];
+      best = Math.max(best, dot * b.scales[j]);
+    }
+    total += best;
+  }
+  return total / nq;
+}
+
+describe('ColBERT MaxSim', () => {
+  it.each([[1024, 8], [32, 5], [64, 1], [24, 13], [12, 3]])('kernel = JS fallback exactly, ≈ float MaxSim (dims %i, %i query vectors)', (dims, nq) => {
+    const r = rng(dims * 31 + nq);
+    const { block: b } = block([16, 1, 0, 40, 7], dims, r);
+    const q = unitRows(nq, dims, r);
+    const prepared = prepareColbertQuery(q, dims);
+    const wasm = new MaxSimScorer();
+    const js = new MaxSimScorer(false);
+    wasm.setQuery(prepared);
+    js.setQuery(prepared);
+    for (let row = 0; row < 5; row++) {
+      const a = wasm.score(b, row);
+      expect(a).toBe(js.score(b, row));
+      expect(a).toBe(maxSim(q, dims, b, row));
+      if (row === 2) expect(a).toBe(0); // no vectors
+      else expect(Math.abs(a - floatMaxSim(q, b, row))).toBeLessThan(2e-4);
+    }
+  });
+
+  it('uses the SIMD kernel on this runtime, and handles rows beyond its first allocation', () => {
+    expect(dotsKernelSupported()).toBe(true);
+    const dims = 128;
+    const r = rng(5);
+    const { block: b } = block([3, 700], dims, r);
+    const q = unitRows(8, dims, r);
+    const s = new MaxSimScorer();
+    s.setQuery(prepareColbertQuery(q, dims));
+    const big = s.score(b, 1);
+    const small = s.score(b, 0);
+    const js = new MaxSimScorer(false);
+    js.setQuery(prepareColbertQuery(q, dims));
+    expect(big).toBe(js.score(b, 1));
+    expect(small).toBe(js.score(b, 0));
+    // A zero query vector contributes 0.
+    const z = new Float32Array(2 * dims);
+    z.set(q.subarray(0, dims));
+    s.setQuery(prepareColbertQuery(z, dims));
+    expect(s.score(b, 0)).toBeCloseTo(floatMaxSim(z, b, 0), 4);
+  });
+});
