@@ -34,6 +34,7 @@ export default defineConfig({
         bench: resolve('bench/page/index.html'),
         index: resolve('e2e/pages/index.html'),
         'static-site': resolve('e2e/pages/static-site.html'),
+        tune: resolve('e2e/pages/tune.html'),
       },
     },
   },

@@ -16,3 +16,5 @@ export type { M3WorkerApi, WorkerLoadOptions, WorkerIndexOptions, WorkerSearchOp
 export { exportStore, parsePortable, writePortable, PortableImportError, PORTABLE_FORMAT_VERSION, type PortableIndex } from './search/portable.ts';
 export { loadStaticIndex, installStaticPackage, installedStaticVersion, staticLoadReport, type StaticLoadOptions, type StaticLoadReport, type StaticProgress } from './static/loader.ts';
 export { StaticPackageError, validateManifest, STATIC_PACKAGE_VERSION, type StaticManifest } from './static/manifest.ts';
+export * from './tune/index.ts';
+export type { WorkerTuneOptions, WorkerHeadsInfo } from './worker/api.ts';

@@ -1,0 +1,92 @@
+import { test, expect } from '@playwright/test';
+import { openHarness } from './helpers.ts';
+
+const PAGE = '/e2e/pages/tune.html';
+
+for (const device of ['wasm', 'webgpu']) {
+  test(`tunes the sparse head in the browser on ${device}; the tuned head persists across a reload and reverts`, async ({ page }) => {
+    const name = `tune-${device}`;
+    await openHarness(page, PAGE);
+    const first = await page.evaluate(
+      async ({ device, name }) => {
+        const w = window as any;
+        const { encoder, index } = await w.openTuneIndex(device, name, true);
+        const query = 'boundary layer study';
+        const base = await index.search(query, { mode: 'sparse', includeText: false });
+        const phases = new Set<string>();
+        const losses: number[] = [];
+        const r = await w.m3.tuneSparseHead(index, {
+          maxEpochs: 2,
+          teacher: 'none',
+          onProgress: (p: any) => {
+            phases.add(p.phase);
+            if (p.phase === 'train' && p.loss !== undefined) losses.push(p.loss);
+          },
+        });
+        const tuned = await index.search(query, { mode: 'sparse', includeText: false });
+        const out = {
+          device: encoder.info.device,
+          status: r.status,
+          version: r.version,
+          hash: r.hash,
+          postings: r.postingsPerDoc,
+          heldOut: r.heldOut,
+          phases: [...phases],
+          losses: losses.length,
+          active: index.tuning.meta.sparseHead,
+          base: base.map((h: any) => h.score),
+          tuned: tuned.map((h: any) => [h.id, h.score]),
+        };
+        index.close();
+        return out;
+      },
+      { device, name },
+    );
+    expect(first.device).toBe(device);
+    expect(first.status).toBe('tuned');
+    expect(first.version).toBe(1);
+    expect(first.active).toEqual({ version: 1, hash: first.hash });
+    expect(first.phases).toEqual(expect.arrayContaining(['encode', 'negatives', 'train', 'reindex']));
+    expect(first.losses).toBeGreaterThan(0);
+    expect(first.tuned.map((t: any) => t[1])).not.toEqual(first.base);
+
+    await page.reload();
+    await page.waitForFunction(() => (window as any).m3Ready === true);
+    const second = await page.evaluate(
+      async ({ device, name }) => {
+        const w = window as any;
+        const { encoder, index } = await w.openTuneIndex(device, name, false);
+        const tuned = await index.search('boundary layer study', { mode: 'sparse', includeText: false });
+        const active = index.tuning.meta.sparseHead;
+        const viaEncoder = index.tuning.encoder.info.sparseHead;
+        const versions = (await w.m3.listSparseHeads(index.tuning.store)).map((h: any) => h.version);
+        await w.m3.revertSparseHead(index);
+        const reverted = await index.search('boundary layer study', { mode: 'sparse', includeText: false });
+        index.close();
+        return { active, viaEncoder, versions, tuned: tuned.map((h: any) => [h.id, h.score]), reverted: reverted.map((h: any) => h.score), device: encoder.info.device };
+      },
+      { device, name },
+    );
+    expect(second.active).toEqual(first.active);
+    expect(second.viaEncoder).toEqual(first.active);
+    expect(second.versions).toEqual([1]);
+    second.tuned.forEach((t: any, i: number) => {
+      expect(t[0]).toBe(first.tuned[i][0]);
+      expect(t[1] as number).toBeCloseTo(first.tuned[i][1] as number, 4);
+    });
+    second.reverted.forEach((s: number, i: number) => expect(s).toBeCloseTo(first.base[i], 4));
+
+    await page.reload();
+    await page.waitForFunction(() => (window as any).m3Ready === true);
+    const third = await page.evaluate(
+      async ({ device, name }) => {
+        const { index } = await (window as any).openTuneIndex(device, name, false);
+        const r = { active: index.tuning.meta.sparseHead ?? null, sparseHead: index.tuning.encoder.info.sparseHead ?? null };
+        index.close();
+        return r;
+      },
+      { device, name },
+    );
+    expect(third).toEqual({ active: null, sparseHead: null });
+  });
+}
