@@ -7,7 +7,8 @@
  * compaction, masked out of every search.
  */
 import { DenseMatrix } from '../rank/dense-scan.ts';
-import { Bm25Index, DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
+import { DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
+import { SegmentBm25 } from './segment-bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Bm25Block, ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
 import type { SparseSegment } from './sparse-scan.ts';
@@ -33,7 +34,7 @@ export interface LiveOptions {
 export class LiveIndex {
   readonly dims: number;
   dense: DenseMatrix | null = null;
-  private bm25Index: Bm25Index | null;
+  private bm25Index: SegmentBm25 | null;
   /** Segments whose BM25 postings are not in bm25Index yet (added in blocks on the next use). */
   private bm25Pending: { seg: LiveSegment }[] = [];
   readonly segments: LiveSegment[] = [];
@@ -55,13 +56,13 @@ export class LiveIndex {
 
   constructor(private readonly opts: LiveOptions) {
     this.dims = opts.dims;
-    this.bm25Index = opts.bm25 ? new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
+    this.bm25Index = opts.bm25 ? new SegmentBm25(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
   }
 
   /** The BM25 index, brought up to date with the segments appended since the last use. */
-  get bm25(): Bm25Index | null {
+  get bm25(): SegmentBm25 | null {
     if (!this.bm25Index || !this.bm25Pending.length) return this.bm25Index;
-    // The segments' term-grouped postings go in as whole blocks (no per-document work).
+    // Segments are registered as they are (their postings are read per query term).
     this.bm25Index.addBlocks(
       this.bm25Pending.map(({ seg }) => ({ keys: seg.keys, bm25: seg.bm25! })),
       (k) => this.alive[k] === 1,
@@ -70,7 +71,7 @@ export class LiveIndex {
     return this.bm25Index;
   }
 
-  /** Builds from stored segments; BM25 is built from the blocks' postings (no text analysis). */
+  /** Builds from stored segments; BM25 reads the segments' postings in place (no analysis, no merge). */
   static build(segments: SegmentRecord[], tombstones: Iterable<number>, opts: LiveOptions): LiveIndex {
     const live = new LiveIndex(opts);
     const dead = new Set(tombstones);
@@ -81,8 +82,7 @@ export class LiveIndex {
     for (const s of segments) live.appendRows(s, dead);
     if (opts.bm25) {
       const sources = segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! }));
-      live.bm25Index = new Bm25Index(DEFAULT_BM25_PARAMS, opts.analyzer);
-      live.bm25Index.addBlocks(sources, dead.size ? (k) => !dead.has(k) : undefined);
+      live.bm25Index!.addBlocks(sources, dead.size ? (k) => !dead.has(k) : undefined);
     }
     return live;
   }

@@ -1,0 +1,342 @@
+/**
+ * BM25 read straight from the stored segments' postings, Lucene-style: nothing is merged on open.
+ * Each segment's BM25 block already holds its postings grouped by term with the terms sorted, so
+ * a query term's postings are found by binary search in every segment and gathered into one list
+ * (cached per term until the index changes). Opening 100k documents costs a pass over document
+ * lengths instead of rebuilding ~5M postings into per-term arrays (Bm25Index.addBlocks).
+ *
+ * Scores are exactly Bm25Index's: the same N, avgdl, df (live postings only), idf, the same
+ * float32 accumulation in query-term order for search() and the same Math.fround chain in
+ * scoreDocs(), so the two are interchangeable (the tests compare them bit for bit).
+ *
+ * A document belongs to the segment that last added it: replaced or removed documents' postings
+ * stay in their old segments but are skipped (owner check), and df counts only live postings.
+ */
+import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '../rank/analyzer.ts';
+import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
+import { TopK } from '../rank/topk.ts';
+
+const MAX_TF = 0xffff;
+/** Cached term posting lists kept at most (cleared whole when full, and on every change). */
+const CACHE_TERMS = 20_000;
+
+interface Segment {
+  keys: ArrayLike<number>;
+  bm25: Bm25PostingsBlock;
+}
+
+/** One term's live postings over all segments, keys ascending. */
+interface TermPostings {
+  keys: Uint32Array;
+  tfs: Uint16Array;
+}
+
+interface QueryTerm {
+  term: string;
+  postings: TermPostings;
+  /** qtf · idf · (k1 + 1) */
+  weight: number;
+}
+
+const NONE: TermPostings = { keys: new Uint32Array(0), tfs: new Uint16Array(0) };
+
+export class SegmentBm25 {
+  readonly params: Readonly<Bm25Params>;
+  readonly analyzerOptions: Readonly<AnalyzerOptions>;
+
+  private readonly segs: Segment[] = [];
+  /** key → index of the segment holding its live postings, −1 when not indexed. */
+  private owner = new Int32Array(0).fill(-1);
+  private lengths = new Uint32Array(0);
+  private docs = 0;
+  private totalLength = 0;
+  private cache = new Map<string, TermPostings>();
+  // Search scratch indexed by key; reset after each search (touched entries only).
+  private scores = new Float32Array(0);
+  private touched = new Uint32Array(0);
+
+  constructor(params: Bm25Params, analyzerOpts?: AnalyzerOptions) {
+    this.params = Object.freeze({ k1: params.k1, b: params.b });
+    this.analyzerOptions = Object.freeze(cloneableAnalyzerOptions(analyzerOpts));
+  }
+
+  get size(): number {
+    return this.docs;
+  }
+
+  get avgLength(): number {
+    return this.docs === 0 ? 0 : this.totalLength / this.docs;
+  }
+
+  has(key: number): boolean {
+    return key >= 0 && key < this.owner.length && this.owner[key] >= 0;
+  }
+
+  /** Document frequency of an (already analyzed) term among live documents. */
+  docFreq(term: string): number {
+    return this.postingsOf(term).keys.length;
+  }
+
+  /**
+   * Adds segments (their documents, except those `alive` rejects); a key already present is
+   * replaced, as Bm25Index.add does. O(documents): postings are only read when a query needs them.
+   */
+  addBlocks(sources: readonly Bm25BlockSource[], alive?: (key: number) => boolean): void {
+    for (const src of sources) {
+      const s = this.segs.length;
+      const seg = { keys: src.keys, bm25: sortedBlock(src.bm25) };
+      this.segs.push(seg);
+      const { keys } = seg;
+      const lengths = seg.bm25.lengths;
+      let max = -1;
+      for (let i = 0; i < keys.length; i++) if (keys[i] > max) max = keys[i];
+      this.ensureKeys(max + 1);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        if (!Number.isInteger(key) || key < 0 || key > 0xffffffff) throw new RangeError(`BM25: key must be a uint32, got ${key}`);
+        if (alive && !alive(key)) continue;
+        const length = lengths[i];
+        if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);
+        if (this.owner[key] >= 0) this.remove(key);
+        this.owner[key] = s;
+        this.lengths[key] = length;
+        this.totalLength += length;
+        this.docs++;
+      }
+    }
+    this.cache.clear();
+  }
+
+  remove(key: number): void {
+    if (!this.has(key)) return;
+    this.owner[key] = -1;
+    this.totalLength -= this.lengths[key];
+    this.lengths[key] = 0;
+    this.docs--;
+    this.cache.clear(); // df changed
+  }
+
+  search(query: string, k: number, opts?: Bm25SearchOptions): Bm25Hit[] {
+    const qterms = this.queryTerms(query);
+    if (qterms.length === 0 || !(k >= 1)) return [];
+    const { scores, touched, lengths } = this;
+    const { nA, nB } = this.normConstants();
+    let nt = 0;
+    for (const q of qterms) {
+      const { keys, tfs } = q.postings;
+      const w = q.weight;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const tf = tfs[i];
+        if (scores[key] === 0) touched[nt++] = key; // contributions are > 0, so 0 = untouched
+        scores[key] += (w * tf) / (tf + nA + nB * lengths[key]);
+      }
+    }
+    const top = new TopK(Math.min(Math.floor(k), nt));
+    const filter = opts?.filter;
+    if (filter === undefined) {
+      for (let i = 0; i < nt; i++) {
+        const key = touched[i];
+        top.push(key, scores[key]);
+        scores[key] = 0;
+      }
+      return top.results();
+    }
+    // The filter is user code: empty the shared buffer before the first call.
+    const vals = new Float32Array(nt);
+    for (let i = 0; i < nt; i++) {
+      vals[i] = scores[touched[i]];
+      scores[touched[i]] = 0;
+    }
+    const keys = touched.slice(0, nt);
+    for (let i = 0; i < nt; i++) {
+      if (top.accepts(keys[i], vals[i]) && filter(keys[i])) top.push(keys[i], vals[i]);
+    }
+    return top.results();
+  }
+
+  /** BM25 scores of the given candidates (0 for unknown keys or no match), same values as search(). */
+  scoreDocs(query: string, keys: ArrayLike<number>): Float64Array {
+    const out = new Float64Array(keys.length);
+    const qterms = this.queryTerms(query);
+    if (qterms.length === 0) return out;
+    const { nA, nB } = this.normConstants();
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j];
+      if (!this.has(key)) continue;
+      const len = this.lengths[key];
+      let acc = 0;
+      for (const q of qterms) {
+        const tf = tfOf(q.postings, key);
+        if (tf !== 0) acc = Math.fround(acc + (q.weight * tf) / (tf + nA + nB * len));
+      }
+      out[j] = acc;
+    }
+    return out;
+  }
+
+  /** Query terms found in the document with their score contributions, in query order. */
+  matchedTerms(query: string, key: number): { term: string; weight: number }[] {
+    const out: { term: string; weight: number }[] = [];
+    if (!this.has(key)) return out;
+    const { nA, nB } = this.normConstants();
+    const len = this.lengths[key];
+    for (const q of this.queryTerms(query)) {
+      const tf = tfOf(q.postings, key);
+      if (tf !== 0) out.push({ term: q.term, weight: (q.weight * tf) / (tf + nA + nB * len) });
+    }
+    return out;
+  }
+
+  // ---- internals ----
+
+  private normConstants(): { nA: number; nB: number } {
+    const { k1, b } = this.params;
+    const avg = this.avgLength;
+    return { nA: k1 * (1 - b), nB: avg > 0 ? (k1 * b) / avg : 0 };
+  }
+
+  private queryTerms(query: string): QueryTerm[] {
+    const counts = new Map<string, number>();
+    const order: string[] = [];
+    const found = new Map<string, TermPostings>();
+    for (const t of analyzeTerms(query, this.analyzerOptions)) {
+      let p = found.get(t);
+      if (p === undefined) {
+        p = this.postingsOf(t);
+        found.set(t, p);
+      }
+      if (p.keys.length === 0) continue;
+      const c = counts.get(t);
+      if (c === undefined) order.push(t);
+      counts.set(t, (c ?? 0) + 1);
+    }
+    const N = this.docs;
+    const k1p1 = this.params.k1 + 1;
+    return order.map((term) => {
+      const postings = found.get(term)!;
+      const df = postings.keys.length;
+      return { term, postings, weight: counts.get(term)! * Math.log(1 + (N - df + 0.5) / (df + 0.5)) * k1p1 };
+    });
+  }
+
+  /** The term's live postings over every segment (cached until the index changes). */
+  private postingsOf(term: string): TermPostings {
+    const hit = this.cache.get(term);
+    if (hit) return hit;
+    const parts: { s: number; t: number }[] = [];
+    let total = 0;
+    for (let s = 0; s < this.segs.length; s++) {
+      const b = this.segs[s].bm25;
+      const t = findTerm(b.terms, term);
+      if (t >= 0) {
+        parts.push({ s, t });
+        total += b.offsets[t + 1] - b.offsets[t];
+      }
+    }
+    let out = NONE;
+    if (total > 0) {
+      const keys = new Uint32Array(total);
+      const tfs = new Uint16Array(total);
+      const owner = this.owner;
+      let n = 0;
+      let ascending = true;
+      for (const { s, t } of parts) {
+        const { keys: segKeys, bm25 } = this.segs[s];
+        const { docs, tfs: segTfs } = bm25;
+        for (let e = bm25.offsets[t], end = bm25.offsets[t + 1]; e < end; e++) {
+          const key = segKeys[docs[e]];
+          const raw = segTfs[e];
+          if (owner[key] !== s || !(raw > 0)) continue;
+          if (n > 0 && keys[n - 1] >= key) ascending = false;
+          keys[n] = key;
+          tfs[n++] = raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
+        }
+      }
+      out = n === 0 ? NONE : ascending ? { keys: keys.subarray(0, n), tfs: tfs.subarray(0, n) } : sortByKey(keys.subarray(0, n), tfs.subarray(0, n));
+    }
+    if (this.cache.size >= CACHE_TERMS) this.cache.clear();
+    this.cache.set(term, out);
+    return out;
+  }
+
+  private ensureKeys(n: number): void {
+    if (n <= this.owner.length) return;
+    const cap = Math.max(n, Math.min(this.owner.length * 2, 0x100000000), 1024);
+    const owner = new Int32Array(cap).fill(-1);
+    owner.set(this.owner);
+    this.owner = owner;
+    const lengths = new Uint32Array(cap);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
+    this.scores = new Float32Array(cap); // all zero between searches
+    this.touched = new Uint32Array(cap);
+  }
+}
+
+/** Index of `term` in the ascending `terms`, or −1. */
+function findTerm(terms: readonly string[], term: string): number {
+  let lo = 0;
+  let hi = terms.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = terms[mid];
+    if (t < term) lo = mid + 1;
+    else if (t > term) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
+/** Binary search of a key's tf in ascending postings; 0 when absent. */
+function tfOf(p: TermPostings, key: number): number {
+  const { keys } = p;
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid];
+    if (k < key) lo = mid + 1;
+    else if (k > key) hi = mid - 1;
+    else return p.tfs[mid];
+  }
+  return 0;
+}
+
+function sortByKey(keys: Uint32Array, tfs: Uint16Array): TermPostings {
+  const idx = Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => keys[a] - keys[b]);
+  return { keys: Uint32Array.from(idx, (i) => keys[i]), tfs: Uint16Array.from(idx, (i) => tfs[i]) };
+}
+
+/**
+ * The block with its terms in ascending order and no duplicates (what the segment builder writes;
+ * anything else is repaired once here, since lookups binary-search the terms).
+ */
+function sortedBlock(b: Bm25PostingsBlock): Bm25PostingsBlock {
+  const terms = b.terms;
+  let ok = true;
+  for (let t = 1; t < terms.length && ok; t++) if (!(terms[t - 1] < terms[t])) ok = false;
+  if (ok) return b;
+  // Group entries by term (duplicates merged), terms sorted.
+  const byTerm = new Map<string, { doc: number; tf: number }[]>();
+  for (let t = 0; t < terms.length; t++) {
+    let list = byTerm.get(terms[t]);
+    if (!list) byTerm.set(terms[t], (list = []));
+    for (let e = b.offsets[t]; e < b.offsets[t + 1]; e++) list.push({ doc: b.docs[e], tf: b.tfs[e] });
+  }
+  const sorted = [...byTerm.keys()].sort();
+  const offsets = new Uint32Array(sorted.length + 1);
+  const docs: number[] = [];
+  const tfs: number[] = [];
+  sorted.forEach((term, i) => {
+    // Per document, a duplicated term's tfs add up (as Bm25Index merges them), capped.
+    const perDoc = new Map<number, number>();
+    for (const { doc, tf } of byTerm.get(term)!) if (tf > 0) perDoc.set(doc, Math.min(MAX_TF, (perDoc.get(doc) ?? 0) + Math.min(MAX_TF, Math.max(1, Math.round(tf)))));
+    for (const doc of [...perDoc.keys()].sort((x, y) => x - y)) {
+      docs.push(doc);
+      tfs.push(perDoc.get(doc)!);
+    }
+    offsets[i + 1] = docs.length;
+  });
+  return { terms: sorted, offsets, docs: Uint32Array.from(docs), tfs: Uint32Array.from(tfs), lengths: b.lengths };
+}
