@@ -9,12 +9,14 @@ import { setupDocsPanel } from './ui/docs-panel.ts';
 import { setupModelPanel } from './ui/model-panel.ts';
 import { setupSearchPanel } from './ui/search-panel.ts';
 import { setupStoragePanel } from './ui/storage-panel.ts';
+import { setupTunePanel } from './tune-panel.ts';
 
 const app = new App();
 (window as unknown as { m3demo: App }).m3demo = app; // for tests and the curious
 
 setupSearchPanel(app);
 setupStoragePanel(app);
+setupTunePanel(app);
 const docs = setupDocsPanel(app);
 const model = setupModelPanel(app, async (count) => {
   if (count === 0 && app.isTestModel) await docs.indexCorpus();

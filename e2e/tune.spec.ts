@@ -90,3 +90,24 @@ for (const device of ['wasm', 'webgpu']) {
     expect(third).toEqual({ active: null, sparseHead: null });
   });
 }
+
+test('the demo panel tunes in the worker with a live loss curve, before/after figures, and reverts', async ({ page }) => {
+  await page.goto('/demo/?device=wasm');
+  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 90_000 });
+  await page.waitForFunction(() => !(document.getElementById('tune-start') as HTMLButtonElement)?.disabled, null, { timeout: 90_000 });
+  await page.click('#tune-start');
+  await expect(page.locator('#tune-msg')).toHaveText(/Tuned head v\d+ is active|Tuning stopped/, { timeout: 110_000 });
+  await expect(page.locator('#tune-metrics')).toContainText('Held-out nDCG@10');
+  await expect(page.locator('#tune-metrics')).toContainText(/Postings per document\s*[\d.]+ → [\d.]+/);
+  const inked = await page.evaluate(() => {
+    const c = document.getElementById('tune-curve') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  expect(inked).toBeGreaterThan(50); // the loss curve was drawn
+  await page.click('#tune-revert');
+  await expect(page.locator('#tune-msg')).toHaveText('Back to the base head.', { timeout: 60_000 });
+  await expect(page.locator('#tune-metrics')).toContainText('base (as loaded)');
+});
