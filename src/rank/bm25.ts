@@ -269,7 +269,8 @@ export class Bm25Index {
     const ids: Int32Array[] = [];
     const docOk: Uint8Array[] = [];
     const perDoc: Uint32Array[] = [];
-    const grow = new Map<number, number>();
+    const added: number[] = new Array<number>(this.terms.length).fill(0); // new postings per term id
+    const { termIds, terms, postings, df } = this;
     let entries = 0;
     let maxKey = -1;
     for (const { keys, bm25 } of fast) {
@@ -285,18 +286,20 @@ export class Bm25Index {
         ok[i] = 1;
         if (key > maxKey) maxKey = key;
       }
-      const map = new Int32Array(bm25.terms.length);
+      const T = bm25.terms.length;
+      const map = new Int32Array(T);
       const cnt = new Uint32Array(nd + 1);
       const { offsets, docs, tfs } = bm25;
-      for (let t = 0; t < bm25.terms.length; t++) {
+      for (let t = 0; t < T; t++) {
         const term = bm25.terms[t];
-        let id = this.termIds.get(term);
+        let id = termIds.get(term);
         if (id === undefined) {
-          id = this.terms.length;
-          this.terms.push(term);
-          this.termIds.set(term, id);
-          this.postings.push(EMPTY_POSTINGS);
-          this.df.push(0);
+          id = terms.length;
+          terms.push(term);
+          termIds.set(term, id);
+          postings.push(EMPTY_POSTINGS);
+          df.push(0);
+          added.push(0);
         }
         map[t] = id;
         let c = 0;
@@ -307,20 +310,22 @@ export class Bm25Index {
             cnt[d + 1]++;
           }
         }
-        if (c > 0) grow.set(id, (grow.get(id) ?? 0) + c);
+        added[id] += c;
         entries += c;
       }
       ids.push(map);
       docOk.push(ok);
       perDoc.push(cnt);
     }
-    for (const [id, c] of grow) {
-      const need = 2 * (this.df[id] + c);
-      const p = this.postings[id];
+    for (let id = 0; id < added.length; id++) {
+      const c = added[id];
+      if (c === 0) continue;
+      const need = 2 * (df[id] + c);
+      const p = postings[id];
       if (need > p.length) {
         const next = new Uint32Array(Math.max(8, need, p === EMPTY_POSTINGS ? 0 : Math.min(2 * p.length, need + p.length)));
-        next.set(p.subarray(0, 2 * this.df[id]));
-        this.postings[id] = next;
+        next.set(p.subarray(0, 2 * df[id]));
+        postings[id] = next;
       }
     }
     this.ensureKeyCapacity(maxKey + 1);
@@ -336,18 +341,33 @@ export class Bm25Index {
       const fill = cnt.slice(0, nd);
       const map = ids[s];
       const { offsets, docs, tfs } = bm25;
-      for (let t = 0; t < bm25.terms.length; t++) {
+      const T = bm25.terms.length;
+      for (let t = 0; t < T; t++) {
         const id = map[t];
+        let p = postings[id];
+        let n = df[id];
         for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
           const d = docs[e];
           const raw = tfs[e];
           if (ok[d] !== 1 || !(raw > 0)) continue;
-          const tf = Math.min(MAX_TF, Math.max(1, Math.round(raw)));
-          this.insertPosting(id, keys[d], tf);
+          const tf = raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
+          const key = keys[d];
+          if (n === 0 || p[2 * n - 2] < key) {
+            // Capacity was reserved above.
+            p[2 * n] = key;
+            p[2 * n + 1] = tf;
+            n++;
+          } else {
+            df[id] = n;
+            this.insertPosting(id, key, tf);
+            p = postings[id];
+            n = df[id];
+          }
           const w = 2 * (base + fill[d]++);
           pool[w] = id;
           pool[w + 1] = tf;
         }
+        df[id] = n;
       }
       for (let i = 0; i < nd; i++) {
         if (ok[i] !== 1) continue;
