@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { analyze, analyzerInternals, asciiFastPathActive, forEachAsciiWord, type AnalyzerOptions } from './analyzer.ts';
+import { analyze, analyzerInternals, asciiFastPathActive, asciiRulesInUse, forEachAsciiWord, type AnalyzerOptions } from './analyzer.ts';
 
 const seg = new Intl.Segmenter(undefined, { granularity: 'word' });
 
@@ -19,7 +19,7 @@ function segmenterWords(text: string): string[] {
 
 function fastWords(text: string): string[] {
   const out: string[] = [];
-  forEachAsciiWord(text, (a, b) => out.push(`${a}+${text.slice(a, b)}`));
+  forEachAsciiWord(text, (a, b) => out.push(`${a}+${text.slice(a, b)}`), asciiRulesInUse()!);
   return out;
 }
 
@@ -76,6 +76,10 @@ describe('analyzer ASCII fast path', () => {
 
   it('is active on this runtime (its segmenter agrees on the probe cases)', () => {
     expect(asciiFastPathActive()).toBe(true);
+    // Node's ICU: Unicode's default joiners (Chromium's tailoring joins only "'" between letters).
+    const r = asciiRulesInUse()!;
+    expect([...":.',;"].filter((c) => r.betweenLetters[c.charCodeAt(0)])).toEqual([':', '.', "'"]);
+    expect([...":.',;"].filter((c) => r.betweenDigits[c.charCodeAt(0)])).toEqual(['.', "'", ',', ';']);
   });
 
   it('finds the same words as Intl.Segmenter on random ASCII', () => {
