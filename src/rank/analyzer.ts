@@ -430,6 +430,17 @@ export function analyzeTerms(text: string, opts?: AnalyzerOptions): string[] {
   return out;
 }
 
+/** Term frequencies of the text's terms (what indexing needs), without the intermediate array. */
+export function analyzeTermCounts(text: string, opts?: AnalyzerOptions): { counts: Map<string, number>; length: number } {
+  const counts = new Map<string, number>();
+  let length = 0;
+  run(text, resolve(opts), (term) => {
+    counts.set(term, (counts.get(term) ?? 0) + 1);
+    length++;
+  });
+  return { counts, length };
+}
+
 /**
  * A structured-cloneable copy of the options (stop-word sets become arrays), for storing next to
  * an index so queries are later analyzed exactly like the documents were.

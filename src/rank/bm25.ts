@@ -17,7 +17,7 @@
  * Scores are accumulated in float32 (the buffer's precision); scoreDocs() rounds the same way
  * (Math.fround after each term, in query order), so both return bit-identical scores.
  */
-import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from './analyzer.ts';
+import { analyzeTermCounts, analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from './analyzer.ts';
 import { TopK } from './topk.ts';
 
 export interface Bm25Params {
@@ -93,10 +93,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** Analyze one document into what Bm25Index.add takes. Use the index's analyzer options. */
 export function bm25DocTerms(key: number, text: string, analyzerOpts?: AnalyzerOptions): Bm25DocTerms {
-  const toks = analyzeTerms(text, analyzerOpts);
-  const terms = new Map<string, number>();
-  for (const t of toks) terms.set(t, (terms.get(t) ?? 0) + 1);
-  return { key, length: toks.length, terms };
+  const { counts, length } = analyzeTermCounts(text, analyzerOpts);
+  return { key, length, terms: counts };
 }
 
 /** Shared placeholder for a term's first posting list (replaced before anything is written). */
