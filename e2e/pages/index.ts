@@ -45,7 +45,13 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
 
 /**
  * Reads an index's database directly (no idb, no M3Index): the meta record, every segment (its seq, keys and
- * ids) and every document record's id and key. Opens without a version, so it never upgrades anything.
+ * ids) and every document record's id and key. Opens without a version and aborts the upgrade if the database
+ * does not exist, so it never creates or upgrades anything.
+ *
+ * It deliberately does not ask indexedDB.databases() first: after an unclean shutdown (every browser process
+ * SIGKILLed mid-write), Chromium 156 sometimes treats the origin's LevelDB as corrupt when databases() is the
+ * first IndexedDB call, and deletes the origin's whole IndexedDB (3 of 80 kills with plain IndexedDB, none of
+ * 80 when open() comes first).
  */
 async function rawDump(name: string): Promise<{
   exists: boolean;
@@ -54,9 +60,21 @@ async function rawDump(name: string): Promise<{
   docs: { id: string; key: number; text: string }[];
 }> {
   const dbName = `m3-search:${name}`;
-  const known = (await indexedDB.databases()).some((d) => d.name === dbName);
-  if (!known) return { exists: false, meta: null, segments: [], docs: [] };
-  const db = await request(indexedDB.open(dbName));
+  const db = await new Promise<IDBDatabase | null>((res, rej) => {
+    const r = indexedDB.open(dbName);
+    let missing = false;
+    r.onupgradeneeded = () => {
+      missing = true; // version 0: the database does not exist; abort so it is not created
+      r.transaction!.abort();
+    };
+    r.onsuccess = () => res(r.result);
+    r.onerror = (e) => {
+      if (!missing) return rej(r.error);
+      e.preventDefault();
+      res(null);
+    };
+  });
+  if (!db) return { exists: false, meta: null, segments: [], docs: [] };
   try {
     const tx = db.transaction(['meta', 'segments', 'docs'], 'readonly');
     const [meta, segs, docs] = await Promise.all([
