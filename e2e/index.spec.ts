@@ -4,7 +4,7 @@
  * never touch IndexedDB after a cold open, and bad input. The page is e2e/pages/index.html (window.m3index).
  */
 import { test, expect, chromium, type BrowserContext, type Page } from '@playwright/test';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
@@ -21,18 +21,74 @@ function launchPersistent(dir: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: BASE_ARGS, baseURL: ORIGIN });
 }
 
-/** The browser process of a persistent context (the one whose command line names our profile, not a child). */
-function browserPid(profileDir: string): number {
-  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+/**
+ * Every process of a persistent context's browser: the browser itself and its children (renderers, GPU, network
+ * and the storage service, which is where IndexedDB writes LevelDB), all of which name the profile directory.
+ */
+function profilePids(profileDir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`--user-data-dir=${profileDir}`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); // a zombie holds no files
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs the whole browser at once, as a power cut or an OOM kill would. Killing only the browser process is
+ * not enough: the storage service lives in its own process, would finish the transaction in flight, and would
+ * keep the LevelDB lock until it notices, so a relaunch could fail to open the backing store. Waits until all
+ * are gone.
+ */
+async function killBrowser(profileDir: string): Promise<number> {
+  const pids = profilePids(profileDir);
+  if (!pids.length) throw new Error(`no browser process found for ${profileDir}`);
+  for (const pid of pids) {
     try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      return cmd.includes(`--user-data-dir=${profileDir}`) && !cmd.includes('--type=');
+      process.kill(pid, 'SIGKILL');
     } catch {
-      return false;
+      // already gone
     }
-  });
-  if (pids.length !== 1) throw new Error(`expected one browser process for ${profileDir}, found ${pids.length}`);
-  return Number(pids[0]);
+  }
+  for (let t = Date.now(); pids.some(alive); ) {
+    if (Date.now() - t > 10_000) throw new Error(`browser processes ${pids.filter(alive).join(', ')} survived SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return pids.length;
+}
+
+/**
+ * The first IndexedDB open after a kill, as an app would make it. If it fails, says whether Chromium recorded
+ * corruption (corruption_info.json), which means it has deleted the origin's whole IndexedDB.
+ */
+async function firstOpenAfterKill(page: Page, profileDir: string): Promise<void> {
+  const err = await page.evaluate(
+    () =>
+      new Promise<string | null>((res) => {
+        const r = indexedDB.open('m3-probe');
+        r.onsuccess = () => {
+          r.result.close();
+          indexedDB.deleteDatabase('m3-probe').onsuccess = () => res(null);
+        };
+        r.onerror = () => res(`${r.error?.name}: ${r.error?.message}`);
+      }),
+  );
+  if (err === null) return;
+  const idbDir = join(profileDir, 'Default', 'IndexedDB');
+  const marked = existsSync(idbDir) && readdirSync(idbDir).some((d) => existsSync(join(idbDir, d, 'corruption_info.json')));
+  throw new Error(`the first IndexedDB open after the kill failed: ${err}${marked ? " (Chromium recorded corruption_info.json: it has discarded the origin's IndexedDB)" : ''}`);
 }
 
 /** Node-side seeded PRNG (mulberry32), so a failing run can be replayed from the printed seed. */
@@ -215,7 +271,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
     console.log(`calibration: ${BATCH * BATCHES} docs in ${spanMs.toFixed(0)} ms`);
     await page.close();
 
-    const methods = ['renderer crash (CDP Page.crash)', 'page.close({ runBeforeUnload: false })', 'browser SIGKILL'] as const;
+    const methods = ['renderer crash (CDP Page.crash)', 'page.close({ runBeforeUnload: false })', 'SIGKILL of every browser process'] as const;
     for (let iter = 0; iter < ITERATIONS; iter++) {
       const name = `kill-${iter}`;
       const fam: Family = { prefix: `k${iter}`, dims: DIMS, tokenBase: 10_000 + iter * 10_000 };
@@ -240,7 +296,6 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
           { name, fam, BATCH, BATCHES },
         );
         const cdp = await ctx.newCDPSession(page);
-        const pid = method === 'browser SIGKILL' ? browserPid(dir) : 0;
         // Start the big add without waiting for it, then kill at a random moment of its span.
         await page.evaluate(() => {
           const w = window as any;
@@ -258,7 +313,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
         } else if (method === 'page.close({ runBeforeUnload: false })') {
           await page.close({ runBeforeUnload: false });
         } else {
-          process.kill(pid, 'SIGKILL');
+          await killBrowser(dir);
           await ctx.close().catch(() => {});
           ctx = await launchPersistent(dir);
         }
@@ -267,6 +322,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
         phase = 'reopen and check';
         page = await ctx.newPage();
         await openHarness(page, PAGE);
+        await firstOpenAfterKill(page, dir);
         const c = await checkIndex(page, name, [fam]);
         const committed = c.count - BATCH;
         results.push(`${iter}: ${method} after ${delay} ms → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
@@ -280,7 +336,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
         const further = await page.evaluate(
           async ({ name, fam, from }) => {
             const M = (window as any).m3index;
-            const idx = await M.M3Index.open(name);
+            const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims } });
             const docs = M.familyDocs(fam.prefix, from, 50, fam.dims, fam.tokenBase);
             await idx.add(docs);
             const hit = await idx.search(M.uniqueWord(fam.prefix, from + 49), { mode: 'bm25', k: 1, includeText: false });
@@ -298,7 +354,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
       }
     }
   } finally {
-    console.log(`kill mid-ingest:\n  ${results.join('\n  ')}`);
+    console.log(`kill mid-ingest:\n  ${results.join('\n  ')}\n  ${partial.length} kills landed mid-ingest and were checked`);
     await ctx.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
