@@ -37,7 +37,7 @@ export interface TuneOptions {
   idfPrior?: number | false;
   /** L1 penalty on the produced weights (default 1e-3). */
   l1?: number;
-  /** Pruning threshold at index time, as a fraction of the mean document weight (default 0.2; 0 = off). */
+  /** Pruning threshold at index time, as a fraction of the mean document weight (default 0.7; 0 = off). */
   prune?: number;
   /** Global gradient-norm clip (default 1; 0 = off). */
   clip?: number;
@@ -247,7 +247,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   check();
 
   // ---- the pruning threshold: a fraction of the mean weight the tuned head gives document terms
-  const prune = o.prune ?? 0.2;
+  const prune = o.prune ?? 0.7;
   let threshold = 0;
   if (prune > 0) {
     let sum = 0;
@@ -418,7 +418,7 @@ function recordableOptions(o: TuneOptions, config: typeof DEFAULT_TRAIN, teacher
     vocab: o.vocab !== false,
     idfPrior: config.idfPrior,
     l1: config.l1,
-    prune: o.prune ?? 0.2,
+    prune: o.prune ?? 0.7,
     threshold,
     clip: config.clip,
     teacher,
