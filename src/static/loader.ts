@@ -401,9 +401,31 @@ async function clearChunkCache(db: IDBDatabase): Promise<void> {
   await txDone(tx);
 }
 
-async function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
-  if (typeof factory.databases === 'function') return (await factory.databases()).some((d) => d.name === dbName);
-  return true; // can't tell: opening it will show
+/**
+ * Whether a database exists, found by opening it and aborting the upgrade a missing one would need. Not by
+ * `databases()`: after an unclean shutdown Chromium 156 was seen discarding an origin's IndexedDB when a
+ * listing was the first call to it (e2e/index.spec.ts notes).
+ */
+function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const r = factory.open(dbName);
+    let missing = false;
+    r.onupgradeneeded = (e) => {
+      if (e.oldVersion === 0) {
+        missing = true;
+        r.transaction!.abort(); // leaves no empty database behind
+      }
+    };
+    r.onsuccess = () => {
+      r.result.close();
+      resolve(true);
+    };
+    r.onerror = (e) => {
+      if (!missing) return reject(r.error);
+      e.preventDefault();
+      resolve(false);
+    };
+  });
 }
 
 function deleteDatabase(factory: IDBFactory, dbName: string): Promise<void> {
