@@ -4,7 +4,7 @@ export type { M3Embedding, SparseWeights, EncodeOptions } from './encoder/types.
 export type { Device, DType } from './encoder/device.ts';
 export type { LoadProgress } from './encoder/model-source.ts';
 export { lexicalScore, colbertScore, denseScore } from './encoder/heads.ts';
-export { M3Index, MODES, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NORMALIZED, type IndexInfo } from './search/m3-index.ts';
+export { M3Index, MODES, DEFAULT_WEIGHTS, type IndexInfo } from './search/m3-index.ts';
 export type { IndexDoc, OpenOptions, IngestOptions, IngestProgress, SearchOptions, SearchQuery, SearchMode, FusionMode, SignalName, SignalWeights, SignalScore, Hit, TokenMatch, MetadataFilter, ChunkOptions, PassageAggregate, OnMismatch, EncoderLike } from './search/types.ts';
 export { IdbStore, type IdbStoreOptions } from './store/idb-store.ts';
 export { MemoryStore } from './store/memory-store.ts';

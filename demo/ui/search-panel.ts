@@ -74,13 +74,7 @@ export function setupSearchPanel(app: App): SearchPanel {
       if (out) out.textContent = Number(s.value).toFixed(2);
       schedule();
     });
-  fusion.addEventListener('change', () => {
-    // Rank- and score-normalised fusion put every signal on one scale: BM25 gets M3's sparse-like weight there.
-    const bm25 = sliders.find((s) => s.dataset.signal === 'bm25')!;
-    bm25.value = fusion.value === 'weighted' ? '0.05' : '0.2';
-    bm25.dispatchEvent(new Event('input'));
-    void run();
-  });
+  fusion.addEventListener('change', () => void run());
   rerank.addEventListener('change', () => void run());
   app.on((what) => {
     input.disabled = !app.indexReady;

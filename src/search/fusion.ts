@@ -1,6 +1,8 @@
 /**
  * Score fusion over the candidates' per-signal scores.
- *   weighted   — M3's compute_score: Σ w_s · score_s / Σ w_s on raw scores.
+ *   weighted   — M3's compute_score: Σ w_s · score_s / Σ w_s on raw scores. BM25 is not an M3 signal and its raw
+ *                scores run 10–30× M3's inner products, so before weighting it is divided by the best BM25
+ *                score among the candidates (query-relative, in [0, 1]); with w_bm25 = 0 this is exactly M3's.
  *   normalized — Milvus' weighted ranker: inner products mapped by 0.5 + atan(s)/π, BM25 by 2·atan(s)/π,
  *                then the same weighted mean (dividing by Σ w keeps the result in [0, 1]; Milvus doesn't
  *                divide, which changes no ranking).
@@ -36,11 +38,19 @@ export function fuse(mode: FusionMode, columns: readonly SignalColumn[], n: numb
   if (wsum <= 0) return out;
   for (const c of columns) {
     if (c.weight === 0) continue;
+    const bm25Max = mode === 'weighted' && c.name === 'bm25' ? maxOf(c.scores, n) : 0;
     for (let i = 0; i < n; i++) {
-      const s = mode === 'normalized' ? normalizeScore(c.name, c.scores[i]) : c.scores[i];
+      const raw = c.scores[i];
+      const s = mode === 'normalized' ? normalizeScore(c.name, raw) : bm25Max > 0 ? raw / bm25Max : raw;
       out[i] += c.weight * s;
     }
   }
   for (let i = 0; i < n; i++) out[i] /= wsum;
   return out;
+}
+
+function maxOf(a: ArrayLike<number>, n: number): number {
+  let m = 0;
+  for (let i = 0; i < n; i++) if (a[i] > m) m = a[i];
+  return m;
 }

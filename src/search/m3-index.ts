@@ -39,10 +39,8 @@ import type {
 
 export const MODES: readonly SearchMode[] = ['hybrid', 'dense', 'sparse', 'bm25', 'colbert'];
 
-/** M3's README weights for dense/sparse/colbert. BM25 scores run ~10× M3's inner products, hence 0.05 raw. */
-export const DEFAULT_WEIGHTS: Readonly<Required<SignalWeights>> = Object.freeze({ dense: 0.4, sparse: 0.2, colbert: 0.4, bm25: 0.05 });
-/** For rank- and normalised fusion, where all signals share one scale. */
-export const DEFAULT_WEIGHTS_NORMALIZED: Readonly<Required<SignalWeights>> = Object.freeze({ dense: 0.4, sparse: 0.2, colbert: 0.4, bm25: 0.2 });
+/** M3's README weights for dense/sparse/colbert; BM25 (scaled to [0, 1] by every fusion) as much as sparse. */
+export const DEFAULT_WEIGHTS: Readonly<Required<SignalWeights>> = Object.freeze({ dense: 0.4, sparse: 0.2, colbert: 0.4, bm25: 0.2 });
 
 const DEFAULT_BATCH = 1000;
 const MAX_SEGMENT_DOCS = 16384;
@@ -188,8 +186,7 @@ export class M3Index {
     const candidates = options.candidates ?? 100;
     if (!Number.isInteger(candidates) || candidates <= 0) throw new RangeError(`candidates must be a positive integer, got ${candidates}`);
     const rerank = options.rerank?.colbert ? { topN: options.rerank.topN ?? 100 } : null;
-    const base = fusion === 'weighted' ? DEFAULT_WEIGHTS : DEFAULT_WEIGHTS_NORMALIZED;
-    const weights = { ...base, ...options.weights };
+    const weights = { ...DEFAULT_WEIGHTS, ...options.weights };
     for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
 
