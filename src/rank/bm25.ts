@@ -83,8 +83,6 @@ export interface Bm25BlockSource {
   bm25: Bm25PostingsBlock;
 }
 
-const HAS_LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 export const DEFAULT_BM25_PARAMS: Readonly<Bm25Params> = Object.freeze({ k1: 1.2, b: 0.75 });
 
 /** tf is stored as uint16; BM25 saturates long before (tf=65535 vs ∞ differ by < 2e-5 relative). */
@@ -95,18 +93,6 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function bm25DocTerms(key: number, text: string, analyzerOpts?: AnalyzerOptions): Bm25DocTerms {
   const { counts, length } = analyzeTermCounts(text, analyzerOpts);
   return { key, length, terms: counts };
-}
-
-/** Shared placeholder for a term's first posting list (replaced before anything is written). */
-const EMPTY_POSTINGS = new Uint32Array(0);
-
-/** The documents of a postings block, one by one, as add() takes them. */
-export function* blockDocTerms({ keys, bm25 }: Bm25BlockSource): Generator<Bm25DocTerms> {
-  const maps = Array.from({ length: keys.length }, () => new Map<string, number>());
-  for (let t = 0; t < bm25.terms.length; t++) {
-    for (let e = bm25.offsets[t]; e < bm25.offsets[t + 1]; e++) maps[bm25.docs[e]].set(bm25.terms[t], bm25.tfs[e]);
-  }
-  for (let i = 0; i < keys.length; i++) yield { key: keys[i], length: bm25.lengths[i], terms: maps[i] };
 }
 
 function checkKey(key: number): void {
@@ -230,152 +216,6 @@ export class Bm25Index {
     this.ensureKeyCapacity(key + 1);
     this.lengths[key] = length;
     this.totalLength += length;
-  }
-
-  /**
-   * Adds whole batches of documents from term-grouped postings (stored segments' BM25 blocks): the
-   * same index as add() of each document (skipping those `alive` rejects), for a fraction of the work.
-   * One term-id lookup per term and batch instead of per posting, posting lists grown once to their
-   * final size, and every forward entry in one shared pool.
-   */
-  addBlocks(sources: readonly Bm25BlockSource[], alive?: (key: number) => boolean): void {
-    // Blocks with terms the snapshot can't keep verbatim (lone surrogates; never from the analyzer)
-    // take the per-document path, which sanitises and merges them exactly as add() does.
-    const fast: Bm25BlockSource[] = [];
-    for (const src of sources) {
-      if (src.bm25.terms.some((t) => HAS_LONE_SURROGATE.test(t))) {
-        for (const d of blockDocTerms(src)) if (!alive || alive(d.key)) this.add(d);
-      } else fast.push(src);
-    }
-    if (fast.length === 0) return;
-    // Keys strictly ascending across the batches (the normal case) make every key new to this call;
-    // otherwise take the batches one at a time, and a batch out of order document by document.
-    let prev = -1;
-    let ascending = true;
-    for (const { keys } of fast) {
-      for (let i = 0; i < keys.length && ascending; i++) {
-        if (!(keys[i] > prev)) ascending = false;
-        prev = keys[i];
-      }
-    }
-    if (!ascending) {
-      if (fast.length > 1) for (const src of fast) this.addBlocks([src], alive);
-      else for (const d of blockDocTerms(fast[0])) if (!alive || alive(d.key)) this.add(d);
-      return;
-    }
-    // Pass 1: documents (replacing existing keys), term ids, posting counts per term and per document.
-    const ids: Int32Array[] = [];
-    const docOk: Uint8Array[] = [];
-    const perDoc: Uint32Array[] = [];
-    const added: number[] = new Array<number>(this.terms.length).fill(0); // new postings per term id
-    const { termIds, terms, postings, df } = this;
-    let entries = 0;
-    let maxKey = -1;
-    for (const { keys, bm25 } of fast) {
-      const nd = keys.length;
-      const ok = new Uint8Array(nd);
-      for (let i = 0; i < nd; i++) {
-        const key = keys[i];
-        checkKey(key);
-        if (alive && !alive(key)) continue;
-        const length = bm25.lengths[i];
-        if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);
-        if (this.forward.has(key)) this.remove(key);
-        ok[i] = 1;
-        if (key > maxKey) maxKey = key;
-      }
-      const T = bm25.terms.length;
-      const map = new Int32Array(T);
-      const cnt = new Uint32Array(nd + 1);
-      const { offsets, docs, tfs } = bm25;
-      for (let t = 0; t < T; t++) {
-        const term = bm25.terms[t];
-        let id = termIds.get(term);
-        if (id === undefined) {
-          id = terms.length;
-          terms.push(term);
-          termIds.set(term, id);
-          postings.push(EMPTY_POSTINGS);
-          df.push(0);
-          added.push(0);
-        }
-        map[t] = id;
-        let c = 0;
-        for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
-          const d = docs[e];
-          if (ok[d] === 1 && tfs[e] > 0) {
-            c++;
-            cnt[d + 1]++;
-          }
-        }
-        added[id] += c;
-        entries += c;
-      }
-      ids.push(map);
-      docOk.push(ok);
-      perDoc.push(cnt);
-    }
-    for (let id = 0; id < added.length; id++) {
-      const c = added[id];
-      if (c === 0) continue;
-      const need = 2 * (df[id] + c);
-      const p = postings[id];
-      if (need > p.length) {
-        const next = new Uint32Array(Math.max(8, need, p === EMPTY_POSTINGS ? 0 : Math.min(2 * p.length, need + p.length)));
-        next.set(p.subarray(0, 2 * df[id]));
-        postings[id] = next;
-      }
-    }
-    this.ensureKeyCapacity(maxKey + 1);
-    // Pass 2: postings (appended when keys ascend, inserted otherwise) and forward entries.
-    const pool = new Uint32Array(2 * entries);
-    let base = 0;
-    for (let s = 0; s < fast.length; s++) {
-      const { keys, bm25 } = fast[s];
-      const ok = docOk[s];
-      const cnt = perDoc[s];
-      const nd = keys.length;
-      for (let i = 1; i <= nd; i++) cnt[i] += cnt[i - 1];
-      const fill = cnt.slice(0, nd);
-      const map = ids[s];
-      const { offsets, docs, tfs } = bm25;
-      const T = bm25.terms.length;
-      for (let t = 0; t < T; t++) {
-        const id = map[t];
-        let p = postings[id];
-        let n = df[id];
-        for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
-          const d = docs[e];
-          const raw = tfs[e];
-          if (ok[d] !== 1 || !(raw > 0)) continue;
-          const tf = raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
-          const key = keys[d];
-          if (n === 0 || p[2 * n - 2] < key) {
-            // Capacity was reserved above.
-            p[2 * n] = key;
-            p[2 * n + 1] = tf;
-            n++;
-          } else {
-            df[id] = n;
-            this.insertPosting(id, key, tf);
-            p = postings[id];
-            n = df[id];
-          }
-          const w = 2 * (base + fill[d]++);
-          pool[w] = id;
-          pool[w + 1] = tf;
-        }
-        df[id] = n;
-      }
-      for (let i = 0; i < nd; i++) {
-        if (ok[i] !== 1) continue;
-        const key = keys[i];
-        this.forward.set(key, pool.subarray(2 * (base + cnt[i]), 2 * (base + cnt[i + 1])));
-        this.lengths[key] = bm25.lengths[i];
-        this.totalLength += bm25.lengths[i];
-      }
-      base += cnt[nd];
-    }
   }
 
   remove(key: number): void {
