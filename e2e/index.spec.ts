@@ -690,12 +690,19 @@ test('bad input in the browser: duplicates write nothing, empty query, k, mode, 
       const ac = new AbortController();
       out.abort = await err(() => idx.add(next, { batchSize: 100, signal: ac.signal, onProgress: (p: any) => p.phase === 'write' && p.done === 300 && ac.abort() }));
       out.afterAbort = idx.count();
-      // Abort at a random moment of a bigger add: whole batches only.
+      // Abort at a random moment of a bigger add (a few ms after a random batch, so possibly mid-commit; tied to
+      // progress, not the clock, so a fast machine can't finish first): whole batches only.
       const more = M.familyDocs(fam.prefix, 400, 3000, fam.dims, fam.tokenBase);
       const ac2 = new AbortController();
       const t0 = performance.now();
-      setTimeout(() => ac2.abort(), 20 + Math.random() * 200);
-      out.abort2 = await err(() => idx.add(more, { batchSize: 100, signal: ac2.signal }));
+      const after = 100 * (1 + Math.floor(Math.random() * 20)); // at least 10 batches still to come
+      let armed = true;
+      const onProgress = (p: any) => {
+        if (!armed || p.done < after) return;
+        armed = false;
+        setTimeout(() => ac2.abort(), Math.random() * 4);
+      };
+      out.abort2 = await err(() => idx.add(more, { batchSize: 100, signal: ac2.signal, onProgress }));
       out.abort2Ms = performance.now() - t0;
       out.afterAbort2 = idx.count();
       idx.close();
