@@ -76,17 +76,30 @@ async function rawDump(name: string): Promise<{
   });
   if (!db) return { exists: false, meta: null, segments: [], docs: [] };
   try {
-    const tx = db.transaction(['meta', 'segments', 'docs'], 'readonly');
-    const [meta, segs, docs] = await Promise.all([
+    // Texts live in one block per segment (deflate-raw JSON of [text, spans?] per row, or plain `docs` after a
+    // v2 migration); a document record is a live row (not tombstoned) whose block has an entry for it.
+    const tx = db.transaction(['meta', 'segments', 'texts'], 'readonly');
+    const [meta, segs, blocks] = await Promise.all([
       request(tx.objectStore('meta').get('meta')),
       request(tx.objectStore('segments').getAll()),
-      request(tx.objectStore('docs').getAll()),
+      request(tx.objectStore('texts').getAll()),
     ]);
+    const dead = new Set<number>((meta as any)?.tombstones ?? []);
+    const bySeq = new Map<number, any>((blocks as any[]).map((b) => [b.seq, b]));
+    const docs: { id: string; key: number; text: string }[] = [];
+    for (const s of segs as any[]) {
+      const b = bySeq.get(s.seq);
+      if (!b) continue;
+      const entries: any[] = b.docs ?? JSON.parse(await new Response(new Blob([b.z]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text());
+      s.ids.forEach((id: string, i: number) => {
+        if (entries[i] && !dead.has(s.keys[i])) docs.push({ id, key: s.keys[i], text: entries[i][0] });
+      });
+    }
     return {
       exists: true,
       meta: meta ?? null,
       segments: (segs as any[]).map((s) => ({ seq: s.seq, keys: Array.from(s.keys as Uint32Array), ids: s.ids })),
-      docs: (docs as any[]).map((d) => ({ id: d.id, key: d.key, text: d.text })),
+      docs,
     };
   } finally {
     db.close();

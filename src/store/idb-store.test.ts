@@ -44,13 +44,72 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(2);
-    expect([...raw.objectStoreNames].sort()).toEqual(['docs', 'legacy', 'meta', 'segments']);
+    expect(raw.version).toBe(3);
+    expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
-    expect(await raw.count('docs')).toBe(30);
+    expect(await raw.count('texts')).toBe(1); // one compressed text block for the one segment
     const meta = await raw.get('meta', 'meta');
     expect(meta.schemaVersion).toBe(2);
     expect(meta.segments.length).toBe(1);
+    raw.close();
+  });
+
+  it('migrates a v2 database (one record per document) to per-segment text blocks, keeping texts, chunks and deletes', async () => {
+    const factory = new IDBFactory();
+    const docs = corpus(40, DIMS, 4);
+    // Build a real index, then rewrite its database into the v2 layout (docs store, no texts store).
+    const idx = await M3Index.open('v2', { store: new IdbStore('v2', { indexedDB: factory }), model });
+    await idx.add(docs, { batchSize: 15 });
+    await idx.remove(['d3']);
+    const segsBefore = await idx.tuning.store.readSegments();
+    idx.close();
+    const g = globalThis as { indexedDB: IDBFactory };
+    const prev = g.indexedDB;
+    g.indexedDB = factory;
+    const live = docs.filter((d) => d.id !== 'd3');
+    const keyOf = new Map<string, number>();
+    for (const s of segsBefore) s.ids.forEach((id, i) => keyOf.set(id, s.keys[i]));
+    await new Promise<void>((res, rej) => {
+      const r = factory.deleteDatabase('m3-search:v2');
+      r.onsuccess = () => res();
+      r.onerror = () => rej(r.error);
+    });
+    const meta = await (async () => {
+      const m = { schemaVersion: 2, modelId: 'precomputed', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 40, nextSeq: segsBefore.length, docCount: 39, tombstones: [keyOf.get('d3')!], segments: segsBefore.map((s) => s.seq), createdAt: 1, updatedAt: 2 };
+      return m;
+    })();
+    const v2 = await openDB('m3-search:v2', 2, {
+      upgrade(db) {
+        db.createObjectStore('meta');
+        db.createObjectStore('docs', { keyPath: 'id' });
+        db.createObjectStore('segments', { keyPath: 'seq' });
+      },
+    });
+    g.indexedDB = prev;
+    await v2.put('meta', meta, 'meta');
+    for (const s of segsBefore) await v2.put('segments', s);
+    for (const d of live) await v2.put('docs', { id: d.id, key: keyOf.get(d.id)!, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}), ...(d.id === 'd5' ? { chunks: { spans: [[0, 2], [2, 4]] } } : {}) });
+    v2.close();
+
+    const store = new IdbStore('v2', { indexedDB: factory });
+    const again = await M3Index.open('v2', { store, model });
+    expect(again.count()).toBe(39);
+    for (const d of live) expect(await again.get(d.id)).toEqual({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) });
+    expect(await again.get('d3')).toBeUndefined();
+    expect((await store.getDoc('d5'))?.chunks).toEqual({ spans: [[0, 2], [2, 4]] });
+    expect((await store.allDocs()).map((d) => d.id).sort()).toEqual(live.map((d) => d.id).sort());
+    // Compaction rewrites the migrated (uncompressed) blocks as compressed ones, texts intact.
+    await again.compact();
+    expect(await again.get('d39')).toEqual({ id: 'd39', text: docs[39].text, ...(docs[39].metadata ? { metadata: docs[39].metadata } : {}) });
+    again.close();
+    g.indexedDB = factory;
+    const raw = await openDB('m3-search:v2');
+    g.indexedDB = prev;
+    expect(raw.version).toBe(3);
+    expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
+    const blocks = await raw.getAll('texts');
+    expect(blocks.length).toBe(1);
+    expect(blocks[0].z).toBeInstanceOf(Uint8Array);
     raw.close();
   });
 
@@ -82,11 +141,13 @@ describe('IdbStore', () => {
     const factory = new IDBFactory();
     const store = new IdbStore('q2', { indexedDB: factory });
     await store.open();
-    const meta = { schemaVersion: 2, modelId: 'm', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 1, nextSeq: 1, docCount: 1, tombstones: [], segments: [0], createdAt: 0, updatedAt: 0 };
-    // A value that can't be cloned fails the put after other writes were queued: the whole transaction rolls back.
-    const bad = { id: 'b', key: 1, text: 'x', metadata: { f: () => 1 } } as never;
-    await expect(store.commit({ meta, putDocs: [{ id: 'a', key: 0, text: 'a' }, bad] })).rejects.toThrow();
+    const meta = { schemaVersion: 2, modelId: 'm', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 2, nextSeq: 2, docCount: 2, tombstones: [], segments: [0, 1], createdAt: 0, updatedAt: 0 };
+    const seg = (seq: number, id: string, metadata: Record<string, unknown> | null) => ({ seq, keys: Uint32Array.of(seq), ids: [id], metadata: [metadata], rowDoc: Uint32Array.of(0), rowSpans: new Uint32Array(0), dense: null, sparse: null, colbert: null, bm25: null });
+    // A value that can't be cloned fails the put after another write was queued: the whole transaction rolls back.
+    const bad = seg(1, 'b', { f: () => 1 });
+    await expect(store.commit({ meta, segments: [seg(0, 'a', null), bad], putDocs: [{ id: 'a', key: 0, text: 'a' }, { id: 'b', key: 1, text: 'x' }] })).rejects.toThrow();
     expect(await store.readMeta()).toBeNull();
+    expect(await store.readSegments()).toEqual([]);
     expect(await store.getDoc('a')).toBeUndefined();
     store.close();
   });

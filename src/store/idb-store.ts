@@ -3,23 +3,45 @@
  * `m3-search:<name>`, with object stores:
  *   meta      'meta' → MetaRecord (tombstones and the segment list live here, so a commit that adds a
  *             segment or deletes documents updates them in the same transaction)
- *   docs      id → DocRecord (text, metadata, chunk spans; read only for get() and hit texts)
  *   segments  seq → SegmentRecord (typed arrays, structured-cloned)
+ *   texts     seq → TextBlock: the texts (and chunk spans) of one segment's documents in one record,
+ *             raw-deflated. One put per batch instead of one per document, and texts compress ~3×. Ids,
+ *             keys and metadata are already in the segment, so a DocRecord is rebuilt from both; the
+ *             id → (segment, row) map comes from the segments the index reads on open anyway, so
+ *             searches that return no texts still read nothing.
  *   legacy    id → LegacyDoc (only while a v1 database is being migrated)
+ *
+ * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
+ * 3 = segments + texts. The stored SegmentRecord layout (SCHEMA_VERSION) is the same for 2 and 3.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
-import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+import { type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+
+/** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
+type TextEntry = [string] | [string, [number, number][]] | null;
+
+/** One segment's texts: `z` (deflate-raw of the entries' JSON) or, when written by a migration, `docs`. */
+interface TextBlock {
+  seq: number;
+  z?: Uint8Array;
+  docs?: TextEntry[];
+}
 
 interface M3DB extends DBSchema {
   meta: { key: string; value: MetaRecord };
+  /** v2 only: read by the v1 and v2 migrations, then dropped. */
   docs: { key: string; value: DocRecord };
   segments: { key: number; value: SegmentRecord };
+  texts: { key: number; value: TextBlock };
   legacy: { key: string; value: LegacyDoc };
 }
 
 const META_KEY = 'meta';
+const IDB_VERSION = 3;
+/** Decoded text blocks kept in memory (a hit list usually touches a few segments). */
+const BLOCK_CACHE = 8;
 
 export interface IdbStoreOptions {
   /** IndexedDB factory; defaults to globalThis.indexedDB. */
@@ -37,6 +59,14 @@ export class IdbStore implements Store {
   private readonly versionListeners: (() => void)[] = [];
   private persisted: boolean | null = null;
   private closed = false;
+  /** Last meta seen (open, readMeta, commit, reset): its tombstones hide dead rows' texts. */
+  private meta: MetaRecord | null = null;
+  private dead: { of: MetaRecord | null; keys: Set<number> } = { of: null, keys: new Set() };
+  /** Ids and keys of every segment this connection has read or written, by seq. */
+  private segIds = new Map<number, Pick<SegmentRecord, 'ids' | 'keys' | 'metadata'>>();
+  /** id → [seq, row] over the meta's segments (newest wins); null = rebuild on next use. */
+  private where: Map<string, [number, number]> | null = new Map();
+  private blocks = new Map<number, Promise<TextEntry[]>>();
 
   constructor(
     readonly name: string,
@@ -50,7 +80,7 @@ export class IdbStore implements Store {
     if (!factory) throw new Error('IndexedDB is not available here; use FileStore (Node) or MemoryStore');
     // idb's openDB uses the global indexedDB; swap it in for the call when a factory is injected.
     this.db = await withFactory(factory, () =>
-      openDB<M3DB>(this.dbName, SCHEMA_VERSION, {
+      openDB<M3DB>(this.dbName, IDB_VERSION, {
         upgrade: (db, oldVersion, _newVersion, tx) => upgrade(db, oldVersion, tx),
         blocking: () => {
           // Another tab wants to upgrade or delete: let it, and tell our user this instance is done.
@@ -71,8 +101,68 @@ export class IdbStore implements Store {
       };
     }
     if (this.opts.persist !== false) this.persisted = await requestPersist();
-    return (await this.database().get('meta', META_KEY)) ?? null;
+    return this.setMeta((await this.database().get('meta', META_KEY)) ?? null);
   }
+
+  private setMeta(m: MetaRecord | null): MetaRecord | null {
+    if (m?.updatedAt !== this.meta?.updatedAt || m?.nextSeq !== this.meta?.nextSeq) this.where = null;
+    this.meta = m;
+    return m;
+  }
+
+  private remember(seg: SegmentRecord): void {
+    if (!this.segIds.has(seg.seq)) this.where = null;
+    this.segIds.set(seg.seq, { ids: seg.ids, keys: seg.keys, metadata: seg.metadata });
+  }
+
+  /** The live id → [seq, row] map; reads the ids of listed segments this connection has not seen. */
+  private async locate(): Promise<Map<string, [number, number]>> {
+    const listed = this.meta?.segments ?? [];
+    const missing = listed.filter((s) => !this.segIds.has(s));
+    if (missing.length) {
+      const tx = this.database().transaction('segments');
+      const segs = await Promise.all(missing.map((seq) => tx.store.get(seq)));
+      await tx.done;
+      for (const s of segs) if (s) this.remember(s);
+    }
+    if (!this.where) {
+      const where = new Map<string, [number, number]>();
+      for (const seq of [...listed].sort((a, b) => a - b)) {
+        const s = this.segIds.get(seq);
+        if (s) for (let i = 0; i < s.ids.length; i++) where.set(s.ids[i], [seq, i]);
+      }
+      for (const seq of this.segIds.keys()) if (!listed.includes(seq)) this.segIds.delete(seq);
+      this.where = where;
+    }
+    return this.where;
+  }
+
+  private deadKeys(): Set<number> {
+    if (this.dead.of !== this.meta) this.dead = { of: this.meta, keys: new Set(this.meta?.tombstones ?? []) };
+    return this.dead.keys;
+  }
+
+  private block(seq: number): Promise<TextEntry[]> {
+    let p = this.blocks.get(seq);
+    if (!p) {
+      p = this.database()
+        .get('texts', seq)
+        .then((b) => (!b ? [] : b.docs ?? inflateEntries(b.z!)));
+      p.catch(() => this.blocks.delete(seq));
+      if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
+      this.blocks.set(seq, p);
+    }
+    return p;
+  }
+
+  private async docAt(id: string, seq: number, row: number): Promise<DocRecord | undefined> {
+    const s = this.segIds.get(seq);
+    const e = (await this.block(seq))[row];
+    if (!s || !e) return undefined;
+    const metadata = s.metadata[row];
+    return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
+  }
+
 
   private database(): IDBPDatabase<M3DB> {
     if (!this.db || this.closed) throw new M3ClosedError(`index "${this.name}" is closed`);
@@ -80,31 +170,57 @@ export class IdbStore implements Store {
   }
 
   async readMeta(): Promise<MetaRecord | null> {
-    return (await this.database().get('meta', META_KEY)) ?? null;
+    return this.setMeta((await this.database().get('meta', META_KEY)) ?? null);
   }
 
   async readSegments(only?: number[]): Promise<SegmentRecord[]> {
     const db = this.database();
-    if (!only) return db.getAll('segments');
-    const tx = db.transaction('segments');
-    const out = await Promise.all(only.map((seq) => tx.store.get(seq)));
-    await tx.done;
-    return out.filter((s): s is SegmentRecord => s !== undefined);
-  }
-
-  getDoc(id: string): Promise<DocRecord | undefined> {
-    return this.database().get('docs', id);
-  }
-
-  async getDocs(ids: string[]): Promise<(DocRecord | undefined)[]> {
-    const tx = this.database().transaction('docs');
-    const out = await Promise.all(ids.map((id) => tx.store.get(id)));
-    await tx.done;
+    let out: SegmentRecord[];
+    if (!only) out = await db.getAll('segments');
+    else {
+      const tx = db.transaction('segments');
+      const got = await Promise.all(only.map((seq) => tx.store.get(seq)));
+      await tx.done;
+      out = got.filter((s): s is SegmentRecord => s !== undefined);
+    }
+    for (const s of out) this.remember(s); // get() needs no second read of the segments
     return out;
   }
 
-  allDocs(): Promise<DocRecord[]> {
-    return this.database().getAll('docs');
+  async getDoc(id: string): Promise<DocRecord | undefined> {
+    return (await this.getDocs([id]))[0];
+  }
+
+  async getDocs(ids: string[]): Promise<(DocRecord | undefined)[]> {
+    this.database();
+    let where = await this.locate();
+    if (ids.some((id) => !where.has(id))) {
+      // Perhaps another tab committed since: catch up once before answering "not found".
+      await this.readMeta();
+      where = await this.locate();
+    }
+    const dead = this.deadKeys();
+    return Promise.all(
+      ids.map((id) => {
+        const w = where.get(id);
+        if (!w || dead.has(this.segIds.get(w[0])!.keys[w[1]])) return undefined;
+        return this.docAt(id, w[0], w[1]);
+      }),
+    );
+  }
+
+  async allDocs(): Promise<DocRecord[]> {
+    this.database();
+    await this.readMeta();
+    const where = await this.locate();
+    const dead = this.deadKeys();
+    const out: DocRecord[] = [];
+    for (const [id, [seq, row]] of where) {
+      if (dead.has(this.segIds.get(seq)!.keys[row])) continue;
+      const d = await this.docAt(id, seq, row);
+      if (d) out.push(d);
+    }
+    return out;
   }
 
   async legacyDocs(limit: number): Promise<LegacyDoc[]> {
@@ -115,17 +231,40 @@ export class IdbStore implements Store {
 
   async commit(batch: CommitBatch): Promise<void> {
     const db = this.database();
-    const names: StoreNames<M3DB>[] = ['meta', 'docs', 'segments'];
+    // Text blocks are built and compressed before the transaction opens: a transaction with nothing
+    // queued auto-commits across an await. Documents not in the batch (compaction, head rewrites) are
+    // carried over from the blocks they live in now.
+    const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
+    const blocks: TextBlock[] = [];
+    let deadAfter: Set<number> | null = null;
+    for (const seg of batch.segments ?? []) {
+      const need = seg.ids.filter((id) => !given.has(id));
+      const old = need.length ? await this.getDocs(need) : [];
+      const carried = new Map(need.map((id, i) => [id, old[i]]));
+      const entries: TextEntry[] = seg.ids.map((id, i) => {
+        const d = given.get(id) ?? carried.get(id);
+        if (!d) {
+          // A row already dead in this commit's meta (an imported package keeps its tombstones) has no text.
+          deadAfter ??= new Set(batch.meta.tombstones);
+          if (deadAfter.has(seg.keys[i])) return null;
+          throw new Error(`IdbStore: no document record for "${id}"`);
+        }
+        return d.chunks ? [d.text, d.chunks.spans] : [d.text];
+      });
+      blocks.push({ seq: seg.seq, z: await deflateEntries(entries) });
+    }
+    const names: StoreNames<M3DB>[] = ['meta', 'texts', 'segments'];
     if (batch.deleteLegacyIds?.length) names.push('legacy');
     const tx = db.transaction(names, 'readwrite', { durability: 'strict' });
     // Queue every request without awaiting between them; tx.done settles once all have run (or one failed
     // and the whole transaction aborted).
     const reqs: Promise<unknown>[] = [];
     try {
-      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq));
+      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(seq));
       for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put(seg));
-      for (const id of batch.deleteDocIds ?? []) reqs.push(tx.objectStore('docs').delete(id));
-      for (const d of batch.putDocs ?? []) reqs.push(tx.objectStore('docs').put(d));
+      for (const b of blocks) reqs.push(tx.objectStore('texts').put(b));
+      // deleteDocIds: a removed document's text stays in its block, hidden by the tombstone, until
+      // compaction rewrites the segment.
       for (const id of batch.deleteLegacyIds ?? []) reqs.push(tx.objectStore('legacy').delete(id));
       reqs.push(tx.objectStore('meta').put(batch.meta, META_KEY));
     } catch (e) {
@@ -138,18 +277,25 @@ export class IdbStore implements Store {
       for (const r of reqs) r.catch(() => {}); // a failure surfaces through tx.done
     }
     await tx.done;
+    for (const seq of batch.deleteSegments ?? []) this.blocks.delete(seq);
+    for (const seg of batch.segments ?? []) this.remember(seg);
+    this.setMeta(batch.meta);
     this.channel?.postMessage({ type: 'commit', seq: batch.meta.nextSeq });
   }
 
   async reset(meta: MetaRecord | null): Promise<void> {
     const db = this.database();
-    const names: StoreNames<M3DB>[] = ['meta', 'docs', 'segments'];
+    const names: StoreNames<M3DB>[] = ['meta', 'texts', 'segments'];
     if (db.objectStoreNames.contains('legacy')) names.push('legacy');
     const tx = db.transaction(names, 'readwrite');
     const reqs: Promise<unknown>[] = names.map((n) => tx.objectStore(n).clear());
     if (meta) reqs.push(tx.objectStore('meta').put(meta, META_KEY));
     for (const r of reqs) r.catch(() => {});
     await tx.done;
+    this.segIds.clear();
+    this.blocks.clear();
+    this.where = null;
+    this.meta = meta;
     this.channel?.postMessage({ type: 'reset' });
   }
 
@@ -202,6 +348,9 @@ export class IdbStore implements Store {
     this.channel = null;
     this.db?.close();
     this.db = null;
+    this.segIds.clear();
+    this.blocks.clear();
+    this.where = null;
   }
 }
 
@@ -211,13 +360,33 @@ function upgrade(
   oldVersion: number,
   tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>,
 ): Promise<void> | void {
-  if (oldVersion < 1) {
-    db.createObjectStore('meta');
-    db.createObjectStore('docs', { keyPath: 'id' });
-  }
-  if (oldVersion < 2) {
-    db.createObjectStore('segments', { keyPath: 'seq' });
-    if (oldVersion === 1) return migrateV1(db, tx);
+  if (oldVersion < 1) db.createObjectStore('meta');
+  if (oldVersion < 2) db.createObjectStore('segments', { keyPath: 'seq' });
+  if (oldVersion < 3) db.createObjectStore('texts', { keyPath: 'seq' });
+  if (oldVersion === 0) return;
+  // The migrations await requests of the versionchange transaction only, so it stays open throughout.
+  return (async () => {
+    if (oldVersion === 1) await migrateV1(db, tx);
+    if (oldVersion === 2) await migrateV2(tx);
+    if (oldVersion < 3) db.deleteObjectStore('docs');
+  })();
+}
+
+/**
+ * v2 → v3: per-document records in `docs` become one text block per segment. Written uncompressed
+ * (CompressionStream is async, and awaiting it would let the versionchange transaction commit); a later
+ * compaction rewrites them compressed. Rows whose document was deleted get null.
+ */
+async function migrateV2(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> {
+  const segs = await tx.objectStore('segments').getAll();
+  const docs = new Map((await tx.objectStore('docs').getAll()).map((d) => [d.id, d]));
+  for (const seg of segs) {
+    const entries: TextEntry[] = seg.ids.map((id, i) => {
+      const d = docs.get(id);
+      if (!d || d.key !== seg.keys[i]) return null;
+      return d.chunks ? [d.text, d.chunks.spans] : [d.text];
+    });
+    await tx.objectStore('texts').put({ seq: seg.seq, docs: entries });
   }
 }
 
@@ -255,6 +424,17 @@ async function migrateV1(
     updatedAt: now,
   };
   await tx.objectStore('meta').put(meta, META_KEY);
+}
+
+async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {
+  const json = new TextEncoder().encode(JSON.stringify(entries));
+  const stream = new Blob([json]).stream().pipeThrough(new CompressionStream('deflate-raw'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function inflateEntries(z: Uint8Array): Promise<TextEntry[]> {
+  const stream = new Blob([z as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+  return JSON.parse(await new Response(stream).text()) as TextEntry[];
 }
 
 async function withFactory<T>(factory: IDBFactory, fn: () => Promise<T>): Promise<T> {
