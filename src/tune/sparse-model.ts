@@ -27,6 +27,22 @@ export interface Grads {
   vocab: Map<number, [number, number]>;
 }
 
+/** One row's share of dL/dW: coef · hidden row `pos` of `text`. */
+export interface WeightTerm {
+  text: CachedText;
+  pos: number;
+  coef: number;
+}
+
+/** out[j] += Σ coef·h_row[j] over the terms, in order (the JS path of the gradient's matrix work). */
+export function accumulateRows(H: number, terms: readonly WeightTerm[], out: Float64Array): void {
+  for (const { text, pos, coef } of terms) {
+    const row = pos * H;
+    const h = text.hidden;
+    for (let j = 0; j < H; j++) out[j] += coef * h[row + j];
+  }
+}
+
 export class SparseHeadModel {
   readonly H: number;
   readonly weight: Float32Array;
@@ -83,21 +99,38 @@ export class SparseHeadModel {
     return head;
   }
 
+  /** Pre-activations z_i = h_i·W + b of every row of `text`, in f64 (the reference the WebGPU path is checked against). */
+  project(text: CachedText): Float64Array {
+    const { hidden } = text;
+    const H = this.H;
+    const n = text.ids.length;
+    const z = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = this.bias;
+      const row = i * H;
+      for (let j = 0; j < H; j++) s += hidden[row + j] * this.weight[j];
+      z[i] = s;
+    }
+    return z;
+  }
+
   /**
    * Sparse weights of one cached text. Positions in [mask[0], mask[1]) are left out: a pseudo-query's
    * span held out of its document.
    */
   forward(text: CachedText, mask?: [number, number]): Activation {
-    const { ids, hidden } = text;
-    const H = this.H;
+    return this.forwardFrom(text, this.project(text), mask);
+  }
+
+  /** forward() given the rows' pre-activations z (from project() or a MatrixOps): the per-id map and max-pool. */
+  forwardFrom(text: CachedText, zs: ArrayLike<number>, mask?: [number, number]): Activation {
+    const { ids } = text;
     const touched: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const t = ids[i];
       if (SPECIAL_IDS.has(t) || t >= this.best.length) continue;
       if (mask && i >= mask[0] && i < mask[1]) continue;
-      let z = this.bias;
-      const row = i * H;
-      for (let j = 0; j < H; j++) z += hidden[row + j] * this.weight[j];
+      const z = zs[i];
       const u = this.logScale ? Math.exp(this.logScale[t]) * z + this.shift![t] : z;
       if (this.best[t] === -Infinity) touched.push(t);
       if (u > this.best[t]) {
@@ -126,7 +159,16 @@ export class SparseHeadModel {
 
   /** Accumulates dL/dparams given dL/dw per term of `act` (relu's gradient is 1: only w > 0 terms exist). */
   backward(text: CachedText, act: Activation, gw: Float32Array | Float64Array, grads: Grads): void {
-    const H = this.H;
+    const terms: WeightTerm[] = [];
+    this.backwardTerms(text, act, gw, grads, terms);
+    accumulateRows(this.H, terms, grads.weight);
+  }
+
+  /**
+   * backward() less dL/dW: the bias and per-token gradients are accumulated, and each winning row's
+   * coefficient dL/dz is pushed to `terms`, so that Σ coef·h_row (the H-wide part) can run elsewhere.
+   */
+  backwardTerms(text: CachedText, act: Activation, gw: Float32Array | Float64Array, grads: Grads, terms: WeightTerm[]): void {
     for (let k = 0; k < act.ids.length; k++) {
       const g = gw[k];
       if (g === 0) continue;
@@ -140,8 +182,7 @@ export class SparseHeadModel {
         grads.vocab.set(t, v);
         gz = g * a;
       }
-      const row = act.pos[k] * H;
-      for (let j = 0; j < H; j++) grads.weight[j] += gz * text.hidden[row + j];
+      terms.push({ text, pos: act.pos[k], coef: gz });
       grads.bias += gz;
     }
   }

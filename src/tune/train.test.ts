@@ -35,7 +35,7 @@ function head(seed = 3) {
 const cfg = { temperature: 0.05, hardNegatives: 3, l1: 0.01, idfPrior: 0.05, distillWeight: 0.5, teacherTemperature: 0.05 };
 
 describe('sparse head gradients', () => {
-  it('match finite differences for W, b, the per-token log-scale and shift (InfoNCE + distillation + L1 + prior)', () => {
+  it('match finite differences for W, b, the per-token log-scale and shift (InfoNCE + distillation + L1 + prior)', async () => {
     const { docs, examples } = corpus();
     const model = new SparseHeadModel(head(), V, true);
     const r = mulberry32(9);
@@ -43,27 +43,27 @@ describe('sparse head gradients', () => {
     const prior = Float32Array.from({ length: V }, () => (r() - 0.5) * 0.2);
     const teacher = (_j: number, cands: { doc: number }[]) => Float64Array.from(cands, (c) => Math.sin(c.doc));
     const batch = examples.slice(0, 5);
-    const f = () => batchLoss(model, docs, batch, prior, cfg, teacher).loss;
-    const { grads } = batchLoss(model, docs, batch, prior, cfg, teacher);
+    const f = async () => (await batchLoss(model, docs, batch, prior, cfg, teacher)).loss;
+    const { grads } = await batchLoss(model, docs, batch, prior, cfg, teacher);
     const eps = 1e-3;
-    const fd = (get: () => number, set: (v: number) => void) => {
+    const fd = async (get: () => number, set: (v: number) => void) => {
       const x = get();
       set(x + eps);
-      const up = f();
+      const up = await f();
       set(x - eps);
-      const down = f();
+      const down = await f();
       set(x);
       return (up - down) / (2 * eps);
     };
     for (let j = 0; j < H; j++) {
-      const num = fd(() => model.weight[j], (v) => (model.weight[j] = v));
+      const num = await fd(() => model.weight[j], (v) => (model.weight[j] = v));
       expect(grads.weight[j]).toBeCloseTo(num, 2);
     }
-    expect(grads.bias).toBeCloseTo(fd(() => model.bias, (v) => (model.bias = v)), 2);
+    expect(grads.bias).toBeCloseTo(await fd(() => model.bias, (v) => (model.bias = v)), 2);
     let checked = 0;
     for (const [t, [gs, gc]] of grads.vocab) {
-      expect(gs).toBeCloseTo(fd(() => model.logScale![t], (v) => (model.logScale![t] = v)), 2);
-      expect(gc).toBeCloseTo(fd(() => model.shift![t], (v) => (model.shift![t] = v)), 2);
+      expect(gs).toBeCloseTo(await fd(() => model.logScale![t], (v) => (model.logScale![t] = v)), 2);
+      expect(gc).toBeCloseTo(await fd(() => model.shift![t], (v) => (model.shift![t] = v)), 2);
       checked++;
     }
     expect(checked).toBeGreaterThan(5);
@@ -133,57 +133,57 @@ describe('regularisation and safety', () => {
     expect(n).toBeCloseTo(1, 10);
   });
 
-  it('L1 makes the head produce fewer, smaller weights; a pruning threshold drops the small ones', () => {
+  it('L1 makes the head produce fewer, smaller weights; a pruning threshold drops the small ones', async () => {
     const { docs, examples } = corpus(2, 16);
-    const run = (l1: number) => {
+    const run = async (l1: number) => {
       const model = new SparseHeadModel(head(), V, true);
-      trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, l1, maxEpochs: 30, lr: 0.01, vocabLr: 0.05 } });
+      await trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, l1, maxEpochs: 30, lr: 0.01, vocabLr: 0.05 } });
       let sum = 0;
       let n = 0;
       for (const d of docs) for (const w of model.forward(d).w) (sum += w), n++;
       return { model, sum, n };
     };
-    const plain = run(0);
-    const sparse = run(0.5);
+    const plain = await run(0);
+    const sparse = await run(0.5);
     expect(sparse.sum).toBeLessThan(plain.sum * 0.7);
     const h = sparse.model.toHead(0.1);
     expect(h.threshold).toBe(0.1);
   });
 
-  it('stops early when the held-out metric does not improve, keeping the best head', () => {
+  it('stops early when the held-out metric does not improve, keeping the best head', async () => {
     const { docs, examples } = corpus(3, 16);
     const model = new SparseHeadModel(head(), V, true);
     const before = model.snapshot();
     // lr 0: nothing changes, so the held-out metric never improves.
-    const out = trainSparseHead({ model, docs, train: examples.slice(0, 12), heldOut: examples.slice(12), prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 0, vocabLr: 0, patience: 1, maxEpochs: 10 } });
+    const out = await trainSparseHead({ model, docs, train: examples.slice(0, 12), heldOut: examples.slice(12), prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 0, vocabLr: 0, patience: 1, maxEpochs: 10 } });
     expect(out.status).toBe('early-stopped');
     expect(out.epochs).toBe(2);
     expect(Array.from(model.weight)).toEqual(Array.from(before.weight));
   });
 
-  it('NaN or exploding loss stops training with a reason and restores the previous head', () => {
+  it('NaN or exploding loss stops training with a reason and restores the previous head', async () => {
     const { docs, examples } = corpus(4, 16);
     const model = new SparseHeadModel(head(), V, true);
     const before = model.snapshot();
-    const out = trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 1e30, vocabLr: 1e30, clip: 0, maxEpochs: 5 } });
+    const out = await trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 1e30, vocabLr: 1e30, clip: 0, maxEpochs: 5 } });
     expect(out.status).toBe('failed');
     expect(out.reason).toMatch(/NaN|Infinity|exploded|non-finite/);
     expect(out.reason).toMatch(/previous head is kept/);
     expect(Array.from(model.weight)).toEqual(Array.from(before.weight));
   });
 
-  it('training on pairs raises the held-out ranking of the positives', () => {
+  it('training on pairs raises the held-out ranking of the positives', async () => {
     const { docs, examples } = corpus(5, 20);
     const model = new SparseHeadModel(head(), V, true);
-    const out = trainSparseHead({ model, docs, train: examples.slice(0, 16), heldOut: examples, prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, maxEpochs: 20, patience: 20, lr: 0.01, vocabLr: 0.05 } });
+    const out = await trainSparseHead({ model, docs, train: examples.slice(0, 16), heldOut: examples, prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, maxEpochs: 20, patience: 20, lr: 0.01, vocabLr: 0.05 } });
     expect(out.after.mrr10).toBeGreaterThan(out.before.mrr10);
   });
 
-  it('a cancelled signal aborts between steps', () => {
+  it('a cancelled signal aborts between steps', async () => {
     const { docs, examples } = corpus(6);
     const model = new SparseHeadModel(head(), V, true);
     const ctl = new AbortController();
     ctl.abort();
-    expect(() => trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3 }, signal: ctl.signal })).toThrow(/abort/);
+    await expect(trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3 }, signal: ctl.signal })).rejects.toThrow(/abort/);
   });
 });

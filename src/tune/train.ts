@@ -8,7 +8,8 @@ import { abortError } from '../store/errors.ts';
 import type { CachedText } from './hidden-cache.ts';
 import { distill, infoNce, M3_TEMPERATURE, teacherProbs } from './losses.ts';
 import { mulberry32 } from './pairs.ts';
-import { Adam, clipGradients, dot, dotBackward, SparseHeadModel, type Activation, type Grads } from './sparse-model.ts';
+import { jsMatrixOps, type MatrixOps } from './matrix-ops.ts';
+import { Adam, clipGradients, dot, dotBackward, SparseHeadModel, type Activation, type Grads, type WeightTerm } from './sparse-model.ts';
 
 export interface TrainExample {
   query: CachedText;
@@ -57,6 +58,8 @@ export interface TrainInput {
   /** Teacher logits for example j over the candidates, given the student's current scores (self-distillation). */
   teacher?: (j: number, cands: Candidate[], student: Float64Array) => Float64Array;
   config: TrainConfig;
+  /** Where the batch's matrix work runs (default JS). The held-out evaluation stays in JS. */
+  ops?: MatrixOps;
   signal?: AbortSignal;
   onStep?: (p: { epoch: number; step: number; steps: number; loss: number; gradNorm: number }) => void;
   onEpoch?: (p: { epoch: number; loss: number; heldOut: HeldOutMetrics }) => void;
@@ -103,7 +106,7 @@ export function evaluateHeldOut(model: SparseHeadModel, docs: CachedText[], exam
   return { mrr10: mrr / n, ndcg10: ndcg / n, pairs: examples.length };
 }
 
-export function trainSparseHead(input: TrainInput): TrainOutcome {
+export async function trainSparseHead(input: TrainInput): Promise<TrainOutcome> {
   const { model, docs, train, heldOut, prior, config: c } = input;
   const t0 = performance.now();
   const opt = new Adam(model, { head: c.lr, vocab: c.vocabLr });
@@ -133,7 +136,7 @@ export function trainSparseHead(input: TrainInput): TrainOutcome {
       if (input.signal?.aborted) throw abortError(input.signal.reason);
       const at = order.slice(b * c.batchSize, (b + 1) * c.batchSize);
       const batch = at.map((i) => train[i]);
-      const { loss, grads } = batchLoss(model, docs, batch, prior, c, input.teacher ? (j, cands, s) => input.teacher!(at[j], cands, s) : undefined);
+      const { loss, grads } = await batchLoss(model, docs, batch, prior, c, input.teacher ? (j, cands, s) => input.teacher!(at[j], cands, s) : undefined, input.ops);
       if (!Number.isFinite(loss)) return fail(`loss became ${loss} at step ${step + 1} (epoch ${epoch}); the previous head is kept`, epoch);
       if (loss > c.maxLoss) return fail(`loss exploded to ${loss.toExponential(2)} at step ${step + 1} (epoch ${epoch}, limit ${c.maxLoss}); the previous head is kept`, epoch);
       const gradNorm = clipGradients(grads, c.clip);
@@ -174,14 +177,15 @@ function finiteParams(m: SparseHeadModel): boolean {
 }
 
 /** Loss and gradients of one batch (exported for the finite-difference test). */
-export function batchLoss(
+export async function batchLoss(
   model: SparseHeadModel,
   docs: CachedText[],
   batch: TrainExample[],
   prior: Float32Array | null,
   c: Pick<TrainConfig, 'temperature' | 'hardNegatives' | 'l1' | 'idfPrior' | 'distillWeight' | 'teacherTemperature'>,
   teacher?: (j: number, cands: Candidate[], student: Float64Array) => Float64Array,
-): { loss: number; grads: Grads } {
+  ops: MatrixOps = jsMatrixOps,
+): Promise<{ loss: number; grads: Grads }> {
   const grads = model.zeroGrads();
   // Candidates: each example's masked positive, then the batch's hard negatives (full documents, once each).
   const cands: Candidate[] = batch.map((ex, j) => ({ doc: ex.doc, of: j }));
@@ -191,13 +195,18 @@ export function batchLoss(
       if (!seen.has(n)) seen.add(n), cands.push({ doc: n });
     }
   }
+  // One projection call for the whole batch (a document that is both a masked positive and a negative is
+  // projected once): on WebGPU that is one dispatch and one read-back per step.
+  const unique = [...new Set<CachedText>([...cands.map((cd) => docs[cd.doc]), ...batch.map((ex) => ex.query)])];
+  const projected = await ops.project(model, unique);
+  const zOf = new Map(unique.map((t, i) => [t, projected[i]]));
   const texts: { text: CachedText; act: Activation; g: Float64Array }[] = cands.map((cd) => {
     const text = docs[cd.doc];
-    const act = model.forward(text, cd.of !== undefined ? batch[cd.of].mask : undefined);
+    const act = model.forwardFrom(text, zOf.get(text)!, cd.of !== undefined ? batch[cd.of].mask : undefined);
     return { text, act, g: new Float64Array(act.ids.length) };
   });
   const queries = batch.map((ex) => {
-    const act = model.forward(ex.query);
+    const act = model.forwardFrom(ex.query, zOf.get(ex.query)!);
     return { text: ex.query, act, g: new Float64Array(act.ids.length) };
   });
   let loss = 0;
@@ -243,7 +252,9 @@ export function batchLoss(
       }
     }
   }
-  for (const t of all) model.backward(t.text, t.act, t.g, grads);
+  const terms: WeightTerm[] = [];
+  for (const t of all) model.backwardTerms(t.text, t.act, t.g, grads, terms);
+  await ops.accumulate(model, terms, grads.weight);
   // IDF prior (and shrinkage of the shift) on the tokens this batch touched.
   if (model.logScale && c.idfPrior > 0) {
     for (const [t, v] of grads.vocab) {

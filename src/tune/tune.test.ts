@@ -157,6 +157,8 @@ async function roundTrip(makeStore: () => Store): Promise<void> {
   const postingsBase = postingsPerDoc(index);
   const r = await tuneSparseHead(index, { ...quick, prune: 0.5 });
   expect(r.status).toBe('tuned');
+  // Node has no navigator.gpu: 'auto' trains in JS and says why.
+  expect(r.compute).toEqual({ requested: 'auto', used: 'js', reason: 'navigator.gpu is not available' });
   expect(r.version).toBe(1);
   expect(r.postingsPerDoc.before).toBeCloseTo(postingsBase, 6);
   expect(r.postingsPerDoc.after).toBeLessThan(postingsBase); // the pruning threshold drops postings

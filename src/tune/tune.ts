@@ -17,8 +17,10 @@ import { canSwapHead, listHeads, nextHeadVersion, readHead, writeHead } from './
 import { HiddenCache, type CachedText, type HiddenEncoder } from './hidden-cache.ts';
 import { idfLogScale, tokenIdf } from './idf.ts';
 import { checkPairs, minePseudoQueries, splitHeldOut, type PairSource, type PseudoQueryOptions, type TrainingPair } from './pairs.ts';
+import { jsMatrixOps, type ComputeKind, type MatrixOps } from './matrix-ops.ts';
 import { SparseHeadModel } from './sparse-model.ts';
-import { DEFAULT_TRAIN, trainSparseHead, type Candidate, type HeldOutMetrics, type TrainExample } from './train.ts';
+import { DEFAULT_TRAIN, trainSparseHead, type Candidate, type HeldOutMetrics, type TrainExample, type TrainInput } from './train.ts';
+import { createWebGpuOps } from './webgpu-ops.ts';
 
 export type Teacher = 'ensemble' | 'bm25' | 'none';
 
@@ -65,6 +67,12 @@ export interface TuneOptions {
   cache?: HiddenCache;
   /** Progressive stages; only 'sparse' is implemented (ColBERT's head is not trained yet). */
   stages?: ('sparse' | 'colbert')[];
+  /**
+   * Where the training's matrix work (projections, dL/dW) runs: 'auto' (default) = WebGPU compute when
+   * navigator.gpu gives an adapter, else JS; 'webgpu' = the same, but asked for explicitly; 'js' = JS.
+   * Any WebGPU failure falls back to JS; TuneResult.compute says which ran and why.
+   */
+  compute?: 'auto' | ComputeKind;
   /** Rebuild the sparse postings with the tuned head and make it active (default true). */
   activate?: boolean;
   signal?: AbortSignal;
@@ -93,6 +101,8 @@ export interface TuneResult {
   curve: { step: number; epoch: number; loss: number; heldOut?: number }[];
   ms: { total: number; encode: number; negatives: number; train: number; reindex: number };
   cache: { bytes: number; hits: number; misses: number };
+  /** Which backend ran the training's matrix work; `reason` when it is JS although WebGPU was asked for (or 'auto'). */
+  compute: { requested: 'auto' | ComputeKind; used: ComputeKind; reason?: string };
 }
 
 type TunableEncoder = EncoderLike & HiddenEncoder & {
@@ -215,7 +225,17 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     teacherTemperature: teacherKind === 'bm25' ? 1 : DEFAULT_TRAIN.teacherTemperature,
   };
   const tTrain = now();
-  const trained = trainSparseHead({
+  const requested = o.compute ?? 'auto';
+  const compute: TuneResult['compute'] = { requested, used: 'js' };
+  let ops: MatrixOps = jsMatrixOps;
+  if (requested !== 'js') {
+    const gpu = await createWebGpuOps([...docHidden, ...train.map((e) => e.query)], H);
+    if ('ops' in gpu) ops = gpu.ops;
+    else compute.reason = gpu.reason;
+  }
+  compute.used = ops.kind;
+  const start = model.snapshot();
+  const trainInput: TrainInput = {
     model,
     docs: docHidden,
     train,
@@ -223,10 +243,24 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     prior: o.idfPrior === false ? null : prior,
     teacher: teacher ? (j, cands, s) => teacher(train[j], cands, s) : undefined,
     config,
+    ops,
     signal,
     onStep: (p) => progress({ phase: 'train', done: p.step, total: p.steps, epoch: p.epoch, loss: p.loss }),
     onEpoch: (p) => progress({ phase: 'train', done: p.epoch, total: config.maxEpochs, epoch: p.epoch, loss: p.loss, heldOut: p.heldOut.ndcg10 }),
-  });
+  };
+  let trained: Awaited<ReturnType<typeof trainSparseHead>>;
+  try {
+    trained = await trainSparseHead(trainInput);
+  } catch (e) {
+    if (ops === jsMatrixOps || signal?.aborted) throw e;
+    // A GPU error mid-run: start over on JS from the same initial head (the partial run is not trusted).
+    model.restore(start);
+    compute.used = 'js';
+    compute.reason = `WebGPU failed during training (${(e as Error).message}); trained in JS instead`;
+    trained = await trainSparseHead({ ...trainInput, ops: jsMatrixOps });
+  } finally {
+    ops.destroy?.();
+  }
   const msTrain = now() - tTrain;
   const postingsBefore = postingsPerDoc(index);
   const result: TuneResult = {
@@ -239,6 +273,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     curve: trained.curve,
     ms: { total: 0, encode: msEncode, negatives: msNeg, train: msTrain, reindex: 0 },
     cache: { bytes: cache.bytes, hits: cache.hits, misses: cache.misses },
+    compute,
   };
   if (result.status === 'failed') {
     result.ms.total = now() - t0;
