@@ -8,7 +8,7 @@
  * re-read: segments another tab or process committed meanwhile are loaded first, so keys never clash.
  */
 import type { M3Embedding } from '../encoder/types.ts';
-import { bm25DocTerms } from '../rank/bm25.ts';
+import { bm25DocTerms, type Bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { abortError, isQuotaError, M3IndexMismatchError, M3QuotaError } from '../store/errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
@@ -276,26 +276,49 @@ export class M3Index {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     let done = 0;
     let bytes = 0;
+    // Pipelined: batch N+1 is prepared (vectors gathered, texts analysed for BM25) while batch N's transaction
+    // commits. Commits still run one at a time in batch order, each batch one transaction, so a failure or an
+    // abort leaves whole batches: the ones committed before it.
+    let inflight: Promise<void> | null = null;
+    const settle = async () => {
+      const p = inflight;
+      inflight = null;
+      await p;
+    };
     for (let at = 0, b = 0; at < docs.length; at += batchSize, b++) {
-      if (opts.signal?.aborted) throw abortError(opts.signal.reason);
-      const batch = docs.slice(at, at + batchSize);
-      const prepared = await this.prepare(batch, opts, done, docs.length);
-      if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
-      try {
-        bytes += await this.commitBatch(batch, prepared, replace, legacyIds?.[b]);
-      } catch (e) {
-        if (isQuotaError(e)) throw new M3QuotaError(done, bytes, e);
-        throw e;
+      if (opts.signal?.aborted) {
+        await settle();
+        throw abortError(opts.signal.reason);
       }
-      done += batch.length;
-      opts.onProgress?.({ done, total: docs.length, phase: 'write' });
+      const batch = docs.slice(at, at + batchSize);
+      const prepared = await this.prepare(batch, opts, at, docs.length);
+      await settle();
+      if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
+      let queued!: () => void;
+      const isQueued = new Promise<void>((r) => (queued = r));
+      const p: Promise<void> = this.commitBatch(batch, prepared, replace, legacyIds?.[b], queued).then(
+        (n) => {
+          bytes += n;
+          done += batch.length;
+          opts.onProgress?.({ done, total: docs.length, phase: 'write' });
+        },
+        (e) => {
+          if (isQuotaError(e)) throw new M3QuotaError(done, bytes, e);
+          throw e;
+        },
+      );
+      p.catch(() => {}); // surfaces through settle()
+      inflight = p;
+      // Go on once the writes are queued (the store then waits on the disk), or when the commit is over.
+      await Promise.race([isQueued, p]);
     }
+    await settle();
     await this.maybeCompact();
     return done;
   }
 
   /** Encodes (where needed), chunks and analyses one batch; nothing is written here. */
-  private async prepare(batch: IndexDoc[], opts: IngestOptions, done: number, total: number): Promise<{ rows: PreparedRow[][]; chunks: ([number, number][] | undefined)[] }> {
+  private async prepare(batch: IndexDoc[], opts: IngestOptions, done: number, total: number): Promise<Prepared> {
     const rows: PreparedRow[][] = new Array(batch.length);
     const chunks: ([number, number][] | undefined)[] = new Array(batch.length);
     const texts: string[] = [];
@@ -324,11 +347,13 @@ export class M3Index {
         rows[i].push({ dense: e.dense, sparse: e.sparse, colbert: e.colbert, ...(chunks[i] ? { span } : {}) });
       });
     }
-    return { rows, chunks };
+    // BM25 analysis needs no key (buildSegment takes tf and length): done here, it overlaps the previous commit.
+    const terms = this.live.bm25 ? batch.map((d) => bm25DocTerms(0, d.text, this.analyzer())) : null;
+    return { rows, chunks, terms };
   }
 
   /** One batch → one segment → one transaction. Returns the segment's bytes. */
-  private async commitBatch(batch: IndexDoc[], prepared: { rows: PreparedRow[][]; chunks: ([number, number][] | undefined)[] }, replace: boolean, legacyIds?: string[]): Promise<number> {
+  private async commitBatch(batch: IndexDoc[], prepared: Prepared, replace: boolean, legacyIds?: string[], onQueued?: () => void): Promise<number> {
     return this.store.withWriteLock(async () => {
       await this.syncUnderLock();
       if (!replace) {
@@ -338,7 +363,7 @@ export class M3Index {
       const meta = this.meta;
       const seq = meta.nextSeq;
       const analyzer = this.analyzer();
-      const docTerms = this.live.bm25 ? batch.map((d, i) => bm25DocTerms(meta.nextKey + i, d.text, analyzer)) : null;
+      const docTerms = this.live.bm25 ? batch.map((d, i) => ({ ...(prepared.terms?.[i] ?? bm25DocTerms(0, d.text, analyzer)), key: meta.nextKey + i })) : null;
       const pdocs: PreparedDoc[] = batch.map((d, i) => ({
         key: meta.nextKey + i,
         id: d.id,
@@ -364,7 +389,7 @@ export class M3Index {
         ...(d.metadata ? { metadata: d.metadata } : {}),
         ...(prepared.chunks[i] ? { chunks: { spans: prepared.chunks[i]! } } : {}),
       }));
-      await this.store.commit({ meta: next, segments: [segment], putDocs, ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) });
+      await this.store.commit({ meta: next, segments: [segment], putDocs, ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) }, { onQueued });
       this.meta = next;
       for (const k of replaced) this.live.kill(k);
       this.live.appendSegment(segment, docTerms ?? undefined);
@@ -581,6 +606,13 @@ export class M3Index {
   private check(): void {
     if (this.closed) throw new Error(this.closedReason ?? `index "${this.name}" is closed`);
   }
+}
+
+interface Prepared {
+  rows: PreparedRow[][];
+  chunks: ([number, number][] | undefined)[];
+  /** BM25 term counts per document (key unset), or null when the index keeps no BM25. */
+  terms: Bm25DocTerms[] | null;
 }
 
 function defaultStore(name: string): Store {

@@ -7,7 +7,7 @@ import { FakeEncoder } from '../search/fake-encoder.ts';
 import { corpus } from '../search/test-corpus.ts';
 import { M3QuotaError } from './errors.ts';
 import { IdbStore } from './idb-store.ts';
-import type { CommitBatch } from './types.ts';
+import type { CommitBatch, CommitOptions } from './types.ts';
 
 const DIMS = 16;
 const model = { modelId: 'precomputed', dims: DIMS, headHash: 'h' };
@@ -118,10 +118,15 @@ describe('IdbStore', () => {
     const store = new IdbStore('q', { indexedDB: factory });
     let commits = 0;
     const commit = store.commit.bind(store);
-    store.commit = async (b: CommitBatch) => {
-      // The third batch's transaction fails the way a full disk makes IndexedDB fail.
-      if (b.segments?.length && ++commits === 3) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      return commit(b);
+    store.commit = async (b: CommitBatch, o?: CommitOptions) => {
+      // The third batch's transaction fails the way a full disk makes IndexedDB fail (after its writes were
+      // queued: ingest has gone on to prepare the fourth batch by then, which must not be written).
+      if (b.segments?.length && ++commits === 3) {
+        o?.onQueued?.();
+        await new Promise((r) => setTimeout(r, 5));
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      }
+      return commit(b, o);
     };
     const idx = await M3Index.open('q', { store, model });
     const err = await idx.add(corpus(50, DIMS, 2), { batchSize: 10 }).catch((e) => e);
@@ -135,6 +140,33 @@ describe('IdbStore', () => {
     expect(again.count()).toBe(20);
     expect(await again.get('d19')).toBeDefined();
     expect(await again.get('d20')).toBeUndefined();
+  });
+
+  it('pipelined ingest: an abort while the next batch is prepared keeps the batch whose transaction was in flight', async () => {
+    const factory = new IDBFactory();
+    const enc = new FakeEncoder({ dims: DIMS });
+    const idx = await M3Index.open('pipe', { store: new IdbStore('pipe', { indexedDB: factory }), encoder: enc });
+    const ac = new AbortController();
+    const docs = Array.from({ length: 50 }, (_, i) => ({ id: `d${i}`, text: `document number ${i}` }));
+    const writes: number[] = [];
+    const p = idx.add(docs, {
+      batchSize: 10,
+      signal: ac.signal,
+      onProgress: (pr) => {
+        if (pr.phase === 'write') writes.push(pr.done);
+        // Batch 3 is encoded once batch 2's writes are queued, typically before its transaction is done.
+        if (pr.phase === 'encode' && pr.done === 30) ac.abort();
+      },
+    });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(writes).toEqual([10, 20]);
+    expect(idx.count()).toBe(20);
+    idx.close();
+    const again = await M3Index.open('pipe', { store: new IdbStore('pipe', { indexedDB: factory }), encoder: enc });
+    expect(again.count()).toBe(20);
+    expect(await again.get('d19')).toEqual({ id: 'd19', text: 'document number 19' });
+    expect(await again.get('d20')).toBeUndefined();
+    again.close();
   });
 
   it('a write that fails inside a transaction rolls back everything queued before it', async () => {

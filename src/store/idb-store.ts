@@ -17,7 +17,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { M3ClosedError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
-import { type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+import { type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 type TextEntry = [string] | [string, [number, number][]] | null;
@@ -229,7 +229,7 @@ export class IdbStore implements Store {
     return db.getAll('legacy', undefined, limit);
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     const db = this.database();
     // Text blocks are built and compressed before the transaction opens: a transaction with nothing
     // queued auto-commits across an await. Documents not in the batch (compaction, head rewrites) are
@@ -276,6 +276,7 @@ export class IdbStore implements Store {
     } finally {
       for (const r of reqs) r.catch(() => {}); // a failure surfaces through tx.done
     }
+    opts.onQueued?.();
     await tx.done;
     for (const seq of batch.deleteSegments ?? []) this.blocks.delete(seq);
     for (const seg of batch.segments ?? []) this.remember(seg);

@@ -133,6 +133,14 @@ export interface CommitBatch {
   deleteLegacyIds?: string[];
 }
 
+export interface CommitOptions {
+  /**
+   * Called once every write is queued and the store only waits for them to land (IdbStore: before
+   * awaiting the transaction), so the caller can prepare its next batch meanwhile. Stores may not call it.
+   */
+  onQueued?: () => void;
+}
+
 export interface StorageInfo {
   usage: number | null;
   quota: number | null;
@@ -152,7 +160,7 @@ export interface Store {
   /** Every stored document record (re-embedding, compaction). */
   allDocs(): Promise<DocRecord[]>;
   /** Writes everything in `batch` atomically. Throws M3QuotaError when storage is full. */
-  commit(batch: CommitBatch): Promise<void>;
+  commit(batch: CommitBatch, opts?: CommitOptions): Promise<void>;
   /** Removes everything (one atomic step) and writes `meta` as the fresh state, or nothing if null. */
   reset(meta: MetaRecord | null): Promise<void>;
   /** Re-reads the meta record (another tab or process may have committed). */
