@@ -59,6 +59,7 @@ export function setupTunePanel(app: App): void {
       rows.push(['Held-out nDCG@10', `${r.heldOut.before.ndcg10.toFixed(3)} → ${r.heldOut.after.ndcg10.toFixed(3)} (${r.heldOut.after.pairs} pairs)`]);
       rows.push(['Held-out MRR@10', `${r.heldOut.before.mrr10.toFixed(3)} → ${r.heldOut.after.mrr10.toFixed(3)}`]);
       rows.push(['Training', `${r.training.status}, ${r.training.epochs} epoch(s), ${(r.ms.total / 1000).toFixed(1)} s`]);
+      rows.push(['Training compute', r.compute.used === 'webgpu' ? 'WebGPU' : `JS${r.compute.reason ? ` (${r.compute.reason})` : ''}`]);
     }
     fill(table, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     revertBtn.disabled = !heads.active || !!running;

@@ -99,6 +99,7 @@ test('the demo panel tunes in the worker with a live loss curve, before/after fi
   await expect(page.locator('#tune-msg')).toHaveText(/Tuned head v\d+ is active|Tuning stopped/, { timeout: 110_000 });
   await expect(page.locator('#tune-metrics')).toContainText('Held-out nDCG@10');
   await expect(page.locator('#tune-metrics')).toContainText(/Postings per document\s*[\d.]+ → [\d.]+/);
+  await expect(page.locator('#tune-metrics')).toContainText(/Training compute\s*(WebGPU|JS)/); // the worker's pick (auto)
   const inked = await page.evaluate(() => {
     const c = document.getElementById('tune-curve') as HTMLCanvasElement;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;

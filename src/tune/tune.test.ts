@@ -3,7 +3,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { M3Encoder } from '../encoder/m3-encoder.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { FileStore } from '../store/file-store.ts';
@@ -121,6 +121,34 @@ describe('tuneSparseHead', () => {
     expect(index.tuning.meta.sparseHead).toBeUndefined();
     expect(await listHeads(store)).toEqual([]);
     expect(await index.search('the', { mode: 'sparse', includeText: false })).toEqual(before);
+  });
+
+  it('a WebGPU failure mid-training falls back to JS from the same start, and says so', async () => {
+    // A stand-in adapter whose device takes every call and then fails the first read-back (as a lost device
+    // would): the run restarts in JS and must end exactly where a plain JS run does.
+    const device: any = new Proxy(function () {}, {
+      get: (_t, k) => (k === 'then' || k === 'lost' ? undefined : k === 'mapAsync' ? () => Promise.reject(new Error('simulated device loss')) : k === 'popErrorScope' ? async () => null : device),
+      apply: () => device,
+    });
+    const limits = { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 27 };
+    const run = async (compute: 'auto' | 'js') => {
+      const index = await M3Index.open('gpu-fail', { encoder: enc, store: new MemoryStore() });
+      await index.add(docs(16));
+      const r = await tuneSparseHead(index, { ...quick, compute, seed: 2, activate: false });
+      index.close();
+      return r;
+    };
+    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => ({ limits, requestDevice: async () => device }) } });
+    let viaGpu;
+    try {
+      viaGpu = await run('auto');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    const js = await run('js');
+    expect(viaGpu.status).toBe('tuned');
+    expect(viaGpu.compute).toEqual({ requested: 'auto', used: 'js', reason: expect.stringMatching(/WebGPU failed during training \(simulated device loss\)/) });
+    expect(viaGpu.hash).toBe(js.hash);
   });
 
   it('cancel mid-training leaves the active head and the index untouched', async () => {
