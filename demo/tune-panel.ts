@@ -4,6 +4,7 @@
  * document, and reverts to the base head. Builds its own section (no markup in index.html).
  */
 import { App, errorText } from './app.ts';
+import { readClicks } from './clicks.ts';
 import { byId, fill, h, say } from './ui/dom.ts';
 import type { TuneProgress, TuneResult } from '../src/tune/tune.ts';
 import type { WorkerHeadsInfo } from '../src/worker/api.ts';
@@ -58,6 +59,8 @@ export function setupTunePanel(app: App): void {
     if (r) {
       rows.push(['Held-out nDCG@10', `${r.heldOut.before.ndcg10.toFixed(3)} → ${r.heldOut.after.ndcg10.toFixed(3)} (${r.heldOut.after.pairs} pairs)`]);
       rows.push(['Held-out MRR@10', `${r.heldOut.before.mrr10.toFixed(3)} → ${r.heldOut.after.mrr10.toFixed(3)}`]);
+      const src = r.pairs.bySource;
+      rows.push(['Training pairs', `${r.pairs.train + r.pairs.heldOut}: ${src.click ?? 0} from your clicks, ${(src.title ?? 0) + (src.sentence ?? 0)} mined`]);
       rows.push(['Training', `${r.training.status}, ${r.training.epochs} epoch(s), ${(r.ms.total / 1000).toFixed(1)} s`]);
       rows.push(['Training compute', r.compute.used === 'webgpu' ? 'WebGPU' : `JS${r.compute.reason ? ` (${r.compute.reason})` : ''}`]);
     }
@@ -82,7 +85,11 @@ export function setupTunePanel(app: App): void {
     draw();
     say(status, 'Mining questions from the documents…');
     try {
+      // Results the user opened train too (source "click"), beside the mined pseudo-queries.
+      const clicks = app.encoder ? readClicks(app.indexName(app.encoder)) : [];
       const r = await app.client.tune({
+        clicks,
+        pseudoQueries: true,
         signal: running.signal,
         onProgress: (p: TuneProgress) => {
           if (p.phase === 'train' && p.loss !== undefined && p.heldOut === undefined) {

@@ -95,9 +95,17 @@ test('the demo panel tunes in the worker with a live loss curve, before/after fi
   await page.goto('/demo/?device=wasm');
   await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 90_000 });
   await page.waitForFunction(() => !(document.getElementById('tune-start') as HTMLButtonElement)?.disabled, null, { timeout: 90_000 });
+  // Opening a result logs a (query, doc) click, which the tuning then trains on beside the mined questions.
+  await page.fill('#q', 'offline index storage');
+  await page.waitForFunction(() => document.body.dataset.search === 'done', null, { timeout: 30_000 });
+  const opened = await page.locator('#results [data-doc-id]').first().getAttribute('data-doc-id');
+  await page.locator('#results [data-doc-id] h3').first().click();
+  const logged = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('m3-search:clicks:')).map((k) => JSON.parse(localStorage.getItem(k)!)));
+  expect(logged.flat()).toEqual([{ query: 'offline index storage', docId: opened }]);
   await page.click('#tune-start');
   await expect(page.locator('#tune-msg')).toHaveText(/Tuned head v\d+ is active|Tuning stopped/, { timeout: 110_000 });
   await expect(page.locator('#tune-metrics')).toContainText('Held-out nDCG@10');
+  await expect(page.locator('#tune-metrics')).toContainText(/Training pairs\s*\d+: 1 from your clicks, \d+ mined/);
   await expect(page.locator('#tune-metrics')).toContainText(/Postings per document\s*[\d.]+ → [\d.]+/);
   await expect(page.locator('#tune-metrics')).toContainText(/Training compute\s*(WebGPU|JS)/); // the worker's pick (auto)
   const inked = await page.evaluate(() => {

@@ -5,6 +5,7 @@ import { App, errorText } from '../app.ts';
 import { byId, fill, say } from './dom.ts';
 import { ms } from './format.ts';
 import { renderHit, scales } from './results.ts';
+import { logClick } from '../clicks.ts';
 
 const DEBOUNCE_MS = 120;
 
@@ -56,6 +57,13 @@ export function setupSearchPanel(app: App): SearchPanel {
       document.body.dataset.search = 'error';
     }
   }
+
+  // A click on a result (its title, text or "Full text") logs a (query, doc) training pair. Clicks, not
+  // `toggle` events: "Why it matched" is rendered open, and that fires toggle for every hit shown.
+  results.addEventListener('click', (e) => {
+    const hit = (e.target as Element | null)?.closest?.('[data-doc-id]');
+    if (hit && app.encoder && input.value.trim()) logClick(app.indexName(app.encoder), { query: input.value, docId: hit.getAttribute('data-doc-id')! });
+  });
 
   const schedule = () => {
     clearTimeout(timer);
