@@ -76,8 +76,8 @@ async function rawDump(name: string): Promise<{
   });
   if (!db) return { exists: false, meta: null, segments: [], docs: [] };
   try {
-    // Texts live in one block per segment (deflate-raw JSON of [text, spans?] per row, or plain `docs` after a
-    // v2 migration); a document record is a live row (not tombstoned) whose block has an entry for it.
+    // Texts live in records of consecutive rows per segment, key [seq, group] (deflate-raw JSON of [text, spans?]
+    // per row, or plain `docs` after a v2 migration); a document record is a live row (not tombstoned) whose block has an entry for it.
     const tx = db.transaction(['meta', 'segments', 'texts'], 'readonly');
     const [meta, segs, blocks] = await Promise.all([
       request(tx.objectStore('meta').get('meta')),
@@ -85,12 +85,16 @@ async function rawDump(name: string): Promise<{
       request(tx.objectStore('texts').getAll()),
     ]);
     const dead = new Set<number>((meta as any)?.tombstones ?? []);
-    const bySeq = new Map<number, any>((blocks as any[]).map((b) => [b.seq, b]));
+    // Records come back in key order [seq, group]: a segment's rows are its groups' entries, concatenated.
+    const bySeq = new Map<number, any[]>();
+    for (const b of blocks as any[]) {
+      const entries: any[] = b.docs ?? JSON.parse(await new Response(new Blob([b.z]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text());
+      bySeq.set(b.seq, [...(bySeq.get(b.seq) ?? []), ...entries]);
+    }
     const docs: { id: string; key: number; text: string }[] = [];
     for (const s of segs as any[]) {
-      const b = bySeq.get(s.seq);
-      if (!b) continue;
-      const entries: any[] = b.docs ?? JSON.parse(await new Response(new Blob([b.z]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text());
+      const entries = bySeq.get(s.seq);
+      if (!entries) continue;
       s.ids.forEach((id: string, i: number) => {
         if (entries[i] && !dead.has(s.keys[i])) docs.push({ id, key: s.keys[i], text: entries[i][0] });
       });

@@ -47,14 +47,14 @@ describe('IdbStore', () => {
     expect(raw.version).toBe(3);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
-    expect(await raw.count('texts')).toBe(1); // one compressed text block for the one segment
+    expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
     const meta = await raw.get('meta', 'meta');
     expect(meta.schemaVersion).toBe(2);
     expect(meta.segments.length).toBe(1);
     raw.close();
   });
 
-  it('migrates a v2 database (one record per document) to per-segment text blocks, keeping texts, chunks and deletes', async () => {
+  it('migrates a v2 database (one record per document) to grouped text records, keeping texts, chunks and deletes', async () => {
     const factory = new IDBFactory();
     const docs = corpus(40, DIMS, 4);
     // Build a real index, then rewrite its database into the v2 layout (docs store, no texts store).
@@ -108,8 +108,8 @@ describe('IdbStore', () => {
     expect(raw.version).toBe(3);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
-    expect(blocks.length).toBe(1);
-    expect(blocks[0].z).toBeInstanceOf(Uint8Array);
+    expect(blocks.map((b) => [b.seq, b.g])).toEqual([[blocks[0].seq, 0], [blocks[0].seq, 1]]); // 39 docs: groups of 32
+    for (const b of blocks) expect(b.z).toBeInstanceOf(Uint8Array);
     raw.close();
   });
 

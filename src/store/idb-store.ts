@@ -4,8 +4,9 @@
  *   meta      'meta' → MetaRecord (tombstones and the segment list live here, so a commit that adds a
  *             segment or deletes documents updates them in the same transaction)
  *   segments  seq → SegmentRecord (typed arrays, structured-cloned)
- *   texts     seq → TextBlock: the texts (and chunk spans) of one segment's documents in one record,
- *             raw-deflated. One put per batch instead of one per document, and texts compress ~3×. Ids,
+ *   texts     [seq, group] → TextBlock: the texts (and chunk spans) of TEXT_GROUP consecutive documents of
+ *             one segment in one raw-deflated record. A few puts per batch instead of one per document,
+ *             texts compress ~3×, and a hit's text costs one small record to inflate, not a segment's. Ids,
  *             keys and metadata are already in the segment, so a DocRecord is rebuilt from both; the
  *             id → (segment, row) map comes from the segments the index reads on open anyway, so
  *             searches that return no texts still read nothing.
@@ -22,9 +23,10 @@ import { type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, ty
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 type TextEntry = [string] | [string, [number, number][]] | null;
 
-/** One segment's texts: `z` (deflate-raw of the entries' JSON) or, when written by a migration, `docs`. */
+/** Rows g·TEXT_GROUP… of segment `seq`: `z` (deflate-raw of the entries' JSON) or, from a migration, `docs`. */
 interface TextBlock {
   seq: number;
+  g: number;
   z?: Uint8Array;
   docs?: TextEntry[];
 }
@@ -34,14 +36,19 @@ interface M3DB extends DBSchema {
   /** v2 only: read by the v1 and v2 migrations, then dropped. */
   docs: { key: string; value: DocRecord };
   segments: { key: number; value: SegmentRecord };
-  texts: { key: number; value: TextBlock };
+  texts: { key: [number, number]; value: TextBlock };
   legacy: { key: string; value: LegacyDoc };
 }
 
 const META_KEY = 'meta';
 const IDB_VERSION = 3;
-/** Decoded text blocks kept in memory (a hit list usually touches a few segments). */
-const BLOCK_CACHE = 8;
+/**
+ * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond
+ * (~20 KB of JSON for typical passages), big enough to keep deflate's ratio and the puts per batch few.
+ */
+const TEXT_GROUP = 32;
+/** Decoded text groups kept in memory (a page of hits touches at most k of them). */
+const BLOCK_CACHE = 64;
 
 export interface IdbStoreOptions {
   /** IndexedDB factory; defaults to globalThis.indexedDB. */
@@ -66,7 +73,7 @@ export class IdbStore implements Store {
   private segIds = new Map<number, Pick<SegmentRecord, 'ids' | 'keys' | 'metadata'>>();
   /** id → [seq, row] over the meta's segments (newest wins); null = rebuild on next use. */
   private where: Map<string, [number, number]> | null = new Map();
-  private blocks = new Map<number, Promise<TextEntry[]>>();
+  private blocks = new Map<string, Promise<TextEntry[]>>();
 
   constructor(
     readonly name: string,
@@ -142,22 +149,23 @@ export class IdbStore implements Store {
     return this.dead.keys;
   }
 
-  private block(seq: number): Promise<TextEntry[]> {
-    let p = this.blocks.get(seq);
+  private block(seq: number, g: number): Promise<TextEntry[]> {
+    const id = `${seq}:${g}`;
+    let p = this.blocks.get(id);
     if (!p) {
       p = this.database()
-        .get('texts', seq)
+        .get('texts', [seq, g])
         .then((b) => (!b ? [] : b.docs ?? inflateEntries(b.z!)));
-      p.catch(() => this.blocks.delete(seq));
+      p.catch(() => this.blocks.delete(id));
       if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
-      this.blocks.set(seq, p);
+      this.blocks.set(id, p);
     }
     return p;
   }
 
   private async docAt(id: string, seq: number, row: number): Promise<DocRecord | undefined> {
     const s = this.segIds.get(seq);
-    const e = (await this.block(seq))[row];
+    const e = (await this.block(seq, Math.floor(row / TEXT_GROUP)))[row % TEXT_GROUP];
     if (!s || !e) return undefined;
     const metadata = s.metadata[row];
     return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
@@ -251,7 +259,11 @@ export class IdbStore implements Store {
         }
         return d.chunks ? [d.text, d.chunks.spans] : [d.text];
       });
-      blocks.push({ seq: seg.seq, z: await deflateEntries(entries) });
+      const groups: Promise<TextBlock>[] = [];
+      for (let g = 0; g * TEXT_GROUP < entries.length; g++) {
+        groups.push(deflateEntries(entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP)).then((z) => ({ seq: seg.seq, g, z })));
+      }
+      blocks.push(...(await Promise.all(groups)));
     }
     const names: StoreNames<M3DB>[] = ['meta', 'texts', 'segments'];
     if (batch.deleteLegacyIds?.length) names.push('legacy');
@@ -260,7 +272,7 @@ export class IdbStore implements Store {
     // and the whole transaction aborted).
     const reqs: Promise<unknown>[] = [];
     try {
-      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(seq));
+      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(IDBKeyRange.bound([seq, 0], [seq, Infinity])));
       for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put(seg));
       for (const b of blocks) reqs.push(tx.objectStore('texts').put(b));
       // deleteDocIds: a removed document's text stays in its block, hidden by the tombstone, until
@@ -278,7 +290,7 @@ export class IdbStore implements Store {
     }
     opts.onQueued?.();
     await tx.done;
-    for (const seq of batch.deleteSegments ?? []) this.blocks.delete(seq);
+    if (batch.deleteSegments?.length) this.blocks.clear();
     for (const seg of batch.segments ?? []) this.remember(seg);
     this.setMeta(batch.meta);
     this.channel?.postMessage({ type: 'commit', seq: batch.meta.nextSeq });
@@ -363,7 +375,7 @@ function upgrade(
 ): Promise<void> | void {
   if (oldVersion < 1) db.createObjectStore('meta');
   if (oldVersion < 2) db.createObjectStore('segments', { keyPath: 'seq' });
-  if (oldVersion < 3) db.createObjectStore('texts', { keyPath: 'seq' });
+  if (oldVersion < 3) db.createObjectStore('texts', { keyPath: ['seq', 'g'] });
   if (oldVersion === 0) return;
   // The migrations await requests of the versionchange transaction only, so it stays open throughout.
   return (async () => {
@@ -387,7 +399,9 @@ async function migrateV2(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionc
       if (!d || d.key !== seg.keys[i]) return null;
       return d.chunks ? [d.text, d.chunks.spans] : [d.text];
     });
-    await tx.objectStore('texts').put({ seq: seg.seq, docs: entries });
+    for (let g = 0; g * TEXT_GROUP < entries.length; g++) {
+      await tx.objectStore('texts').put({ seq: seg.seq, g, docs: entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP) });
+    }
   }
 }
 
