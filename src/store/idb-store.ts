@@ -448,8 +448,21 @@ async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {
 }
 
 async function inflateEntries(z: Uint8Array): Promise<TextEntry[]> {
-  const stream = new Blob([z as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-  return JSON.parse(await new Response(stream).text()) as TextEntry[];
+  // Straight into the stream's writer and out of its reader: no Blob or Response around it (fewer hops
+  // for what is a hit's text on the search path).
+  const ds = new DecompressionStream('deflate-raw');
+  const w = ds.writable.getWriter();
+  w.write(z as Uint8Array<ArrayBuffer>).catch(() => {});
+  w.close().catch(() => {});
+  const r = ds.readable.getReader();
+  const dec = new TextDecoder();
+  let json = '';
+  for (;;) {
+    const { done, value } = await r.read();
+    if (done) break;
+    json += dec.decode(value, { stream: true });
+  }
+  return JSON.parse(json + dec.decode()) as TextEntry[];
 }
 
 async function withFactory<T>(factory: IDBFactory, fn: () => Promise<T>): Promise<T> {
