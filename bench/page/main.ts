@@ -152,7 +152,6 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
   const exact = opts.exact ? new ExactTop(queries) : null;
   let addMs = 0;
   let genMs = 0;
-  let docBytes = 0;
   for (let b = 0; b < n; b += GEN_CHUNK) {
     const m = Math.min(GEN_CHUNK, n - b);
     const t0 = performance.now();
@@ -161,7 +160,6 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
       const i = b + k;
       w.docDense(i, dense, k * DIMS);
       const text = w.docText(i);
-      docBytes += text.length + w.docId(i).length + 16; // ASCII text and id, plus the key and field tags
       return {
         id: w.docId(i),
         text,
@@ -183,6 +181,8 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
   const segs = await reader.readSegments();
   reader.close();
   const breakdown = recordBreakdown(segs);
+  // Texts: one deflate-raw block per segment (IdbStore 'texts'); ids, keys and metadata are in the segments.
+  const docBytes = await textBlockBytes(opts.name);
   breakdown.docRecords = docBytes;
   const records = segs.reduce((a, s) => a + segmentBytes(s), 0) + docBytes;
   await new Promise((r) => setTimeout(r, 500));
@@ -203,6 +203,25 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
     segments: segs.length,
     ...(exact ? { exact: exact.lists() } : {}),
   };
+}
+
+/** Bytes of an index's stored text blocks, read straight from IndexedDB. */
+async function textBlockBytes(name: string): Promise<number> {
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = indexedDB.open(`m3-search:${name}`);
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  try {
+    const blocks = await new Promise<{ z?: Uint8Array; docs?: unknown[] }[]>((res, rej) => {
+      const r = db.transaction('texts').objectStore('texts').getAll();
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    return blocks.reduce((a, b) => a + (b.z ? b.z.byteLength : JSON.stringify(b.docs).length), 0);
+  } finally {
+    db.close();
+  }
 }
 
 function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
