@@ -7,6 +7,7 @@
  * scores them by inner product reproduces this library's scores up to float rounding.
  */
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type SegmentRecord, type Store } from '../store/types.ts';
+import { rowsByDoc, sparseByRow } from '../store/segment-merge.ts';
 
 export interface ExportRow {
   /** The point's id: the document id, or `${docId}#${passage}` for passages of a chunked document. */
@@ -84,31 +85,6 @@ function colbertRows(seg: SegmentRecord, r: number): Float32Array[] {
   const c = seg.colbert!;
   const out: Float32Array[] = [];
   for (let v = c.rowOffsets[r]; v < c.rowOffsets[r + 1]; v++) out.push(dequant(c.codes, v * c.dims, c.dims, c.scales[v]));
-  return out;
-}
-
-function rowsByDoc(seg: SegmentRecord): number[][] {
-  const out: number[][] = Array.from({ length: seg.keys.length }, () => []);
-  for (let r = 0; r < seg.rowDoc.length; r++) out[seg.rowDoc[r]].push(r);
-  return out;
-}
-
-/** CSR by token → per row (ids ascending, since tokens are). */
-function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Float32Array }[] {
-  const s = seg.sparse!;
-  const n = seg.rowDoc.length;
-  const counts = new Uint32Array(n);
-  for (let e = 0; e < s.rows.length; e++) counts[s.rows[e]]++;
-  const out = Array.from(counts, (c) => ({ ids: new Uint32Array(c), weights: new Float32Array(c) }));
-  const fill = new Uint32Array(n);
-  for (let t = 0; t < s.tokens.length; t++) {
-    for (let e = s.offsets[t]; e < s.offsets[t + 1]; e++) {
-      const r = s.rows[e];
-      const at = fill[r]++;
-      out[r].ids[at] = s.tokens[t];
-      out[r].weights[at] = s.weights[e] * s.scale;
-    }
-  }
   return out;
 }
 

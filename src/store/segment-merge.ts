@@ -34,13 +34,15 @@ export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: 
   return buildSegment(seq, docs, { dims, colbert });
 }
 
-function rowsByDoc(seg: SegmentRecord): number[][] {
+/** Row indexes of each document of a segment (a chunked document has several). */
+export function rowsByDoc(seg: SegmentRecord): number[][] {
   const out: number[][] = Array.from({ length: seg.keys.length }, () => []);
   for (let r = 0; r < seg.rowDoc.length; r++) out[seg.rowDoc[r]].push(r);
   return out;
 }
 
-function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Float32Array }[] {
+/** A segment's sparse CSR (by token) turned back into per-row weights, ids ascending. */
+export function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Float32Array }[] {
   const s = seg.sparse!;
   const n = seg.rowDoc.length;
   const counts = new Uint32Array(n);
