@@ -22,6 +22,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { M3Encoder } from '../src/encoder/m3-encoder.ts';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+import { mulberry32 as rng } from '../src/util/random.ts';
 
 type DType = 'q8' | 'fp32';
 type Runtime = 'node-cpu' | 'wasm' | 'webgpu';
@@ -85,19 +86,6 @@ function ensureModel(): void {
   log(`${MODEL_DIR} is incomplete: generating it (npm run make-test-model -- --full)`);
   const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`make-test-model --full failed (exit ${r.status})`);
-}
-
-// ---------- inputs ----------
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Whole words the tokenizer has as single pieces (`▁word`), from tokenizer.json. */

@@ -14,21 +14,11 @@ import type { IndexDoc, SearchMode } from '../src/search/types.ts';
 import { FileStore } from '../src/store/file-store.ts';
 import { MemoryStore } from '../src/store/memory-store.ts';
 import type { CommitBatch } from '../src/store/types.ts';
+import { mulberry32 } from '../src/util/random.ts';
 
 const DIMS = 1024;
 const VOCAB_WORDS = 30_000;
 const SPARSE_VOCAB = 250_002;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf(s) sampler over ranks 1..n by inverse CDF on a precomputed table. */
 function zipf(n: number, s: number): (r: () => number) => number {

@@ -7,6 +7,7 @@
  * Plain TypeScript, no DOM: runs in the page and in Node alike.
  */
 
+import { mulberry32 } from '../src/util/random.ts';
 export const WORKLOAD = 'm3-bench-v1';
 export const SEED = 0x6d33; // "m3"
 export const DIMS = 1024;
@@ -35,17 +36,6 @@ const F = {
 } as const;
 
 // ------------------------------------------------------------------------- PRNG
-
-/** mulberry32: 32-bit state, period 2^32, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seed of one stream: a 32-bit avalanche hash (murmur3's finaliser) of (seed, index, field). */
 export function streamSeed(seed: number, index: number, field: number): number {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
 import { openHarness, ORIGIN } from './helpers.ts';
+import { mulberry32 as prng } from '../src/util/random.ts';
 
 const PAGE = '/e2e/pages/index.html';
 
@@ -89,18 +90,6 @@ async function firstOpenAfterKill(page: Page, profileDir: string): Promise<void>
   const idbDir = join(profileDir, 'Default', 'IndexedDB');
   const marked = existsSync(idbDir) && readdirSync(idbDir).some((d) => existsSync(join(idbDir, d, 'corruption_info.json')));
   throw new Error(`the first IndexedDB open after the kill failed: ${err}${marked ? " (Chromium recorded corruption_info.json: it has discarded the origin's IndexedDB)" : ''}`);
-}
-
-/** Node-side seeded PRNG (mulberry32), so a failing run can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Family {

@@ -3,7 +3,8 @@
 // state independently of the index code).
 import * as lib from '../../src/index.ts';
 import { FakeEncoder, words } from '../../src/search/fake-encoder.ts';
-import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse, rng } from '../../src/search/test-corpus.ts';
+import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse } from '../../src/search/test-corpus.ts';
+import { mulberry32 as rng } from '../../src/util/random.ts';
 
 type IndexDoc = lib.IndexDoc;
 

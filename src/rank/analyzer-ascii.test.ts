@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyze, analyzerInternals, asciiFastPathActive, asciiRulesInUse, forEachAsciiWord, type AnalyzerOptions } from './analyzer.ts';
+import { mulberry32 } from '../util/random.ts';
 
 const seg = new Intl.Segmenter(undefined, { granularity: 'word' });
 
@@ -30,17 +31,6 @@ function slow<T>(fn: () => T): T {
   } finally {
     analyzerInternals.asciiFastPath = true;
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Random ASCII: every code point 0..127 can occur, the rule-relevant ones far more often. */

@@ -4,17 +4,7 @@ import { dotsKernelSupported } from '../rank/dense-scan-wasm.ts';
 import { quantizeInt8Batch } from '../rank/dense-scan.ts';
 import type { ColbertBlock } from '../store/types.ts';
 import { MaxSimScorer, maxSim, prepareColbertQuery } from './colbert.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../util/random.ts';
 
 function unitRows(n: number, dims: number, r: () => number): Float32Array {
   const m = new Float32Array(n * dims);

@@ -11,7 +11,8 @@ import type { Store } from '../store/types.ts';
 import { M3IndexMismatchError } from '../store/errors.ts';
 import { FakeEncoder } from './fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
-import { corpus, gaussianUnit, randomSparse, refColbert, refDense, refSparse, rng } from './test-corpus.ts';
+import { corpus, gaussianUnit, randomSparse, refColbert, refDense, refSparse } from './test-corpus.ts';
+import { mulberry32 as rng } from '../util/random.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bm25Index, DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
+import { mulberry32 } from '../util/random.ts';
 
 function block(docs: Bm25DocTerms[], shuffleTerms = false): Bm25BlockSource {
   const byTerm = new Map<string, [number, number][]>();
@@ -19,17 +20,6 @@ function block(docs: Bm25DocTerms[], shuffleTerms = false): Bm25BlockSource {
   return {
     keys: Uint32Array.from(docs, (d) => d.key),
     bm25: { terms, offsets, docs: Uint16Array.from(flat, (x) => x[0]), tfs: Uint8Array.from(flat, (x) => x[1]), lengths: Uint32Array.from(docs, (d) => d.length) },
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

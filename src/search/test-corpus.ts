@@ -4,17 +4,7 @@
  */
 import type { M3Embedding } from '../encoder/types.ts';
 import type { IndexDoc } from './types.ts';
-
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../util/random.ts';
 
 export function gaussianUnit(r: () => number, dims: number): Float32Array {
   const v = new Float32Array(dims);

@@ -1,6 +1,8 @@
 // Deterministic PRNG streams: one independent stream per tensor name, so adding or reordering tensors never
 // changes the values of the others, and the same name + seed always yields bit-identical weights.
 
+import { mulberry32 } from '../util/random.ts';
+
 /** 32-bit FNV-1a of a string (UTF-16 code units); only used to derive stream seeds. */
 export function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
@@ -9,18 +11,6 @@ export function fnv1a32(s: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h >>> 0;
-}
-
-/** mulberry32: tiny, fast, good enough for test weights. Returns uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Uniform stream for `name` under a global `seed`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CachedText } from './hidden-cache.ts';
 import { jsMatrixOps, type MatrixOps } from './matrix-ops.ts';
-import { mulberry32 } from './pairs.ts';
+import { mulberry32 } from '../util/random.ts';
 import { SparseHeadModel, type Grads } from './sparse-model.ts';
 import { batchLoss, type TrainExample } from './train.ts';
 import { createWebGpuOps } from './webgpu-ops.ts';

@@ -3,6 +3,7 @@
  * mined from the corpus itself — a document's title against its body, or a sentence held out of its document
  * (the span is masked out of the positive, so the pair is not a trivial copy).
  */
+import { mulberry32 } from '../util/random.ts';
 export type PairSource = 'user' | 'click' | 'title' | 'sentence';
 
 export interface TrainingPair {
@@ -21,17 +22,6 @@ export interface PseudoQueryOptions {
   minWords?: number;
   maxWords?: number;
   seed?: number;
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const words = (s: string) => s.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CachedText } from './hidden-cache.ts';
 import { idfLogScale, tokenIdf } from './idf.ts';
 import { distill, infoNce, teacherProbs } from './losses.ts';
-import { mulberry32 } from './pairs.ts';
+import { mulberry32 } from '../util/random.ts';
 import { clipGradients, SparseHeadModel } from './sparse-model.ts';
 import { batchLoss, DEFAULT_TRAIN, trainSparseHead, type TrainExample } from './train.ts';
 

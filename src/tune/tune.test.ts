@@ -14,7 +14,8 @@ import { WORDS_EN } from '../testmodel/words-en.ts';
 import { decodeHead, encodeHead, hashHead } from './head-codec.ts';
 import { listHeads } from './head-store.ts';
 import { HiddenCache } from './hidden-cache.ts';
-import { checkPairs, minePseudoQueries, mulberry32, parsePairs, splitHeldOut } from './pairs.ts';
+import { checkPairs, minePseudoQueries, parsePairs, splitHeldOut } from './pairs.ts';
+import { mulberry32 } from '../util/random.ts';
 import { postingsPerDoc, revertSparseHead, tuneSparseHead } from './tune.ts';
 
 const MODEL = 'public/models/tiny-m3';
