@@ -18,7 +18,7 @@
  * (Math.fround after each term, in query order), so both return bit-identical scores.
  */
 import { analyzeTermCounts, analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from './analyzer.ts';
-import { TopK } from './topk.ts';
+import { topKOfAccumulator } from './topk.ts';
 
 export interface Bm25Params {
   k1: number;
@@ -253,28 +253,7 @@ export class Bm25Index {
         scores[key] += (w * tf) / (tf + nA + nB * lengths[key]);
       }
     }
-    const top = new TopK(Math.min(Math.floor(k), nt));
-    const filter = opts?.filter;
-    if (filter === undefined) {
-      for (let i = 0; i < nt; i++) {
-        const key = touched[i];
-        top.push(key, scores[key]);
-        scores[key] = 0;
-      }
-      return top.results();
-    }
-    // The filter is user code (it may throw, search again or mutate the index), so the shared
-    // buffer is emptied into a private one before the first call.
-    const vals = new Float32Array(nt);
-    for (let i = 0; i < nt; i++) {
-      vals[i] = scores[touched[i]];
-      scores[touched[i]] = 0;
-    }
-    const keys = touched.slice(0, nt);
-    for (let i = 0; i < nt; i++) {
-      if (top.accepts(keys[i], vals[i]) && filter(keys[i])) top.push(keys[i], vals[i]);
-    }
-    return top.results();
+    return topKOfAccumulator(scores, touched, nt, k, opts?.filter);
   }
 
   /** BM25 scores of the given candidates (0 for unknown keys or no match), same values as search(). */

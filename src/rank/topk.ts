@@ -115,3 +115,34 @@ export class TopK {
     scores[i] = score;
   }
 }
+
+/**
+ * Top k of a score accumulator (term-at-a-time search): `scores[key]` for the first `n` keys of `touched`,
+ * each reset to 0 so the shared buffer is clean for the next query. A filter is user code (it may throw,
+ * search again or mutate the index), so the buffer is emptied into a private copy before its first call.
+ */
+export function topKOfAccumulator(
+  scores: Float32Array | Float64Array,
+  touched: Uint32Array,
+  n: number,
+  k: number,
+  filter?: (key: number) => boolean,
+): ScoredKey[] {
+  const top = new TopK(Math.min(Math.floor(k), n));
+  if (filter === undefined) {
+    for (let i = 0; i < n; i++) {
+      const key = touched[i];
+      top.push(key, scores[key]);
+      scores[key] = 0;
+    }
+    return top.results();
+  }
+  const vals = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    vals[i] = scores[touched[i]];
+    scores[touched[i]] = 0;
+  }
+  const keys = touched.slice(0, n);
+  for (let i = 0; i < n; i++) if (top.accepts(keys[i], vals[i]) && filter(keys[i])) top.push(keys[i], vals[i]);
+  return top.results();
+}

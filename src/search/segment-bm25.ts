@@ -14,7 +14,7 @@
  */
 import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
-import { TopK } from '../rank/topk.ts';
+import { topKOfAccumulator } from '../rank/topk.ts';
 
 const MAX_TF = 0xffff;
 /** Cached term posting lists kept at most (cleared whole when full, and on every change). */
@@ -132,27 +132,7 @@ export class SegmentBm25 {
         scores[key] += (w * tf) / (tf + nA + nB * lengths[key]);
       }
     }
-    const top = new TopK(Math.min(Math.floor(k), nt));
-    const filter = opts?.filter;
-    if (filter === undefined) {
-      for (let i = 0; i < nt; i++) {
-        const key = touched[i];
-        top.push(key, scores[key]);
-        scores[key] = 0;
-      }
-      return top.results();
-    }
-    // The filter is user code: empty the shared buffer before the first call.
-    const vals = new Float32Array(nt);
-    for (let i = 0; i < nt; i++) {
-      vals[i] = scores[touched[i]];
-      scores[touched[i]] = 0;
-    }
-    const keys = touched.slice(0, nt);
-    for (let i = 0; i < nt; i++) {
-      if (top.accepts(keys[i], vals[i]) && filter(keys[i])) top.push(keys[i], vals[i]);
-    }
-    return top.results();
+    return topKOfAccumulator(scores, touched, nt, k, opts?.filter);
   }
 
   /** BM25 scores of the given candidates (0 for unknown keys or no match), same values as search(). */
