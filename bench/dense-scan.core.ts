@@ -4,6 +4,7 @@
  */
 import { DenseMatrix, quantizeInt8Batch, type DenseKernel } from '../src/rank/dense-scan.ts';
 import { wasmKernelSupported } from '../src/rank/dense-scan-wasm.ts';
+import { mulberry32 as rng } from '../src/util/random.ts';
 
 export interface BenchConfig {
   sizes: number[];
@@ -18,18 +19,6 @@ export interface BenchConfig {
 export const defaultConfig: BenchConfig = { sizes: [10_000, 100_000], dim: 1024, queries: 200, slowQueries: 40, k: 10, seed: 12345 };
 
 const now = () => performance.now();
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 function gaussianFill(out: Float32Array, rand: () => number): void {
   for (let i = 0; i < out.length; i += 2) {

@@ -7,18 +7,7 @@ import {
   type DenseHits,
 } from './dense-scan.ts';
 import { kernelModuleBytes, wasmKernelSupported } from './dense-scan-wasm.ts';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../util/random.ts';
 
 /** Rows of Gaussian-ish (sum of uniforms) unit vectors. */
 function randomRows(n: number, dim: number, seed: number): Float32Array {
