@@ -15,6 +15,7 @@
 import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
 import { topKOfAccumulator } from '../rank/topk.ts';
+import { indexInSorted } from '../util/sorted.ts';
 
 const MAX_TF = 0xffff;
 /** Cached term posting lists kept at most (cleared whole when full, and on every change). */
@@ -208,7 +209,7 @@ export class SegmentBm25 {
     let total = 0;
     for (let s = 0; s < this.segs.length; s++) {
       const b = this.segs[s].bm25;
-      const t = findTerm(b.terms, term);
+      const t = indexInSorted(b.terms, term);
       if (t >= 0) {
         parts.push({ s, t });
         total += b.offsets[t + 1] - b.offsets[t];
@@ -252,20 +253,6 @@ export class SegmentBm25 {
     this.scores = new Float32Array(cap); // all zero between searches
     this.touched = new Uint32Array(cap);
   }
-}
-
-/** Index of `term` in the ascending `terms`, or −1. */
-function findTerm(terms: readonly string[], term: string): number {
-  let lo = 0;
-  let hi = terms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const t = terms[mid];
-    if (t < term) lo = mid + 1;
-    else if (t > term) hi = mid - 1;
-    else return mid;
-  }
-  return -1;
 }
 
 /** Binary search of a key's tf in ascending postings; 0 when absent. */

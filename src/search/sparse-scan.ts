@@ -6,24 +6,11 @@
  */
 import type { SparseBlock } from '../store/types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
+import { indexInSorted } from '../util/sorted.ts';
 
 export interface SparseSegment {
   rowBase: number;
   sparse: SparseBlock;
-}
-
-/** Index of `token` in the ascending `tokens`, or -1. */
-export function findToken(tokens: Uint32Array, token: number): number {
-  let lo = 0;
-  let hi = tokens.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const t = tokens[mid];
-    if (t < token) lo = mid + 1;
-    else if (t > token) hi = mid - 1;
-    else return mid;
-  }
-  return -1;
 }
 
 export class SparseAccumulator {
@@ -50,7 +37,7 @@ export class SparseAccumulator {
       for (let q = 0; q < query.ids.length; q++) {
         const wq = query.weights[q];
         if (!(wq > 0)) continue;
-        const t = findToken(tokens, query.ids[q]);
+        const t = indexInSorted(tokens, query.ids[q]);
         if (t < 0) continue;
         const f = wq * scale;
         for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
@@ -76,7 +63,7 @@ export class SparseAccumulator {
 
 /** The stored (dequantised) weight of `token` in segment-local `row`, or 0. */
 export function docWeight(sparse: SparseBlock, token: number, row: number): number {
-  const t = findToken(sparse.tokens, token);
+  const t = indexInSorted(sparse.tokens, token);
   if (t < 0) return 0;
   let lo = sparse.offsets[t];
   let hi = sparse.offsets[t + 1] - 1;
