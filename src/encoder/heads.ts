@@ -119,13 +119,18 @@ function normalizeInPlace(v: Float32Array, start: number, n: number): void {
 
 /** Lexical score: Σ over shared token ids of w_q · w_d (both arrays sorted by id). */
 export function lexicalScore(q: SparseWeights, d: SparseWeights): number {
+  return sparseDot(q.ids, q.weights, d.ids, d.weights);
+}
+
+/** Σ over the ids both lists hold of wa · wb; ids ascending in each (a merge, no lookups). */
+export function sparseDot(aIds: ArrayLike<number>, aW: ArrayLike<number>, bIds: ArrayLike<number>, bW: ArrayLike<number>): number {
   let i = 0;
   let j = 0;
   let s = 0;
-  while (i < q.ids.length && j < d.ids.length) {
-    const a = q.ids[i];
-    const b = d.ids[j];
-    if (a === b) s += q.weights[i++] * d.weights[j++];
+  while (i < aIds.length && j < bIds.length) {
+    const a = aIds[i];
+    const b = bIds[j];
+    if (a === b) s += aW[i++] * bW[j++];
     else if (a < b) i++;
     else j++;
   }

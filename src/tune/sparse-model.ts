@@ -9,7 +9,7 @@
  *
  * Forward and backward work on cached hidden states (typed arrays); nothing here touches the encoder.
  */
-import { SPECIAL_IDS, type SparseHead } from '../encoder/heads.ts';
+import { SPECIAL_IDS, sparseDot, type SparseHead } from '../encoder/heads.ts';
 import type { CachedText } from './hidden-cache.ts';
 
 /** One text's sparse weights, plus what backward needs: the winning position and its pre-activation z. */
@@ -194,17 +194,7 @@ export class SparseHeadModel {
 
 /** Σ over shared ids of a[t]·b[t] (both ascending). */
 export function dot(a: Activation, b: Activation): number {
-  let i = 0;
-  let j = 0;
-  let s = 0;
-  while (i < a.ids.length && j < b.ids.length) {
-    const x = a.ids[i];
-    const y = b.ids[j];
-    if (x === y) s += a.w[i++] * b.w[j++];
-    else if (x < y) i++;
-    else j++;
-  }
-  return s;
+  return sparseDot(a.ids, a.w, b.ids, b.w);
 }
 
 /** Adds g·(∂dot/∂a) to ga and g·(∂dot/∂b) to gb. */
