@@ -13,7 +13,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
 const out = await build({ entryPoints: ['src/rank/analyzer.ts'], bundle: true, format: 'iife', globalName: 'AN', write: false, platform: 'browser' });
 const code = out.outputFiles[0].text;
-const cran = readFileSync('../shared/datasets/cranfield/cran.all.1400', 'utf8').split('\n.I ');
+const cran = readFileSync(new URL('../data/cranfield/cran.all.1400', import.meta.url), 'utf8').split('\n.I ');
 const code2 = readdirSync('src/rank').filter((f) => f.endsWith('.ts')).map((f) => readFileSync('src/rank/' + f, 'utf8').replace(/[^\x00-\x7f]/g, ' '));
 const b = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
 const p = await b.newPage();

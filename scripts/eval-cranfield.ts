@@ -3,7 +3,7 @@
  *
  *   npm run eval:cranfield [-- --modes bm25,bm25-stem] [--runs <dir>] [--list]
  *
- * Dataset: $CRANFIELD_DIR or ../shared/datasets/cranfield. `--runs` writes one TREC run file
+ * Dataset: $CRANFIELD_DIR or data/cranfield (vendored). `--runs` writes one TREC run file
  * per mode. Modes are rows of the MODES table below: a mode gets the collection and returns a
  * run, so the M3 modes (dense, sparse, hybrid, ColBERT rerank) can be added as further rows.
  */

@@ -92,13 +92,13 @@ export function parseCranfieldQrels(text: string): Qrels {
   return qrels;
 }
 
-/** `CRANFIELD_DIR`, else `../shared/datasets/cranfield` relative to the repository root. */
+/** `CRANFIELD_DIR`, else the copy vendored at `data/cranfield` in the repository. */
 export async function cranfieldDir(): Promise<string> {
   const env = typeof process !== 'undefined' ? process.env.CRANFIELD_DIR : undefined;
   if (env) return env;
   const { fileURLToPath } = await import('node:url');
   // This file is <root>/src/eval/cranfield.ts.
-  return fileURLToPath(new URL('../../../shared/datasets/cranfield', import.meta.url));
+  return fileURLToPath(new URL('../../data/cranfield', import.meta.url));
 }
 
 /** Whether the three collection files are present in dir. */

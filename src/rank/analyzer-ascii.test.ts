@@ -48,7 +48,7 @@ function randomAscii(r: () => number, len: number): string {
 
 function realTexts(): string[] {
   const out: string[] = [];
-  const cran = readFileSync(join(__dirname, '../../../shared/datasets/cranfield/cran.all.1400'), 'utf8');
+  const cran = readFileSync(join(__dirname, '../../data/cranfield/cran.all.1400'), 'utf8');
   out.push(...cran.split('\n.I ').slice(0, 1400));
   out.push(readFileSync(join(__dirname, '../../README.md'), 'utf8').replace(/[^\x00-\x7f]/g, ' '));
   for (const dir of ['.', '../search', '../store']) {
