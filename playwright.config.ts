@@ -3,7 +3,8 @@ import { defineConfig } from '@playwright/test';
 /** Debian's Chromium (npx playwright install cannot download here); flags that keep it off the network. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/lib/chromium/chromium';
 export const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const PORT = 4173;
+// E2E_PORT lets several checkouts run their browser tests side by side without reusing each other's server.
+export const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'e2e',

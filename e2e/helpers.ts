@@ -1,7 +1,7 @@
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+import { BASE_ARGS, CHROMIUM, PORT } from '../playwright.config.ts';
 
-export const ORIGIN = 'http://127.0.0.1:4173';
+export const ORIGIN = `http://127.0.0.1:${PORT}`;
 
 /** Opens a harness page and waits until it has exposed the library as window.m3. */
 export async function openHarness(page: Page, path = '/e2e/pages/encoder.html'): Promise<void> {

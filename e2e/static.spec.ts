@@ -10,6 +10,7 @@
  */
 import { test, expect, type Page } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
+import { ORIGIN } from './helpers.ts';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -45,7 +46,7 @@ test('a site serves search offline from its first visit: network cut after the f
   expect(first.progress).toEqual(['manifest', 'download', 'verify', 'install', 'ready']);
   const online = await search(page, 'supersonic shock waves alpha1');
   expect(online[0].id).toBe('alpha-1');
-  expect(requests.every((u) => u.startsWith('http://127.0.0.1:4173/'))).toBe(true);
+  expect(requests.every((u) => u.startsWith(`${ORIGIN}/`))).toBe(true);
 
   await context.setOffline(true);
   await page.reload();
