@@ -701,12 +701,12 @@ test('bad input in the browser: duplicates write nothing, empty query, k, mode, 
   );
   expect(r.dupInCall).toMatch(/^Error: duplicate ids in one call: "bad-650"/);
   expect(r.dupExisting).toMatch(/^Error: ids already in the index.*"bad-3"/);
-  expect(r.badId).toMatch(/^TypeError: /);
-  expect(r.emptyId).toMatch(/^TypeError: /);
+  expect(r.badId).toMatch(/^M3InputError: /);
+  expect(r.emptyId).toMatch(/^M3InputError: /);
   expect(r.unchanged).toBe(true);
   expect(r.empty).toEqual([]);
   expect(r.punct).toEqual([]);
-  for (const k of ['k0', 'kNeg', 'kFrac']) expect(r[k]).toMatch(/^RangeError: /);
+  for (const k of ['k0', 'kNeg', 'kFrac']) expect(r[k]).toMatch(/^M3InputError: /);
   expect(r.mode).toMatch(/hybrid, dense, sparse, bm25, colbert/);
   expect(r.fusion).toMatch(/weighted, rrf, normalized/);
   expect(r.abort).toMatch(/^AbortError: /);

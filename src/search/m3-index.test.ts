@@ -9,6 +9,7 @@ import { IdbStore } from '../store/idb-store.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/types.ts';
 import { M3IndexMismatchError } from '../store/errors.ts';
+import { M3Error, M3InputError } from '../errors.ts';
 import { FakeEncoder } from './fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
 import { corpus, gaussianUnit, randomSparse, refColbert, refDense, refSparse } from './test-corpus.ts';
@@ -204,13 +205,13 @@ describe('M3Index search behaviour', () => {
   it('bad input: ids, duplicates, k, mode, fusion, empty queries', async () => {
     const store = new MemoryStore();
     const idx = await M3Index.open('b', { store, encoder: new FakeEncoder({ dims: DIMS }) });
-    await expect(idx.add([{ id: '', text: 'x' }])).rejects.toThrow(TypeError);
-    await expect(idx.add([{ id: 5 as unknown as string, text: 'x' }])).rejects.toThrow(TypeError);
+    await expect(idx.add([{ id: '', text: 'x' }])).rejects.toThrow(M3InputError);
+    await expect(idx.add([{ id: 5 as unknown as string, text: 'x' }])).rejects.toMatchObject({ code: 'BAD_INPUT', name: 'M3InputError' });
     await expect(idx.add([{ id: 'a', text: 'x' }, { id: 'b', text: 'y' }, { id: 'a', text: 'z' }], { batchSize: 1 })).rejects.toThrow(/duplicate ids.*"a"/);
     expect(idx.count()).toBe(0); // nothing written, not even the first batch
     expect((await store.readSegments()).length).toBe(0);
     await idx.add([{ id: 'a', text: 'hello world' }]);
-    for (const k of [0, -1, 1.5, NaN]) await expect(idx.search('hello', { k })).rejects.toThrow(RangeError);
+    for (const k of [0, -1, 1.5, NaN]) await expect(idx.search('hello', { k })).rejects.toThrow(M3InputError);
     await expect(idx.search('hello', { mode: 'fuzzy' as never })).rejects.toThrow(/hybrid, dense, sparse, bm25, colbert/);
     await expect(idx.search('hello', { fusion: 'max' as never })).rejects.toThrow(/weighted, rrf, normalized/);
     expect(await idx.search('')).toEqual([]);
@@ -248,6 +249,8 @@ describe('M3Index search behaviour', () => {
     const other = new FakeEncoder({ dims: 16, modelId: 'other-m3', headHash: 'h2' });
     const err = await M3Index.open('m', { store, encoder: other }).catch((e) => e);
     expect(err).toBeInstanceOf(M3IndexMismatchError);
+    expect(err).toBeInstanceOf(M3Error);
+    expect(err.code).toBe('MODEL_MISMATCH');
     expect(err.message).toMatch(/fake-m3.*other-m3/);
     expect(err.fields).toEqual(['model id', 'dims', 'head hash']);
     const headOnly = await M3Index.open('m', { store, encoder: new FakeEncoder({ dims: DIMS, headHash: 'h2' }) }).catch((e) => e);
@@ -282,5 +285,18 @@ describe('M3Index search behaviour', () => {
     expect(again.count()).toBe(120);
     expect((await again.search(q, { k: 1 }))[0].id).toBe('d150');
     expect(await again.get('d10')).toBeUndefined();
+  });
+
+  it('a closed index refuses every call with the CLOSED error', async () => {
+    const idx = await M3Index.open('c', { store: new MemoryStore(), encoder: new FakeEncoder({ dims: DIMS }) });
+    await idx.add([{ id: 'a', text: 'apples' }]);
+    idx.close();
+    for (const call of [() => idx.search('apples'), () => idx.add([{ id: 'b', text: 'x' }]), () => idx.get('a')]) {
+      const e = await Promise.resolve().then(call).catch((x) => x);
+      expect(e).toBeInstanceOf(M3Error);
+      expect(e.code).toBe('CLOSED');
+      expect(e.name).toBe('M3ClosedError');
+      expect(e.message).toMatch(/index "c" is closed/);
+    }
   });
 });

@@ -10,7 +10,8 @@
 import type { M3Embedding } from '../encoder/types.ts';
 import { bm25DocTerms, type Bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
-import { abortError, isQuotaError, M3IndexMismatchError, M3QuotaError } from '../store/errors.ts';
+import { abortError, isQuotaError, M3ClosedError, M3IndexMismatchError, M3QuotaError } from '../store/errors.ts';
+import { M3InputError } from '../errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
 import { mergeSegments } from '../store/segment-merge.ts';
@@ -178,22 +179,22 @@ export class M3Index {
   async search(query: SearchQuery, options: SearchOptions = {}): Promise<Hit[]> {
     this.check();
     const k = options.k ?? 10;
-    if (!Number.isInteger(k) || k <= 0) throw new RangeError(`k must be a positive integer, got ${k}`);
+    if (!Number.isInteger(k) || k <= 0) throw new M3InputError(`k must be a positive integer, got ${k}`);
     const mode = options.mode ?? 'hybrid';
-    if (!MODES.includes(mode)) throw new Error(`unknown mode "${mode}"; valid modes: ${MODES.join(', ')}`);
+    if (!MODES.includes(mode)) throw new M3InputError(`unknown mode "${mode}"; valid modes: ${MODES.join(', ')}`);
     const fusion: FusionMode = options.fusion ?? 'weighted';
-    if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion "${fusion}"; valid: ${FUSIONS.join(', ')}`);
+    if (!FUSIONS.includes(fusion)) throw new M3InputError(`unknown fusion "${fusion}"; valid: ${FUSIONS.join(', ')}`);
     const candidates = options.candidates ?? 100;
-    if (!Number.isInteger(candidates) || candidates <= 0) throw new RangeError(`candidates must be a positive integer, got ${candidates}`);
+    if (!Number.isInteger(candidates) || candidates <= 0) throw new M3InputError(`candidates must be a positive integer, got ${candidates}`);
     const rerank = options.rerank?.colbert ? { topN: options.rerank.topN ?? 100 } : null;
     const weights = { ...DEFAULT_WEIGHTS, ...options.weights };
-    for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weight ${s} must be a finite number >= 0, got ${w}`);
+    for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
 
     const text = typeof query === 'string' ? query : query?.text;
     let embedding = typeof query === 'string' ? undefined : query?.embedding;
-    if (typeof query !== 'string' && (query === null || typeof query !== 'object')) throw new TypeError('query must be a string or { text?, embedding? }');
-    if (text !== undefined && typeof text !== 'string') throw new TypeError('query text must be a string');
+    if (typeof query !== 'string' && (query === null || typeof query !== 'object')) throw new M3InputError('query must be a string or { text?, embedding? }');
+    if (text !== undefined && typeof text !== 'string') throw new M3InputError('query text must be a string');
     if (!embedding && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // empty or punctuation only
     if (this.live.liveDocs === 0) return [];
     const needColbert = mode === 'colbert' || !!rerank || (mode === 'hybrid' && this.live.hasColbert && weights.colbert > 0);
@@ -265,7 +266,7 @@ export class M3Index {
 
   private async ingest(docs: IndexDoc[], opts: IngestOptions, replace: boolean, legacyIds?: string[][]): Promise<number> {
     this.check();
-    if (!Array.isArray(docs)) throw new TypeError('docs must be an array');
+    if (!Array.isArray(docs)) throw new M3InputError('docs must be an array');
     validateDocs(docs, this.meta.dims);
     if (!replace) {
       const taken = docs.filter((d) => this.live.idToKey.has(d.id)).map((d) => d.id);
@@ -273,7 +274,7 @@ export class M3Index {
     }
     if (!this.encoder && docs.some((d) => !d.embedding)) throw new Error('documents without an embedding need an encoder');
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new M3InputError(`batchSize must be a positive integer, got ${batchSize}`);
     let done = 0;
     let bytes = 0;
     // Pipelined: batch N+1 is prepared (vectors gathered, texts analysed for BM25) while batch N's transaction
@@ -401,7 +402,7 @@ export class M3Index {
   /** Removes documents by id; unknown ids are ignored. Returns how many were removed. */
   async remove(ids: string[]): Promise<number> {
     this.check();
-    if (!Array.isArray(ids)) throw new TypeError('ids must be an array');
+    if (!Array.isArray(ids)) throw new M3InputError('ids must be an array');
     ids.forEach(checkId);
     const n = await this.store.withWriteLock(async () => {
       await this.syncUnderLock();
@@ -604,7 +605,7 @@ export class M3Index {
   }
 
   private check(): void {
-    if (this.closed) throw new Error(this.closedReason ?? `index "${this.name}" is closed`);
+    if (this.closed) throw new M3ClosedError(this.closedReason ?? `index "${this.name}" is closed`);
   }
 }
 
@@ -650,23 +651,23 @@ function freshMeta(id: ModelIdentity, colbert: boolean): MetaRecord {
 }
 
 function checkId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0) throw new TypeError(`document id must be a non-empty string, got ${JSON.stringify(id)}`);
+  if (typeof id !== 'string' || id.length === 0) throw new M3InputError(`document id must be a non-empty string, got ${JSON.stringify(id)}`);
 }
 
 function validateDocs(docs: IndexDoc[], dims: number): void {
   const seen = new Set<string>();
   const dup = new Set<string>();
   for (const d of docs) {
-    if (d === null || typeof d !== 'object') throw new TypeError('each document must be an object { id, text }');
+    if (d === null || typeof d !== 'object') throw new M3InputError('each document must be an object { id, text }');
     checkId(d.id);
-    if (typeof d.text !== 'string') throw new TypeError(`document "${d.id}": text must be a string`);
-    if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object')) throw new TypeError(`document "${d.id}": metadata must be an object`);
+    if (typeof d.text !== 'string') throw new M3InputError(`document "${d.id}": text must be a string`);
+    if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object')) throw new M3InputError(`document "${d.id}": metadata must be an object`);
     if (seen.has(d.id)) dup.add(d.id);
     seen.add(d.id);
     const e = d.embedding;
-    if (e?.dense && e.dense.length !== dims) throw new Error(`document "${d.id}": dense vector has ${e.dense.length} dims, the index has ${dims}`);
-    if (e?.colbert && e.colbert.length % dims !== 0) throw new Error(`document "${d.id}": colbert length ${e.colbert.length} is not a multiple of ${dims}`);
-    if (e?.sparse && e.sparse.ids.length !== e.sparse.weights.length) throw new Error(`document "${d.id}": sparse ids and weights differ in length`);
+    if (e?.dense && e.dense.length !== dims) throw new M3InputError(`document "${d.id}": dense vector has ${e.dense.length} dims, the index has ${dims}`);
+    if (e?.colbert && e.colbert.length % dims !== 0) throw new M3InputError(`document "${d.id}": colbert length ${e.colbert.length} is not a multiple of ${dims}`);
+    if (e?.sparse && e.sparse.ids.length !== e.sparse.weights.length) throw new M3InputError(`document "${d.id}": sparse ids and weights differ in length`);
   }
   if (dup.size) throw new Error(`duplicate ids in one call: ${preview([...dup])}`);
 }

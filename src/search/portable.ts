@@ -11,6 +11,7 @@
  * agreeing with the meta, the model identity) before anything is written, so a refused file leaves the
  * current index untouched.
  */
+import { M3Error } from '../errors.ts';
 import { decodeSegmentFile, encodeSegmentFile } from '../store/segment-file.ts';
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type Store } from '../store/types.ts';
 
@@ -34,10 +35,9 @@ export interface PortableIndex {
 }
 
 /** Thrown when a file is refused; `reason` says why in words a user can act on. */
-export class PortableImportError extends Error {
+export class PortableImportError extends M3Error {
   constructor(readonly reason: string) {
-    super(`index file refused: ${reason}`);
-    this.name = 'PortableImportError';
+    super('IMPORT_REFUSED', `index file refused: ${reason}`);
   }
 }
 

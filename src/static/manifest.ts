@@ -11,6 +11,7 @@
  * This module is browser-safe (no Node APIs): the loader validates manifests with it.
  */
 import { SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
+import { M3Error } from '../errors.ts';
 
 export const STATIC_FORMAT = 'm3-search-static';
 /** Layout of the package itself; bumped when files or manifest fields change meaning. */
@@ -50,10 +51,9 @@ export interface StaticManifest {
 }
 
 /** Why a package was refused, in words a user (or a site's error page) can act on. */
-export class StaticPackageError extends Error {
+export class StaticPackageError extends M3Error {
   constructor(readonly reason: string) {
-    super(`static index refused: ${reason}`);
-    this.name = 'StaticPackageError';
+    super('PACKAGE_REFUSED', `static index refused: ${reason}`);
   }
 }
 

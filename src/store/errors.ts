@@ -1,14 +1,15 @@
+import { M3Error } from '../errors.ts';
 import type { ModelIdentity } from './types.ts';
 
 /** The index was built with a different encoder than the one it is opened with. */
-export class M3IndexMismatchError extends Error {
-  override readonly name = 'M3IndexMismatchError';
+export class M3IndexMismatchError extends M3Error {
   constructor(
     readonly stored: ModelIdentity,
     readonly given: ModelIdentity,
     readonly fields: string[],
   ) {
     super(
+      'MODEL_MISMATCH',
       `index was built with ${describe(stored)} but opened with ${describe(given)} ` +
         `(differs in ${fields.join(', ')}); open with { onMismatch: 're-embed' } to re-encode the stored ` +
         `texts, or { onMismatch: 'reset' } to start empty`,
@@ -21,14 +22,14 @@ function describe(m: ModelIdentity): string {
 }
 
 /** Storage ran out mid-ingest. Everything before the failed batch is stored; that batch is not. */
-export class M3QuotaError extends Error {
-  override readonly name = 'M3QuotaError';
+export class M3QuotaError extends M3Error {
   constructor(
     readonly docsStored: number,
     readonly bytesStored: number,
     override readonly cause?: unknown,
   ) {
     super(
+      'QUOTA',
       `storage quota exceeded: ${docsStored} documents (${bytesStored} bytes) of this call were stored ` +
         `before the failing batch, which was rolled back; the index is consistent`,
     );
@@ -36,8 +37,10 @@ export class M3QuotaError extends Error {
 }
 
 /** The store is closed (closed by the caller, or by another tab upgrading/deleting the database). */
-export class M3ClosedError extends Error {
-  override readonly name = 'M3ClosedError';
+export class M3ClosedError extends M3Error {
+  constructor(message: string) {
+    super('CLOSED', message);
+  }
 }
 
 export function isQuotaError(e: unknown): boolean {

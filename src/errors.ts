@@ -1,0 +1,37 @@
+/**
+ * The one base class of m3-search's own errors. `code` is stable across versions (messages are not), so callers
+ * can branch on it:
+ *
+ *   try { await index.add(docs) } catch (e) { if (e instanceof M3Error && e.code === 'QUOTA') … }
+ */
+export type M3ErrorCode =
+  /** The index or store was closed (by the caller, or by another tab upgrading or deleting it). */
+  | 'CLOSED'
+  /** The index was built with another model, dims, head or dtype than the encoder it is opened with. */
+  | 'MODEL_MISMATCH'
+  /** Storage ran out; the failing batch was rolled back. */
+  | 'QUOTA'
+  /** A static index package (manifest, files) was refused. */
+  | 'PACKAGE_REFUSED'
+  /** An exported index file was refused on import. */
+  | 'IMPORT_REFUSED'
+  /** An argument was malformed (documents, ids, search options). */
+  | 'BAD_INPUT';
+
+export class M3Error extends Error {
+  constructor(
+    readonly code: M3ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A malformed argument: says which one and what was expected. */
+export class M3InputError extends M3Error {
+  constructor(message: string) {
+    super('BAD_INPUT', message);
+  }
+}
