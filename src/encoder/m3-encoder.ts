@@ -2,7 +2,6 @@
  * M3Encoder: BGE-M3's three outputs from one forward pass, in the browser (WebGPU, verified, or WASM) and in
  * Node (onnxruntime-node). Transformers.js runs the ONNX encoder and the tokenizer; the heads are applied here.
  */
-import { AutoModel, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
 import { applyHeads, type Heads, type SparseHead } from './heads.ts';
 import { loadHeads } from './load-heads.ts';
 import {
@@ -19,6 +18,7 @@ import { DEVICES, DTYPES, planDevice, probeWebGpu, type DType, type Device, type
 import { compareProbe, PROBE_TEXTS, toProbeAnswer, type ProbeFile, type Verdict } from './verify.ts';
 import { readVerdict, writeVerdict } from './verdict-cache.ts';
 import type { EncodeOptions, M3Embedding } from './types.ts';
+import { loadTransformers, type Transformers } from './transformers.ts';
 
 export interface LoadOptions {
   /** A hub id (`Xenova/bge-m3`), a URL of a self-hosted model folder, or (Node) a local folder. */
@@ -102,14 +102,15 @@ export class M3Encoder {
     const loc = await locateModel(options.model);
     const where = describeLocation(loc);
     const progress = progressTracker(options.onProgress);
-    if (!isNode) setWasmPaths(options.wasmPaths);
+    const tf = await loadTransformers();
+    if (!isNode) setWasmPaths(tf.env, options.wasmPaths);
 
-    const id = configureTransformers(loc);
+    const id = configureTransformers(tf.env, loc);
     const config = await readJson(loc, 'config.json', progress);
     const shape = modelShape(config, where);
     let tokenizer: any;
     try {
-      tokenizer = await AutoTokenizer.from_pretrained(id, { progress_callback: progress.transformers });
+      tokenizer = await tf.AutoTokenizer.from_pretrained(id, { progress_callback: progress.transformers });
     } catch (e: any) {
       throw new Error(`Failed to load the tokenizer (tokenizer.json) of ${where}: ${e?.message ?? e}`);
     }
@@ -131,12 +132,12 @@ export class M3Encoder {
       headHash: hash,
       ...(plan.reason ? { fallbackReason: plan.reason } : {}),
     };
-    const open = (device: ResolvedDevice, dtype: DType) => openSession(id, where, device, dtype, progress.transformers);
+    const open = (device: ResolvedDevice, dtype: DType) => openSession(tf, id, where, device, dtype, progress.transformers);
     let session = await open(plan.device, plan.dtype);
     const encoder = new M3Encoder(info, session, tokenizer, heads, options.testHooks);
 
     if (session.device === 'webgpu' && options.verify !== 'never') {
-      const key = `${where}|${session.dtype}|${gpu.description}|${(env as any).version ?? ''}`;
+      const key = `${where}|${session.dtype}|${gpu.description}|${(tf.env as any).version ?? ''}`;
       let verdict = options.verify === 'always' ? undefined : await readVerdict(key);
       let wasmSession: Session | undefined;
       if (!verdict) {
@@ -263,6 +264,7 @@ export class M3Encoder {
   private async forward(seqs: number[][]): Promise<Float32Array> {
     const { inputIds, attentionMask, seqLen } = padBatch(seqs);
     const dims = [seqs.length, seqLen];
+    const { Tensor } = await loadTransformers(); // already loaded by load()
     const result = await this.session.model({
       input_ids: new Tensor('int64', inputIds, dims),
       attention_mask: new Tensor('int64', attentionMask, dims),
@@ -276,6 +278,7 @@ export class M3Encoder {
 }
 
 async function openSession(
+  tf: Transformers,
   id: string,
   where: string,
   device: ResolvedDevice,
@@ -283,14 +286,14 @@ async function openSession(
   progress_callback: (e: any) => void,
 ): Promise<Session> {
   try {
-    const model = await AutoModel.from_pretrained(id, { device, dtype, progress_callback } as any);
+    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback } as any);
     return { model, device, dtype };
   } catch (e: any) {
     throw new Error(`Failed to load ${ONNX_FILE[dtype]} of ${where} on ${device}: ${e?.message ?? e}`);
   }
 }
 
-function setWasmPaths(prefix = '/ort/'): void {
+function setWasmPaths(env: Transformers['env'], prefix = '/ort/'): void {
   const wasm = (env.backends.onnx as any).wasm;
   if (!wasm) return;
   const base = new URL(prefix, globalThis.location?.href).href.replace(/\/?$/, '/');

@@ -3,7 +3,7 @@
  * in Node, a local folder. Transformers.js loads the ONNX graph and tokenizer; the two head files are read
  * here, with the same progress reporting.
  */
-import { env } from '@huggingface/transformers';
+import type { Transformers } from './transformers.ts';
 
 export type ModelLocation =
   | { kind: 'hub'; id: string }
@@ -54,7 +54,9 @@ export async function locateModel(model: string): Promise<ModelLocation> {
   throw new Error(`"${model}" is neither a URL nor a hub id like "Xenova/bge-m3"`);
 }
 
-const HUB_DEFAULTS = { remoteHost: env.remoteHost, remotePathTemplate: env.remotePathTemplate };
+const HUB_HOST = 'https://huggingface.co';
+/** Transformers.js's own hub settings, taken before the first URL load overwrites them. */
+let hubDefaults: { remoteHost: string; remotePathTemplate: string } | undefined;
 
 /**
  * Points Transformers.js at the model and returns the id to pass to from_pretrained. A URL is served through
@@ -62,7 +64,8 @@ const HUB_DEFAULTS = { remoteHost: env.remoteHost, remotePathTemplate: env.remot
  * metadata checks for absolute URLs), so the only requests made are to the URL the user named. Remote
  * loading from the hub happens only for a hub id.
  */
-export function configureTransformers(loc: ModelLocation): string {
+export function configureTransformers(env: Transformers['env'], loc: ModelLocation): string {
+  hubDefaults ??= { remoteHost: env.remoteHost, remotePathTemplate: env.remotePathTemplate };
   switch (loc.kind) {
     case 'folder':
       env.allowLocalModels = true;
@@ -83,7 +86,7 @@ export function configureTransformers(loc: ModelLocation): string {
     case 'hub':
       env.allowLocalModels = false;
       env.allowRemoteModels = true;
-      Object.assign(env, HUB_DEFAULTS);
+      Object.assign(env, hubDefaults);
       return loc.id;
   }
 }
@@ -99,7 +102,7 @@ export function fileUrl(loc: ModelLocation, file: string): string {
     case 'url':
       return `${loc.url}/${file}`;
     case 'hub':
-      return `${HUB_DEFAULTS.remoteHost.replace(/\/+$/, '')}/${loc.id}/resolve/main/${file}`;
+      return `${HUB_HOST}/${loc.id}/resolve/main/${file}`;
   }
 }
 

@@ -291,8 +291,9 @@ describe('M3Index search behaviour', () => {
     const idx = await M3Index.open('c', { store: new MemoryStore(), encoder: new FakeEncoder({ dims: DIMS }) });
     await idx.add([{ id: 'a', text: 'apples' }]);
     idx.close();
-    for (const call of [() => idx.search('apples'), () => idx.add([{ id: 'b', text: 'x' }]), () => idx.get('a')]) {
-      const e = await Promise.resolve().then(call).catch((x) => x);
+    const calls: (() => Promise<unknown>)[] = [() => idx.search('apples'), () => idx.add([{ id: 'b', text: 'x' }]), () => idx.get('a')];
+    for (const call of calls) {
+      const e = await Promise.resolve().then(call).catch((x: M3Error) => x);
       expect(e).toBeInstanceOf(M3Error);
       expect(e.code).toBe('CLOSED');
       expect(e.name).toBe('M3ClosedError');
