@@ -293,7 +293,7 @@ describe('M3Index search behaviour', () => {
     idx.close();
     const calls: (() => Promise<unknown>)[] = [() => idx.search('apples'), () => idx.add([{ id: 'b', text: 'x' }]), () => idx.get('a')];
     for (const call of calls) {
-      const e = await Promise.resolve().then(call).catch((x: M3Error) => x);
+      const e = (await Promise.resolve().then(call).catch((x: unknown) => x)) as M3Error;
       expect(e).toBeInstanceOf(M3Error);
       expect(e.code).toBe('CLOSED');
       expect(e.name).toBe('M3ClosedError');
