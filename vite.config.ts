@@ -26,6 +26,8 @@ export default defineConfig({
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: isolation, host: '127.0.0.1' },
   build: {
+    // dist/ is the npm package (npm run build); this build of the demo and the test pages goes beside it.
+    outDir: 'dist-demo',
     target: 'es2022',
     rollupOptions: {
       input: {

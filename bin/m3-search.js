@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx's loader, so the package ships one source of truth and no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// The CLI as the package ships it: compiled JavaScript (npm run build), no TypeScript tooling at run time.
+// In the repository, tests run the sources instead: node --import tsx src/cli/bin.ts.
+import '../dist/cli/bin.js';

@@ -6,7 +6,7 @@
  *     reasons while the current index keeps answering, and a good update replaces it atomically;
  *   - a cut chunk transfer resumes with a Range request against the real server (vite preview);
  *   - load time and bytes of a 2,000-document, 1,024-dim package (printed).
- * Packages are built at test time (e2e/fixtures/make-static.ts) into dist/, which vite preview serves.
+ * Packages are built at test time (e2e/fixtures/make-static.ts) into dist-demo/ (the demo and test pages' build, apart from the package's dist/), which vite preview serves.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const RUN = `static-test/${process.pid}-${Date.now().toString(36)}`;
-const DIR = join('dist', RUN);
+const DIR = join('dist-demo', RUN);
 let info: Record<string, { version: string; totalBytes: number; chunks: number; docs: number; files: string[] }>;
 
 test.beforeAll(() => {

@@ -1,6 +1,9 @@
-// Playwright drives head tuning through this page: the library (tuneSparseHead & co. included) on window.m3,
-// and a corpus the tiny tokenizer knows.
-import * as m3 from '../../src/index.ts';
+// Playwright drives head tuning through this page: the library (tuneSparseHead & co. included) and the training
+// internals on window.m3, and a corpus the tiny tokenizer knows.
+import * as lib from '../../src/index.ts';
+import * as internal from '../../src/internal.ts';
+
+const m3 = { ...lib, ...internal };
 
 const TOPICS = ['boundary layer', 'shock wave', 'heat transfer', 'swept wing', 'flutter speed', 'jet noise'];
 const PLACES = ['edge', 'nose', 'tail', 'root', 'tip', 'wall'];

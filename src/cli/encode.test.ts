@@ -8,7 +8,7 @@ const heads = generateHeadWeights(tinyConfig());
 const H = tinyConfig().hiddenSize;
 
 function run(input: string, ...args: string[]) {
-  return spawnSync('node', ['bin/m3-search.js', 'encode', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', ...args], { input, encoding: 'utf8' });
+  return spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', 'encode', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', ...args], { input, encoding: 'utf8' });
 }
 
 describe('m3-search encode', () => {
@@ -55,7 +55,7 @@ describe('m3-search encode', () => {
     const bad = run('"unterminated\n');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/line 1/);
-    const missing = spawnSync('node', ['bin/m3-search.js', 'encode', '--model', '/nonexistent/model'], { input: 'x\n', encoding: 'utf8' });
+    const missing = spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', 'encode', '--model', '/nonexistent/model'], { input: 'x\n', encoding: 'utf8' });
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/not found/);
   });

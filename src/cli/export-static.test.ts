@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const cli = (...args: string[]) => spawnSync('node', ['bin/m3-search.js', ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8' });
 
 describe('m3-search index --static / export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'm3-cli-static-'));

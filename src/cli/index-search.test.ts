@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const cli = (...args: string[]) => spawnSync('node', ['bin/m3-search.js', ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8' });
 
 const DOCS = [
   { id: 'a', text: 'the boundary layer flow over a flat plate', year: 1960 },

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const cli = (...args: string[]) => spawnSync('node', ['bin/m3-search.js', ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8' });
 const MODEL = 'public/models/tiny-m3';
 
 const DOCS = Array.from({ length: 24 }, (_, i) => ({

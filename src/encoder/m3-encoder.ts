@@ -33,7 +33,7 @@ export interface LoadOptions {
   verify?: 'cached' | 'always' | 'never';
   /** Browser: the folder serving onnxruntime-web's .wasm/.mjs files (default `/ort/` on this origin). */
   wasmPaths?: string;
-  /** Tests only: lets a test corrupt one device's hidden states to exercise the fallback. */
+  /** @internal Tests only (stripped from the published types): lets a test corrupt one device's hidden states to exercise the fallback. */
   testHooks?: { corruptHidden?: (device: ResolvedDevice, hidden: Float32Array) => void };
 }
 

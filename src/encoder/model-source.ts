@@ -30,7 +30,7 @@ const HUB_ID = /^[\w.-]+\/[\w.-]{1,96}$/;
 
 /** Imports a Node built-in without letting a browser bundler try to resolve it. */
 export function nodeImport<T = any>(name: string): Promise<T> {
-  return import(/* @vite-ignore */ name) as Promise<T>;
+  return import(/* webpackIgnore: true */ /* @vite-ignore */ name) as Promise<T>;
 }
 
 export async function locateModel(model: string): Promise<ModelLocation> {

@@ -4,8 +4,4 @@ export { HiddenCache, type HiddenCacheOptions, type CachedText } from './hidden-
 export { minePseudoQueries, parsePairs, type TrainingPair, type PairSource, type PseudoQueryOptions } from './pairs.ts';
 export type { TunedHeadRecord } from './head-codec.ts';
 export type { HeldOutMetrics } from './train.ts';
-// The training step and its compute backends, for checking WebGPU against JS on a given machine (e2e/tune-gpu.spec.ts).
-export { batchLoss, type TrainExample } from './train.ts';
-export { SparseHeadModel } from './sparse-model.ts';
-export { jsMatrixOps, type MatrixOps, type ComputeKind } from './matrix-ops.ts';
-export { createWebGpuOps } from './webgpu-ops.ts';
+export type { ComputeKind } from './matrix-ops.ts';
