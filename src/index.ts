@@ -8,6 +8,7 @@ export { M3Index, MODES, DEFAULT_WEIGHTS, type IndexInfo } from './search/m3-ind
 export type { IndexDoc, OpenOptions, IngestOptions, IngestProgress, SearchOptions, SearchQuery, SearchMode, FusionMode, SignalName, SignalWeights, SignalScore, Hit, TokenMatch, MetadataFilter, ChunkOptions, PassageAggregate, OnMismatch, EncoderLike } from './search/types.ts';
 export { IdbStore, type IdbStoreOptions } from './store/idb-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
+export { M3Error, M3InputError, type M3ErrorCode } from './errors.ts';
 export { M3IndexMismatchError, M3QuotaError, M3ClosedError } from './store/errors.ts';
 export type { Store, StorageInfo, ModelIdentity } from './store/types.ts';
 export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './worker/client.ts';
