@@ -164,7 +164,8 @@ const consumers: Record<string, (dir: string) => Promise<string>> = {
     await waitFor(`http://127.0.0.1:${devPort}/`);
     const wasm = await fetch(`http://127.0.0.1:${devPort}/ort/ort-wasm-simd-threaded.asyncify.wasm`);
     equal(wasm.headers.get('content-type'), 'application/wasm');
-    equal(wasm.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    equal(Number(wasm.headers.get('content-length')), statSync(join(dir, 'dist/ort/ort-wasm-simd-threaded.asyncify.wasm')).size);
+    equal((await fetch(`http://127.0.0.1:${devPort}/`)).headers.get('cross-origin-embedder-policy'), 'require-corp');
     const dev = await browserCheck(`http://127.0.0.1:${devPort}/`);
     const kb = Number(run('du', ['-sk', 'node_modules'], dir).split('\t')[0]);
     return `build+preview: ${built}; dev server: ${dev}; install size ${(kb / 1024).toFixed(0)} MB (du -sk node_modules)`;
