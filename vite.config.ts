@@ -1,30 +1,14 @@
-import { defineConfig, type Plugin } from 'vite';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { defineConfig } from 'vite';
 import { resolve } from 'node:path';
+import m3search from './src/vite.ts';
 import { demoPlugins } from './demo/vite-plugins.ts';
 
-/**
- * onnxruntime-web's wasm runtime is served from this origin (public/ort/), never from a CDN, so the app works
- * offline and no request leaves the origin. Copied from node_modules at start so it always matches the
- * installed version.
- */
-function ortWasmFiles(): Plugin {
-  const copy = () => {
-    const src = resolve('node_modules/onnxruntime-web/dist');
-    const dst = resolve('public/ort');
-    mkdirSync(dst, { recursive: true });
-    for (const f of readdirSync(src)) if (/^ort-wasm-simd-threaded\.asyncify\.(wasm|mjs)$/.test(f)) copyFileSync(`${src}/${f}`, `${dst}/${f}`);
-  };
-  return { name: 'm3-ort-wasm-files', buildStart: copy, configureServer: copy };
-}
-
-// Cross-origin isolation gives ORT's WASM backend SharedArrayBuffer, hence its threads.
-const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
-
+// The package's own Vite plugin (src/vite.ts, `m3-search/vite`): ONNX Runtime's wasm files at /ort/ on this
+// origin (never a CDN, so the app works offline), the ES worker format, and COOP/COEP for WASM threads.
 export default defineConfig({
-  plugins: [ortWasmFiles(), ...demoPlugins()],
-  server: { headers: isolation, host: '127.0.0.1' },
-  preview: { headers: isolation, host: '127.0.0.1' },
+  plugins: [m3search(), ...demoPlugins()],
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
   build: {
     // dist/ is the npm package (npm run build); this build of the demo and the test pages goes beside it.
     outDir: 'dist-demo',
@@ -40,5 +24,4 @@ export default defineConfig({
       },
     },
   },
-  worker: { format: 'es' },
 });
