@@ -9,6 +9,7 @@ bash scripts/setup.sh
 npx tsc --noEmit -p .
 npx vitest run
 npx playwright test
-export M3_PACK_DIR="${M3_PACK_DIR:-$(mktemp -d)}"
+if [ -z "${M3_PACK_DIR:-}" ]; then M3_PACK_DIR=$(mktemp -d); trap 'rm -rf "$M3_PACK_DIR"' EXIT; fi
+export M3_PACK_DIR
 bash scripts/check-package.sh
 M3_TGZ=$(ls "$M3_PACK_DIR"/m3-search-*.tgz) npx tsx consumers/run.ts
