@@ -19,18 +19,22 @@ export type M3ErrorCode =
   | 'BAD_INPUT';
 
 export class M3Error extends Error {
+  // Each class names itself with a literal: a minifier renames classes, so `new.target.name` would not survive.
+  override name = 'M3Error';
+
   constructor(
     readonly code: M3ErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** A malformed argument: says which one and what was expected. */
 export class M3InputError extends M3Error {
+  override name = 'M3InputError';
+
   constructor(message: string) {
     super('BAD_INPUT', message);
   }

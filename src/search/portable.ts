@@ -36,6 +36,8 @@ export interface PortableIndex {
 
 /** Thrown when a file is refused; `reason` says why in words a user can act on. */
 export class PortableImportError extends M3Error {
+  override name = 'PortableImportError';
+
   constructor(readonly reason: string) {
     super('IMPORT_REFUSED', `index file refused: ${reason}`);
   }

@@ -52,6 +52,8 @@ export interface StaticManifest {
 
 /** Why a package was refused, in words a user (or a site's error page) can act on. */
 export class StaticPackageError extends M3Error {
+  override name = 'StaticPackageError';
+
   constructor(readonly reason: string) {
     super('PACKAGE_REFUSED', `static index refused: ${reason}`);
   }

@@ -3,6 +3,8 @@ import type { ModelIdentity } from './types.ts';
 
 /** The index was built with a different encoder than the one it is opened with. */
 export class M3IndexMismatchError extends M3Error {
+  override name = 'M3IndexMismatchError';
+
   constructor(
     readonly stored: ModelIdentity,
     readonly given: ModelIdentity,
@@ -23,6 +25,8 @@ function describe(m: ModelIdentity): string {
 
 /** Storage ran out mid-ingest. Everything before the failed batch is stored; that batch is not. */
 export class M3QuotaError extends M3Error {
+  override name = 'M3QuotaError';
+
   constructor(
     readonly docsStored: number,
     readonly bytesStored: number,
@@ -38,6 +42,8 @@ export class M3QuotaError extends M3Error {
 
 /** The store is closed (closed by the caller, or by another tab upgrading/deleting the database). */
 export class M3ClosedError extends M3Error {
+  override name = 'M3ClosedError';
+
   constructor(message: string) {
     super('CLOSED', message);
   }
