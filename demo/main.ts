@@ -28,10 +28,10 @@ const device = new URLSearchParams(location.search).get('device');
 const firstDevice = device === 'wasm' || device === 'webgpu' ? device : 'auto';
 (document.getElementById('device') as HTMLSelectElement).value = firstDevice;
 
-void (async () => {
-  app.crossOriginIsolated = (await app.client.status()).crossOriginIsolated;
-  await model.load({ model: TINY_MODEL, device: firstDevice });
-})();
+// ?threads=N sets the WASM thread count (default: one per core, at most 8).
+const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
+
+void model.load({ model: TINY_MODEL, device: firstDevice, ...(threads ? { threads } : {}) });
 
 // The service worker exists only in a production build (vite build): it precaches the app, the test
 // model and ORT's runtime so a reload works with the network gone.
