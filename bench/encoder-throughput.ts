@@ -7,24 +7,30 @@
  *
  *   npm run bench:encoder                        # everything, 32 texts × 128 tokens, batchSize 8
  *   npm run bench:encoder -- --texts 16          # fewer texts (faster)
- *   --only node,wasm,webgpu   pick the parts     --wasm-threads N   set onnxruntime-web's thread count
+ *   --only node,wasm,webgpu   pick the parts     --threads N   WASM and Node threads (default: the encoder's
+ *                                                 own default, one per core up to 8)
  *   --webgpu-budget S         seconds (default 120) before the WebGPU run is abandoned
+ *   --gpu-flags               launch Chromium for a real GPU (Vulkan; see bench/gpu-encoder.sh)
+ *   --webgpu-dtypes q8,fp16   the WebGPU runs (default q8; fp16 needs shader-f16 and onnx/model_fp16.onnx)
+ *   --out FILE                results file (default bench/encoder-results.json)
  *
  * Every run: load (timed, cold: the browser fetches the files from a local Vite dev server), one warm-up
  * encode of the first batch (not timed), then one timed encode of all texts with dense + sparse + ColBERT.
  * All texts have exactly the same token count, so no batch carries padding: tokens = tokens computed.
- * Writes bench/out/encoder-throughput.json.
+ * Writes bench/encoder-results.json (beside the index benchmark's bench/results.json), or --out.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { M3Encoder } from '../src/encoder/m3-encoder.ts';
+import { softwareAdapter } from '../src/encoder/device.ts';
+import { REAL_GPU_ARGS } from './gpu-flags.ts';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
 import { mulberry32 as rng } from '../src/util/random.ts';
 
-type DType = 'q8' | 'fp32';
+type DType = 'q8' | 'fp32' | 'fp16';
 type Runtime = 'node-cpu' | 'wasm' | 'webgpu';
 
 interface Result {
@@ -37,10 +43,14 @@ interface Result {
   tokens?: number;
   seconds?: number;
   tokensPerS?: number;
-  /** Threads the runtime used (onnxruntime-web's env.wasm.numThreads; Node: onnxruntime-node's default). */
-  threads?: number | string;
+  /** Threads the runtime used (encoder.info.threads: WASM threads or onnxruntime-node intra-op threads). */
+  threads?: number;
+  /** Why fewer threads ran than asked for / the machine has. */
+  threadsReason?: string;
   /** 1-minute load average right after the run (this bench's own threads included): > CPUs means contention. */
   loadAvg1?: number;
+  /** WebGPU: the adapter the page got (vendor / architecture / description) and whether it is software. */
+  adapter?: string;
   /** max |dense − dense of Node at the same dtype| over all texts: the runs computed the same thing. */
   denseMaxDiffVsNode?: number;
 }
@@ -54,8 +64,9 @@ const opt = (name: string): string | undefined => {
   if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
   return v;
 };
-const known = new Set(['--texts', '--tokens', '--batch', '--only', '--wasm-threads', '--webgpu-budget']);
+const known = new Set(['--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
 for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
+const GPU_FLAGS = argv.includes('--gpu-flags');
 const posInt = (name: string, dflt: number): number => {
   const raw = opt(name);
   const v = raw === undefined ? dflt : Number(raw);
@@ -66,14 +77,16 @@ const N_TEXTS = posInt('--texts', 32);
 const TOKENS = posInt('--tokens', 128);
 const BATCH = posInt('--batch', 8);
 const WEBGPU_BUDGET_S = posInt('--webgpu-budget', 120);
-const WASM_THREADS = opt('--wasm-threads') === undefined ? undefined : posInt('--wasm-threads', 1);
+const THREADS = opt('--threads') === undefined ? undefined : posInt('--threads', 1);
 const ONLY = new Set((opt('--only') ?? 'node,wasm,webgpu').split(','));
 for (const p of ONLY) if (!['node', 'wasm', 'webgpu'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 if (TOKENS < 8) throw new Error('--tokens must be at least 8');
+const WEBGPU_DTYPES = (opt('--webgpu-dtypes') ?? 'q8').split(',') as DType[];
+for (const d of WEBGPU_DTYPES) if (!['q8', 'fp16', 'fp32'].includes(d)) throw new Error(`--webgpu-dtypes: unknown dtype ${d}`);
 
 const MODEL_DIR = resolve('models-full/bge-m3-shaped');
 const MODEL_URL_PATH = '/models-full/bge-m3-shaped';
-const OUT = resolve('bench/out/encoder-throughput.json');
+const OUT = resolve(opt('--out') ?? 'bench/encoder-results.json');
 const ENCODE = { dense: true, sparse: true, colbert: true, batchSize: BATCH };
 
 const log = (s: string) => console.log(`[bench] ${s}`);
@@ -82,9 +95,11 @@ const secs = (t0: number) => (performance.now() - t0) / 1000;
 // ---------- model ----------
 function ensureModel(): void {
   const need = ['config.json', 'tokenizer.json', 'sparse_linear.safetensors', 'colbert_linear.safetensors', 'onnx/model.onnx', 'onnx/model_quantized.onnx'];
+  const fp16 = ONLY.has('webgpu') && WEBGPU_DTYPES.includes('fp16');
+  if (fp16) need.push('onnx/model_fp16.onnx');
   if (need.every((f) => existsSync(`${MODEL_DIR}/${f}`))) return;
   log(`${MODEL_DIR} is incomplete: generating it (npm run make-test-model -- --full)`);
-  const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full'], { stdio: 'inherit' });
+  const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full', '--variants', fp16 ? 'fp32,fp16,q8' : 'fp32,q8'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`make-test-model --full failed (exit ${r.status})`);
 }
 
@@ -125,7 +140,7 @@ function buildTexts(enc: M3Encoder, n: number, tokens: number): string[] {
 // ---------- Node ----------
 async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{ result: Result; dense: number[][] }> {
   let t0 = performance.now();
-  const enc = await M3Encoder.load({ model: MODEL_DIR, device: 'cpu', dtype });
+  const enc = await M3Encoder.load({ model: MODEL_DIR, device: 'cpu', dtype, threads: THREADS });
   const loadS = secs(t0);
   try {
     t0 = performance.now();
@@ -135,7 +150,7 @@ async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{
     const out = await enc.encode(texts, ENCODE);
     const seconds = secs(t0);
     return {
-      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, threads: `ORT default (${os.cpus().length} CPUs)` },
+      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, ...threadsOf(enc.info.threads) },
       dense: out.map((e) => Array.from(e.dense!)),
     };
   } finally {
@@ -163,10 +178,19 @@ interface PageRun {
   tokens: number;
   device: string;
   dtype: string;
-  threads?: number;
+  threads: { used: number; reason?: string };
   fallbackReason?: string;
+  adapter?: string;
   dense: number[][];
 }
+
+
+function webgpuNote(adapter: string | undefined): string {
+  if (!adapter) return 'adapter unknown';
+  return softwareAdapter({ description: adapter }) ? `SOFTWARE adapter (${adapter}): not a GPU speed figure` : `adapter: ${adapter}`;
+}
+
+const threadsOf = (t: { used: number; reason?: string }) => ({ threads: t.used, ...(t.reason ? { threadsReason: t.reason } : {}) });
 
 async function runBrowser(
   origin: string,
@@ -176,7 +200,7 @@ async function runBrowser(
   budgetS?: number,
 ): Promise<{ result: Result; dense?: number[][] }> {
   const { chromium } = await import('playwright-core');
-  const args = device === 'webgpu' ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS;
+  const args = device === 'webgpu' ? [...BASE_ARGS, '--enable-unsafe-webgpu', ...(GPU_FLAGS ? REAL_GPU_ARGS : [])] : BASE_ARGS;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args });
   let crashed: string | undefined;
   try {
@@ -208,19 +232,8 @@ async function runBrowser(
         const say = (s: string) => console.log(`[m3bench] ${s}`);
         const encoderModule = '/src/encoder/m3-encoder.ts';
         const { M3Encoder } = await import(/* @vite-ignore */ encoderModule);
-        // The page's own Transformers.js module (the very URL src/ imported), to read/set onnxruntime-web's env.
-        const depUrl = performance
-          .getEntriesByType('resource')
-          .map((e) => e.name)
-          .find((u) => /\/\.vite\/deps\/@huggingface_transformers\.js/.test(u));
-        const tjs: any = depUrl ? await import(/* @vite-ignore */ depUrl) : undefined;
-        const wasmEnv = tjs?.env?.backends?.onnx?.wasm;
-        if (threads !== undefined) {
-          if (!wasmEnv) throw new Error('cannot reach onnxruntime-web env to set numThreads');
-          wasmEnv.numThreads = threads;
-        }
         let t0 = performance.now();
-        const enc = await M3Encoder.load({ model, device, dtype, verify: 'never' });
+        const enc = await M3Encoder.load({ model, device, dtype, verify: 'never', ...(threads ? { threads } : {}) });
         const loadS = (performance.now() - t0) / 1000;
         say(`loaded in ${loadS.toFixed(1)} s on ${enc.info.device}/${enc.info.dtype}${enc.info.fallbackReason ? ` (${enc.info.fallbackReason})` : ''}`);
         let tokens = 0;
@@ -234,6 +247,12 @@ async function runBrowser(
         const seconds = (performance.now() - t0) / 1000;
         const info = enc.info;
         await enc.dispose();
+        let adapter: string | undefined;
+        if (device === 'webgpu') {
+          const a = await (navigator as any).gpu?.requestAdapter({ powerPreference: 'high-performance' });
+          const i = a?.info ?? {};
+          adapter = [i.vendor, i.architecture, i.device, i.description, i.isFallbackAdapter ? '(fallback adapter)' : ''].filter(Boolean).join(' ');
+        }
         return {
           loadS,
           warmupS,
@@ -241,12 +260,13 @@ async function runBrowser(
           tokens,
           device: info.device,
           dtype: info.dtype,
-          threads: wasmEnv?.numThreads,
+          threads: info.threads,
           fallbackReason: info.fallbackReason,
+          adapter,
           dense: out.map((e: any) => Array.from(e.dense as Float32Array)),
         } as PageRun;
       },
-      { model: `${origin}${MODEL_URL_PATH}`, device, dtype, texts, encode: ENCODE, threads: WASM_THREADS, batch: BATCH },
+      { model: `${origin}${MODEL_URL_PATH}`, device, dtype, texts, encode: ENCODE, threads: THREADS, batch: BATCH },
     );
     work.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -277,7 +297,8 @@ async function runBrowser(
         tokens: r.tokens,
         seconds: r.seconds,
         tokensPerS: r.tokens / r.seconds,
-        threads: device === 'wasm' ? r.threads : undefined,
+        ...threadsOf(r.threads),
+        ...(r.adapter ? { adapter: r.adapter } : {}),
       },
       dense: r.dense,
     };
@@ -304,7 +325,7 @@ function table(results: Result[], nodeRate: Partial<Record<DType, number>>): str
     return [
       r.runtime,
       r.dtype,
-      r.threads === undefined ? '' : String(r.threads).replace(/^ORT default \((\d+) CPUs\)$/, 'default/$1cpu'),
+      r.threads === undefined ? '' : String(r.threads),
       r.loadS === undefined ? '' : r.loadS.toFixed(1),
       r.warmupS === undefined ? '' : r.warmupS.toFixed(1),
       ok ? String(r.tokens) : '',
@@ -313,7 +334,7 @@ function table(results: Result[], nodeRate: Partial<Record<DType, number>>): str
       ratio,
       r.denseMaxDiffVsNode === undefined ? '' : r.denseMaxDiffVsNode.toExponential(1),
       r.loadAvg1 === undefined ? '' : r.loadAvg1.toFixed(1),
-      r.status === 'ok' ? (r.runtime === 'webgpu' ? 'SwiftShader (CPU-emulated): not a speed figure' : '') : `${r.status.toUpperCase()}: ${r.reason}`,
+      r.status === 'ok' ? (r.runtime === 'webgpu' ? webgpuNote(r.adapter) : '') : `${r.status.toUpperCase()}: ${r.reason}`,
     ];
   });
   const last = head.length - 1;
@@ -329,10 +350,11 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? '?',
     memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    gpu: 'none (WebGPU runs on SwiftShader, a CPU emulation)',
+    gpu: GPU_FLAGS ? 'asked for a real GPU (--gpu-flags): see each WebGPU row\'s adapter' : 'none assumed (WebGPU runs on SwiftShader, a CPU emulation)',
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     loadAvg1AtStart: +os.loadavg()[0].toFixed(2),
+    loadAvg1AtEnd: undefined as number | undefined,
   };
   log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, no GPU; Node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
   if (machine.loadAvg1AtStart > machine.cpus / 2) log(`warning: other processes are busy (load average ${machine.loadAvg1AtStart}): timings will be low and noisy`);
@@ -349,6 +371,7 @@ async function main(): Promise<void> {
 
   const results: Result[] = [];
   const nodeDense: Partial<Record<DType, number[][]>> = {};
+  // fp16 has no Node run: WebGPU fp16 is compared with Node fp32.
   const nodeRate: Partial<Record<DType, number>> = {};
   const add = (r: Result) => {
     r.loadAvg1 = +os.loadavg()[0].toFixed(2);
@@ -392,11 +415,12 @@ async function main(): Promise<void> {
       await b.close();
       const runs: ['wasm' | 'webgpu', DType][] = [];
       if (ONLY.has('wasm')) runs.push(['wasm', 'q8'], ['wasm', 'fp32']);
-      if (ONLY.has('webgpu')) runs.push(['webgpu', 'q8']);
+      if (ONLY.has('webgpu')) for (const d of WEBGPU_DTYPES) runs.push(['webgpu', d]);
       for (const [device, dtype] of runs) {
         log(`chromium ${device} ${dtype} …`);
         const { result, dense } = await runBrowser(origin, device, dtype, texts, device === 'webgpu' ? WEBGPU_BUDGET_S : undefined);
-        if (dense && nodeDense[dtype]) result.denseMaxDiffVsNode = maxDiff(dense, nodeDense[dtype]!);
+        const ref = nodeDense[dtype === 'fp16' ? 'fp32' : dtype];
+        if (dense && ref) result.denseMaxDiffVsNode = maxDiff(dense, ref);
         add(result);
       }
     } finally {
@@ -409,21 +433,22 @@ async function main(): Promise<void> {
     machine: { ...machine, chromium: chromiumVersion },
     model: { dir: 'models-full/bge-m3-shaped', shape: '24 layers, hidden 1024, 16 heads, intermediate 4096, vocab 9820, random weights' },
     inputs: { texts: N_TEXTS, tokensPerText: TOKENS, totalTokens: tokens, batchSize: BATCH, outputs: 'dense+sparse+colbert', warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed` },
-    options: { wasmThreads: WASM_THREADS ?? 'onnxruntime-web default', webgpuBudgetS: WEBGPU_BUDGET_S },
+    options: { threads: THREADS ?? 'encoder default (one per core, at most 8)', webgpuBudgetS: WEBGPU_BUDGET_S, webgpuDtypes: WEBGPU_DTYPES, gpuFlags: GPU_FLAGS },
     results,
     wasmOverNode: Object.fromEntries(
       results.filter((r) => r.runtime === 'wasm' && r.status === 'ok' && nodeRate[r.dtype]).map((r) => [r.dtype, r.tokensPerS! / nodeRate[r.dtype]!]),
     ),
     totalS: secs(started),
   };
-  mkdirSync(resolve('bench/out'), { recursive: true });
+  report.machine.loadAvg1AtEnd = +os.loadavg()[0].toFixed(2);
+  mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
 
   console.log(`\nEncoder throughput, full-size BGE-M3-shaped model, ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`);
   console.log(table(results, nodeRate));
   console.log(`\n"vs Node" = tokens/s ÷ Node's tokens/s at the same dtype. load s = cold load (browser: fetched from a local Vite server).`);
-  console.log(`threads: onnxruntime-web's numThreads (its default is min(4, ceil(cores/2))); Node: onnxruntime-node's default.`);
+  console.log(`threads: encoder.info.threads.used (WASM threads; Node: onnxruntime-node intra-op threads).`);
   console.log(`loadavg = 1-minute load average after the run (this bench included); above ${machine.cpus} other work shared the CPUs. Load average at start: ${machine.loadAvg1AtStart}.`);
   console.log(`wrote ${OUT} (total ${secs(started).toFixed(0)} s)`);
 }

@@ -12,13 +12,16 @@ export interface IngestView {
   done: number;
   total: number;
   startedAt: number;
+  /** Tokens encoded so far (the encoder's real work: documents vary in length, tokens don't). */
+  tokens: number;
+  /** The device and dtype doing the encoding, e.g. "WASM q8". */
+  device: string;
 }
 
 export class App {
   readonly client: M3WorkerClient = createM3Worker();
   encoder: EncoderInfo | null = null;
   indexReady = false;
-  crossOriginIsolated = false;
   private ingest: AbortController | null = null;
   private readonly listeners = new Set<(what: 'model' | 'index' | 'ingest') => void>();
 
@@ -58,7 +61,8 @@ export class App {
     const controller = new AbortController();
     this.ingest = controller;
     this.emit('ingest');
-    const view: IngestView = { done: 0, total: docs.length, startedAt: performance.now() };
+    const device = this.encoder ? `${this.encoder.device.toUpperCase()} ${this.encoder.dtype}` : '?';
+    const view: IngestView = { done: 0, total: docs.length, startedAt: performance.now(), tokens: 0, device };
     onProgress(view);
     try {
       // About 50 progress steps, each a whole transaction (a cancel keeps whole batches only).
@@ -67,8 +71,9 @@ export class App {
         batchSize,
         signal: controller.signal,
         onProgress: (p) => {
-          if (p.phase !== 'write') return;
-          view.done = p.done;
+          if (p.phase === 'encode') view.tokens += p.tokens ?? 0;
+          else if (p.phase === 'write') view.done = p.done;
+          else return;
           onProgress(view);
         },
       });

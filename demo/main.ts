@@ -28,13 +28,14 @@ const device = new URLSearchParams(location.search).get('device');
 const firstDevice = device === 'wasm' || device === 'webgpu' ? device : 'auto';
 (document.getElementById('device') as HTMLSelectElement).value = firstDevice;
 
-void (async () => {
-  app.crossOriginIsolated = (await app.client.status()).crossOriginIsolated;
-  await model.load({ model: TINY_MODEL, device: firstDevice });
-})();
+// ?threads=N sets the WASM thread count (default: one per core, at most 8).
+const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
 
 // The service worker exists only in a production build (vite build): it precaches the app, the test
-// model and ORT's runtime so a reload works with the network gone.
-if (import.meta.env.PROD && 'serviceWorker' in navigator) {
-  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
-}
+// model and ORT's runtime so a reload works with the network gone. Registered after the first load, so
+// its precache does not compete with the model load and indexing for the first answer.
+void model.load({ model: TINY_MODEL, device: firstDevice, ...(threads ? { threads } : {}) }).finally(() => {
+  if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
+  }
+});

@@ -37,13 +37,17 @@ export function setupDocsPanel(app: App): DocsPanel {
       return c;
     }));
 
+  let last: IngestView | null = null;
   const progress = (v: IngestView) => {
+    last = v;
     block.hidden = false;
     bar.value = v.total ? v.done / v.total : 0;
-    const secs = (performance.now() - v.startedAt) / 1000;
-    const rate = v.done / Math.max(secs, 1e-3);
+    const secs = Math.max((performance.now() - v.startedAt) / 1000, 1e-3);
+    const rate = v.done / secs;
     const left = v.done ? (v.total - v.done) / rate : NaN;
-    label.textContent = `${v.done} of ${v.total} documents · ${v.done ? rate.toFixed(rate < 10 ? 1 : 0) : '…'} docs/s · ${v.done ? `${seconds(left)} left` : 'estimating time left'}`;
+    label.textContent =
+      `${v.done} of ${v.total} documents · ${v.done ? rate.toFixed(rate < 10 ? 1 : 0) : '…'} docs/s · ` +
+      `${v.tokens ? Math.round(v.tokens / secs) : '…'} tokens/s on ${v.device} · ${v.done ? `${seconds(left)} left` : 'estimating time left'}`;
   };
 
   async function run(docs: IndexDoc[], what: string): Promise<void> {
@@ -52,10 +56,13 @@ export function setupDocsPanel(app: App): DocsPanel {
     say(msg, `Indexing ${what}…`);
     const t0 = performance.now();
     try {
+      last = null;
       const n = await app.index(docs, progress);
       const secs = (performance.now() - t0) / 1000;
       const rate = n / secs;
-      say(msg, `Indexed ${n} document${n === 1 ? '' : 's'} from ${what} in ${secs.toFixed(1)} s (${rate.toFixed(rate < 10 ? 1 : 0)} docs/s).`, 'ok');
+      const v = last as IngestView | null;
+      const tokens = v ? `, ${Math.round(v.tokens / secs)} tokens/s on ${v.device}` : '';
+      say(msg, `Indexed ${n} document${n === 1 ? '' : 's'} from ${what} in ${secs.toFixed(1)} s (${rate.toFixed(rate < 10 ? 1 : 0)} docs/s${tokens}).`, 'ok');
     } catch (e) {
       if ((e as Error)?.name === 'AbortError') say(msg, `Cancelled. The batches finished before the cancel stay in the index.`);
       else say(msg, `Indexing ${what} failed: ${errorText(e)}`, 'error');

@@ -63,7 +63,7 @@ export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<
       app.encoder = info;
       app.emit('model');
       const count = await app.openIndex(keepColbert.checked);
-      say(msg, `Loaded ${info.modelId} on ${info.device.toUpperCase()} (${info.dtype}).`, 'ok');
+      say(msg, `Loaded ${info.modelId} on ${info.device.toUpperCase()} (${info.dtype}).${choiceText(info)}`, 'ok');
       document.body.dataset.model = 'ready';
       await afterLoad(count);
       return true;
@@ -99,8 +99,20 @@ function renderBadge(app: App): void {
     h('span', { class: `chip device-${info.device}` }, `${info.device.toUpperCase()} · ${info.dtype}`),
     h('span', { class: 'model-name' }, info.modelId),
     app.isTestModel ? h('span', { class: 'chip warn' }, 'test model, random weights') : null,
-    h('span', { class: 'chip subtle', title: 'Cross-origin isolation gives ORT its WASM threads' }, app.crossOriginIsolated ? 'threads on' : 'single thread'),
+    h(
+      'span',
+      { class: 'chip subtle', id: 'threads', title: info.threads.reason ?? 'WASM threads: one per core (the page is cross-origin isolated)' },
+      `${info.threads.used} thread${info.threads.used === 1 ? '' : 's'}`,
+    ),
     info.fallbackReason ? h('span', { class: 'fallback' }, `Fallback: ${info.fallbackReason}`) : null,
   );
   byId('test-model-note').hidden = !app.isTestModel;
+}
+
+/** Why 'auto' picked this device, with the probe timings when both devices ran it. */
+function choiceText(info: NonNullable<App['encoder']>): string {
+  const c = info.choice;
+  if (!c || c.reason === info.fallbackReason) return ''; // the fallback line in the badge says it already
+  const added = c.cached ? ' (decided on an earlier visit)' : c.addedMs > 0 ? ` (choosing added ${Math.round(c.addedMs)} ms to this load)` : '';
+  return ` Auto: ${c.reason}${added}.`;
 }

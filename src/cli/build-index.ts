@@ -35,20 +35,33 @@ export async function runIndex(argv: string[]): Promise<number> {
   const store = new FileStore(values.out);
   const index = await M3Index.open(values.out, { encoder, store, colbert: values.colbert });
   const total = await countLines(values.input);
+  const { device, dtype, threads } = encoder.info;
+  const on = `${device} ${dtype}, ${threads.used} thread${threads.used === 1 ? '' : 's'}`;
   const bar = new SingleBar(
-    { format: 'indexing [{bar}] {value}/{total} docs | {rate} docs/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: !values.quiet, notTTYSchedule: 5000 },
+    {
+      format: 'indexing [{bar}] {value}/{total} docs | {rate} docs/s | {tokensPerS} tokens/s on {device} | ETA {eta_formatted}',
+      stream: process.stderr,
+      noTTYOutput: !values.quiet,
+      notTTYSchedule: 5000,
+    },
     Presets.shades_classic,
   );
   const t0 = performance.now();
   let done = 0;
-  if (!values.quiet) bar.start(total || 1, 0, { rate: '0' });
+  let tokens = 0;
+  const rates = (n: number) => {
+    const s = Math.max((performance.now() - t0) / 1000, 1e-3);
+    return { rate: (n / s).toFixed(1), tokensPerS: Math.round(tokens / s), device: on };
+  };
+  if (!values.quiet) bar.start(total || 1, 0, rates(0));
   try {
     for await (const docs of readDocsJsonl(values.input, batchSize * 4)) {
       const base = done;
-      const onProgress = (p: { done: number; phase: string }) => {
+      const onProgress = (p: { done: number; phase: string; tokens?: number }) => {
+        if (p.phase === 'encode') tokens += p.tokens ?? 0;
         if (p.phase !== 'write') return;
         const n = base + p.done;
-        bar.update(n, { rate: (n / ((performance.now() - t0) / 1000)).toFixed(1) });
+        bar.update(n, rates(n));
       };
       const r = values.upsert ? await index.upsert(docs, { batchSize, onProgress }) : await index.add(docs, { batchSize, onProgress });
       done += 'added' in r ? r.added : r.upserted;
@@ -67,6 +80,8 @@ export async function runIndex(argv: string[]): Promise<number> {
     await encoder.dispose();
   }
   const secs = (performance.now() - t0) / 1000;
-  process.stderr.write(`indexed ${done} documents into ${values.out} in ${secs.toFixed(1)} s (${(done / secs).toFixed(1)} docs/s)\n`);
+  process.stderr.write(
+    `indexed ${done} documents into ${values.out} in ${secs.toFixed(1)} s (${(done / secs).toFixed(1)} docs/s, ${Math.round(tokens / secs)} tokens/s on ${on})\n`,
+  );
   return 0;
 }

@@ -7,11 +7,15 @@ export const ENCODER_FLAGS = {
   dtype: { type: 'string' },
   device: { type: 'string' },
   heads: { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
-export function encoderOptions(values: { model?: string; dtype?: string; device?: string; heads?: string }): LoadOptions {
+export function encoderOptions(values: { model?: string; dtype?: string; device?: string; heads?: string; threads?: string }): LoadOptions {
   if (!values.model) throw new Error('--model DIR|ID is required');
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
   return {
+    threads,
     model: values.model,
     dtype: values.dtype as DType | undefined,
     device: (values.device as Device | undefined) ?? 'cpu',

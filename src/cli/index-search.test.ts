@@ -22,6 +22,7 @@ describe('m3-search index / search', () => {
     const r = cli('index', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', '--input', docs, '--out', out, '--quiet');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/indexed 3 documents/);
+    expect(r.stderr).not.toMatch(/indexing \[/); // --quiet: no bar
     const s = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--json', '--k', '3', '--explain', 'boundary layer');
     expect(s.status, s.stderr).toBe(0);
     const hits = JSON.parse(s.stdout);
@@ -30,6 +31,17 @@ describe('m3-search index / search', () => {
     expect(hits[0].signals.bm25.rank).toBe(1);
     expect(hits[0].matches.map((m: any) => m.token)).toEqual(expect.arrayContaining(['boundary', 'layer']));
     expect(hits.find((h: any) => h.id === 'c')?.text ?? DOCS[2].text).toBe(DOCS[2].text);
+  });
+
+  it('shows docs/s, tokens/s and the device on the progress bar and in the summary', () => {
+    const r = cli('index', '--model', 'public/models/tiny-m3', '--dtype', 'q8', '--threads', '1', '--input', docs, '--out', join(dir, 'bar-index'));
+    expect(r.status, r.stderr).toBe(0);
+    // Not a TTY: cli-progress prints the bar at start and at the end.
+    expect(r.stderr).toMatch(/indexing \[.*\] 3\/3 docs \| [\d.]+ docs\/s \| [1-9]\d* tokens\/s on cpu q8, 1 thread \|/);
+    expect(r.stderr).toMatch(/indexed 3 documents .* \([\d.]+ docs\/s, [1-9]\d* tokens\/s on cpu q8, 1 thread\)/);
+    const bad = cli('index', '--model', 'public/models/tiny-m3', '--threads', 'many', '--input', docs, '--out', join(dir, 'x'));
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--threads must be a positive integer/);
   });
 
   it('prints a TREC run for --queries', () => {

@@ -9,16 +9,31 @@ import {
   describeLocation,
   isNode,
   locateModel,
+  nodeImport,
   readModelFile,
   type LoadProgress,
   type ModelLocation,
 } from './model-source.ts';
 import { batchByLength, padBatch, prepareText, validateTexts, type Prepared } from './prepare.ts';
-import { DEVICES, DTYPES, planDevice, probeWebGpu, type DType, type Device, type ModelShape, type ResolvedDevice } from './device.ts';
+import {
+  DEVICES,
+  DTYPES,
+  planDevice,
+  planThreads,
+  probeWebGpu,
+  type DType,
+  type Device,
+  type GpuProbe,
+  type ModelShape,
+  type ResolvedDevice,
+} from './device.ts';
 import { compareProbe, PROBE_TEXTS, toProbeAnswer, type ProbeFile, type Verdict } from './verify.ts';
-import { readVerdict, writeVerdict } from './verdict-cache.ts';
+import { readDecision, writeDecision, type DeviceChoice } from './verdict-cache.ts';
 import type { EncodeOptions, M3Embedding } from './types.ts';
 import { loadTransformers, type Transformers } from './transformers.ts';
+
+/** Transformers.js, set by the first M3Encoder.load (imported on first use: see transformers.ts). */
+let tf: Transformers;
 
 export interface LoadOptions {
   /** A hub id (`Xenova/bge-m3`), a URL of a self-hosted model folder, or (Node) a local folder. */
@@ -33,8 +48,20 @@ export interface LoadOptions {
   verify?: 'cached' | 'always' | 'never';
   /** Browser: the folder serving onnxruntime-web's .wasm/.mjs files (default `/ort/` on this origin). */
   wasmPaths?: string;
-  /** @internal Tests only (stripped from the published types): lets a test corrupt one device's hidden states to exercise the fallback. */
-  testHooks?: { corruptHidden?: (device: ResolvedDevice, hidden: Float32Array) => void };
+  /**
+   * Threads: WASM threads in a browser (they need a cross-origin isolated page), onnxruntime-node intra-op
+   * threads in Node. Default: every core, at most 8. A page keeps the count of its first load.
+   */
+  threads?: number;
+  /** @internal Tests only (stripped from the published types): hooks that exercise verification, the timed choice and the decision cache. */
+  testHooks?: {
+    /** Corrupts one device's hidden states (to see verification fail). */
+    corruptHidden?: (device: ResolvedDevice, hidden: Float32Array) => void;
+    /** Overrides what probeWebGpu found, e.g. `{ software: undefined }` to time a software adapter as if real. */
+    adapter?: Partial<GpuProbe>;
+    /** Overrides the runtime version the decision cache is keyed by. */
+    runtimeVersion?: string;
+  };
 }
 
 export interface EncoderInfo {
@@ -55,6 +82,13 @@ export interface EncoderInfo {
   /** Set when the encoder runs on another device or dtype than requested, and why. */
   fallbackReason?: string;
   verification?: Verdict;
+  /**
+   * How 'auto' chose (browser only): the device, why, each device's probe time, whether the decision came from
+   * the cache, and the milliseconds deciding added to this load (0 when cached).
+   */
+  choice?: DeviceChoice & { cached: boolean; addedMs: number };
+  /** Threads ORT runs on (WASM threads or Node intra-op threads) and, when fewer than the machine has, why. */
+  threads: { used: number; reason?: string };
 }
 
 /** Hidden states of one text (encodeHidden): its token ids and last_hidden_state rows [L × H]. */
@@ -102,8 +136,8 @@ export class M3Encoder {
     const loc = await locateModel(options.model);
     const where = describeLocation(loc);
     const progress = progressTracker(options.onProgress);
-    const tf = await loadTransformers();
-    if (!isNode) setWasmPaths(tf.env, options.wasmPaths);
+    tf = await loadTransformers();
+    if (!isNode) setWasmPaths(options.wasmPaths);
 
     const id = configureTransformers(tf.env, loc);
     const config = await readJson(loc, 'config.json', progress);
@@ -118,8 +152,10 @@ export class M3Encoder {
     const { heads, hash } = await loadHeads(headLoc, shape.hidden, progress);
     const maxLength = Math.min(shape.maxPositions - 2, Number(tokenizer.model_max_length) || Infinity);
 
-    const gpu = isNode ? { adapter: false, f16: false, description: 'Node' } : await probeWebGpu();
+    const probedGpu = isNode ? { adapter: false, f16: false, description: 'Node' } : await probeWebGpu();
+    const gpu: GpuProbe = { ...probedGpu, ...options.testHooks?.adapter };
     const plan = planDevice(requested, options.dtype, { node: isNode, gpu }, shape);
+    const threads = await resolveThreads(options.threads);
     const info: EncoderInfo = {
       model: where,
       modelId: loc.kind === 'hub' ? loc.id : where.replace(/\/+$/, '').split('/').pop()!,
@@ -130,44 +166,115 @@ export class M3Encoder {
       vocabSize: shape.vocabSize,
       heads: { sparse: !!heads.sparse, colbert: !!heads.colbert },
       headHash: hash,
+      threads,
       ...(plan.reason ? { fallbackReason: plan.reason } : {}),
     };
-    const open = (device: ResolvedDevice, dtype: DType) => openSession(tf, id, where, device, dtype, progress.transformers);
-    let session = await open(plan.device, plan.dtype);
-    const encoder = new M3Encoder(info, session, tokenizer, heads, options.testHooks);
-
-    if (session.device === 'webgpu' && options.verify !== 'never') {
-      const key = `${where}|${session.dtype}|${gpu.description}|${(tf.env as any).version ?? ''}`;
-      let verdict = options.verify === 'always' ? undefined : await readVerdict(key);
-      let wasmSession: Session | undefined;
-      if (!verdict) {
-        const probe = await encoder.encode(PROBE_TEXTS, { dense: true, sparse: !!heads.sparse });
-        const known = await readProbeFile(loc);
-        const answers = known?.answers[session.dtype];
-        if (answers && sameTexts(known!.texts, PROBE_TEXTS)) {
-          verdict = compareProbe(probe, answers, 'known-answers');
-        } else {
-          wasmSession = await open('wasm', session.dtype === 'fp16' ? 'q8' : session.dtype);
-          encoder.session = wasmSession;
-          const reference = await encoder.encode(PROBE_TEXTS, { dense: true, sparse: !!heads.sparse });
-          encoder.session = session;
-          verdict = compareProbe(probe, reference.map(toProbeAnswer), 'wasm');
-        }
-        await writeVerdict(key, verdict);
+    const open = async (device: ResolvedDevice, dtype: DType) => {
+      const s = await openSession(id, where, device, dtype, progress.transformers, threads.used);
+      if (!isNode) wasmThreadsStarted ??= threads.used; // onnxruntime-web fixes its thread count at start
+      return s;
+    };
+    const encoder = new M3Encoder(info, undefined as unknown as Session, tokenizer, heads, options.testHooks);
+    if (plan.device === 'webgpu' && options.verify !== 'never') {
+      await M3Encoder.decideWebGpu(encoder, { requested, dtype: options.dtype, plan, gpu, loc, where, threads: threads.used, verify: options.verify, runtime: options.testHooks?.runtimeVersion, open });
+    } else {
+      encoder.session = await open(plan.device, plan.dtype);
+      if (requested === 'auto' && !isNode) {
+        info.choice = { device: plan.device, dtype: plan.dtype, reason: plan.reason ?? 'WebGPU verification skipped (verify: never)', timings: {}, cached: false, addedMs: 0 };
       }
-      info.verification = verdict;
-      if (!verdict.ok) {
-        await session.model.dispose?.();
-        session = wasmSession ?? (await open('wasm', 'q8'));
-        encoder.session = session;
-        info.fallbackReason = `WebGPU output failed verification: ${verdict.reason}`;
-      } else if (wasmSession) {
-        await wasmSession.model.dispose?.();
-      }
-      info.device = session.device;
-      info.dtype = session.dtype;
     }
+    info.device = encoder.session.device;
+    info.dtype = encoder.session.dtype;
     return encoder;
+  }
+
+  /**
+   * WebGPU is trusted only after its probe answers agree with a reference (verify.ts). For 'auto' it must also
+   * be faster: the probe runs on WASM too (its answers are the reference when the model ships none), and the
+   * device with the shorter warm probe wins. The decision is cached (verdict-cache.ts), so only a page's first
+   * load with this model, dtype, adapter and runtime pays for the second session and the probes.
+   */
+  private static async decideWebGpu(encoder: M3Encoder, c: DecideContext): Promise<void> {
+    const info = encoder.info;
+    const timed = c.requested === 'auto';
+    const gpuDtype = c.plan.dtype;
+    // For 'auto' WASM competes with what it would run by default (q8 unless a WASM-able dtype was asked for);
+    // for a named 'webgpu' it is only the reference, so it runs WebGPU's dtype where WASM can.
+    const wasmDtype: DType = timed ? (c.dtype && c.dtype !== 'fp16' ? c.dtype : 'q8') : gpuDtype === 'fp16' ? 'q8' : gpuDtype;
+    const key = {
+      model: c.where,
+      dtype: timed ? `${gpuDtype} vs wasm ${wasmDtype}` : gpuDtype,
+      adapter: c.gpu.description,
+      runtime: c.runtime ?? runtimeVersion(),
+      mode: timed ? `auto, ${c.threads} WASM threads` : 'webgpu',
+    };
+    const started = performance.now();
+    const cached = c.verify === 'always' ? undefined : await readDecision(key);
+    if (cached && (!timed || cached.choice)) {
+      info.verification = cached.verdict;
+      const choice = cached.choice ?? (cached.verdict.ok ? { device: 'webgpu' as const, dtype: gpuDtype } : { device: 'wasm' as const, dtype: 'q8' as const });
+      encoder.session = await c.open(choice.device, choice.dtype);
+      if (!cached.verdict.ok) info.fallbackReason = `WebGPU output failed verification: ${cached.verdict.reason}`;
+      if (cached.choice) info.choice = { ...cached.choice, cached: true, addedMs: 0 };
+      return;
+    }
+
+    const gpuOpen = performance.now();
+    const gpuSession = await c.open('webgpu', gpuDtype);
+    const gpuOpenMs = performance.now() - gpuOpen;
+    const gpuRun = await M3Encoder.timeProbe(encoder, gpuSession);
+    const known = await readProbeFile(c.loc);
+    const answers = known && sameTexts(known.texts, PROBE_TEXTS) ? known.answers[gpuDtype] : undefined;
+    let wasmSession: Session | undefined;
+    let wasmRun: Awaited<ReturnType<typeof M3Encoder.timeProbe>> | undefined;
+    let wasmOpenMs = 0;
+    if (timed || !answers) {
+      const t = performance.now();
+      wasmSession = await c.open('wasm', wasmDtype);
+      wasmOpenMs = performance.now() - t;
+      wasmRun = await M3Encoder.timeProbe(encoder, wasmSession);
+    }
+    const verdict = answers ? compareProbe(gpuRun.out, answers, 'known-answers') : compareProbe(gpuRun.out, wasmRun!.out.map(toProbeAnswer), 'wasm');
+    info.verification = verdict;
+
+    const timings: DeviceChoice['timings'] = { webgpu: { dtype: gpuDtype, ms: gpuRun.ms, firstMs: gpuRun.firstMs } };
+    if (wasmRun) timings.wasm = { dtype: wasmDtype, ms: wasmRun.ms, firstMs: wasmRun.firstMs };
+    const fmt = (d: 'webgpu' | 'wasm') => `${d === 'webgpu' ? 'WebGPU' : 'WASM'} (${timings[d]!.dtype}) ${timings[d]!.ms.toFixed(1)} ms`;
+    let choice: DeviceChoice;
+    if (!verdict.ok) {
+      info.fallbackReason = `WebGPU output failed verification: ${verdict.reason}`;
+      choice = { device: 'wasm', dtype: wasmSession?.dtype ?? 'q8', reason: info.fallbackReason, timings };
+    } else if (timed && wasmRun!.ms < gpuRun.ms) {
+      choice = { device: 'wasm', dtype: wasmDtype, reason: `WASM is faster: warm probe ${fmt('wasm')} against ${fmt('webgpu')}`, timings };
+    } else {
+      choice = { device: 'webgpu', dtype: gpuDtype, reason: timed ? `WebGPU is faster: warm probe ${fmt('webgpu')} against ${fmt('wasm')}` : 'WebGPU asked for by name and verified', timings };
+    }
+    // Keep the winner, free the other graph.
+    if (choice.device === 'webgpu') {
+      encoder.session = gpuSession;
+      await wasmSession?.model.dispose?.();
+    } else {
+      await gpuSession.model.dispose?.();
+      encoder.session = wasmSession ?? (await c.open('wasm', 'q8'));
+    }
+    await writeDecision(key, { verdict, ...(timed ? { choice } : {}) });
+    if (timed) {
+      // What deciding cost on top of opening the winner: the other session and the probe runs.
+      const winnerOpenMs = choice.device === 'webgpu' ? gpuOpenMs : wasmOpenMs;
+      info.choice = { ...choice, cached: false, addedMs: Math.max(0, performance.now() - started - winnerOpenMs) };
+    }
+  }
+
+  /** Encodes the probe texts twice on a session: the first answers verification, the second is the timing. */
+  private static async timeProbe(encoder: M3Encoder, session: Session): Promise<{ out: M3Embedding[]; ms: number; firstMs: number }> {
+    const sparse = encoder.info.heads.sparse;
+    encoder.session = session;
+    let t = performance.now();
+    const out = await encoder.encode(PROBE_TEXTS, { dense: true, sparse });
+    const firstMs = performance.now() - t;
+    t = performance.now();
+    await encoder.encode(PROBE_TEXTS, { dense: true, sparse });
+    return { out, ms: performance.now() - t, firstMs };
   }
 
   /** Encodes texts; outputs keep the input order. */
@@ -264,10 +371,9 @@ export class M3Encoder {
   private async forward(seqs: number[][]): Promise<Float32Array> {
     const { inputIds, attentionMask, seqLen } = padBatch(seqs);
     const dims = [seqs.length, seqLen];
-    const { Tensor } = await loadTransformers(); // already loaded by load()
     const result = await this.session.model({
-      input_ids: new Tensor('int64', inputIds, dims),
-      attention_mask: new Tensor('int64', attentionMask, dims),
+      input_ids: new tf.Tensor('int64', inputIds, dims),
+      attention_mask: new tf.Tensor('int64', attentionMask, dims),
     });
     const tensor = result.last_hidden_state;
     if (!tensor) throw new Error(`${this.info.model}: the ONNX graph has no last_hidden_state output`);
@@ -277,24 +383,68 @@ export class M3Encoder {
   }
 }
 
+/** What decideWebGpu needs from the load. */
+interface DecideContext {
+  requested: Device;
+  dtype: DType | undefined;
+  plan: { device: ResolvedDevice; dtype: DType };
+  gpu: GpuProbe;
+  loc: ModelLocation;
+  where: string;
+  threads: number;
+  verify: LoadOptions['verify'];
+  runtime: string | undefined;
+  open: (device: ResolvedDevice, dtype: DType) => Promise<Session>;
+}
+
+/** Transformers.js and onnxruntime-web versions: either changing re-verifies a cached decision. */
+function runtimeVersion(): string {
+  const ort = (tf.env.backends.onnx as any)?.versions ?? {};
+  return `transformers.js ${(tf.env as any).version ?? '?'}, onnxruntime-web ${ort.web ?? ort.common ?? '?'}`;
+}
+
+/** The thread count onnxruntime-web started with in this page (it cannot change later). */
+let wasmThreadsStarted: number | undefined;
+
+async function resolveThreads(requested: number | undefined): Promise<EncoderInfo['threads']> {
+  if (isNode) {
+    const os = await nodeImport<typeof import('node:os')>('node:os');
+    const plan = planThreads(requested, { cores: os.availableParallelism?.() ?? os.cpus().length, isolated: true, node: true });
+    return { used: plan.threads, ...(plan.reason ? { reason: plan.reason } : {}) };
+  }
+  const plan = planThreads(requested, {
+    cores: globalThis.navigator?.hardwareConcurrency ?? 1,
+    isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+    node: false,
+  });
+  if (wasmThreadsStarted !== undefined && wasmThreadsStarted !== plan.threads) {
+    return { used: wasmThreadsStarted, reason: `onnxruntime-web started with ${wasmThreadsStarted} in this page and cannot change (reload the page for ${plan.threads})` };
+  }
+  const wasm = (tf.env.backends.onnx as any).wasm;
+  if (wasm) wasm.numThreads = plan.threads;
+  return { used: plan.threads, ...(plan.reason ? { reason: plan.reason } : {}) };
+}
+
 async function openSession(
-  tf: Transformers,
   id: string,
   where: string,
   device: ResolvedDevice,
   dtype: DType,
   progress_callback: (e: any) => void,
+  threads: number,
 ): Promise<Session> {
   try {
-    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback } as any);
+    // onnxruntime-node takes its thread count per session; onnxruntime-web from env (resolveThreads).
+    const session_options = isNode ? { intraOpNumThreads: threads } : {};
+    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback, session_options } as any);
     return { model, device, dtype };
   } catch (e: any) {
     throw new Error(`Failed to load ${ONNX_FILE[dtype]} of ${where} on ${device}: ${e?.message ?? e}`);
   }
 }
 
-function setWasmPaths(env: Transformers['env'], prefix = '/ort/'): void {
-  const wasm = (env.backends.onnx as any).wasm;
+function setWasmPaths(prefix = '/ort/'): void {
+  const wasm = (tf.env.backends.onnx as any).wasm;
   if (!wasm) return;
   const base = new URL(prefix, globalThis.location?.href).href.replace(/\/?$/, '/');
   // The asyncify build is the one that also carries the native WebGPU execution provider.

@@ -241,6 +241,16 @@ describe('M3Index search behaviour', () => {
     expect(await again.get('d20')).toBeUndefined();
   });
 
+  it('encode progress carries the tokens each batch fed the encoder (for tokens/s)', async () => {
+    const idx = await M3Index.open('t', { store: new MemoryStore(), encoder: new FakeEncoder({ dims: DIMS }) });
+    const docs = Array.from({ length: 25 }, (_, i) => ({ id: `d${i}`, text: 'word '.repeat(i + 1).trim() }));
+    const perBatch: number[] = [];
+    await idx.add(docs, { batchSize: 10, onProgress: (p) => p.phase === 'encode' && perBatch.push(p.tokens!) });
+    // The fake encoder's token count is words + <s> + </s>: doc i has i + 1 words.
+    const expected = [0, 10, 20].map((at) => docs.slice(at, at + 10).reduce((n, _, j) => n + (at + j + 1) + 2, 0));
+    expect(perBatch).toEqual(expected);
+  });
+
   it('opening with another model, dims or head is an M3IndexMismatchError unless re-embed / reset', async () => {
     const store = new MemoryStore();
     const idx = await M3Index.open('m', { store, encoder: new FakeEncoder({ dims: DIMS }) });

@@ -342,7 +342,7 @@ export class M3Index {
     if (texts.length) {
       const heads = (this.encoder!.info as { heads?: { sparse?: boolean; colbert?: boolean } }).heads;
       const out = await this.encoder!.encode(texts, { dense: true, sparse: heads?.sparse !== false, colbert: this.meta.colbert });
-      opts.onProgress?.({ done: done + batch.length, total, phase: 'encode' });
+      opts.onProgress?.({ done: done + batch.length, total, phase: 'encode', tokens: out.reduce((n, e) => n + e.tokens, 0) });
       out.forEach((e, j) => {
         const [i, span] = owners[j];
         rows[i].push({ dense: e.dense, sparse: e.sparse, colbert: e.colbert, ...(chunks[i] ? { span } : {}) });

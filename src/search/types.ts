@@ -68,6 +68,8 @@ export interface IngestProgress {
   done: number;
   total: number;
   phase: 'encode' | 'write' | 're-embed' | 'migrate';
+  /** On 'encode': tokens this batch fed the encoder (for a tokens/s figure; sum them). */
+  tokens?: number;
 }
 
 export interface IngestOptions {

@@ -33,6 +33,7 @@ export interface WorkerLoadOptions {
   heads?: string;
   verify?: 'cached' | 'always' | 'never';
   wasmPaths?: string;
+  threads?: number;
 }
 
 export interface WorkerIndexOptions {
