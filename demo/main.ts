@@ -6,7 +6,7 @@
  */
 import { App, TINY_MODEL } from './app.ts';
 import { setupDocsPanel } from './ui/docs-panel.ts';
-import { setupModelPanel } from './ui/model-panel.ts';
+import { lastModel, setupModelPanel } from './ui/model-panel.ts';
 import { setupSearchPanel } from './ui/search-panel.ts';
 import { setupStoragePanel } from './ui/storage-panel.ts';
 import { setupTunePanel } from './tune-panel.ts';
@@ -31,10 +31,15 @@ const firstDevice = device === 'wasm' || device === 'webgpu' ? device : 'auto';
 // ?threads=N sets the WASM thread count (default: one per core, at most 8).
 const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
 
-// The service worker exists only in a production build (vite build): it precaches the app, the test
-// model and ORT's runtime so a reload works with the network gone. Registered after the first load, so
-// its precache does not compete with the model load and indexing for the first answer.
-void model.load({ model: TINY_MODEL, device: firstDevice, ...(threads ? { threads } : {}) }).finally(() => {
+// The service worker exists only in a production build (vite build): it precaches the app and ORT's runtime;
+// the library's model cache keeps the models, so a reload works with the network gone. Registered after the
+// first load, so its precache does not compete with the model load and indexing for the first answer.
+void (async () => {
+  // The model used last time (kept in the model cache, so this works offline), else the bundled test model.
+  const last = lastModel();
+  const t = threads ? { threads } : {};
+  if (!last || !(await model.load({ ...last, ...t, device: device ? firstDevice : last.device }))) await model.load({ model: TINY_MODEL, device: firstDevice, ...t });
+})().finally(() => {
   if (import.meta.env.PROD && 'serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
   }

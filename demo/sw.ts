@@ -1,7 +1,10 @@
 /// <reference lib="webworker" />
 /**
- * The demo's service worker (built by vite-plugin-pwa's injectManifest). Precaches the app shell, the
- * tiny test model, the demo corpus and ORT's wasm runtime; caches real model files when first fetched.
+ * The demo's service worker (built by vite-plugin-pwa's injectManifest). Precaches the app shell, the demo
+ * corpus and ORT's wasm runtime. Model files (the bundled test model too) are NOT cached here: the library
+ * keeps them in Transformers.js's Cache API cache ("transformers-cache", src/encoder/model-cache.ts), which it
+ * reads before the network in any app, with or without a service worker. Caching them here as well would store
+ * every model twice (1.1 GB for BGE-M3 q8 instead of 570 MB).
  *
  * Every same-origin response it serves carries COOP/COEP again: the page must stay cross-origin
  * isolated offline (SharedArrayBuffer, hence ORT's WASM threads), and a static host that can't set
@@ -9,9 +12,6 @@
  */
 import { clientsClaim } from 'workbox-core';
 import { addPlugins, cleanupOutdatedCaches, precacheAndRoute } from 'workbox-precaching';
-import { registerRoute } from 'workbox-routing';
-import { CacheFirst } from 'workbox-strategies';
-import { CacheableResponsePlugin } from 'workbox-cacheable-response';
 import type { WorkboxPlugin } from 'workbox-core/types.js';
 
 declare let self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
@@ -37,12 +37,8 @@ self.skipWaiting();
 clientsClaim(); // the first visit is controlled at once, so it is offline-ready without a reload
 
 addPlugins([reisolate]);
-precacheAndRoute(self.__WB_MANIFEST);
+// The demo's own query parameters (?device=, ?hub=) must not make the precached page miss offline.
+precacheAndRoute(self.__WB_MANIFEST, { ignoreURLParametersMatching: [/.*/] });
 cleanupOutdatedCaches();
-
-// Model files not precached (BGE-M3 from the hub, a self-hosted folder): they never change under the same
-// URL, so the first download is kept and served from then on, offline too.
-registerRoute(
-  ({ url, request }) => request.method === 'GET' && /\.(onnx|onnx_data|safetensors|json|txt|model)$/.test(url.pathname) && (url.origin !== self.location.origin || url.pathname.startsWith('/models/')),
-  new CacheFirst({ cacheName: 'm3-models', plugins: [new CacheableResponsePlugin({ statuses: [200] }), reisolate] }),
-);
+// Earlier versions kept model files in a runtime cache of their own: drop that second copy.
+self.addEventListener('activate', (event) => event.waitUntil(caches.delete('m3-models')));

@@ -1,6 +1,6 @@
 /**
  * The demo's build plugins: its corpus (the project's docs, rebuilt at every build and dev start) and the
- * offline PWA (manifest, icons, a Workbox service worker precaching the app, the test model and ORT's wasm).
+ * offline PWA (manifest, icons, a Workbox service worker precaching the app and ORT's wasm; models live in the library's cache).
  */
 import type { Plugin, PluginOption } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
@@ -38,7 +38,8 @@ export function demoPlugins(): PluginOption[] {
         ],
       },
       injectManifest: {
-        globPatterns: ['demo/index.html', 'assets/**/*.{js,css}', 'models/tiny-m3/**/*', 'ort/*.{wasm,mjs}', 'demo-corpus.json'],
+        // No model files: the library's model cache keeps those, once (see demo/sw.ts).
+        globPatterns: ['demo/index.html', 'assets/**/*.{js,css}', 'ort/*.{wasm,mjs}', 'demo-corpus.json'],
         // ORT's threaded wasm is ~27 MB; Workbox refuses files over 2 MB by default.
         maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
       },

@@ -37,7 +37,12 @@ export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<
   const options = (): WorkerLoadOptions => {
     const o: WorkerLoadOptions = { model: TINY_MODEL, device: device.value as WorkerLoadOptions['device'] };
     if (dtype.value) o.dtype = dtype.value as WorkerLoadOptions['dtype'];
-    if (choice.value === 'bge-m3') o.model = 'Xenova/bge-m3';
+    if (choice.value === 'bge-m3') {
+      o.model = 'Xenova/bge-m3';
+      // ?hub=URL: a mirror or self-hosted copy in the hub's layout (the tests' local hub) instead of huggingface.co
+      const hub = new URLSearchParams(location.search).get('hub');
+      if (hub) o.remoteHost = hub;
+    }
     if (choice.value === 'url') o.model = url.value.trim();
     if (choice.value !== 'tiny' && heads.value.trim()) o.heads = heads.value.trim();
     return o;
@@ -63,7 +68,10 @@ export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<
       app.encoder = info;
       app.emit('model');
       const count = await app.openIndex(keepColbert.checked);
-      say(msg, `Loaded ${info.modelId} on ${info.device.toUpperCase()} (${info.dtype}).${choiceText(info)}`, 'ok');
+      rememberModel(o);
+      const loaded = `Loaded ${info.modelId} on ${info.device.toUpperCase()} (${info.dtype}).${choiceText(info)}`;
+      if (info.storageWarning) say(msg, `${loaded} ${info.storageWarning}`, 'error');
+      else say(msg, loaded, 'ok');
       document.body.dataset.model = 'ready';
       await afterLoad(count);
       return true;
@@ -88,6 +96,27 @@ export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<
     if (what === 'model') renderBadge(app);
   });
   return { load };
+}
+
+const LAST_MODEL = 'm3-demo:last-model';
+
+/** The next visit opens the model used last (from the model cache, offline too) instead of the test model. */
+function rememberModel(o: WorkerLoadOptions): void {
+  try {
+    if (o.model === TINY_MODEL) localStorage.removeItem(LAST_MODEL);
+    else localStorage.setItem(LAST_MODEL, JSON.stringify(o));
+  } catch {
+    // private mode or storage off: the next visit starts with the test model
+  }
+}
+
+export function lastModel(): WorkerLoadOptions | null {
+  try {
+    const o = JSON.parse(localStorage.getItem(LAST_MODEL) ?? 'null');
+    return o && typeof o.model === 'string' ? o : null;
+  } catch {
+    return null;
+  }
 }
 
 function renderBadge(app: App): void {

@@ -32,7 +32,7 @@ export function setupStoragePanel(app: App): StoragePanel {
 
   const updateOffline = () => {
     const sw = 'serviceWorker' in navigator ? navigator.serviceWorker.controller : null;
-    offline.textContent = sw ? 'ready: the app, the test model and the runtime are cached' : 'not yet (no service worker in control)';
+    offline.textContent = sw ? 'ready: the app and the runtime are cached; models once loaded stay in the model cache' : 'not yet (no service worker in control)';
   };
   navigator.serviceWorker?.addEventListener('controllerchange', updateOffline);
   updateOffline();

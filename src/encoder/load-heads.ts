@@ -4,6 +4,7 @@
  */
 import { readSafetensors } from './safetensors.ts';
 import { describeLocation, readModelFile, type ModelLocation } from './model-source.ts';
+import type { ModelStore } from './model-cache.ts';
 import type { Heads } from './heads.ts';
 
 export const SPARSE_FILE = 'sparse_linear.safetensors';
@@ -14,9 +15,9 @@ interface Tracker {
   done(name: string): void;
 }
 
-export async function loadHeads(loc: ModelLocation, hidden: number, track?: Tracker): Promise<{ heads: Heads; hash: string }> {
+export async function loadHeads(loc: ModelLocation, hidden: number, track?: Tracker, store?: ModelStore | null): Promise<{ heads: Heads; hash: string }> {
   const read = async (name: string) => {
-    const bytes = await readModelFile(loc, name, track?.file(name));
+    const bytes = await readModelFile(loc, name, track?.file(name), store);
     if (bytes) track?.done(name);
     return bytes;
   };

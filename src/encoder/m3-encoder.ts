@@ -4,6 +4,7 @@
  */
 import { applyHeads, type Heads, type SparseHead } from './heads.ts';
 import { loadHeads } from './load-heads.ts';
+import { browserModelStore, type ModelStore } from './model-cache.ts';
 import {
   configureTransformers,
   describeLocation,
@@ -11,6 +12,8 @@ import {
   locateModel,
   nodeImport,
   readModelFile,
+  saveTransformersEnv,
+  useResumableFetch,
   type LoadProgress,
   type ModelLocation,
 } from './model-source.ts';
@@ -43,6 +46,16 @@ export interface LoadOptions {
   dtype?: DType;
   /** Where sparse_linear / colbert_linear.safetensors live when not beside the model. */
   heads?: string;
+  /**
+   * For a hub id: the hub to download from (Transformers.js's env.remoteHost, default https://huggingface.co/),
+   * e.g. a mirror or a self-hosted copy laid out as `{model}/resolve/{revision}/…`. When left out, whatever
+   * the app set in Transformers.js's env is used.
+   */
+  remoteHost?: string;
+  /** For a hub id: the path template under remoteHost (env.remotePathTemplate, default `{model}/resolve/{revision}/`). */
+  remotePathTemplate?: string;
+  /** Node, hub id: the folder downloads are kept in (Transformers.js's env.cacheDir by default). */
+  cacheDir?: string;
   onProgress?: (p: LoadProgress) => void;
   /** WebGPU verification: 'cached' (default) reuses an earlier verdict, 'always' re-probes, 'never' skips. */
   verify?: 'cached' | 'always' | 'never';
@@ -89,6 +102,8 @@ export interface EncoderInfo {
   choice?: DeviceChoice & { cached: boolean; addedMs: number };
   /** Threads ORT runs on (WASM threads or Node intra-op threads) and, when fewer than the machine has, why. */
   threads: { used: number; reason?: string };
+  /** Browser: set when the model could not be stored for offline use (a full quota says how much is needed). */
+  storageWarning?: string;
 }
 
 /** Hidden states of one text (encodeHidden): its token ids and last_hidden_state rows [L × H]. */
@@ -128,6 +143,16 @@ export class M3Encoder {
 
   private static async loadNow(options: LoadOptions): Promise<M3Encoder> {
     if (!options || typeof options !== 'object') throw new TypeError('M3Encoder.load needs an options object with a model');
+    // Our settings (model URL as host, the cache wrapper) last for this load only; the app's stay.
+    const restore = saveTransformersEnv((await loadTransformers()).env);
+    try {
+      return await M3Encoder.loadWithEnv(options);
+    } finally {
+      restore();
+    }
+  }
+
+  private static async loadWithEnv(options: LoadOptions): Promise<M3Encoder> {
     const requested = options.device ?? 'auto';
     if (!DEVICES.includes(requested)) throw new Error(`Unknown device "${requested}"; valid: ${DEVICES.join(', ')}`);
     if (options.dtype !== undefined && !DTYPES.includes(options.dtype)) {
@@ -139,8 +164,11 @@ export class M3Encoder {
     tf = await loadTransformers();
     if (!isNode) setWasmPaths(options.wasmPaths);
 
-    const id = configureTransformers(tf.env, loc);
-    const config = await readJson(loc, 'config.json', progress);
+    const id = configureTransformers(tf.env, loc, options);
+    if (isNode && options.cacheDir) tf.env.cacheDir = options.cacheDir;
+    useResumableFetch(tf.env);
+    const store = isNode ? null : browserModelStore(tf.env);
+    const config = await readJson(loc, 'config.json', progress, store);
     const shape = modelShape(config, where);
     let tokenizer: any;
     try {
@@ -149,7 +177,7 @@ export class M3Encoder {
       throw new Error(`Failed to load the tokenizer (tokenizer.json) of ${where}: ${e?.message ?? e}`);
     }
     const headLoc = options.heads ? await locateModel(options.heads) : loc;
-    const { heads, hash } = await loadHeads(headLoc, shape.hidden, progress);
+    const { heads, hash } = await loadHeads(headLoc, shape.hidden, progress, store);
     const maxLength = Math.min(shape.maxPositions - 2, Number(tokenizer.model_max_length) || Infinity);
 
     const probedGpu = isNode ? { adapter: false, f16: false, description: 'Node' } : await probeWebGpu();
@@ -169,8 +197,9 @@ export class M3Encoder {
       threads,
       ...(plan.reason ? { fallbackReason: plan.reason } : {}),
     };
+    const external = externalDataFormat(config, shape);
     const open = async (device: ResolvedDevice, dtype: DType) => {
-      const s = await openSession(id, where, device, dtype, progress.transformers, threads.used);
+      const s = await openSession(id, where, device, dtype, progress.transformers, threads.used, external);
       if (!isNode) wasmThreadsStarted ??= threads.used; // onnxruntime-web fixes its thread count at start
       return s;
     };
@@ -185,6 +214,8 @@ export class M3Encoder {
     }
     info.device = encoder.session.device;
     info.dtype = encoder.session.dtype;
+    const warning = await store?.warning();
+    if (warning) info.storageWarning = warning;
     return encoder;
   }
 
@@ -223,7 +254,7 @@ export class M3Encoder {
     const gpuSession = await c.open('webgpu', gpuDtype);
     const gpuOpenMs = performance.now() - gpuOpen;
     const gpuRun = await M3Encoder.timeProbe(encoder, gpuSession);
-    const known = await readProbeFile(c.loc);
+    const known = await readProbeFile(c.loc, null); // optional; the verdict is cached, so offline never needs it
     const answers = known && sameTexts(known.texts, PROBE_TEXTS) ? known.answers[gpuDtype] : undefined;
     let wasmSession: Session | undefined;
     let wasmRun: Awaited<ReturnType<typeof M3Encoder.timeProbe>> | undefined;
@@ -432,11 +463,12 @@ async function openSession(
   dtype: DType,
   progress_callback: (e: any) => void,
   threads: number,
+  use_external_data_format?: Record<string, boolean>,
 ): Promise<Session> {
   try {
     // onnxruntime-node takes its thread count per session; onnxruntime-web from env (resolveThreads).
     const session_options = isNode ? { intraOpNumThreads: threads } : {};
-    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback, session_options } as any);
+    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback, session_options, ...(use_external_data_format ? { use_external_data_format } : {}) } as any);
     return { model, device, dtype };
   } catch (e: any) {
     throw new Error(`Failed to load ${ONNX_FILE[dtype]} of ${where} on ${device}: ${e?.message ?? e}`);
@@ -449,6 +481,18 @@ function setWasmPaths(prefix = '/ort/'): void {
   const base = new URL(prefix, globalThis.location?.href).href.replace(/\/?$/, '/');
   // The asyncify build is the one that also carries the native WebGPU execution provider.
   wasm.wasmPaths = { mjs: `${base}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${base}ort-wasm-simd-threaded.asyncify.wasm` };
+}
+
+/**
+ * fp32 BGE-M3 is 2.27 GB: over protobuf's 2 GB limit, so its tensors sit in onnx/model.onnx_data, and
+ * Transformers.js fetches that file only when told. A config.json that says so itself
+ * (`transformers.js_config.use_external_data_format`) is followed as is.
+ */
+export function externalDataFormat(config: any, shape: ModelShape): Record<string, boolean> | undefined {
+  if (config?.['transformers.js_config']?.use_external_data_format !== undefined) return undefined;
+  const { vocabSize: V, hidden: H, layers: L, intermediate: I, maxPositions: P } = shape;
+  const fp32Bytes = 4 * ((V + P) * H + L * (4 * H * H + 2 * H * I));
+  return fp32Bytes >= 2 ** 31 ? { 'model.onnx': true } : undefined;
 }
 
 function modelShape(config: any, where: string): ModelShape {
@@ -466,8 +510,8 @@ function modelShape(config: any, where: string): ModelShape {
   };
 }
 
-async function readJson(loc: ModelLocation, file: string, progress: ReturnType<typeof progressTracker>): Promise<any> {
-  const bytes = await readModelFile(loc, file, progress.file(file));
+async function readJson(loc: ModelLocation, file: string, progress: ReturnType<typeof progressTracker>, store: ModelStore | null): Promise<any> {
+  const bytes = await readModelFile(loc, file, progress.file(file), store);
   if (!bytes) throw new Error(`Model file missing: ${file} in ${describeLocation(loc)}`);
   progress.done(file);
   try {
@@ -477,8 +521,8 @@ async function readJson(loc: ModelLocation, file: string, progress: ReturnType<t
   }
 }
 
-async function readProbeFile(loc: ModelLocation): Promise<ProbeFile | undefined> {
-  const bytes = await readModelFile(loc, 'm3-probe.json').catch(() => null);
+async function readProbeFile(loc: ModelLocation, store: ModelStore | null): Promise<ProbeFile | undefined> {
+  const bytes = await readModelFile(loc, 'm3-probe.json', undefined, store).catch(() => null);
   if (!bytes) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as ProbeFile;

@@ -4,6 +4,8 @@
  * here, with the same progress reporting.
  */
 import type { Transformers } from './transformers.ts';
+import type { ModelStore } from './model-cache.ts';
+import { isResumable, resumableFetch, type FetchLike } from './resumable-fetch.ts';
 
 export type ModelLocation =
   | { kind: 'hub'; id: string }
@@ -54,9 +56,42 @@ export async function locateModel(model: string): Promise<ModelLocation> {
   throw new Error(`"${model}" is neither a URL nor a hub id like "Xenova/bge-m3"`);
 }
 
-const HUB_HOST = 'https://huggingface.co';
-/** Transformers.js's own hub settings, taken before the first URL load overwrites them. */
-let hubDefaults: { remoteHost: string; remotePathTemplate: string } | undefined;
+type Env = Transformers['env'];
+
+/** Where a hub id's files come from: Transformers.js's env (huggingface.co unless the app changed it). */
+export interface HubSettings {
+  remoteHost: string;
+  remotePathTemplate: string;
+}
+
+/** The hub the current load reads from (set by configureTransformers), for the files we read ourselves. */
+let hubForFiles: HubSettings = { remoteHost: 'https://huggingface.co/', remotePathTemplate: '{model}/resolve/{revision}/' };
+/** The fetch the current load downloads with (useResumableFetch). */
+let fetchForFiles: FetchLike | undefined;
+
+/** The Transformers.js settings a load changes, to put back afterwards (the app's own hub settings survive). */
+export function saveTransformersEnv(env: Env): () => void {
+  const saved = {
+    remoteHost: env.remoteHost,
+    remotePathTemplate: env.remotePathTemplate,
+    allowLocalModels: env.allowLocalModels,
+    allowRemoteModels: env.allowRemoteModels,
+    useCustomCache: env.useCustomCache,
+    customCache: env.customCache,
+    cacheDir: env.cacheDir,
+    fetch: env.fetch,
+  };
+  return () => {
+    Object.assign(env, saved);
+    fetchForFiles = undefined;
+  };
+}
+
+/** Model downloads resume after a dropped connection (Range + If-Range), for Transformers.js and us. */
+export function useResumableFetch(env: Env): FetchLike {
+  if (!isResumable(env.fetch)) env.fetch = resumableFetch((env.fetch ?? fetch) as FetchLike) as typeof env.fetch;
+  return (fetchForFiles = env.fetch as FetchLike);
+}
 
 /**
  * Points Transformers.js at the model and returns the id to pass to from_pretrained. A URL is served through
@@ -64,8 +99,7 @@ let hubDefaults: { remoteHost: string; remotePathTemplate: string } | undefined;
  * metadata checks for absolute URLs), so the only requests made are to the URL the user named. Remote
  * loading from the hub happens only for a hub id.
  */
-export function configureTransformers(env: Transformers['env'], loc: ModelLocation): string {
-  hubDefaults ??= { remoteHost: env.remoteHost, remotePathTemplate: env.remotePathTemplate };
+export function configureTransformers(env: Env, loc: ModelLocation, hub?: Partial<HubSettings>): string {
   switch (loc.kind) {
     case 'folder':
       env.allowLocalModels = true;
@@ -86,7 +120,9 @@ export function configureTransformers(env: Transformers['env'], loc: ModelLocati
     case 'hub':
       env.allowLocalModels = false;
       env.allowRemoteModels = true;
-      Object.assign(env, hubDefaults);
+      if (hub?.remoteHost) env.remoteHost = hub.remoteHost.replace(/\/?$/, '/');
+      if (hub?.remotePathTemplate) env.remotePathTemplate = hub.remotePathTemplate;
+      hubForFiles = { remoteHost: env.remoteHost, remotePathTemplate: env.remotePathTemplate };
       return loc.id;
   }
 }
@@ -101,16 +137,24 @@ export function fileUrl(loc: ModelLocation, file: string): string {
       return `${loc.path}/${file}`;
     case 'url':
       return `${loc.url}/${file}`;
-    case 'hub':
-      return `${HUB_HOST}/${loc.id}/resolve/main/${file}`;
+    case 'hub': {
+      // The same URL Transformers.js builds (buildResourcePaths), so both share one cache entry per file.
+      const { remoteHost, remotePathTemplate } = hubForFiles;
+      const path = remotePathTemplate.replaceAll('{model}', loc.id).replaceAll('{revision}', 'main');
+      return `${remoteHost.replace(/\/+$/, '')}/${path.replace(/^\/+|\/+$/g, '')}/${file}`;
+    }
   }
 }
 
-/** Reads one file of a model, or returns null when it does not exist (404 / ENOENT). */
+/**
+ * Reads one file of a model, or returns null when it does not exist (404 / ENOENT). In a browser, `store`
+ * (the model cache) answers first and keeps what was downloaded, so a later visit needs no network.
+ */
 export async function readModelFile(
   loc: ModelLocation,
   file: string,
   onProgress?: (loaded: number, total: number | undefined) => void,
+  store?: ModelStore | null,
 ): Promise<Uint8Array | null> {
   const where = fileUrl(loc, file);
   if (loc.kind === 'folder') {
@@ -124,15 +168,28 @@ export async function readModelFile(
       throw new Error(`Cannot read ${where}: ${e?.message ?? e}`);
     }
   }
-  let res: Response;
+  let res: Response | undefined = await store?.match(where);
+  const cached = !!res;
   try {
-    res = await fetch(where);
+    res ??= await (fetchForFiles ?? fetch)(where);
   } catch (e: any) {
-    throw new Error(`Cannot fetch ${where}: ${e?.message ?? e}`);
+    // undici says only "fetch failed"; the reason (refused, reset, DNS) is in its cause
+    throw new Error(`Cannot fetch ${where}: ${e?.message ?? e}${e?.cause?.message ? ` (${e.cause.message})` : ''}`);
   }
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`Cannot fetch ${where}: HTTP ${res.status}`);
   const total = Number(res.headers.get('content-length')) || undefined;
+  if (!cached && store) {
+    const bytes = await readBody(res, total, onProgress);
+    const headers = new Headers(res.headers);
+    headers.set('content-length', String(bytes.length));
+    await store.put(where, new Response(bytes as Uint8Array<ArrayBuffer>, { headers }));
+    return bytes;
+  }
+  return readBody(res, total, onProgress);
+}
+
+async function readBody(res: Response, total: number | undefined, onProgress?: (loaded: number, total: number | undefined) => void): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];

@@ -11,6 +11,24 @@
 // ValueInfoProto{name=1, type=2}; TypeProto{tensor_type=1}; TypeProto.Tensor{elem_type=1, shape=2};
 // TensorShapeProto{dim=1}; Dimension{dim_value=1, dim_param=2}.
 
+/**
+ * Bytes whose length is known now but whose content is made only when written: a full-size tensor is generated,
+ * written and dropped one at a time, so a 2 GB model never sits in memory as a whole.
+ */
+export interface LazyBytes {
+  length: number;
+  produce(): Uint8Array;
+}
+export type Chunk = Uint8Array | LazyBytes;
+
+export const isLazy = (c: Chunk): c is LazyBytes => !(c instanceof Uint8Array);
+export const materialize = (c: Chunk): Uint8Array => {
+  if (!isLazy(c)) return c;
+  const b = c.produce();
+  if (b.length !== c.length) throw new Error(`lazy chunk produced ${b.length} bytes, promised ${c.length}`);
+  return b;
+};
+
 export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
@@ -18,7 +36,7 @@ const AttrType = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;
 
 /** An encoded message as a chunk list plus its total byte length. */
 export class PbMessage {
-  readonly parts: Uint8Array[] = [];
+  readonly parts: Chunk[] = [];
   length = 0;
   private small: number[] = [];
 
@@ -48,8 +66,11 @@ export class PbMessage {
     this.varint((field << 3) | wire);
   }
 
-  private raw(bytes: Uint8Array): void {
-    if (bytes.length < 64) {
+  private raw(bytes: Chunk): void {
+    if (isLazy(bytes)) {
+      this.flush();
+      this.parts.push(bytes);
+    } else if (bytes.length < 64) {
       for (const b of bytes) this.small.push(b);
     } else {
       this.flush();
@@ -72,7 +93,7 @@ export class PbMessage {
     return this;
   }
 
-  bytes(field: number, b: Uint8Array): this {
+  bytes(field: number, b: Chunk): this {
     this.tag(field, 2);
     this.varint(b.length);
     this.raw(b);
@@ -94,7 +115,7 @@ export class PbMessage {
   }
 
   /** Chunks ready to write (call once the message is complete). */
-  chunks(): Uint8Array[] {
+  chunks(): Chunk[] {
     this.flush();
     return this.parts;
   }
@@ -103,7 +124,7 @@ export class PbMessage {
     const out = new Uint8Array(this.length);
     let o = 0;
     for (const p of this.chunks()) {
-      out.set(p, o);
+      out.set(materialize(p), o);
       o += p.length;
     }
     return out;
@@ -115,12 +136,35 @@ export function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-export function tensorProto(name: string, dataType: DataTypeId, dims: readonly number[], raw: Uint8Array): PbMessage {
+export function tensorProto(name: string, dataType: DataTypeId, dims: readonly number[], raw: Chunk): PbMessage {
   const t = new PbMessage();
   for (const d of dims) t.int(1, d);
   t.int(2, dataType);
   t.string(8, name);
   t.bytes(9, raw);
+  return t;
+}
+
+/**
+ * A tensor whose bytes live in an external data file (TensorProto external_data=13 {key=1, value=2},
+ * data_location=14 EXTERNAL=1), as ONNX stores models over protobuf's 2 GB limit.
+ */
+export function externalTensorProto(
+  name: string,
+  dataType: DataTypeId,
+  dims: readonly number[],
+  location: string,
+  offset: number,
+  length: number,
+): PbMessage {
+  const t = new PbMessage();
+  for (const d of dims) t.int(1, d);
+  t.int(2, dataType);
+  t.string(8, name);
+  for (const [k, v] of [['location', location], ['offset', String(offset)], ['length', String(length)]]) {
+    t.message(13, new PbMessage().string(1, k).string(2, v));
+  }
+  t.int(14, 1);
   return t;
 }
 

@@ -46,7 +46,7 @@ export function tokenizerJson(vocab: Piece[] = VOCAB): string {
   return JSON.stringify(obj, null, 2).replace('"__VOCAB__"', vocabText) + '\n';
 }
 
-export function tokenizerConfigJson(vocab: Piece[] = VOCAB): string {
+export function tokenizerConfigJson(vocab: Piece[] = VOCAB, modelMaxLength = 512): string {
   const addedDecoder: Record<string, object> = {};
   for (const content of [SPECIALS.bos, SPECIALS.pad, SPECIALS.eos, SPECIALS.unk, SPECIALS.mask]) {
     addedDecoder[String(idOf(vocab, content))] = {
@@ -67,7 +67,7 @@ export function tokenizerConfigJson(vocab: Piece[] = VOCAB): string {
         cls_token: SPECIALS.bos,
         eos_token: SPECIALS.eos,
         mask_token: SPECIALS.mask,
-        model_max_length: 512,
+        model_max_length: modelMaxLength,
         pad_token: SPECIALS.pad,
         sep_token: SPECIALS.eos,
         tokenizer_class: 'XLMRobertaTokenizer',

@@ -95,3 +95,33 @@ export function buildVocab(): Piece[] {
 
 export const VOCAB: Piece[] = buildVocab();
 export const VOCAB_SIZE = VOCAB.length;
+
+/**
+ * The tiny vocabulary grown to `size` pieces (BGE-M3: 250,002) with deterministic filler pieces ("▁qa", "zkb"
+ * …) scored below every real piece, `<mask>` still last: the tokenizer file, its trie and the embedding table
+ * get the real model's size while the tiny model's words still tokenise the same way.
+ */
+export function paddedVocab(size: number, base: Piece[] = VOCAB): Piece[] {
+  const mask = base[base.length - 1];
+  if (mask[0] !== SPECIALS.mask) throw new Error('paddedVocab: the base vocabulary must end with <mask>');
+  if (size < base.length) throw new Error(`paddedVocab: ${size} is smaller than the base vocabulary (${base.length})`);
+  const out = base.slice(0, -1);
+  const seen = new Set(out.map(([p]) => p));
+  const need = size - 1;
+  for (let i = 0; out.length < need; i++) {
+    // bijective base 26 of i + 702 (three letters and up), alternately word-initial and inner
+    let n = i + 702;
+    let w = '';
+    while (n > 0) {
+      n--;
+      w = LOWER[n % 26] + w;
+      n = Math.floor(n / 26);
+    }
+    const piece = i % 2 ? w : WORD_MARK + w;
+    if (seen.has(piece)) continue;
+    seen.add(piece);
+    out.push([piece, round4(-14 - (4 * out.length) / size)]);
+  }
+  out.push(mask);
+  return out;
+}

@@ -35,6 +35,14 @@ export function fullConfig(): TestModelConfig {
   return { ...tinyConfig(), hiddenSize: 1024, numLayers: 24, numHeads: 16, intermediateSize: 4096, maxPositions: 8194 };
 }
 
+/**
+ * BGE-M3's exact shape: XLM-R large's 250,002-piece vocabulary, 24 × 1024, 16 heads, 8194 positions. Its
+ * weights are generated lazily (see generateWeights' `lazy`): 2.27 GB of fp32 never sits in memory at once.
+ */
+export function realShapeConfig(): TestModelConfig {
+  return { ...fullConfig(), vocabSize: 250_002 };
+}
+
 export interface Tensor {
   shape: number[];
   data: Float32Array;
@@ -55,12 +63,21 @@ export const layerPrefix = (i: number) => `encoder.layer.${i}.`;
  * at hidden 1024 this is ~0.03, i.e. BERT-like. Word embeddings (std 0.1) dominate position/type embeddings
  * (0.02) so different tokens get clearly different hidden states after the embedding LayerNorm.
  */
-export function generateWeights(config: TestModelConfig): TestModelWeights {
+export function generateWeights(config: TestModelConfig, options: { lazy?: boolean } = {}): TestModelWeights {
   const { seed, hiddenSize: H, intermediateSize: I, vocabSize: V, maxPositions: P } = config;
   if (H % config.numHeads) throw new Error(`hiddenSize ${H} not divisible by numHeads ${config.numHeads}`);
   const tensors: TensorMap = new Map();
+  const pad = config.padTokenId;
+  // nn.Embedding(padding_idx=1) keeps the padding rows at zero, as in the real model.
+  const padRow = new Set(['embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight']);
   const normal = (name: string, shape: number[], std: number, mean = 0) => {
-    tensors.set(name, { shape, data: normalArray(seed, name, shape.reduce((a, b) => a * b, 1), std, mean) });
+    const make = () => {
+      const data = normalArray(seed, name, shape.reduce((a, b) => a * b, 1), std, mean);
+      if (padRow.has(name)) data.fill(0, pad * H, (pad + 1) * H);
+      return data;
+    };
+    // Lazy: each read generates the tensor afresh (same bytes every time), and nothing keeps it.
+    tensors.set(name, options.lazy ? { shape, get data() { return make(); } } : { shape, data: make() });
   };
   const linear = (name: string, out: number, inp: number) => {
     normal(`${name}.weight`, [out, inp], 1 / Math.sqrt(inp));
@@ -73,10 +90,6 @@ export function generateWeights(config: TestModelConfig): TestModelWeights {
   normal('embeddings.word_embeddings.weight', [V, H], 0.1);
   normal('embeddings.position_embeddings.weight', [P, H], 0.02);
   normal('embeddings.token_type_embeddings.weight', [1, H], 0.02);
-  // nn.Embedding(padding_idx=1) keeps the padding rows at zero, as in the real model.
-  const pad = config.padTokenId;
-  tensors.get('embeddings.word_embeddings.weight')!.data.fill(0, pad * H, (pad + 1) * H);
-  tensors.get('embeddings.position_embeddings.weight')!.data.fill(0, pad * H, (pad + 1) * H);
   layerNorm('embeddings.LayerNorm');
   for (let l = 0; l < config.numLayers; l++) {
     const p = layerPrefix(l);

@@ -6,11 +6,13 @@ import { toFloat16Array } from '../encoder/float16.ts';
 import {
   DataType,
   bytesOf,
+  externalTensorProto,
   modelProto,
   nodeProto,
   tensorProto,
   valueInfo,
   type AttrValue,
+  type Chunk,
   type DataTypeId,
   type PbMessage,
 } from './onnx-writer.ts';
@@ -27,12 +29,49 @@ function transpose(data: Float32Array, out: number, inp: number): Float32Array {
   return t;
 }
 
+/** A value computed on first use and dropped on request (a quantised tensor feeds two initializers). */
+class Memo<T> {
+  private v: T | undefined;
+  constructor(private readonly fn: () => T) {}
+  get(): T {
+    return (this.v ??= this.fn());
+  }
+  drop(): void {
+    this.v = undefined;
+  }
+}
+
+const BYTES: Partial<Record<DataTypeId, number>> = {
+  [DataType.FLOAT]: 4,
+  [DataType.FLOAT16]: 2,
+  [DataType.INT8]: 1,
+  [DataType.UINT8]: 1,
+  [DataType.INT64]: 8,
+};
+const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+const lazy = (length: number, produce: () => Uint8Array): Chunk => ({ length, produce });
+
+/** Tensors from this size up go to the external data file (onnx's convert_model_to_external_data default). */
+const EXTERNAL_THRESHOLD = 1024;
+/** Offsets in the data file are page-aligned so a runtime can map tensors in place. */
+const EXTERNAL_ALIGN = 4096;
+
+/** The external data file being assembled: chunks to write, in order, and its length so far. */
+export interface ExternalData {
+  location: string;
+  chunks: Chunk[];
+  length: number;
+}
+
 class GraphBuilder {
   nodes: PbMessage[] = [];
   inits: PbMessage[] = [];
   private names = new Set<string>();
   private counter = 0;
-  constructor(readonly floatType: DataTypeId) {}
+  constructor(
+    readonly floatType: DataTypeId,
+    readonly external?: ExternalData,
+  ) {}
 
   private unique(base: string): string {
     let n = base;
@@ -46,18 +85,28 @@ class GraphBuilder {
     return name;
   }
 
-  /** Initializer from float32 values, stored in the graph's float type. */
-  floatInit(name: string, dims: number[], data: Float32Array): string {
-    const raw = this.floatType === DataType.FLOAT16 ? bytesOf(toFloat16Array(data)) : bytesOf(data);
-    this.inits.push(tensorProto(this.initName(name), this.floatType, dims, raw));
-    return name;
+  /** Initializer from float32 values (made when written), stored in the graph's float type. */
+  floatInit(name: string, dims: number[], data: () => Float32Array): string {
+    const fp16 = this.floatType === DataType.FLOAT16;
+    return this.rawInit(name, this.floatType, dims, lazy(count(dims) * (fp16 ? 2 : 4), () => (fp16 ? bytesOf(toFloat16Array(data())) : bytesOf(data()))));
   }
-  rawInit(name: string, type: DataTypeId, dims: number[], raw: Uint8Array): string {
-    this.inits.push(tensorProto(this.initName(name), type, dims, raw));
+  rawInit(name: string, type: DataTypeId, dims: number[], raw: Chunk): string {
+    if (BYTES[type] !== undefined && raw.length !== count(dims) * BYTES[type]!) throw new Error(`initializer ${name}: ${raw.length} bytes for [${dims}]`);
+    const ext = this.external;
+    if (ext && raw.length >= EXTERNAL_THRESHOLD) {
+      const pad = (EXTERNAL_ALIGN - (ext.length % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+      if (pad) ext.chunks.push(new Uint8Array(pad));
+      const offset = ext.length + pad;
+      ext.chunks.push(raw);
+      ext.length = offset + raw.length;
+      this.inits.push(externalTensorProto(this.initName(name), type, dims, ext.location, offset, raw.length));
+    } else {
+      this.inits.push(tensorProto(this.initName(name), type, dims, raw));
+    }
     return name;
   }
   scalarF(name: string, v: number): string {
-    return this.floatInit(name, [], Float32Array.of(v));
+    return this.floatInit(name, [], () => Float32Array.of(v));
   }
   int64s(name: string, values: number[], dims: number[] = [values.length]): string {
     return this.rawInit(name, DataType.INT64, dims, bytesOf(BigInt64Array.from(values.map(BigInt))));
@@ -77,15 +126,28 @@ class GraphBuilder {
 export interface GraphOptions {
   variant: Variant;
   docString?: string;
+  /** Store the large tensors in this external data file (fp32 over 2 GB, as Xenova/bge-m3 ships it). */
+  externalData?: string;
+}
+
+/** The ONNX model and, when asked for, the chunks of its external data file. */
+export interface BuiltModel {
+  model: PbMessage;
+  externalData?: ExternalData;
 }
 
 export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): PbMessage {
+  return buildXlmr(weights, opts).model;
+}
+
+export function buildXlmr(weights: TestModelWeights, opts: GraphOptions): BuiltModel {
   const c = weights.config;
   const H = c.hiddenSize;
   const dh = H / c.numHeads;
   const fp16 = opts.variant === 'fp16';
   const q8 = opts.variant === 'q8';
-  const g = new GraphBuilder(fp16 ? DataType.FLOAT16 : DataType.FLOAT);
+  const external: ExternalData | undefined = opts.externalData ? { location: opts.externalData, chunks: [], length: 0 } : undefined;
+  const g = new GraphBuilder(fp16 ? DataType.FLOAT16 : DataType.FLOAT, external);
   const T = (name: string) => {
     const t = weights.tensors.get(name);
     if (!t) throw new Error(`buildXlmrModel: missing tensor ${name}`);
@@ -109,13 +171,18 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
   const unsqAxes = g.int64s('mask_unsqueeze_axes', [1, 2]);
 
   // Embedding lookup; q8 gathers uint8 rows then dequantises (ORT's GatherQuant pattern).
+  // Tensor data is read inside the producers, so a lazily generated weight exists only while it is written.
   const embed = (name: string, indices: string, scope: string) => {
     const t = T(name);
-    if (!q8) return g.op1('Gather', [g.floatInit(name, t.shape, t.data), indices], `${scope}/Gather`);
-    const q = quantizeAsymmetricUint8(t.data);
-    const qn = g.rawInit(`${name}_quantized`, DataType.UINT8, t.shape, q.data);
-    const s = g.rawInit(`${name}_scale`, DataType.FLOAT, [], bytesOf(Float32Array.of(q.scale)));
-    const zp = g.rawInit(`${name}_zero_point`, DataType.UINT8, [], Uint8Array.of(q.zeroPoint));
+    if (!q8) return g.op1('Gather', [g.floatInit(name, t.shape, () => t.data), indices], `${scope}/Gather`);
+    const q = new Memo(() => quantizeAsymmetricUint8(t.data));
+    const qn = g.rawInit(`${name}_quantized`, DataType.UINT8, t.shape, lazy(count(t.shape), () => q.get().data));
+    const s = g.rawInit(`${name}_scale`, DataType.FLOAT, [], lazy(4, () => bytesOf(Float32Array.of(q.get().scale))));
+    const zp = g.rawInit(`${name}_zero_point`, DataType.UINT8, [], lazy(1, () => {
+      const z = Uint8Array.of(q.get().zeroPoint);
+      q.drop();
+      return z;
+    }));
     const gathered = g.op1('Gather', [qn, indices], `${scope}/Gather_quant`);
     return g.op1('DequantizeLinear', [gathered, s, zp], `${scope}/DequantizeLinear`);
   };
@@ -124,13 +191,17 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
   const linear = (x: string, prefix: string, scope: string) => {
     const W = T(`${prefix}.weight`);
     const [out, inp] = W.shape;
-    const wt = transpose(W.data, out, inp);
+    const wt = () => transpose(W.data, out, inp);
     let y: string;
     if (q8) {
-      const q = quantizeSymmetricInt8(wt);
-      const wq = g.rawInit(`${prefix}.weight_quantized`, DataType.INT8, [inp, out], bytesOf(q.data));
-      const ws = g.rawInit(`${prefix}.weight_scale`, DataType.FLOAT, [], bytesOf(Float32Array.of(q.scale)));
-      const wzp = g.rawInit(`${prefix}.weight_zero_point`, DataType.INT8, [], bytesOf(Int8Array.of(q.zeroPoint)));
+      const q = new Memo(() => quantizeSymmetricInt8(wt()));
+      const wq = g.rawInit(`${prefix}.weight_quantized`, DataType.INT8, [inp, out], lazy(inp * out, () => bytesOf(q.get().data)));
+      const ws = g.rawInit(`${prefix}.weight_scale`, DataType.FLOAT, [], lazy(4, () => {
+        const b = bytesOf(Float32Array.of(q.get().scale));
+        q.drop();
+        return b;
+      }));
+      const wzp = g.rawInit(`${prefix}.weight_zero_point`, DataType.INT8, [], bytesOf(Int8Array.of(0)));
       const [xq, xs, xzp] = g.op('DynamicQuantizeLinear', [x], `${scope}/DynamicQuantizeLinear`, {}, 3);
       const mmi = g.op1('MatMulInteger', [xq, wq, xzp, wzp], `${scope}/MatMulInteger`);
       const f = g.op1('Cast', [mmi], `${scope}/Cast`, { to: i(DataType.FLOAT) });
@@ -140,14 +211,14 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
       y = g.op1('MatMul', [x, g.floatInit(`${prefix}.weight_t`, [inp, out], wt)], `${scope}/MatMul`);
     }
     const b = T(`${prefix}.bias`);
-    return g.op1('Add', [y, g.floatInit(`${prefix}.bias`, b.shape, b.data)], `${scope}/Add`);
+    return g.op1('Add', [y, g.floatInit(`${prefix}.bias`, b.shape, () => b.data)], `${scope}/Add`);
   };
   const layerNorm = (x: string, prefix: string, scope: string) => {
     const gm = T(`${prefix}.weight`);
     const bt = T(`${prefix}.bias`);
     return g.op1(
       'LayerNormalization',
-      [x, g.floatInit(`${prefix}.weight`, gm.shape, gm.data), g.floatInit(`${prefix}.bias`, bt.shape, bt.data)],
+      [x, g.floatInit(`${prefix}.weight`, gm.shape, () => gm.data), g.floatInit(`${prefix}.bias`, bt.shape, () => bt.data)],
       scope,
       { axis: i(-1), epsilon: { kind: 'float', v: c.layerNormEps } },
     );
@@ -163,7 +234,7 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
   const we = embed('embeddings.word_embeddings.weight', 'input_ids', '/embeddings/word_embeddings');
   const pe = embed('embeddings.position_embeddings.weight', posIds, '/embeddings/position_embeddings');
   const tt = T('embeddings.token_type_embeddings.weight');
-  const te = g.op1('Gather', [g.floatInit('embeddings.token_type_embeddings.weight', tt.shape, tt.data), zero64], '/embeddings/token_type_embeddings/Gather');
+  const te = g.op1('Gather', [g.floatInit('embeddings.token_type_embeddings.weight', tt.shape, () => tt.data), zero64], '/embeddings/token_type_embeddings/Gather');
   let emb = g.op1('Add', [we, te], '/embeddings/Add_token_type');
   emb = g.op1('Add', [emb, pe], '/embeddings/Add_position_embeddings');
   let x = layerNorm(emb, 'embeddings.LayerNorm', '/embeddings/LayerNorm');
@@ -203,7 +274,7 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
   g.op('Identity', [x], '/last_hidden_state/Identity', {}, 1, ['last_hidden_state']);
 
   const dims = ['batch_size', 'sequence_length'];
-  return modelProto({
+  const model = modelProto({
     graphName: 'main_graph',
     nodes: g.nodes,
     initializers: g.inits,
@@ -212,4 +283,5 @@ export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): P
     opset: OPSET,
     docString: opts.docString,
   });
+  return { model, externalData: external };
 }

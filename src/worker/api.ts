@@ -31,6 +31,8 @@ export interface WorkerLoadOptions {
   device?: Device;
   dtype?: DType;
   heads?: string;
+  remoteHost?: string;
+  remotePathTemplate?: string;
   verify?: 'cached' | 'always' | 'never';
   wasmPaths?: string;
   threads?: number;
