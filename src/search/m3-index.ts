@@ -190,6 +190,9 @@ export class M3Index {
     const weights = { ...DEFAULT_WEIGHTS, ...options.weights };
     for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
+    const dense = options.dense;
+    if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8') throw new Error(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
+    if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0)) throw new RangeError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
 
     const text = typeof query === 'string' ? query : query?.text;
     let embedding = typeof query === 'string' ? undefined : query?.embedding;
@@ -219,6 +222,7 @@ export class M3Index {
       rerank,
       filter,
       aggregate: this.opts.chunk?.aggregate ?? 'max',
+      ...(dense ? { dense } : {}),
     });
     const hits: Hit[] = ranked.map((r) => {
       const meta = this.live.keyMeta[r.key];
