@@ -384,7 +384,43 @@ async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerS
   return { addAllDocsPerSec: (w.n / addMs) * 1000, bm25: stats(times), heap: await heap() };
 }
 
-const bench = { init, ingest, coldOpen, openIndex, closeIndex, timeMode, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
+/**
+ * The read limit for a cold open: the time to read every stored segment record of an index from
+ * IndexedDB (one getAll, structured-clone deserialisation included) with nothing built from them.
+ */
+async function idbReadLimit(name: string): Promise<{ readMs: number; bytes: number; records: number; mbPerSec: number }> {
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = indexedDB.open(`m3-search:${name}`);
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  try {
+    const t0 = performance.now();
+    const segs = await new Promise<SegmentRecord[]>((res, rej) => {
+      const r = db.transaction('segments').objectStore('segments').getAll();
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const readMs = performance.now() - t0;
+    const bytes = segs.reduce((a, s) => a + segmentBytes(s), 0);
+    return { readMs, bytes, records: segs.length, mbPerSec: bytes / 1e6 / (readMs / 1000) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Dense recall against the exact top-10 for several binary-stage rescoring depths (the default's curve). */
+async function denseCurve(name: string, depths: number[], exact: number[][]): Promise<{ rescore: number; p50Ms: number; recallVsExactAt10: number; top10SetAgreement: number }[]> {
+  const out = [];
+  for (const rescore of depths) {
+    const r = await timeMode(name, { label: `dense binary ${rescore}`, mode: 'dense', options: { includeText: false, dense: { firstStage: 'binary', rescore } } }, 3, QUERIES);
+    const rec = recall(r.top, exact);
+    out.push({ rescore, p50Ms: r.p50Ms, recallVsExactAt10: rec.recallVsExactAt10, top10SetAgreement: rec.top10SetAgreement });
+  }
+  return out;
+}
+
+const bench = { init, ingest, coldOpen, idbReadLimit, denseCurve, openIndex, closeIndex, timeMode, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
 export type Bench = typeof bench;
 (window as unknown as { bench: Bench; benchReady: boolean }).bench = bench;
 (window as unknown as { benchReady: boolean }).benchReady = true;

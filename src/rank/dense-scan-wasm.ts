@@ -194,6 +194,33 @@ class Body {
   relaxedDotAdd(): this {
     return this.simd(0x113);
   }
+  v128store(offset = 0): this {
+    return this.simdMem(0x0b, 0, offset);
+  }
+  i8x16splat(): this {
+    return this.simd(0x0f);
+  }
+  i8x16swizzle(): this {
+    return this.simd(0x0e);
+  }
+  v128and(): this {
+    return this.simd(0x4e);
+  }
+  i8x16shrU(): this {
+    return this.simd(0x6d);
+  }
+  i8x16add(): this {
+    return this.simd(0x6e);
+  }
+  i16x8extendLowU8(): this {
+    return this.simd(0x89);
+  }
+  i16x8extendHighU8(): this {
+    return this.simd(0x8a);
+  }
+  i16x8add(): this {
+    return this.simd(0x8e);
+  }
 
   encode(): number[] {
     const out: number[] = [];
@@ -450,6 +477,134 @@ function dotsKernel(): Body {
   }
   f.end().end();
   return f;
+}
+
+/**
+ * Sign-bit first stage (see DenseMatrix.search, firstStage 'binary'): documents are kept as 1 bit per
+ * dimension (the sign of their int8 code, 128 B at d = 1024) and scored *asymmetrically* against the
+ * full-precision query: Σ_{i: d_i < 0} −q_i, which ranks like q · sign(d). On m3-bench-v1 (20k docs,
+ * exact top-10 in the first C candidates) that needs 1,000 candidates for recall 0.99 where Hamming
+ * distance between sign vectors needs over 4,000 (0.98): the query keeps its magnitudes.
+ *
+ * `signScan(lut, bits, bytes, blocks, out)`: the "fast scan" layout and kernel. Rows are stored in
+ * blocks of 16, transposed by byte: block b's byte j is 16 consecutive bytes (rows 16b..16b+15), so
+ * one v128 holds the same byte of 16 rows. Each byte is two nibbles (dims 8j..8j+3 and 8j+4..8j+7);
+ * the query becomes one 16-entry table per nibble (lut + 32j: low nibble, + 32j + 16: high nibble) of
+ * its partial sums quantised to 0..127, and `i8x16.swizzle` looks up 16 rows' nibbles at once. Per
+ * block the u8 sums (≤ 254) widen into two i16x8 accumulators that wrap mod 2^16, so out gets one u16
+ * per row exactly when 2 · bytes · max(lut) ≤ 65,535 (the caller scales the tables to fit).
+ * `bytes` must be a multiple of 4. No popcount: on x64 `i8x16.popcnt` is itself a pshufb sequence.
+ */
+function signScanKernel(): Body {
+  const P_LUT = 0, P_BITS = 1, P_BYTES = 2, P_BLOCKS = 3, P_OUT = 4;
+  const f = new Body([I32, I32, I32, I32, I32]);
+  const bp = f.local(I32);
+  const end = f.local(I32);
+  const p = f.local(I32);
+  const je = f.local(I32);
+  const lp = f.local(I32);
+  const op = f.local(I32);
+  const mask = f.local(V128);
+  const accLo = f.local(V128);
+  const accHi = f.local(V128);
+  const v = f.local(V128);
+  const r = f.local(V128);
+
+  f.i32(0x0f).i8x16splat().set(mask);
+  f.get(P_BITS).set(bp);
+  f.get(P_OUT).set(op);
+  f.get(P_BITS).get(P_BLOCKS).get(P_BYTES).mul().i32(4).shl().add().set(end);
+  f.block().loop();
+  {
+    f.get(bp).get(end).geU().brIf(1);
+    f.v128zero().set(accLo);
+    f.v128zero().set(accHi);
+    f.get(bp).set(p);
+    f.get(P_LUT).set(lp);
+    f.get(bp).get(P_BYTES).i32(4).shl().add().set(je);
+    f.loop();
+    {
+      for (let u = 0; u < 4; u++) {
+        f.get(p).v128load(16 * u).set(v);
+        f.get(lp).v128load(32 * u).get(v).get(mask).v128and().i8x16swizzle();
+        f.get(lp).v128load(32 * u + 16).get(v).i32(4).i8x16shrU().i8x16swizzle();
+        f.i8x16add().set(r);
+        f.get(accLo).get(r).i16x8extendLowU8().i16x8add().set(accLo);
+        f.get(accHi).get(r).i16x8extendHighU8().i16x8add().set(accHi);
+      }
+      f.get(p).i32(64).add().set(p);
+      f.get(lp).i32(128).add().set(lp);
+      f.get(p).get(je).ltU().brIf(0);
+    }
+    f.end();
+    f.get(op).get(accLo).v128store();
+    f.get(op).get(accHi).v128store(16);
+    f.get(op).i32(32).add().set(op);
+    f.get(je).set(bp);
+    f.br(0);
+  }
+  f.end().end();
+  return f;
+}
+
+let signBytes: Uint8Array<ArrayBuffer> | null = null;
+let signModule: WebAssembly.Module | null = null;
+let signOk: boolean | undefined;
+
+/** The module behind `instantiateSignScan` (imports `env.mem`, exports `signScan`). */
+export function signScanModuleBytes(): Uint8Array<ArrayBuffer> {
+  signBytes ??= assemble([{ name: 'signScan', body: signScanKernel(), results: [] }]);
+  return signBytes;
+}
+
+export interface SignScanKernel {
+  /** (lut, bits, bytes, blocks, out): see signScanKernel. */
+  signScan: (lut: number, bits: number, bytes: number, blocks: number, out: number) => void;
+}
+
+export function instantiateSignScan(memory: WebAssembly.Memory): SignScanKernel {
+  signModule ??= new WebAssembly.Module(signScanModuleBytes());
+  return new WebAssembly.Instance(signModule, { env: { mem: memory } }).exports as unknown as SignScanKernel;
+}
+
+/** Whether the sign-scan kernel validates and gives a known answer here (cached). */
+export function signScanSupported(): boolean {
+  if (signOk === undefined) {
+    try {
+      signOk = typeof WebAssembly === 'object' && WebAssembly.validate(signScanModuleBytes()) && signScanKnownAnswer();
+    } catch {
+      signOk = false;
+    }
+  }
+  return signOk;
+}
+
+/** The kernel's sum for one row, in plain JS (the reference and the fallback). */
+export function signScanRow(lut: Uint8Array, lutOff: number, bits: Uint8Array, blockOff: number, lane: number, bytes: number): number {
+  let s = 0;
+  for (let j = 0, l = lutOff, b = blockOff + lane; j < bytes; j++, l += 32, b += 16) {
+    const x = bits[b];
+    s += lut[l + (x & 15)] + lut[l + 16 + (x >> 4)];
+  }
+  return s;
+}
+
+function signScanKnownAnswer(): boolean {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const k = instantiateSignScan(memory);
+  const bytes = 8, blocks = 2;
+  const LUT = 0, BITS = 1024, OUT = 2048;
+  const u8 = new Uint8Array(memory.buffer);
+  const u16 = new Uint16Array(memory.buffer);
+  for (let i = 0; i < 32 * bytes; i++) u8[LUT + i] = (i * 37 + 11) % 128;
+  for (let i = 0; i < blocks * 16 * bytes; i++) u8[BITS + i] = (i * 101 + 7) % 256;
+  k.signScan(LUT, BITS, bytes, blocks, OUT);
+  for (let b = 0; b < blocks; b++) {
+    for (let lane = 0; lane < 16; lane++) {
+      if (u16[OUT / 2 + b * 16 + lane] !== signScanRow(u8, LUT, u8, BITS + b * 16 * bytes, lane, bytes)) return false;
+    }
+  }
+  return true;
 }
 
 let dotsBytes: Uint8Array<ArrayBuffer> | null = null;

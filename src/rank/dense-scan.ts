@@ -16,7 +16,17 @@
  * for the kernel anyway, so the extra precision is free), within a bound that keeps the i32
  * accumulators from overflowing.
  */
-import { CHUNK, STRIDE_ALIGN, instantiateKernels, wasmKernelSupported, type WasmKernels } from './dense-scan-wasm.ts';
+import {
+  CHUNK,
+  STRIDE_ALIGN,
+  instantiateKernels,
+  instantiateSignScan,
+  signScanRow,
+  signScanSupported,
+  wasmKernelSupported,
+  type SignScanKernel,
+  type WasmKernels,
+} from './dense-scan-wasm.ts';
 
 // ---------- quantisation ----------
 
@@ -100,11 +110,35 @@ export interface DenseMatrixOptions {
   queryBits?: 8 | 16;
 }
 
+/** How a full search finds its rows: see DenseMatrix.search. */
+export type DenseFirstStage = 'binary' | 'int8';
+
 export interface DenseSearchOptions {
   /** Rows to consider: a mask (nonzero = allowed, indexed by row) or a predicate. */
   filter?: Uint8Array | ((row: number) => boolean);
   /** Score only these rows (e.g. the BM25 / sparse candidates). */
   candidates?: Uint32Array;
+  /**
+   * 'binary': scan the rows' sign bits (1 bit per dimension) against the full query, then rescore the
+   * best `rescore` rows with the int8 codes. 'int8': score every row's int8 codes (exhaustive).
+   * Default: 'binary' from BINARY_MIN_ROWS live rows up, 'int8' below.
+   */
+  firstStage?: DenseFirstStage;
+  /** Rows rescored after the binary stage (default: defaultRescore(live rows)). */
+  rescore?: number;
+}
+
+/** Below this many live rows the exhaustive int8 scan is cheap enough to stay the default. */
+export const BINARY_MIN_ROWS = 20_000;
+
+/**
+ * Rows the binary stage hands to the int8 rescoring by default: RESCORE_FRACTION of the rows, at least
+ * RESCORE_MIN. Chosen from the measured candidates-vs-recall curve (bench/results.json `denseCurve`).
+ */
+export const RESCORE_FRACTION = 0.03;
+export const RESCORE_MIN = 1000;
+export function defaultRescore(rows: number): number {
+  return Math.max(RESCORE_MIN, Math.ceil(rows * RESCORE_FRACTION));
 }
 
 export interface DenseHits {
@@ -188,8 +222,10 @@ function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
  * a tombstone that every search skips, `compact()` reclaims them and returns the renumbering.
  *
  * Memory layout (byte offsets into the heap; the kernels get pointers):
- *   [64: i16 query][i8 query (relaxed)][codes: cap × stride][scales f32: cap][sums i32: cap]
- *   [scratch out f32: S][scratch idx u32: S]
+ *   [64: i16 query][i8 query (relaxed)][sign tables: 32 × stride/8][codes: cap × stride]
+ *   [scales f32: cap][sums i32: cap][sign bits: align16(cap) × stride/8][scratch out f32: S][scratch idx u32: S]
+ * The sign bits are derived from the codes on every write (bit = code < 0), in blocks of 16 rows
+ * transposed by byte (see signScanKernel); they cost 1/8 of the codes in memory and nothing on disk.
  * Rows are zero-padded to `stride` (a multiple of 64) so the kernel needs no tail loop, and
  * stored in blocks of 4 rows interleaved by 64-byte chunk (see ROW_BLOCK in dense-scan-wasm.ts)
  * so a scan is one sequential stream; the capacity is a multiple of 4 because the kernel scores
@@ -204,6 +240,12 @@ export class DenseMatrix {
   readonly queryMax: number;
   private readonly heap: Heap;
   private readonly wasm: WasmKernels | null;
+  private readonly signWasm: SignScanKernel | null;
+  /** Bytes of sign bits per row (stride / 8). */
+  private readonly bitBytes: number;
+  /** Largest sign-table entry: 2 · bitBytes · lutMax must fit the kernel's u16 sums. */
+  private readonly lutMax: number;
+  private hist: Uint32Array | null = null;
 
   private n = 0;
   private cap = 0;
@@ -213,9 +255,11 @@ export class DenseMatrix {
 
   private readonly q16Off = 64;
   private readonly q8Off: number;
+  private readonly lutOff: number;
   private readonly codesOff: number;
   private scalesOff = 0;
   private sumsOff = 0;
+  private bitsOff = 0;
   private outOff = 0;
   private idxOff = 0;
 
@@ -223,6 +267,7 @@ export class DenseMatrix {
   private i8!: Int8Array;
   private u8!: Uint8Array;
   private i16!: Int16Array;
+  private u16!: Uint16Array;
   private i32!: Int32Array;
   private u32!: Uint32Array;
   private f32!: Float32Array;
@@ -240,7 +285,10 @@ export class DenseMatrix {
       if (this.queryMax < 127) throw new Error(`DenseMatrix: dim ${dim} too large for i32 accumulation`);
     }
     this.q8Off = this.q16Off + align(2 * this.stride, 64);
-    this.codesOff = this.q8Off + align(this.stride, 64);
+    this.bitBytes = this.stride / 8;
+    this.lutMax = Math.min(127, Math.floor(65535 / (2 * this.bitBytes)));
+    this.lutOff = this.q8Off + align(this.stride, 64);
+    this.codesOff = this.lutOff + align(32 * this.bitBytes, 64);
     const cap = align(Math.max(4, opts.initialCapacity ?? 64), 4);
     const useWasm = this.kernel !== 'js' && typeof WebAssembly === 'object';
     const bytes = this.layoutBytes(cap, cap + 4);
@@ -248,9 +296,11 @@ export class DenseMatrix {
       const heap = new WasmHeap(bytes);
       this.heap = heap;
       this.wasm = instantiateKernels(heap.memory, this.kernel === 'relaxed');
+      this.signWasm = signScanSupported() ? instantiateSignScan(heap.memory) : null;
     } else {
       this.heap = new ArrayHeap(bytes);
       this.wasm = null;
+      this.signWasm = null;
     }
     this.live = new Uint8Array(cap);
     this.setLayout(cap, cap + 4);
@@ -275,7 +325,7 @@ export class DenseMatrix {
   }
 
   private layoutBytes(cap: number, scratch: number): number {
-    return this.codesOff + cap * this.stride + cap * 8 + scratch * 8;
+    return this.codesOff + cap * this.stride + cap * 8 + align(cap, 16) * this.bitBytes + scratch * 8;
   }
 
   private setLayout(cap: number, scratch: number): void {
@@ -283,7 +333,8 @@ export class DenseMatrix {
     this.scratch = scratch;
     this.scalesOff = this.codesOff + cap * this.stride;
     this.sumsOff = this.scalesOff + cap * 4;
-    this.outOff = this.sumsOff + cap * 4;
+    this.bitsOff = this.sumsOff + cap * 4;
+    this.outOff = this.bitsOff + align(cap, 16) * this.bitBytes;
     this.idxOff = this.outOff + scratch * 4;
   }
 
@@ -295,6 +346,7 @@ export class DenseMatrix {
     this.i8 = new Int8Array(b);
     this.u8 = new Uint8Array(b);
     this.i16 = new Int16Array(b);
+    this.u16 = new Uint16Array(b);
     this.i32 = new Int32Array(b);
     this.u32 = new Uint32Array(b);
     this.f32 = new Float32Array(b);
@@ -308,8 +360,10 @@ export class DenseMatrix {
     this.views();
     const oldScales = this.scalesOff;
     const oldSums = this.sumsOff;
+    const oldBits = this.bitsOff;
     this.setLayout(cap, scratch);
-    // Both regions move up; move the later one first so it is not overwritten.
+    // The regions move up; move the later ones first so they are not overwritten.
+    this.u8.copyWithin(this.bitsOff, oldBits, oldBits + align(this.n, 16) * this.bitBytes);
     this.u8.copyWithin(this.sumsOff, oldSums, oldSums + this.n * 4);
     this.u8.copyWithin(this.scalesOff, oldScales, oldScales + this.n * 4);
     const live = new Uint8Array(cap);
@@ -341,6 +395,27 @@ export class DenseMatrix {
     for (let i = 0; i < src.length; i++) sum += src[i];
     this.f32[(this.scalesOff >> 2) + row] = scale;
     this.i32[(this.sumsOff >> 2) + row] = sum;
+    this.packSigns(row);
+  }
+
+  /**
+   * Writes row `row`'s sign bits from its stored codes: bit k of byte j is 1 when dimension 8j + k is
+   * negative. Four codes are one little-endian word, so a nibble is the words' four byte sign bits.
+   */
+  private packSigns(row: number): void {
+    const w = this.i32;
+    const u8 = this.u8;
+    let o = this.bitsOff + (row >> 4) * 16 * this.bitBytes + (row & 15);
+    const CW = CHUNK >> 2;
+    for (let c = 0, at = this.rowOff(row) >> 2; c < this.stride; c += CHUNK, at += CHUNK) {
+      for (let i = 0; i < CW; i += 2, o += 16) {
+        const a = w[at + i];
+        const b = w[at + i + 1];
+        u8[o] =
+          ((a >>> 7) & 1) | ((a >>> 14) & 2) | ((a >>> 21) & 4) | ((a >>> 28) & 8) |
+          ((b >>> 3) & 16) | ((b >>> 10) & 32) | ((b >>> 17) & 64) | ((b >>> 24) & 128);
+      }
+    }
   }
 
   /** Appends `scales.length` rows (codes row-major, dim each); returns the first new row id. */
@@ -388,6 +463,7 @@ export class DenseMatrix {
         for (let i = m; i < CW; i++) dst[o + i] = 0; // zero tail padding
       }
       f32[scales0 + row] = scales[r];
+      this.packSigns(row);
     }
   }
 
@@ -434,6 +510,7 @@ export class DenseMatrix {
         }
         this.f32[(this.scalesOff >> 2) + w] = this.f32[(this.scalesOff >> 2) + r];
         this.i32[(this.sumsOff >> 2) + w] = this.i32[(this.sumsOff >> 2) + r];
+        this.packSigns(w);
       }
       map[r] = w++;
     }
@@ -591,6 +668,16 @@ export class DenseMatrix {
   search(query: Float32Array, k: number, opts: DenseSearchOptions = {}): DenseHits {
     const qs = this.loadQuery(query);
     const cand = opts.candidates;
+    const live = this.n - this.dead;
+    const rescore = opts.rescore ?? defaultRescore(live);
+    if (opts.rescore !== undefined && !(Number.isInteger(rescore) && rescore > 0)) throw new RangeError(`DenseMatrix: rescore must be a positive integer, got ${rescore}`);
+    const binary = !cand && (opts.firstStage ?? (live >= BINARY_MIN_ROWS ? 'binary' : 'int8')) === 'binary';
+    if (binary && rescore < live && k < rescore) {
+      const rows = this.binaryCandidates(query, rescore, opts.filter ?? null);
+      this.scoreListInto(rows, qs);
+      this.views();
+      return topK(this.f32, this.outOff >> 2, rows.length, Math.max(0, Math.min(k | 0, rows.length)), rows, this.live, false, null);
+    }
     if (cand) {
       this.checkRows(cand);
       this.scoreListInto(cand, qs);
@@ -600,6 +687,81 @@ export class DenseMatrix {
     this.views();
     const m = cand ? cand.length : this.n;
     return topK(this.f32, this.outOff >> 2, m, Math.max(0, Math.min(k | 0, m)), cand ?? null, this.live, this.dead > 0, opts.filter ?? null);
+  }
+
+  /**
+   * The binary first stage: up to `count` allowed live rows with the best sign-bit scores, ascending.
+   * Rows are scored Σ_{i: d_i < 0} −q_i (ranks like q · sign(d)) through per-nibble tables of the
+   * float query, quantised to 0..lutMax; the best `count` come from a histogram of the u16 scores
+   * (ties at the threshold: lower rows first).
+   */
+  private binaryCandidates(query: Float32Array, count: number, filter: Uint8Array | ((row: number) => boolean) | null): Uint32Array {
+    this.views();
+    const B = this.bitBytes;
+    const T = 2 * B; // tables, one per nibble (4 dimensions)
+    // Per table: partial sums of −q over the nibble's set bits, shifted by their minimum.
+    const lo = new Float64Array(T);
+    let width = 0;
+    for (let t = 0; t < T; t++) {
+      let neg = 0;
+      let pos = 0;
+      for (let k = 0; k < 4; k++) {
+        const d = 4 * t + k;
+        const v = d < this.dim ? -query[d] : 0;
+        if (v < 0) neg += v;
+        else pos += v;
+      }
+      lo[t] = neg;
+      if (pos - neg > width) width = pos - neg;
+    }
+    const inv = width > 0 ? this.lutMax / width : 0;
+    const u8 = this.u8;
+    for (let t = 0, o = this.lutOff; t < T; t++, o += 16) {
+      for (let v = 0; v < 16; v++) {
+        let sum = 0;
+        for (let k = 0; k < 4; k++) {
+          const d = 4 * t + k;
+          if ((v >> k) & 1 && d < this.dim) sum -= query[d];
+        }
+        u8[o + v] = Math.round((sum - lo[t]) * inv);
+      }
+    }
+    const n = this.n;
+    const blocks = Math.ceil(n / 16);
+    const out = this.outOff >> 1;
+    if (this.signWasm) this.signWasm.signScan(this.lutOff, this.bitsOff, B, blocks, this.outOff);
+    else {
+      for (let r = 0; r < n; r++) this.u16[out + r] = signScanRow(u8, this.lutOff, u8, this.bitsOff + (r >> 4) * 16 * B, r & 15, B);
+    }
+    const scores = this.u16;
+    const mask = filter instanceof Uint8Array ? filter : null;
+    const pred = typeof filter === 'function' ? filter : null;
+    const checkLive = this.dead > 0;
+    const allowed = (r: number) => !(checkLive && this.live[r] !== 1) && !(mask && !mask[r]) && !(pred && !pred(r));
+    const hist = (this.hist ??= new Uint32Array(65536));
+    hist.fill(0);
+    let max = 0;
+    const plain = !checkLive && !mask && !pred;
+    for (let r = 0; r < n; r++) {
+      if (!plain && !allowed(r)) continue;
+      const s = scores[out + r];
+      hist[s]++;
+      if (s > max) max = s;
+    }
+    let above = 0;
+    let thr = max;
+    for (; thr > 0 && above + hist[thr] < count; thr--) above += hist[thr];
+    let ties = count - above;
+    const rows = new Uint32Array(Math.min(count, above + hist[thr]));
+    let m = 0;
+    for (let r = 0; r < n && m < rows.length; r++) {
+      const s = scores[out + r];
+      if (s < thr || (s === thr && ties === 0)) continue;
+      if (!plain && !allowed(r)) continue;
+      if (s === thr) ties--;
+      rows[m++] = r;
+    }
+    return rows;
   }
 }
 

@@ -8,7 +8,7 @@
  * re-read: segments another tab or process committed meanwhile are loaded first, so keys never clash.
  */
 import type { M3Embedding } from '../encoder/types.ts';
-import { bm25DocTerms, type Bm25DocTerms } from '../rank/bm25.ts';
+import { bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { abortError, isQuotaError, M3ClosedError, M3IndexMismatchError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
@@ -190,6 +190,9 @@ export class M3Index {
     const weights = { ...DEFAULT_WEIGHTS, ...options.weights };
     for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
+    const dense = options.dense;
+    if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8') throw new Error(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
+    if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0)) throw new RangeError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
 
     const text = typeof query === 'string' ? query : query?.text;
     let embedding = typeof query === 'string' ? undefined : query?.embedding;
@@ -219,6 +222,7 @@ export class M3Index {
       rerank,
       filter,
       aggregate: this.opts.chunk?.aggregate ?? 'max',
+      ...(dense ? { dense } : {}),
     });
     const hits: Hit[] = ranked.map((r) => {
       const meta = this.live.keyMeta[r.key];
@@ -348,9 +352,18 @@ export class M3Index {
         rows[i].push({ dense: e.dense, sparse: e.sparse, colbert: e.colbert, ...(chunks[i] ? { span } : {}) });
       });
     }
-    // BM25 analysis needs no key (buildSegment takes tf and length): done here, it overlaps the previous commit.
+    // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
+    // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
     const terms = this.live.bm25 ? batch.map((d) => bm25DocTerms(0, d.text, this.analyzer())) : null;
-    return { rows, chunks, terms };
+    const pdocs: PreparedDoc[] = batch.map((d, i) => ({
+      key: 0,
+      id: d.id,
+      metadata: d.metadata ?? null,
+      rows: rows[i],
+      ...(terms ? { bm25: { tf: terms[i].terms, length: terms[i].length } } : {}),
+    }));
+    const segment = buildSegment(0, pdocs, { dims: this.meta.dims, colbert: this.meta.colbert });
+    return { chunks, segment };
   }
 
   /** One batch → one segment → one transaction. Returns the segment's bytes. */
@@ -363,16 +376,10 @@ export class M3Index {
       }
       const meta = this.meta;
       const seq = meta.nextSeq;
-      const analyzer = this.analyzer();
-      const docTerms = this.live.bm25 ? batch.map((d, i) => ({ ...(prepared.terms?.[i] ?? bm25DocTerms(0, d.text, analyzer)), key: meta.nextKey + i })) : null;
-      const pdocs: PreparedDoc[] = batch.map((d, i) => ({
-        key: meta.nextKey + i,
-        id: d.id,
-        metadata: d.metadata ?? null,
-        rows: prepared.rows[i],
-        ...(docTerms ? { bm25: { tf: docTerms[i].terms, length: docTerms[i].length } } : {}),
-      }));
-      const segment = buildSegment(seq, pdocs, { dims: meta.dims, colbert: meta.colbert });
+      // Keys are the one thing that needs the lock: documents get nextKey, nextKey + 1, … in batch order.
+      const keys = new Uint32Array(batch.length);
+      for (let i = 0; i < keys.length; i++) keys[i] = meta.nextKey + i;
+      const segment: SegmentRecord = { ...prepared.segment, seq, keys };
       const replaced = batch.map((d) => this.live.idToKey.get(d.id)).filter((k): k is number => k !== undefined);
       const next: MetaRecord = {
         ...meta,
@@ -393,7 +400,7 @@ export class M3Index {
       await this.store.commit({ meta: next, segments: [segment], putDocs, ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) }, { onQueued });
       this.meta = next;
       for (const k of replaced) this.live.kill(k);
-      this.live.appendSegment(segment, docTerms ?? undefined);
+      this.live.appendSegment(segment);
       for (const d of putDocs) this.docCache.delete(d.id);
       return segmentBytes(segment) + putDocs.reduce((n, d) => n + d.text.length * 2, 0);
     });
@@ -610,10 +617,9 @@ export class M3Index {
 }
 
 interface Prepared {
-  rows: PreparedRow[][];
   chunks: ([number, number][] | undefined)[];
-  /** BM25 term counts per document (key unset), or null when the index keeps no BM25. */
-  terms: Bm25DocTerms[] | null;
+  /** The batch's segment, built outside the write lock: seq and keys are placeholders until commit. */
+  segment: SegmentRecord;
 }
 
 function defaultStore(name: string): Store {

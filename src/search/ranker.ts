@@ -22,6 +22,8 @@ export interface RankRequest {
   rerank: { topN: number } | null;
   filter: DocPredicate | null;
   aggregate: PassageAggregate;
+  /** Dense first stage and rescoring depth (DenseMatrix.search); defaults when absent. */
+  dense?: { firstStage?: 'binary' | 'int8'; rescore?: number };
 }
 
 export interface RankedHit {
@@ -57,7 +59,7 @@ export class Ranker {
     const want = wantedSignals(req, live);
     const lists = new Map<SignalName, Ranked>();
     let sparseTouched = false;
-    if (want.has('dense')) lists.set('dense', this.denseTop(emb!.dense!, N, keyMask, req.aggregate));
+    if (want.has('dense')) lists.set('dense', this.denseTop(emb!.dense!, N, keyMask, req.aggregate, req.dense));
     if (want.has('sparse')) {
       lists.set('sparse', this.sparseTop(emb!.sparse!, N, keyMask, req.aggregate));
       sparseTouched = true;
@@ -119,7 +121,7 @@ export class Ranker {
     return mask;
   }
 
-  private denseTop(q: Float32Array, N: number, keyMask: Uint8Array | null, agg: PassageAggregate): Ranked {
+  private denseTop(q: Float32Array, N: number, keyMask: Uint8Array | null, agg: PassageAggregate, stage: RankRequest['dense']): Ranked {
     const live = this.live;
     const dense = live.dense!;
     const { rowKey, keyRow0 } = live;
@@ -128,13 +130,13 @@ export class Ranker {
     else if (keyMask) filter = (r) => keyMask[rowKey[r]] === 1;
     else if (agg === 'first' && live.chunked) filter = (r) => keyRow0[rowKey[r]] === r;
     if (!live.chunked) {
-      const { rows, scores } = dense.search(q, N, filter ? { filter } : {});
+      const { rows, scores } = dense.search(q, N, { ...stage, ...(filter ? { filter } : {}) });
       return { keys: Array.from(rows, (r) => rowKey[r]), scores: Array.from(scores) };
     }
     // Passages: take more rows than N until N distinct documents (rows come best-first, so a doc's
     // first row is its best passage).
     for (let m = N * 3; ; m *= 4) {
-      const { rows, scores } = dense.search(q, m, filter ? { filter } : {});
+      const { rows, scores } = dense.search(q, m, { ...stage, ...(filter ? { filter } : {}) });
       const keys: number[] = [];
       const out: number[] = [];
       const seen = new Set<number>();

@@ -105,6 +105,12 @@ export interface SearchOptions {
   explain?: boolean;
   /** Attach each hit's text (read from the store, cached). Default true. */
   includeText?: boolean;
+  /**
+   * How the dense side finds its top-N: 'binary' scans 1 bit per dimension and rescores the best
+   * `rescore` rows with the int8 codes (default from 20,000 vectors up, rescoring 3% of them, at least
+   * 1,000); 'int8' scores every vector's int8 codes.
+   */
+  dense?: { firstStage?: 'binary' | 'int8'; rescore?: number };
 }
 
 export interface SignalScore {
