@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Bm25Index, bm25DocTerms, type Bm25Snapshot } from './bm25.ts';
+import { refBm25 as handScore } from '../search/test-corpus.ts';
 
 const DOCS = ['the cat sat on the mat', 'the dog sat', 'cat cat cat and a dog in the house of the cat'];
 
@@ -7,21 +8,6 @@ function corpus(params?: { k1?: number; b?: number }): Bm25Index {
   const idx = new Bm25Index(params);
   DOCS.forEach((d, key) => idx.add(bm25DocTerms(key, d)));
   return idx;
-}
-
-/** The formula written out independently, over plain arrays of words. */
-function handScore(query: string[], docs: string[][], d: number, k1 = 1.2, b = 0.75): number {
-  const N = docs.length;
-  const avg = docs.reduce((s, x) => s + x.length, 0) / N;
-  let s = 0;
-  for (const q of query) {
-    const df = docs.filter((x) => x.includes(q)).length;
-    if (df === 0) continue;
-    const tf = docs[d].filter((w) => w === q).length;
-    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
-    s += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docs[d].length) / avg));
-  }
-  return s;
 }
 
 const words = DOCS.map((d) => d.split(' '));

@@ -12,7 +12,7 @@ import { M3IndexMismatchError } from '../store/errors.ts';
 import { M3Error, M3InputError } from '../errors.ts';
 import { FakeEncoder } from './fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
-import { corpus, gaussianUnit, randomSparse, refColbert, refDense, refSparse } from './test-corpus.ts';
+import { corpus, gaussianUnit, randomSparse, refBm25, refColbert, refDense, refSparse } from './test-corpus.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
 const dirs: string[] = [];
@@ -136,6 +136,61 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
 });
 
 describe('M3Index search behaviour', () => {
+  it('hybrid with text: BM25 enters weighted fusion divided by the query\'s best BM25, normalized fusion as 2·atan(s)/π', async () => {
+    const docs = corpus(300, DIMS, 21, { colbert: true });
+    const idx = await M3Index.open('bm25-fusion', { store: new MemoryStore(), model, colbert: true });
+    await idx.add(docs, { batchSize: 128 }); // BM25 read across several segments
+    const words = docs.map((d) => d.text.split(' ')); // the corpus is lower-case words and single spaces
+    const byId = new Map(docs.map((d, i) => [d.id, i]));
+    const r = rng(5);
+    const w = { dense: 0.4, sparse: 0.2, colbert: 0.4, bm25: 0.3 }; // BM25's weight differs from the others'
+    const wsum = 0.4 + 0.2 + 0.4 + 0.3;
+    for (let qn = 0; qn < 6; qn++) {
+      const target = docs[Math.floor(r() * docs.length)];
+      const tw = target.text.split(' ');
+      // Two of the target's words, one of them twice (qtf), and a word no document has.
+      const qwords = [tw[0], tw[tw.length - 1], tw[tw.length - 1], 'nowhere'];
+      const text = qwords.join(' ');
+      const t = target.embedding!;
+      const dense = gaussianUnit(r, DIMS).map((x, i) => 0.5 * t.dense![i] + 0.5 * x);
+      const emb = { dense, sparse: randomSparse(r, 8), colbert: t.colbert!.slice(0, 2 * DIMS), tokens: 4, truncated: false };
+      const bm25 = words.map((_, d) => refBm25(qwords, words, d));
+      const best = Math.max(...bm25);
+      expect(best).toBeGreaterThan(1); // raw BM25 is well above M3's inner products: the division matters
+
+      const hy = await idx.search({ text, embedding: emb }, { k: 10, weights: w, includeText: false });
+      expect(hy.length).toBe(10);
+      for (const h of hy) {
+        const d = byId.get(h.id)!;
+        const x = docs[d].embedding!;
+        // float32 accumulation in the index: ~1e-7 relative
+        expect(Math.abs(h.signals.bm25!.score - bm25[d])).toBeLessThanOrEqual(1e-6 * best);
+        // The fused score from the hit's own M3 signals and the independent BM25: exact up to float32 BM25.
+        const s = h.signals;
+        const fused = (0.4 * s.dense!.score + 0.2 * s.sparse!.score + 0.4 * s.colbert!.score + 0.3 * (bm25[d] / best)) / wsum;
+        expect(Math.abs(h.score - fused)).toBeLessThanOrEqual(1e-6);
+        // And from float64 references for every signal (int8 / uint8 storage: ~1e-2).
+        const ref = (0.4 * refDense(dense, x.dense!) + 0.2 * refSparse(emb.sparse, x.sparse!) + 0.4 * refColbert(emb.colbert, x.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum;
+        expect(Math.abs(h.score - ref)).toBeLessThanOrEqual(1e-2);
+      }
+      // The top hit is the corpus-wide best of the independent fused score.
+      const refAll = docs.map((x, d) => (0.4 * refDense(dense, x.embedding!.dense!) + 0.2 * refSparse(emb.sparse, x.embedding!.sparse!) + 0.4 * refColbert(emb.colbert, x.embedding!.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum);
+      const top = refAll.indexOf(Math.max(...refAll));
+      expect(hy[0].id).toBe(docs[top].id);
+
+      const no = await idx.search({ text, embedding: emb }, { k: 10, fusion: 'normalized', weights: w, includeText: false });
+      const ip = (v: number) => 0.5 + Math.atan(v) / Math.PI; // Milvus: inner products
+      for (const h of no) {
+        const d = byId.get(h.id)!;
+        const s = h.signals;
+        expect(Math.abs(s.bm25!.score - bm25[d])).toBeLessThanOrEqual(1e-6 * best);
+        const want = (0.4 * ip(s.dense!.score) + 0.2 * ip(s.sparse!.score) + 0.4 * ip(s.colbert!.score) + (0.3 * 2 * Math.atan(bm25[d])) / Math.PI) / wsum;
+        expect(Math.abs(h.score - want)).toBeLessThanOrEqual(1e-6);
+      }
+    }
+    idx.close();
+  });
+
   it('filters by metadata (equality, $in, ranges, function) before taking the top k', async () => {
     const docs = corpus(200, DIMS, 3);
     const idx = await M3Index.open('f', { store: new MemoryStore(), model });
