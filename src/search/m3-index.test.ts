@@ -101,6 +101,15 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
       // uint8 weights: error ≤ Σ w_q · scale/2 with scale ≤ 0.4/255
       const bound = q.sparse.weights.reduce((a, w) => a + w, 0) * (0.4 / 255) / 2 + 1e-6;
       for (const h of s) expect(Math.abs(h.score - refSparse(q.sparse, byId.get(h.id)!.embedding!.sparse!))).toBeLessThanOrEqual(bound);
+      // Which documents: the float64 top 10, except that documents within the quantisation error of the 10th
+      // score may trade places with it.
+      const kth = sx[s.length - 1].s;
+      const got = new Set(s.map((h) => h.id));
+      for (const x of sx) {
+        if (x.s > kth + 2 * bound) expect(got.has(x.id), `${x.id} (${x.s}) is missing`).toBe(true);
+        else if (x.s < kth - 2 * bound) expect(got.has(x.id), `${x.id} (${x.s}) should not be there`).toBe(false);
+      }
+      expect(sx.filter((x) => x.s > kth + 2 * bound).length).toBeGreaterThanOrEqual(s.length - 2); // ≥ 8 of 10 pinned by id
 
       const c = await idx.search(emb, { mode: 'colbert', k: 5, includeText: false });
       const cx = docs.map((x) => ({ id: x.id, s: refColbert(q.colbert, x.embedding!.colbert!, DIMS) })).sort((a, b) => b.s - a.s);
@@ -127,8 +136,19 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
         for (const sig of Object.values(h.signals)) if (sig.rank) ref += 1 / (60 + sig.rank);
         expect(h.score).toBeCloseTo(ref, 12);
       }
-      const top = rr[0];
-      if (top.signals.dense?.rank) expect(d[top.signals.dense.rank - 1]?.id ?? top.id).toBe(top.id);
+      // Each hit's per-signal rank is its place in that signal's own top-100 (what a single-mode search returns).
+      const lists = {
+        dense: await idx.search(emb, { mode: 'dense', k: 100, includeText: false }),
+        sparse: await idx.search(emb, { mode: 'sparse', k: 100, includeText: false }),
+      };
+      let ranked = 0;
+      for (const h of rr)
+        for (const sig of ['dense', 'sparse'] as const) {
+          const rank = h.signals[sig]!.rank;
+          if (rank === null) expect(lists[sig].some((x) => x.id === h.id)).toBe(false);
+          else expect(lists[sig][rank - 1].id, `${sig} rank ${rank} of ${h.id}`).toBe(h.id), ranked++;
+        }
+      expect(ranked).toBeGreaterThanOrEqual(rr.length); // every RRF hit is in at least one list
       for (let i = 1; i < rr.length; i++) expect(rr[i - 1].score).toBeGreaterThanOrEqual(rr[i].score);
     }
     idx.close();
