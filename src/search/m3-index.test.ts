@@ -352,6 +352,38 @@ describe('M3Index search behaviour', () => {
     expect(reset.count()).toBe(0);
   });
 
+  it('opening with another dtype (q8 vectors into an fp32 index) is an M3IndexMismatchError naming both dtypes', async () => {
+    const store = new MemoryStore();
+    const idx = await M3Index.open('dt', { store, encoder: new FakeEncoder({ dims: DIMS, dtype: 'fp32' }) });
+    await idx.add([{ id: 'a', text: 'apples' }, { id: 'b', text: 'bananas' }]);
+    idx.close();
+    const q8 = new FakeEncoder({ dims: DIMS, dtype: 'q8' });
+    const err = await M3Index.open('dt', { store, encoder: q8 }).catch((e) => e);
+    expect(err).toBeInstanceOf(M3IndexMismatchError);
+    expect(err.fields).toEqual(['dtype']);
+    expect(err.stored.dtype).toBe('fp32');
+    expect(err.given.dtype).toBe('q8');
+    expect(err.message).toContain('built with model "fake-m3" (dims 32, head fake-head-1, dtype fp32) but opened with model "fake-m3" (dims 32, head fake-head-1, dtype q8)');
+    expect(err.message).toContain("differs in dtype");
+    expect(err.message).toContain("load the encoder with { dtype: 'fp32' }");
+    // Precomputed vectors: the dtype given in { model } is compared the same way.
+    const pre = new MemoryStore();
+    const p = await M3Index.open('p', { store: pre, model: { ...model, dtype: 'fp16' } });
+    await p.add(corpus(3, DIMS));
+    p.close();
+    expect((await M3Index.open('p', { store: pre, model: { ...model, dtype: 'q8' } }).catch((e) => e)).fields).toEqual(['dtype']);
+    expect((await M3Index.open('p', { store: pre, model: { ...model, dtype: 'fp16' } })).count()).toBe(3);
+    // The same dtype opens; re-embed with the new dtype records it.
+    const same = await M3Index.open('dt', { store, encoder: new FakeEncoder({ dims: DIMS, dtype: 'fp32' }) });
+    expect(same.count()).toBe(2);
+    same.close();
+    const re = await M3Index.open('dt', { store, encoder: q8, onMismatch: 're-embed' });
+    expect(re.info.dtype).toBe('q8');
+    expect(re.count()).toBe(2);
+    re.close();
+    expect((await M3Index.open('dt', { store, encoder: q8 })).count()).toBe(2);
+  });
+
   it('compaction purges tombstones in one commit and keeps every live doc searchable', async () => {
     const store = new MemoryStore();
     const docs = corpus(200, DIMS, 11);
