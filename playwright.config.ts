@@ -10,7 +10,8 @@ export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,
   workers: 1,
-  reporter: [['list']],
+  // In CI a skipped test fails the run (scripts/test-rules).
+  reporter: [['list'], ['./scripts/test-rules/playwright-no-skip.ts']],
   use: { baseURL: `http://127.0.0.1:${PORT}`, launchOptions: { executablePath: CHROMIUM, args: [...BASE_ARGS, '--enable-unsafe-webgpu'] } },
   webServer: {
     command: `npx vite build --logLevel warn && npx vite preview --port ${PORT} --strictPort`,
