@@ -74,9 +74,9 @@ describe('SparseAccumulator', () => {
 
 describe('docWeight', () => {
   it('is the stored weight of (token, row), dequantised, or 0', () => {
-    const rows = [{ 3: 10, 9: 200 }, { 9: 7 }, {}, { 3: 255, 4: 1, 9: 1 }];
+    const rows: Record<number, number>[] = [{ 3: 10, 9: 200 }, { 9: 7 }, {}, { 3: 255, 4: 1, 9: 1 }];
     const b = block(rows, 0.002);
     for (let row = 0; row < rows.length; row++)
-      for (const t of [1, 3, 4, 9, 12]) expect(docWeight(b, t, row)).toBe((rows[row] as Record<number, number>)[t] === undefined ? 0 : (rows[row] as Record<number, number>)[t] * 0.002);
+      for (const t of [1, 3, 4, 9, 12]) expect(docWeight(b, t, row)).toBe(rows[row][t] === undefined ? 0 : rows[row][t] * 0.002);
   });
 });
