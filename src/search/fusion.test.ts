@@ -1,6 +1,6 @@
 /** Fusion formulas on hand-made columns: each expected value written out from the formula, not from fuse(). */
 import { describe, expect, it } from 'vitest';
-import { fuse, normalizeScore, RRF_K, type SignalColumn } from './fusion.ts';
+import { FUSIONS, fuse, normalizeScore, RRF_K, type SignalColumn } from './fusion.ts';
 
 const col = (name: SignalColumn['name'], weight: number, scores: number[], ranks: number[] = scores.map(() => 0)): SignalColumn => ({ name, weight, scores, ranks });
 
@@ -37,6 +37,9 @@ describe('fusion', () => {
     expect(m3Only[0]).toBe((0.4 * 0.3 + 0.4 * 0.6) / 0.8);
     expect(m3Only[1]).toBe((0.4 * 0.1 + 0.4 * 0.2) / 0.8);
     expect(Array.from(fuse('weighted', [col('dense', 0, [0.3, 0.1])], 2))).toEqual([0, 0]);
+    // A signal weighted 0 is left out, not multiplied by 0: a score it cannot compute (NaN) does not leak in.
+    expect(Array.from(fuse('weighted', [col('dense', 1, [0.3, 0.1]), col('colbert', 0, [NaN, Infinity])], 2))).toEqual([0.3, 0.1]);
+    expect(Array.from(fuse('normalized', [col('dense', 1, [0, 0]), col('colbert', 0, [NaN, NaN])], 2))).toEqual([0.5, 0.5]);
     expect(Array.from(fuse('normalized', [], 2))).toEqual([0, 0]);
   });
 
@@ -50,6 +53,10 @@ describe('fusion', () => {
     const one = fuse('normalized', [col('bm25', 1, [1, 3])], 2);
     expect(one[0]).toBeCloseTo(0.5, 15);
     expect(one[1]).toBeCloseTo(bm(3), 15);
+  });
+
+  it('the fusion modes search() accepts', () => {
+    expect(FUSIONS).toEqual(['weighted', 'rrf', 'normalized']);
   });
 
   it('rrf: Σ 1/(60 + rank) over the lists holding the document, weights ignored', () => {

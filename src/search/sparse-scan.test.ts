@@ -54,7 +54,8 @@ describe('SparseAccumulator', () => {
         if (ref === 0) expect(acc.score(row)).toBe(0); // the previous query's scores are gone
       }
     }
-    expect(acc.score(10_000)).toBe(0); // beyond the accumulator
+    expect(acc.score(120)).toBe(0); // the first row beyond the accumulator (sized to the 120 rows)
+    expect(acc.score(10_000)).toBe(0);
   });
 
   it('grows for more rows and keeps working; an empty query touches nothing', () => {
