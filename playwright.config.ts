@@ -12,7 +12,8 @@ export default defineConfig({
   testIgnore: process.env.M3_REAL_SHAPE ? [] : ['**/real-shape.spec.ts'],
   timeout: 120_000,
   workers: 1,
-  reporter: [['list']],
+  // In CI a skipped test fails the run (scripts/test-rules).
+  reporter: [['list'], ['./scripts/test-rules/playwright-no-skip.ts']],
   use: { baseURL: `http://127.0.0.1:${PORT}`, launchOptions: { executablePath: CHROMIUM, args: [...BASE_ARGS, '--enable-unsafe-webgpu'] } },
   webServer: {
     command: `npx vite build --logLevel warn && npx vite preview --port ${PORT} --strictPort`,

@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // In CI a skipped test fails the run (scripts/test-rules).
+    reporters: ['default', './scripts/test-rules/vitest-no-skip.ts'],
   },
 });

@@ -41,9 +41,9 @@ export class App {
     return this.ingest !== null;
   }
 
-  /** One index per model identity, so switching models never mixes vectors. */
+  /** One index per model identity (dtype included: WebGPU fp16 and WASM q8 vectors differ), so switching never mixes vectors. */
   indexName(info: EncoderInfo): string {
-    return `demo:${info.modelId}:${info.headHash.slice(0, 12)}`;
+    return `demo:${info.modelId}:${info.dtype}:${info.headHash.slice(0, 12)}`;
   }
 
   async openIndex(colbert: boolean): Promise<number> {

@@ -240,60 +240,77 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
   const results: string[] = [];
   const partial: number[] = [];
   try {
-    // Calibrate: how long the 20-batch add takes here, so kills land across its whole span.
-    let page = await ctx.newPage();
-    await openHarness(page, PAGE);
-    const spanMs = await page.evaluate(
-      async ({ BATCH, BATCHES, DIMS }) => {
-        const M = (window as any).m3index;
-        const docs = M.familyDocs('cal', 0, BATCH * BATCHES, DIMS, 1_000_000);
-        const idx = await M.M3Index.open('calibrate', { model: { modelId: 'kill', dims: DIMS } });
-        const t0 = performance.now();
-        await idx.add(docs, { batchSize: BATCH });
-        const t = performance.now() - t0;
-        idx.close();
-        await M.deleteDatabase('calibrate');
-        return t;
-      },
-      { BATCH, BATCHES, DIMS },
-    );
-    console.log(`calibration: ${BATCH * BATCHES} docs in ${spanMs.toFixed(0)} ms`);
-    await page.close();
-
+    let page: Page;
     const methods = ['renderer crash (CDP Page.crash)', 'page.close({ runBeforeUnload: false })', 'SIGKILL of every browser process'] as const;
     for (let iter = 0; iter < ITERATIONS; iter++) {
       const name = `kill-${iter}`;
       const fam: Family = { prefix: `k${iter}`, dims: DIMS, tokenBase: 10_000 + iter * 10_000 };
       const method = methods[iter % methods.length];
       let phase = 'setup (open, first batch)';
-      let delay = -1;
+      // The kill is tied to a progress point of the add, never to the clock, and the page holds still there until
+      // it dies: right after batch k's writes were queued in its transaction (the page's thread then spins, so
+      // the transaction cannot commit: mid-commit), or right after batch k committed (the next batch's write lock
+      // is held back: between commits). A spinning renderer cannot serve CDP's Page.crash, so that method gets
+      // the between-commits point. k leaves at least two batches to come.
+      const kind = method === 'renderer crash (CDP Page.crash)' || rand() < 0.5 ? 'committed' : 'queued';
+      const point = { kind, k: 1 + Math.floor(rand() * (BATCHES - 3)) };
+      const at = `${point.kind} ${point.k}`;
       try {
         page = await ctx.newPage();
         await openHarness(page, PAGE);
         // Batches the page reported committed before the kill: those must survive (durability: 'strict').
         let reported = 0;
-        await page.exposeFunction('reportCommitted', (done: number) => void (reported = Math.max(reported, done)));
+        let reached!: () => void;
+        let finished!: (why: string) => void;
+        const atPoint = new Promise<void>((res, rej) => ((reached = res), (finished = (why) => rej(new Error(why)))));
+        atPoint.catch(() => {});
+        await page.exposeFunction('reportProgress', (kind: string, n: number) => {
+          if (kind === 'committed') reported = Math.max(reported, n * BATCH);
+          if (kind === 'done') finished(`the add finished before the progress point ${at}`);
+          if (kind === point.kind && n === point.k) reached();
+        });
         await page.evaluate(
-          async ({ name, fam, BATCH, BATCHES }) => {
+          async ({ name, fam, BATCH, BATCHES, point }) => {
             const M = (window as any).m3index;
-            const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims } });
-            await idx.add(M.familyDocs(fam.prefix, 0, BATCH, fam.dims, fam.tokenBase)); // one batch before
             const w = window as any;
+            // The store reports when a commit's writes are queued (the transaction in flight), once armed.
+            const store = new M.IdbStore(name);
+            const commit = store.commit.bind(store);
+            const lock = store.withWriteLock.bind(store);
+            w.queued = 0;
+            w.committed = 0;
+            store.commit = (batch: unknown, o: any = {}) =>
+              commit(batch, {
+                ...o,
+                onQueued: () => {
+                  o.onQueued?.();
+                  if (!w.armed) return;
+                  w.reportProgress('queued', ++w.queued);
+                  if (point.kind === 'queued' && w.queued === point.k) for (const t = performance.now(); performance.now() - t < 60_000; );
+                },
+              });
+            store.withWriteLock = async (fn: () => Promise<unknown>) => {
+              if (w.armed && point.kind === 'committed' && w.committed >= point.k) await new Promise(() => {});
+              return lock(fn);
+            };
+            const idx = await M.M3Index.open(name, { model: { modelId: 'kill', dims: fam.dims }, store });
+            await idx.add(M.familyDocs(fam.prefix, 0, BATCH, fam.dims, fam.tokenBase)); // one batch before
             w.pending = M.familyDocs(fam.prefix, BATCH, BATCH * BATCHES, fam.dims, fam.tokenBase);
             w.idx = idx;
           },
-          { name, fam, BATCH, BATCHES },
+          { name, fam, BATCH, BATCHES, point },
         );
         const cdp = await ctx.newCDPSession(page);
-        // Start the big add without waiting for it, then kill at a random moment of its span.
-        await page.evaluate(() => {
+        // Start the big add without waiting for it; kill when it reaches the chosen progress point.
+        await page.evaluate((BATCH) => {
           const w = window as any;
-          w.ingest = w.idx.add(w.pending, { batchSize: 200, onProgress: (p: any) => p.phase === 'write' && w.reportCommitted(p.done) });
-          w.ingest.catch(() => {});
-        });
-        delay = Math.floor(rand() * spanMs * 0.9);
+          w.armed = true;
+          const onProgress = (p: any) => p.phase === 'write' && w.reportProgress('committed', (w.committed = p.done / BATCH));
+          w.ingest = w.idx.add(w.pending, { batchSize: BATCH, onProgress });
+          w.ingest.then(() => w.reportProgress('done', 0), () => {});
+        }, BATCH);
         phase = 'ingest and kill';
-        await new Promise((r) => setTimeout(r, delay));
+        await atPoint;
         if (method === 'renderer crash (CDP Page.crash)') {
           const crashed = page.waitForEvent('crash');
           cdp.send('Page.crash').catch(() => {});
@@ -314,10 +331,13 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
         await firstOpenAfterKill(page, dir);
         const c = await checkIndex(page, name, [fam]);
         const committed = c.count - BATCH;
-        results.push(`${iter}: ${method} after ${delay} ms → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
-        expect(c.problems, `iteration ${iter} (${method}, ${delay} ms)`).toEqual([]);
+        results.push(`${iter}: ${method} at ${at} → ${committed / BATCH}/${BATCHES} batches (page had reported ${seenBeforeKill / BATCH})`);
+        expect(c.problems, `iteration ${iter} (${method}, at ${at})`).toEqual([]);
         expect(c.count % BATCH).toBe(0);
         expect(c.count).toBeGreaterThanOrEqual(BATCH + seenBeforeKill);
+        // Held between commits: exactly batches 1..k. Held mid-commit of batch k: 1..k-1, batch k not (its
+        // transaction never got to commit).
+        expect(committed).toBe(BATCH * (point.kind === 'committed' ? point.k : point.k - 1));
         expect(c.count).toBeLessThanOrEqual(BATCH * (BATCHES + 1));
         if (committed > 0 && committed < BATCH * BATCHES) partial.push(iter);
         // A further add after the kill works and is found.
@@ -338,7 +358,7 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
         expect(further).toEqual({ count: c.count + 50, hit: `${fam.prefix}-${c.count + 49}` });
         await page.close();
       } catch (e) {
-        results.push(`${iter}: ${method} after ${delay} ms — FAILED during ${phase}: ${(e as Error).message.split('\n')[0]}`);
+        results.push(`${iter}: ${method} at ${at} — FAILED during ${phase}: ${(e as Error).message.split('\n')[0]}`);
         throw e;
       }
     }
@@ -406,40 +426,65 @@ test('quota: a real QuotaExceededError becomes M3QuotaError, the index stays con
 });
 
 test('two tabs write one index concurrently: all docs, exact count, no key collisions', async ({ context }) => {
-  const A = await context.newPage();
-  const B = await context.newPage();
-  await openHarness(A, PAGE);
-  await openHarness(B, PAGE);
+  const committed = [0, 0];
+  const waiters: (() => void)[] = [];
+  await context.exposeFunction('reportCommitted', (tab: number, n: number) => {
+    committed[tab] = n;
+    for (const w of waiters.splice(0)) w();
+  });
+  const bothCommitted = (n: number) =>
+    new Promise<void>((res) => {
+      const check = () => (committed[0] >= n && committed[1] >= n ? res() : waiters.push(check));
+      check();
+    });
   const fams: Family[] = [
     { prefix: 'ta', dims: 64, tokenBase: 700_000 },
     { prefix: 'tb', dims: 64, tokenBase: 800_000 },
   ];
   const N = 1000;
   const BATCH = 100;
-  // Each tab opens the index and builds its documents first; then both start adding at the same instant.
-  for (const [p, fam] of [[A, fams[0]], [B, fams[1]]] as const)
+  // Each tab opens the index and builds its documents. Its store holds every write-lock request at a gate until
+  // the test grants a turn: in each round both tabs get one turn at once and race for the lock (Web Locks), and
+  // the next round starts when both have reported that batch committed. The interleaving is set by progress,
+  // not by the clock.
+  const A = await context.newPage();
+  const B = await context.newPage();
+  await openHarness(A, PAGE);
+  await openHarness(B, PAGE);
+  for (const [tab, p, fam] of [[0, A, fams[0]], [1, B, fams[1]]] as const)
     await p.evaluate(
-      async ({ fam, N }) => {
+      async ({ tab, fam, N }) => {
         const M = (window as any).m3index;
         const w = window as any;
-        w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims } });
+        const store = new M.IdbStore('tabs');
+        const lock = store.withWriteLock.bind(store);
+        w.turns = 0;
+        w.waiting = [] as (() => void)[];
+        w.grant = () => (w.waiting.length ? w.waiting.shift()() : w.turns++);
+        store.withWriteLock = async (fn: () => Promise<unknown>) => {
+          if (w.gated) await new Promise<void>((r) => (w.turns > 0 ? (w.turns--, r()) : w.waiting.push(r)));
+          return lock(fn);
+        };
+        w.tab = tab;
+        w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims }, store });
         w.docs = M.familyDocs(fam.prefix, 0, N, fam.dims, fam.tokenBase);
       },
-      { fam, N },
+      { tab, fam, N },
     );
-  const startAt = Date.now() + 300;
   const ingest = (p: Page) =>
-    p.evaluate(
-      async ({ startAt, BATCH }) => {
-        const w = window as any;
-        await new Promise((r) => setTimeout(r, startAt - Date.now()));
-        await w.idx.add(w.docs, { batchSize: BATCH });
-        return w.idx.count();
-      },
-      { startAt, BATCH },
-    );
-  const [countA, countB] = await Promise.all([ingest(A), ingest(B)]);
-  console.log(`two tabs: counts right after their own adds: A ${countA}, B ${countB}`);
+    p.evaluate(async (BATCH) => {
+      const w = window as any;
+      w.gated = true;
+      await w.idx.add(w.docs, { batchSize: BATCH, onProgress: (pr: any) => pr.phase === 'write' && w.reportCommitted(w.tab, pr.done / BATCH) });
+      w.gated = false;
+      return w.idx.count();
+    }, BATCH);
+  const adds = Promise.all([ingest(A), ingest(B)]);
+  for (let round = 1; round <= N / BATCH; round++) {
+    await Promise.all([A.evaluate(() => (window as any).grant()), B.evaluate(() => (window as any).grant())]);
+    await bothCommitted(round);
+  }
+  const [countA, countB] = await adds;
   // Whichever tab finished first learns of the other's last batches through the BroadcastChannel refresh.
   for (const p of [A, B]) await p.waitForFunction((n) => (window as any).idx.count() === n, 2 * N, { timeout: 10_000 });
   // The writes really interleaved: segment order alternates between the tabs.
@@ -450,7 +495,8 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
   });
   console.log(`two tabs: segment order ${order}`);
   expect(order.length).toBe((2 * N) / BATCH);
-  expect(order.match(/AB|BA/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+  // One segment of each tab per round, in whichever order the lock gave them.
+  expect(order).toMatch(new RegExp(`^(AB|BA){${N / BATCH}}$`));
   // Each tab, without reopening, gets every id's own text and finds the other tab's docs.
   for (const [p, other] of [[A, fams[1]], [B, fams[0]]] as const) {
     const bad = await p.evaluate(

@@ -5,6 +5,9 @@ import * as lib from '../../src/index.ts';
 import { FakeEncoder, words } from '../../src/search/fake-encoder.ts';
 import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse } from '../../src/search/test-corpus.ts';
 import { mulberry32 as rng } from '../../src/util/random.ts';
+import { DenseMatrix } from '../../src/rank/dense-scan.ts';
+import { wasmKernelSupported } from '../../src/rank/dense-scan-wasm.ts';
+import { randomRows, referenceScore } from '../../src/rank/dense-scan-reference.ts';
 
 type IndexDoc = lib.IndexDoc;
 
@@ -122,6 +125,7 @@ function deleteDatabase(name: string): Promise<void> {
 
 (window as any).m3index = {
   ...lib,
+  dense: { DenseMatrix, wasmKernelSupported, randomRows, referenceScore },
   FakeEncoder,
   words,
   corpus,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Bm25Index, bm25DocTerms, type Bm25Snapshot } from './bm25.ts';
+import { refBm25 as handScore } from '../search/test-corpus.ts';
 
 const DOCS = ['the cat sat on the mat', 'the dog sat', 'cat cat cat and a dog in the house of the cat'];
 
@@ -7,21 +8,6 @@ function corpus(params?: { k1?: number; b?: number }): Bm25Index {
   const idx = new Bm25Index(params);
   DOCS.forEach((d, key) => idx.add(bm25DocTerms(key, d)));
   return idx;
-}
-
-/** The formula written out independently, over plain arrays of words. */
-function handScore(query: string[], docs: string[][], d: number, k1 = 1.2, b = 0.75): number {
-  const N = docs.length;
-  const avg = docs.reduce((s, x) => s + x.length, 0) / N;
-  let s = 0;
-  for (const q of query) {
-    const df = docs.filter((x) => x.includes(q)).length;
-    if (df === 0) continue;
-    const tf = docs[d].filter((w) => w === q).length;
-    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
-    s += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docs[d].length) / avg));
-  }
-  return s;
 }
 
 const words = DOCS.map((d) => d.split(' '));
@@ -140,5 +126,90 @@ describe('Bm25Index', () => {
     expect(empty.search('x', 5)).toEqual([]);
     expect(empty.avgLength).toBe(0);
     expect(Bm25Index.fromSnapshot(empty.toSnapshot()).size).toBe(0);
+  });
+});
+
+describe('Bm25Index edges (each a guard the scoring relies on)', () => {
+  it('counts: size, docFreq, idf, vocabulary and average length follow adds, replacements and removals', () => {
+    const idx = new Bm25Index();
+    idx.add(bm25DocTerms(0, 'cat dog'));
+    idx.add(bm25DocTerms(1, 'cat'));
+    idx.add(bm25DocTerms(2, 'emu emu emu emu'));
+    expect([idx.size, idx.docFreq('cat'), idx.docFreq('emu'), idx.docFreq('zebra'), idx.vocabularySize]).toEqual([3, 2, 1, 0, 3]);
+    expect(idx.avgLength).toBe(7 / 3);
+    expect(idx.idf('cat')).toBe(Math.log(1 + (3 - 2 + 0.5) / (2 + 0.5)));
+    expect(idx.idf('zebra')).toBe(0);
+    idx.add(bm25DocTerms(1, 'owl owl')); // replaces key 1
+    expect([idx.size, idx.docFreq('cat'), idx.docFreq('owl'), idx.vocabularySize, idx.avgLength]).toEqual([3, 1, 1, 4, 8 / 3]);
+    idx.remove(2);
+    expect([idx.size, idx.has(2), idx.has(0), idx.docFreq('emu'), idx.vocabularySize, idx.avgLength]).toEqual([2, false, true, 0, 3, 2]);
+    expect(idx.search('emu', 5)).toEqual([]);
+    expect(idx.matchedTerms('cat', 2)).toEqual([]);
+    expect(Array.from(idx.scoreDocs('cat owl', [2, 1, 0]))).toEqual([0, idx.search('owl', 1)[0].score, idx.search('cat', 1)[0].score]);
+  });
+
+  it('term frequencies are rounded and at least 1; zero or negative counts are no term; long documents are checked', () => {
+    const idx = new Bm25Index();
+    idx.add({ key: 0, length: 10, terms: new Map([['a', 2.6], ['b', 0.3], ['c', 0], ['d', -2]]) });
+    idx.add({ key: 1, length: 10, terms: new Map([['a', 3], ['b', 1]]) });
+    expect([idx.docFreq('a'), idx.docFreq('b'), idx.docFreq('c'), idx.docFreq('d')]).toEqual([2, 2, 0, 0]);
+    expect(idx.scoreDocs('a b', [0])[0]).toBe(idx.scoreDocs('a b', [1])[0]); // tf 3 and 1 in both
+    for (const length of [-1, 1.5, NaN, 2 ** 32]) expect(() => idx.add({ key: 5, length, terms: new Map() })).toThrow(/bad length/);
+    for (const key of [2 ** 32, NaN]) expect(() => idx.add({ key, length: 1, terms: new Map() })).toThrow(/uint32/);
+    for (const p of [{ k1: -0.1 }, { k1: NaN }, { k1: Infinity }, { b: -0.01 }, { b: 1.01 }, { b: NaN }]) expect(() => new Bm25Index(p)).toThrow(RangeError);
+    expect(new Bm25Index({ k1: 0, b: 0 }).params).toEqual({ k1: 0, b: 0 });
+    expect(new Bm25Index({ b: 1 }).params).toEqual({ k1: 1.2, b: 1 });
+    expect(idx.search('a', 0.5)).toEqual([]);
+  });
+
+  it('documents added in any key order, past a term list\'s first allocation, score like the formula', () => {
+    const texts = Array.from({ length: 40 }, (_, i) => ['common', `w${i % 7}`, ...(i % 3 ? ['rare'] : []), 'common'].join(' '));
+    const order = Array.from({ length: 40 }, (_, i) => (i * 17) % 40); // keys out of order
+    const idx = new Bm25Index();
+    for (const key of order) idx.add(bm25DocTerms(key, texts[key]));
+    const words = texts.map((t) => t.split(' '));
+    for (const q of ['common', 'rare w3', 'w0 w0 common']) {
+      const want = words.map((_, d) => ({ key: d, score: handScore(q.split(' '), words, d) })).filter((h) => h.score > 0).sort((a, b) => b.score - a.score || a.key - b.key);
+      const got = idx.search(q, 40);
+      expect(got.map((h) => h.key).sort((a, b) => a - b)).toEqual(want.map((h) => h.key).sort((a, b) => a - b));
+      const ref = new Map(want.map((h) => [h.key, h.score]));
+      for (const h of got) expect(h.score).toBeCloseTo(ref.get(h.key)!, 5);
+      for (let i = 1; i < got.length; i++) expect(got[i - 1].score).toBeGreaterThanOrEqual(got[i].score);
+    }
+    for (const key of [0, 39, 20]) idx.remove(key);
+    expect(idx.docFreq('common')).toBe(37);
+    expect(idx.search('common', 50).map((h) => h.key).sort((a, b) => a - b)).toEqual(order.filter((k) => ![0, 39, 20].includes(k)).sort((a, b) => a - b));
+  });
+
+  it('two raw terms that sanitise to one term add their frequencies', () => {
+    const idx = new Bm25Index();
+    idx.add({ key: 0, length: 5, terms: new Map([['x\ud800', 2], ['x\ufffd', 3]]) });
+    idx.add({ key: 1, length: 5, terms: new Map([['x\ufffd', 5]]) });
+    expect(idx.docFreq('x\ufffd')).toBe(2);
+    expect(idx.scoreDocs('x\ufffd', [0])[0]).toBe(idx.scoreDocs('x\ufffd', [1])[0]);
+  });
+
+  it('a snapshot drops emptied terms, takes parameter overrides, and refuses every kind of damage', () => {
+    const idx = new Bm25Index();
+    ['alpha beta', 'beta gamma', 'gamma delta'].forEach((t, k) => idx.add(bm25DocTerms(k, t)));
+    idx.remove(0); // "alpha" has no postings left
+    const snap = idx.toSnapshot();
+    expect(new TextDecoder().decode(snap.termBytes)).toBe('betagammadelta');
+    expect(Array.from(snap.docKeys)).toEqual([1, 2]);
+    expect(Bm25Index.fromSnapshot(snap).vocabularySize).toBe(3);
+    expect(Bm25Index.fromSnapshot(snap, { k1: 2 }).params).toEqual({ k1: 2, b: 0.75 });
+    expect(Bm25Index.fromSnapshot(snap, undefined, { stem: true }).analyzerOptions).toEqual({ stem: true });
+    const bad: [Partial<Bm25Snapshot>, RegExp][] = [
+      [{ format: 'x' as never }, /not a version-1/],
+      [{ version: 2 as never }, /not a version-1/],
+      [{ postingOffsets: snap.postingOffsets.slice(1) }, /inconsistent/],
+      [{ postingTfs: snap.postingTfs.slice(1) }, /inconsistent/],
+      [{ docLengths: snap.docLengths.slice(1) }, /inconsistent/],
+      [{ termBytes: snap.termBytes.slice(1) }, /dictionary/],
+      [{ docKeys: Uint32Array.of(1, 1) }, /appears twice/],
+      [{ postingKeys: snap.postingKeys.map((k) => (k === 2 ? 7 : k)) }, /unknown document/],
+      [{ postingKeys: Uint32Array.of(2, 1, 1, 2), postingOffsets: Uint32Array.of(0, 2, 3, 4) }, /not in key order/],
+    ];
+    for (const [patch, why] of bad) expect(() => Bm25Index.fromSnapshot({ ...snap, ...patch })).toThrow(why);
   });
 });

@@ -81,3 +81,71 @@ describe('ColBERT MaxSim', () => {
     expect(s.score(b, 0)).toBeCloseTo(floatMaxSim(z, b, 0), 4);
   });
 });
+
+describe('ColBERT MaxSim edges', () => {
+  it('the query is quantised to int16 within i32 headroom for its dims, each vector with its own scale', () => {
+    for (const dims of [8, 1024, 4096]) {
+      const r = rng(dims);
+      const q = unitRows(3, dims, r);
+      q[5] = 0; // any component
+      const p = prepareColbertQuery(q, dims);
+      const qmax = Math.min(32767, Math.floor(2147483647 / (128 * dims)));
+      expect([p.dims, p.nq, p.nq4, p.codes.length, p.scales.length]).toEqual([dims, 3, 4, 4 * dims, 4]);
+      for (let i = 0; i < 3; i++) {
+        let max = 0;
+        for (let x = 0; x < dims; x++) max = Math.max(max, Math.abs(q[i * dims + x]));
+        expect(p.scales[i]).toBe(max / qmax);
+        let top = 0;
+        for (let x = 0; x < dims; x++) {
+          const c = p.codes[i * dims + x];
+          top = Math.max(top, Math.abs(c));
+          expect(Math.abs(c * p.scales[i] - q[i * dims + x])).toBeLessThanOrEqual(p.scales[i] / 2 + 1e-12);
+        }
+        expect(top).toBe(qmax); // the largest component uses the whole range
+      }
+      expect(Array.from(p.codes.subarray(3 * dims))).toEqual(new Array(dims).fill(0)); // padding row
+      expect(p.scales[3]).toBe(0);
+    }
+  });
+
+  it('a zero or non-finite query vector contributes 0; an empty query scores 0; misuse is a clear error', () => {
+    const dims = 16;
+    const r = rng(3);
+    const { block: b } = block([4], dims, r);
+    const good = unitRows(1, dims, r);
+    const q = new Float32Array(3 * dims);
+    q.set(good, 0);
+    q[dims] = Infinity; // vector 1 unusable
+    // vector 2 all zero
+    const p = prepareColbertQuery(q, dims);
+    expect(Array.from(p.codes.subarray(dims, 3 * dims)).every((c) => c === 0)).toBe(true);
+    for (const s of [new MaxSimScorer(), new MaxSimScorer(false)]) {
+      s.setQuery(p);
+      const only = new MaxSimScorer(false);
+      only.setQuery(prepareColbertQuery(good, dims));
+      // best dot of vector 0, plus 0 from each of the other two, over 3 vectors
+      expect(s.score(b, 0)).toBeCloseTo(only.score(b, 0) / 3, 12);
+      s.setQuery(prepareColbertQuery(new Float32Array(0), dims));
+      expect(s.score(b, 0)).toBe(0);
+    }
+    expect(() => new MaxSimScorer().score(b, 0)).toThrow(/setQuery first/);
+    const s = new MaxSimScorer();
+    s.setQuery(prepareColbertQuery(good, 8));
+    expect(() => s.score(b, 0)).toThrow(/prepared for 8 dims, block has 16/);
+  });
+
+  it('negative dots: MaxSim takes the largest, even when all are below zero', () => {
+    const dims = 8;
+    const rows = new Float32Array(2 * dims);
+    rows[0] = -1; // row 0 · e0 = -1
+    rows[dims] = -0.5; // row 1 · e0 = -0.5
+    const { codes, scales } = quantizeInt8Batch(rows, dims);
+    const b: ColbertBlock = { dims, rowOffsets: Uint32Array.of(0, 2), codes, scales };
+    const q = new Float32Array(dims);
+    q[0] = 1;
+    for (const s of [new MaxSimScorer(), new MaxSimScorer(false)]) {
+      s.setQuery(prepareColbertQuery(q, dims));
+      expect(s.score(b, 0)).toBeCloseTo(-0.5, 2);
+    }
+  });
+});

@@ -44,12 +44,12 @@ export class FakeEncoder implements EncoderLike {
   readonly calls: number[] = [];
   private readonly names = new Map<number, string>();
 
-  constructor(opts: { modelId?: string; dims?: number; headHash?: string; maxLength?: number } = {}) {
+  constructor(opts: { modelId?: string; dims?: number; headHash?: string; dtype?: string; maxLength?: number } = {}) {
     this.info = {
       modelId: opts.modelId ?? 'fake-m3',
       hidden: opts.dims ?? 32,
       headHash: opts.headHash ?? 'fake-head-1',
-      dtype: 'fp32',
+      dtype: opts.dtype ?? 'fp32',
       maxLength: opts.maxLength ?? 512,
       heads: { sparse: true, colbert: true },
     };

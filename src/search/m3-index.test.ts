@@ -12,7 +12,7 @@ import { M3IndexMismatchError } from '../store/errors.ts';
 import { M3Error, M3InputError } from '../errors.ts';
 import { FakeEncoder } from './fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
-import { corpus, gaussianUnit, randomSparse, refColbert, refDense, refSparse } from './test-corpus.ts';
+import { corpus, gaussianUnit, randomSparse, refBm25, refColbert, refDense, refSparse } from './test-corpus.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
 const dirs: string[] = [];
@@ -101,6 +101,15 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
       // uint8 weights: error ≤ Σ w_q · scale/2 with scale ≤ 0.4/255
       const bound = q.sparse.weights.reduce((a, w) => a + w, 0) * (0.4 / 255) / 2 + 1e-6;
       for (const h of s) expect(Math.abs(h.score - refSparse(q.sparse, byId.get(h.id)!.embedding!.sparse!))).toBeLessThanOrEqual(bound);
+      // Which documents: the float64 top 10, except that documents within the quantisation error of the 10th
+      // score may trade places with it.
+      const kth = sx[s.length - 1].s;
+      const got = new Set(s.map((h) => h.id));
+      for (const x of sx) {
+        if (x.s > kth + 2 * bound) expect(got.has(x.id), `${x.id} (${x.s}) is missing`).toBe(true);
+        else if (x.s < kth - 2 * bound) expect(got.has(x.id), `${x.id} (${x.s}) should not be there`).toBe(false);
+      }
+      expect(sx.filter((x) => x.s > kth + 2 * bound).length).toBeGreaterThanOrEqual(s.length - 2); // ≥ 8 of 10 pinned by id
 
       const c = await idx.search(emb, { mode: 'colbert', k: 5, includeText: false });
       const cx = docs.map((x) => ({ id: x.id, s: refColbert(q.colbert, x.embedding!.colbert!, DIMS) })).sort((a, b) => b.s - a.s);
@@ -127,8 +136,19 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
         for (const sig of Object.values(h.signals)) if (sig.rank) ref += 1 / (60 + sig.rank);
         expect(h.score).toBeCloseTo(ref, 12);
       }
-      const top = rr[0];
-      if (top.signals.dense?.rank) expect(d[top.signals.dense.rank - 1]?.id ?? top.id).toBe(top.id);
+      // Each hit's per-signal rank is its place in that signal's own top-100 (what a single-mode search returns).
+      const lists = {
+        dense: await idx.search(emb, { mode: 'dense', k: 100, includeText: false }),
+        sparse: await idx.search(emb, { mode: 'sparse', k: 100, includeText: false }),
+      };
+      let ranked = 0;
+      for (const h of rr)
+        for (const sig of ['dense', 'sparse'] as const) {
+          const rank = h.signals[sig]!.rank;
+          if (rank === null) expect(lists[sig].some((x) => x.id === h.id)).toBe(false);
+          else expect(lists[sig][rank - 1].id, `${sig} rank ${rank} of ${h.id}`).toBe(h.id), ranked++;
+        }
+      expect(ranked).toBeGreaterThanOrEqual(rr.length); // every RRF hit is in at least one list
       for (let i = 1; i < rr.length; i++) expect(rr[i - 1].score).toBeGreaterThanOrEqual(rr[i].score);
     }
     idx.close();
@@ -136,6 +156,61 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
 });
 
 describe('M3Index search behaviour', () => {
+  it('hybrid with text: BM25 enters weighted fusion divided by the query\'s best BM25, normalized fusion as 2·atan(s)/π', async () => {
+    const docs = corpus(300, DIMS, 21, { colbert: true });
+    const idx = await M3Index.open('bm25-fusion', { store: new MemoryStore(), model, colbert: true });
+    await idx.add(docs, { batchSize: 128 }); // BM25 read across several segments
+    const words = docs.map((d) => d.text.split(' ')); // the corpus is lower-case words and single spaces
+    const byId = new Map(docs.map((d, i) => [d.id, i]));
+    const r = rng(5);
+    const w = { dense: 0.4, sparse: 0.2, colbert: 0.4, bm25: 0.3 }; // BM25's weight differs from the others'
+    const wsum = 0.4 + 0.2 + 0.4 + 0.3;
+    for (let qn = 0; qn < 6; qn++) {
+      const target = docs[Math.floor(r() * docs.length)];
+      const tw = target.text.split(' ');
+      // Two of the target's words, one of them twice (qtf), and a word no document has.
+      const qwords = [tw[0], tw[tw.length - 1], tw[tw.length - 1], 'nowhere'];
+      const text = qwords.join(' ');
+      const t = target.embedding!;
+      const dense = gaussianUnit(r, DIMS).map((x, i) => 0.5 * t.dense![i] + 0.5 * x);
+      const emb = { dense, sparse: randomSparse(r, 8), colbert: t.colbert!.slice(0, 2 * DIMS), tokens: 4, truncated: false };
+      const bm25 = words.map((_, d) => refBm25(qwords, words, d));
+      const best = Math.max(...bm25);
+      expect(best).toBeGreaterThan(1); // raw BM25 is well above M3's inner products: the division matters
+
+      const hy = await idx.search({ text, embedding: emb }, { k: 10, weights: w, includeText: false });
+      expect(hy.length).toBe(10);
+      for (const h of hy) {
+        const d = byId.get(h.id)!;
+        const x = docs[d].embedding!;
+        // float32 accumulation in the index: ~1e-7 relative
+        expect(Math.abs(h.signals.bm25!.score - bm25[d])).toBeLessThanOrEqual(1e-6 * best);
+        // The fused score from the hit's own M3 signals and the independent BM25: exact up to float32 BM25.
+        const s = h.signals;
+        const fused = (0.4 * s.dense!.score + 0.2 * s.sparse!.score + 0.4 * s.colbert!.score + 0.3 * (bm25[d] / best)) / wsum;
+        expect(Math.abs(h.score - fused)).toBeLessThanOrEqual(1e-6);
+        // And from float64 references for every signal (int8 / uint8 storage: ~1e-2).
+        const ref = (0.4 * refDense(dense, x.dense!) + 0.2 * refSparse(emb.sparse, x.sparse!) + 0.4 * refColbert(emb.colbert, x.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum;
+        expect(Math.abs(h.score - ref)).toBeLessThanOrEqual(1e-2);
+      }
+      // The top hit is the corpus-wide best of the independent fused score.
+      const refAll = docs.map((x, d) => (0.4 * refDense(dense, x.embedding!.dense!) + 0.2 * refSparse(emb.sparse, x.embedding!.sparse!) + 0.4 * refColbert(emb.colbert, x.embedding!.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum);
+      const top = refAll.indexOf(Math.max(...refAll));
+      expect(hy[0].id).toBe(docs[top].id);
+
+      const no = await idx.search({ text, embedding: emb }, { k: 10, fusion: 'normalized', weights: w, includeText: false });
+      const ip = (v: number) => 0.5 + Math.atan(v) / Math.PI; // Milvus: inner products
+      for (const h of no) {
+        const d = byId.get(h.id)!;
+        const s = h.signals;
+        expect(Math.abs(s.bm25!.score - bm25[d])).toBeLessThanOrEqual(1e-6 * best);
+        const want = (0.4 * ip(s.dense!.score) + 0.2 * ip(s.sparse!.score) + 0.4 * ip(s.colbert!.score) + (0.3 * 2 * Math.atan(bm25[d])) / Math.PI) / wsum;
+        expect(Math.abs(h.score - want)).toBeLessThanOrEqual(1e-6);
+      }
+    }
+    idx.close();
+  });
+
   it('filters by metadata (equality, $in, ranges, function) before taking the top k', async () => {
     const docs = corpus(200, DIMS, 3);
     const idx = await M3Index.open('f', { store: new MemoryStore(), model });
@@ -275,6 +350,38 @@ describe('M3Index search behaviour', () => {
     re.close();
     const reset = await M3Index.open('m', { store, encoder: new FakeEncoder({ dims: DIMS }), onMismatch: 'reset' });
     expect(reset.count()).toBe(0);
+  });
+
+  it('opening with another dtype (q8 vectors into an fp32 index) is an M3IndexMismatchError naming both dtypes', async () => {
+    const store = new MemoryStore();
+    const idx = await M3Index.open('dt', { store, encoder: new FakeEncoder({ dims: DIMS, dtype: 'fp32' }) });
+    await idx.add([{ id: 'a', text: 'apples' }, { id: 'b', text: 'bananas' }]);
+    idx.close();
+    const q8 = new FakeEncoder({ dims: DIMS, dtype: 'q8' });
+    const err = await M3Index.open('dt', { store, encoder: q8 }).catch((e) => e);
+    expect(err).toBeInstanceOf(M3IndexMismatchError);
+    expect(err.fields).toEqual(['dtype']);
+    expect(err.stored.dtype).toBe('fp32');
+    expect(err.given.dtype).toBe('q8');
+    expect(err.message).toContain('built with model "fake-m3" (dims 32, head fake-head-1, dtype fp32) but opened with model "fake-m3" (dims 32, head fake-head-1, dtype q8)');
+    expect(err.message).toContain("differs in dtype");
+    expect(err.message).toContain("load the encoder with { dtype: 'fp32' }");
+    // Precomputed vectors: the dtype given in { model } is compared the same way.
+    const pre = new MemoryStore();
+    const p = await M3Index.open('p', { store: pre, model: { ...model, dtype: 'fp16' } });
+    await p.add(corpus(3, DIMS));
+    p.close();
+    expect((await M3Index.open('p', { store: pre, model: { ...model, dtype: 'q8' } }).catch((e) => e)).fields).toEqual(['dtype']);
+    expect((await M3Index.open('p', { store: pre, model: { ...model, dtype: 'fp16' } })).count()).toBe(3);
+    // The same dtype opens; re-embed with the new dtype records it.
+    const same = await M3Index.open('dt', { store, encoder: new FakeEncoder({ dims: DIMS, dtype: 'fp32' }) });
+    expect(same.count()).toBe(2);
+    same.close();
+    const re = await M3Index.open('dt', { store, encoder: q8, onMismatch: 're-embed' });
+    expect(re.info.dtype).toBe('q8');
+    expect(re.count()).toBe(2);
+    re.close();
+    expect((await M3Index.open('dt', { store, encoder: q8 })).count()).toBe(2);
   });
 
   it('compaction purges tombstones in one commit and keeps every live doc searchable', async () => {

@@ -648,6 +648,8 @@ function mismatch(stored: MetaRecord, given: ModelIdentity, legacy: boolean): st
   if (stored.modelId !== given.modelId) diff.push('model id');
   if (stored.dims !== given.dims) diff.push('dims');
   if (!legacy && stored.headHash !== given.headHash) diff.push('head hash');
+  // fp32, fp16 and q8 graphs give different vectors: an index is queried with the dtype that built it.
+  if (!legacy && stored.dtype !== given.dtype) diff.push('dtype');
   return diff;
 }
 

@@ -72,3 +72,60 @@ describe('SegmentBm25', () => {
     expectSame(a, b, docs.map((d) => d.key));
   });
 });
+
+describe('SegmentBm25 edges', () => {
+  it('a block with repeated terms merges their frequencies; odd stored tfs are clamped like Bm25Index', () => {
+    // Raw block: term "a" listed twice for doc 0 (tfs add up), a fractional tf, a zero tf, and a huge one.
+    const raw: Bm25BlockSource = {
+      keys: Uint32Array.of(0, 1, 2),
+      bm25: { terms: ['b', 'a', 'a', 'c'], offsets: Uint32Array.of(0, 1, 2, 3, 5), docs: Uint32Array.of(1, 0, 0, 2, 1), tfs: Float64Array.of(2.6, 1, 2, 0, 70000), lengths: Uint32Array.of(4, 5, 6) },
+    };
+    const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    a.addBlocks([raw]);
+    const b = new Bm25Index(DEFAULT_BM25_PARAMS);
+    b.add({ key: 0, length: 4, terms: new Map([['a', 3]]) });
+    b.add({ key: 1, length: 5, terms: new Map([['b', 3], ['c', 65535]]) });
+    b.add({ key: 2, length: 6, terms: new Map() });
+    expect([a.docFreq('a'), a.docFreq('b'), a.docFreq('c')]).toEqual([1, 1, 1]);
+    expectSame(a, b, [0, 1, 2]);
+    // The same tfs in a sorted block (read in place): fractional and oversized tfs are clamped the same way.
+    const sorted: Bm25BlockSource = { keys: Uint32Array.of(0, 1), bm25: { terms: ['a', 'c'], offsets: Uint32Array.of(0, 1, 2), docs: Uint32Array.of(0, 1), tfs: Float64Array.of(2.6, 70000), lengths: Uint32Array.of(4, 5) } };
+    const c = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    c.addBlocks([sorted]);
+    const d = new Bm25Index(DEFAULT_BM25_PARAMS);
+    d.add({ key: 0, length: 4, terms: new Map([['a', 3]]) });
+    d.add({ key: 1, length: 5, terms: new Map([['c', 65535]]) });
+    expectSame(c, d, [0, 1]);
+  });
+
+  it('refuses bad keys and lengths; unknown and negative keys are absent; removing one is a no-op', () => {
+    const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    const one = (key: number, length: number): Bm25BlockSource => ({ keys: [key], bm25: { terms: ['x'], offsets: [0, 1], docs: [0], tfs: [1], lengths: [length] } });
+    for (const key of [-1, 1.5, 2 ** 32]) expect(() => a.addBlocks([one(key, 1)])).toThrow(/uint32/);
+    for (const length of [-1, 0.5, 2 ** 32]) expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([one(0, length)])).toThrow(/bad length/);
+    const s = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    s.addBlocks([one(3, 2)]);
+    expect([s.has(3), s.has(-1), s.has(4), s.has(99999)]).toEqual([true, false, false, false]);
+    s.remove(4);
+    s.remove(-1);
+    expect([s.size, s.avgLength]).toEqual([1, 2]);
+    expect(s.matchedTerms('x', 4)).toEqual([]);
+    expect(Array.from(s.scoreDocs('x', [4, 3])).map((v) => v > 0)).toEqual([false, true]);
+    expect(s.search('x', 0.5)).toEqual([]);
+    s.remove(3);
+    expect([s.size, s.avgLength, s.docFreq('x')]).toEqual([0, 0, 0]);
+    expect(s.search('x', 5)).toEqual([]);
+    expect(new SegmentBm25({ k1: 1.5, b: 0.3 }).params).toEqual({ k1: 1.5, b: 0.3 });
+  });
+
+  it('keys far beyond the first allocation, and many distinct query terms, still score like Bm25Index', () => {
+    const docs = Array.from({ length: 300 }, (_, i) => bm25DocTerms(5000 + i * 7, text()));
+    const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    const b = new Bm25Index(DEFAULT_BM25_PARAMS);
+    a.addBlocks([block(docs.slice(0, 150)), block(docs.slice(150))]);
+    for (const d of docs) b.add(d);
+    expectSame(a, b, docs.map((d) => d.key));
+    const all = WORDS.join(' ');
+    expect(a.search(all, 1000)).toEqual(b.search(all, 1000));
+  });
+});

@@ -90,11 +90,14 @@ export class SegmentBm25 {
       const { keys } = seg;
       const lengths = seg.bm25.lengths;
       let max = -1;
-      for (let i = 0; i < keys.length; i++) if (keys[i] > max) max = keys[i];
-      this.ensureKeys(max + 1);
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
         if (!Number.isInteger(key) || key < 0 || key > 0xffffffff) throw new RangeError(`BM25: key must be a uint32, got ${key}`);
+        if (key > max) max = key;
+      }
+      this.ensureKeys(max + 1);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
         if (alive && !alive(key)) continue;
         const length = lengths[i];
         if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);

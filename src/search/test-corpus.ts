@@ -75,3 +75,21 @@ export function refColbert(q: Float32Array, d: Float32Array, dims: number): numb
   }
   return total / nq;
 }
+
+/**
+ * Okapi BM25 of document `d` written out over plain word arrays (Lucene idf, k1, b; a repeated query word
+ * counts once per occurrence): the reference for Bm25Index, SegmentBm25 and BM25 inside fusion.
+ */
+export function refBm25(query: readonly string[], docs: readonly (readonly string[])[], d: number, k1 = 1.2, b = 0.75): number {
+  const N = docs.length;
+  const avg = docs.reduce((s, x) => s + x.length, 0) / N;
+  let s = 0;
+  for (const q of query) {
+    const df = docs.filter((x) => x.includes(q)).length;
+    if (df === 0) continue;
+    const tf = docs[d].filter((w) => w === q).length;
+    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    s += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docs[d].length) / avg));
+  }
+  return s;
+}

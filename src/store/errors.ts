@@ -14,7 +14,8 @@ export class M3IndexMismatchError extends M3Error {
       'MODEL_MISMATCH',
       `index was built with ${describe(stored)} but opened with ${describe(given)} ` +
         `(differs in ${fields.join(', ')}); open with { onMismatch: 're-embed' } to re-encode the stored ` +
-        `texts, or { onMismatch: 'reset' } to start empty`,
+        `texts, or { onMismatch: 'reset' } to start empty` +
+        (fields.includes('dtype') ? ` (or load the encoder with { dtype: '${stored.dtype}' }, the dtype the index was built with)` : ''),
     );
   }
 }

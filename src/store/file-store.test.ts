@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,42 +59,79 @@ describe('FileStore', () => {
     idx.close();
   });
 
-  it('a process killed mid-ingest leaves whole batches: reopening is consistent (5 kills)', async () => {
+  it('processes killed at each step of a commit leave every batch all present or all absent (12 kills)', async () => {
     const dir = tmp();
     const child = fileURLToPath(new URL('./file-store-crash-child.ts', import.meta.url));
-    let last = 0;
-    for (let round = 0; round < 5; round++) {
-      const seen = await new Promise<number>((resolve, reject) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let committed = 0;
-        let commits = 0;
+    const BATCH = 50;
+    // Where each child is killed: every step of an add's commit (segment file, then meta.json, the commit point,
+    // then the lock), of a removal's (meta.json only) and of the compaction a removal sets off.
+    const POINTS = [
+      'add:open:seg:pre', 'add:write:seg:torn', 'add:sync:seg:pre', 'add:rename:seg:post', 'add:write:meta:torn',
+      'add:rename:meta:pre', 'add:rename:meta:post', 'add:rm:lock:pre', 'remove:rename:meta:pre', 'remove:rename:meta:post',
+      'remove:rename:seg:post', 'remove:rm:seg:pre',
+    ];
+    // The parent's own model of which batches exist, from the operations the children reported.
+    const present = new Set<number>();
+    let added = 0;
+    const apply = (o: { kind: string; batch: number }) => {
+      if (o.kind === 'add') (present.add(o.batch), (added = o.batch + 1));
+      else present.delete(o.batch);
+    };
+    const log: string[] = [];
+    for (const point of POINTS) {
+      const applied = await new Promise<boolean>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', child, dir, point], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let inflight: { kind: string; batch: number } | null = null;
+        let at: boolean | null = null;
         let err = '';
-        const killAfter = 2 + round; // commits before the kill, varied so it lands at different points
+        let buf = '';
         p.stdout.on('data', (b: Buffer) => {
-          for (const m of b.toString().matchAll(/committed (\d+)/g)) {
-            committed = Number(m[1]);
-            if (++commits === killAfter) {
-              // Kill at a random moment inside the next commit.
-              setTimeout(() => p.kill('SIGKILL'), Math.random() * 15);
+          buf += b.toString();
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            const m = /^op (add|remove) (\d+)$/.exec(line);
+            if (m) inflight = { kind: m[1], batch: Number(m[2]) };
+            else if (line === 'done') (apply(inflight!), (inflight = null));
+            else if (line.startsWith(`at ${point} `)) {
+              at = line.endsWith('applied=1');
+              if (at) apply(inflight!);
+              log.push(`${point}: killed during ${inflight!.kind} ${inflight!.batch}, ${at ? 'after' : 'before'} its commit point`);
+              p.kill('SIGKILL');
             }
           }
         });
         p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-        p.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(committed) : reject(new Error(`child exited: ${err}`))));
+        p.on('exit', (code, signal) => (signal === 'SIGKILL' && at !== null ? resolve(at) : reject(new Error(`child for ${point} exited ${code ?? signal} without reaching it: ${err}`))));
       });
+      expect(typeof applied).toBe('boolean');
       const idx = await M3Index.open('crash', { store: new FileStore(dir), model: { modelId: 'precomputed', dims: 64, headHash: 'h' } });
-      const n = idx.count();
-      // Every reported commit is there; at most the batch in flight was added on top, whole.
-      expect(n).toBeGreaterThanOrEqual(seen);
-      expect(n).toBeGreaterThan(last);
-      const ids = [...Array(2 * n + 200).keys()].map((i) => `d${i}`).filter((id) => idx.has(id));
-      expect(ids.length).toBe(n);
-      for (const id of ids.slice(-3)) expect((await idx.get(id))?.id).toBe(id);
-      const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
-      expect(meta.docCount).toBe(n);
-      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'write.lock')).toEqual([]);
-      last = n;
+      // Every batch ever started is all there or all gone, exactly as the operations before the kill (and the one
+      // killed, if past its commit point) left it.
+      for (let b = 0; b <= added; b++) {
+        const have = Array.from({ length: BATCH }, (_, i) => idx.has(`d${b * BATCH + i}`));
+        const n = have.filter(Boolean).length;
+        expect(n === 0 || n === BATCH, `${point}: batch ${b} has ${n} of ${BATCH} documents`).toBe(true);
+        expect(n === BATCH, `${point}: batch ${b}`).toBe(present.has(b));
+      }
+      expect(idx.count()).toBe(present.size * BATCH);
+      // No meta.json yet when the very first commit was killed before its commit point.
+      const meta = existsSync(join(dir, 'meta.json')) ? JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) : { docCount: 0, segments: [] };
+      expect(meta.docCount).toBe(present.size * BATCH);
+      // Texts come back intact: the first and last document of every present batch.
+      for (const b of present) {
+        const docs = corpus(BATCH, 64, 1000 + b);
+        for (const i of [0, BATCH - 1]) expect(await idx.get(`d${b * BATCH + i}`)).toEqual({ id: `d${b * BATCH + i}`, text: docs[i].text, metadata: docs[i].metadata });
+      }
+      // The open removed the killed writer's temp files and orphan segments, and its lock is released.
+      const files = readdirSync(dir);
+      expect(files.filter((f) => f.endsWith('.tmp') || f === 'write.lock')).toEqual([]);
+      expect(files.filter((f) => f.startsWith('seg-')).length).toBe(meta.segments.length);
       idx.close();
     }
-  }, 120_000);
+    console.log(`FileStore kills:\n  ${log.join('\n  ')}`);
+    expect(log.filter((l) => l.includes('after')).length).toBeGreaterThanOrEqual(3);
+    expect(log.filter((l) => l.includes('before')).length).toBeGreaterThanOrEqual(3);
+    expect(present.size).toBeGreaterThan(0);
+  }, 300_000);
 });
