@@ -19,6 +19,7 @@ import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, ty
 import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { passages } from './chunking.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
+import { constrains, explainHit, planQuery, resolveConstraint, type Constraint } from './boolean-search.ts';
 import { compileFilter } from './filter.ts';
 import { FUSIONS } from './fusion.ts';
 import { LiveIndex } from './live-index.ts';
@@ -191,17 +192,20 @@ export class M3Index {
     for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
 
-    const text = typeof query === 'string' ? query : query?.text;
-    let embedding = typeof query === 'string' ? undefined : query?.embedding;
-    if (typeof query !== 'string' && (query === null || typeof query !== 'object')) throw new M3InputError('query must be a string or { text?, embedding? }');
-    if (text !== undefined && typeof text !== 'string') throw new M3InputError('query text must be a string');
-    if (!embedding && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // empty or punctuation only
+    const plan = planQuery(query, options.syntax);
+    const text = plan.text;
+    let embedding = plan.embedding;
+    if (!embedding && !plan.bool && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // plain syntax: empty or punctuation only
     if (this.live.liveDocs === 0) return [];
+    const analyzer = this.analyzer();
+    const constraint = constrains(plan.bool) ? await resolveConstraint(this.live, plan.bool, mode, analyzer, (keys) => this.textsOf(keys)) : null;
+    this.check();
     const needColbert = mode === 'colbert' || !!rerank || (mode === 'hybrid' && this.live.hasColbert && weights.colbert > 0);
     if (!embedding && mode !== 'bm25') {
       if (!this.encoder) throw new Error(`mode "${mode}" needs an encoder (or pass { embedding } in the query)`);
+      if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new Error(`mode "${mode}" needs words to encode: a query of only excluded clauses needs { embedding }`);
       const heads = (this.encoder.info as { heads?: { sparse?: boolean; colbert?: boolean } }).heads;
-      [embedding] = await this.encoder.encode([text!], {
+      [embedding] = await this.encoder.encode([text], {
         dense: true,
         sparse: heads?.sparse !== false,
         colbert: needColbert && heads?.colbert !== false,
@@ -219,6 +223,7 @@ export class M3Index {
       rerank,
       filter,
       aggregate: this.opts.chunk?.aggregate ?? 'max',
+      constraint: constraint && { keys: constraint.keys, bm25: constraint.compiled.scoring },
     });
     const hits: Hit[] = ranked.map((r) => {
       const meta = this.live.keyMeta[r.key];
@@ -231,12 +236,12 @@ export class M3Index {
       const d = docs[i];
       if (!d) return;
       if (options.includeText !== false) h.text = d.text;
-      if (options.explain) this.explain(h, ranked[i].key, d, text, embedding);
+      if (options.explain) this.explain(h, ranked[i].key, d, text, embedding, constraint);
     });
     return hits;
   }
 
-  private explain(hit: Hit, key: number, doc: DocRecord, text: string | undefined, emb: M3Embedding | undefined): void {
+  private explain(hit: Hit, key: number, doc: DocRecord, text: string | undefined, emb: M3Embedding | undefined, constraint: Constraint | null): void {
     const tokenText = (id: number) => this.encoder?.tokenText?.(id) ?? `#${id}`;
     let tokenTexts: string[] = [];
     if (emb?.sparse && this.live.sparseSegments.length) {
@@ -247,9 +252,19 @@ export class M3Index {
       const local = row - seg.rowBase;
       if (seg.rowSpans.length) hit.passage = { start: seg.rowSpans[2 * local], end: seg.rowSpans[2 * local + 1] };
     }
-    const terms = text && this.live.bm25 ? this.live.bm25.matchedTerms(text, key) : [];
+    const bm25Query = constraint?.compiled.scoring ?? text;
+    const terms = bm25Query && this.live.bm25 ? this.live.bm25.matchedTerms(bm25Query, key) : [];
     hit.terms = terms.map((t) => ({ term: t.term, contribution: t.weight }));
-    hit.highlights = highlightSpans(doc.text, new Set(terms.map((t) => t.term)), tokenTexts, this.analyzer());
+    const why = constraint ? explainHit(constraint, doc.text, this.analyzer()) : null;
+    if (why) hit.clauses = why.clauses;
+    hit.highlights = highlightSpans(doc.text, new Set(terms.map((t) => t.term)), tokenTexts, this.analyzer(), why?.spans);
+  }
+
+  /** Stored texts of live documents by key (phrase checks), read in one store call. */
+  private async textsOf(keys: Uint32Array): Promise<(string | undefined)[]> {
+    const ids = Array.from(keys, (k) => this.live.keyId[k]!);
+    const docs = await this.store.getDocs(ids);
+    return docs.map((d) => d?.text);
   }
 
   // ---------------------------------------------------------------- writing
