@@ -331,6 +331,58 @@ function targetRecall(top: number[][]): number {
   return hit / top.length;
 }
 
+// ------------------------------------------------------------------------- query syntax (issue 15)
+
+export const KINDS = ['and', 'andNot', 'prefix', 'fuzzy', 'phrase'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/**
+ * Per workload query, one query of each kind from its words: AND (+a +b), AND_NOT (+a -b), a prefix (the first
+ * 3 letters of a), a typo (a with its middle letter changed, within 1 edit) and a phrase (two adjacent words of
+ * the query's target document; MiniSearch has no phrases).
+ */
+function kindQuery(q: Query, kind: Kind): { m3: string; a: string; b: string } {
+  const ws = q.text.split(' ');
+  const a = ws[0];
+  const b = ws.find((w) => w !== a) ?? ws[1];
+  if (kind === 'and') return { m3: `+${a} +${b}`, a, b };
+  if (kind === 'andNot') return { m3: `+${a} -${b}`, a, b };
+  if (kind === 'prefix') {
+    const p = a.slice(0, 3);
+    return { m3: `${p}*`, a: p, b };
+  }
+  if (kind === 'fuzzy') {
+    const m = a.length >> 1;
+    const typo = a.slice(0, m) + (a[m] === 'a' ? 'e' : 'a') + a.slice(m + 1);
+    return { m3: `${typo}~1`, a: typo, b };
+  }
+  const dw = wl().docText(q.target).split(' ');
+  const at = (q.index * 7) % (dw.length - 1);
+  return { m3: `"${dw[at]} ${dw[at + 1]}"`, a: dw[at], b: dw[at + 1] };
+}
+
+/** The query-syntax kinds in bm25 mode (constraints select, BM25 ranks), top-10 without texts. */
+async function timeKinds(name: string, warm: number, count: number): Promise<Record<Kind, Stats & { meanHits: number }>> {
+  const index = open.get(name);
+  if (!index) throw new Error(`index ${name} is not open`);
+  const out = {} as Record<Kind, Stats & { meanHits: number }>;
+  const opts: SearchOptions = { k: K, mode: 'bm25', includeText: false };
+  for (const kind of KINDS) {
+    for (let j = 0; j < warm; j++) await index.search(kindQuery(queries[j], kind).m3, opts);
+    const ms: number[] = [];
+    let hits = 0;
+    for (let j = 0; j < count; j++) {
+      const q = kindQuery(queries[j], kind).m3;
+      const t = performance.now();
+      const r = await index.search(q, opts);
+      ms.push(performance.now() - t);
+      hits += r.length;
+    }
+    out[kind] = { ...stats(ms), meanHits: hits / count };
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------------- anchors
 
 /** Orama 3 hybrid (term + vector, similarity 0, top-10) on the same documents and queries. */
@@ -362,7 +414,7 @@ async function orama(warm: number, count: number): Promise<{ insertDocsPerSec: n
 }
 
 /** MiniSearch BM25 (its default OR query over one text field), top-10 of its sorted results. */
-async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerSec: number; bm25: Stats; heap: Awaited<ReturnType<typeof heap>> }> {
+async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerSec: number; bm25: Stats; kinds: Partial<Record<Kind, Stats & { meanMatches: number }>>; heap: Awaited<ReturnType<typeof heap>> }> {
   const { default: MiniSearch } = await import('minisearch');
   const w = wl();
   const ms = new MiniSearch<{ id: string; text: string }>({ fields: ['text'] });
@@ -381,10 +433,32 @@ async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerS
     ms.search(queries[j].text).slice(0, K);
     times.push(performance.now() - t);
   }
-  return { addAllDocsPerSec: (w.n / addMs) * 1000, bm25: stats(times), heap: await heap() };
+  // The same kinds as timeKinds, in MiniSearch's own terms (it ranks every match, then we take the top 10).
+  const kinds: Partial<Record<Kind, Stats & { meanMatches: number }>> = {};
+  const run = (kind: Kind, q: Query) => {
+    const { a, b } = kindQuery(q, kind);
+    if (kind === 'and') return ms.search(`${a} ${b}`, { combineWith: 'AND' });
+    if (kind === 'andNot') return ms.search({ queries: [a, b], combineWith: 'AND_NOT' });
+    if (kind === 'prefix') return ms.search(a, { prefix: true });
+    return ms.search(a, { fuzzy: 1 });
+  };
+  for (const kind of ['and', 'andNot', 'prefix', 'fuzzy'] as const) {
+    for (let j = 0; j < warm; j++) run(kind, queries[j]).slice(0, K);
+    const t2: number[] = [];
+    let matches = 0;
+    for (let j = 0; j < count; j++) {
+      const t = performance.now();
+      const r = run(kind, queries[j]);
+      r.slice(0, K);
+      t2.push(performance.now() - t);
+      matches += r.length;
+    }
+    kinds[kind] = { ...stats(t2), meanMatches: matches / count };
+  }
+  return { addAllDocsPerSec: (w.n / addMs) * 1000, bm25: stats(times), kinds, heap: await heap() };
 }
 
-const bench = { init, ingest, coldOpen, openIndex, closeIndex, timeMode, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
+const bench = { init, ingest, coldOpen, openIndex, closeIndex, timeMode, timeKinds, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
 export type Bench = typeof bench;
 (window as unknown as { bench: Bench; benchReady: boolean }).bench = bench;
 (window as unknown as { benchReady: boolean }).benchReady = true;

@@ -1,44 +1,57 @@
-/**
- * Levenshtein distance bounded by `max`: a DP restricted to the diagonal band |i − j| ≤ max, which stops as
- * soon as a whole row exceeds `max`. O(len · max) instead of O(len²); UTF-16 code units.
- * Returns the distance, or max + 1 when it is larger.
- */
-let prev = new Int32Array(64);
-let cur = new Int32Array(64);
+/** Levenshtein (edit distance) matching of a word against a term dictionary, in UTF-16 code units. */
 
-export function boundedLevenshtein(a: string, b: string, max: number): number {
-  const la = a.length;
-  const lb = b.length;
-  if (Math.abs(la - lb) > max) return max + 1;
-  if (la === 0 || lb === 0) return Math.max(la, lb);
-  if (prev.length <= lb) {
-    prev = new Int32Array(lb * 2 + 2);
-    cur = new Int32Array(lb * 2 + 2);
-  }
-  const big = max + 1;
-  for (let j = 0; j <= lb; j++) prev[j] = j <= max ? j : big;
-  for (let i = 1; i <= la; i++) {
-    const lo = Math.max(1, i - max);
-    const hi = Math.min(lb, i + max);
-    cur[0] = i <= max ? i : big;
-    if (lo > 1) cur[lo - 1] = big;
-    let rowMin = cur[0];
-    const ca = a.charCodeAt(i - 1);
-    for (let j = lo; j <= hi; j++) {
-      let v = prev[j - 1] + (ca === b.charCodeAt(j - 1) ? 0 : 1);
-      const del = prev[j] + 1;
-      if (del < v) v = del;
-      const ins = cur[j - 1] + 1;
-      if (ins < v) v = ins;
-      if (v > big) v = big;
-      cur[j] = v;
-      if (v < rowMin) rowMin = v;
+/**
+ * Every term of the ascending `sorted` dictionary within `max` edits of `query`: one DP row per character
+ * of the current term, reused for the prefix it shares with the previous term (a walk over the implicit
+ * trie of the sorted terms), and whole subtrees skipped by binary search once a row exceeds `max`.
+ */
+export function termsWithinSorted(sorted: readonly string[], query: string, max: number): string[] {
+  const L = query.length;
+  const out: string[] = [];
+  const rows: Int32Array[] = [Int32Array.from({ length: L + 1 }, (_, j) => j)];
+  const rowMin: number[] = [0];
+  let prevTerm = '';
+  let valid = 0; // rows[0..valid] hold prevTerm's prefixes
+  let i = 0;
+  outer: while (i < sorted.length) {
+    const t = sorted[i];
+    let depth = 0;
+    const lim = Math.min(valid, t.length, prevTerm.length);
+    while (depth < lim && t.charCodeAt(depth) === prevTerm.charCodeAt(depth)) depth++;
+    for (let k = depth + 1; k <= t.length; k++) {
+      const prev = rows[k - 1];
+      const row = (rows[k] ??= new Int32Array(L + 1));
+      const c = t.charCodeAt(k - 1);
+      row[0] = k;
+      let m = k;
+      for (let j = 1; j <= L; j++) {
+        let v = prev[j - 1] + (query.charCodeAt(j - 1) === c ? 0 : 1);
+        if (prev[j] + 1 < v) v = prev[j] + 1;
+        if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+        row[j] = v;
+        if (v < m) m = v;
+      }
+      rowMin[k] = m;
+      if (m > max) {
+        // Nothing that starts with t[0, k) can come back within `max`: jump past all of them.
+        const stem = t.slice(0, k);
+        let lo = i + 1;
+        let hi = sorted.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (sorted[mid].startsWith(stem) || sorted[mid] < stem) lo = mid + 1;
+          else hi = mid;
+        }
+        i = lo;
+        prevTerm = t;
+        valid = k - 1;
+        continue outer;
+      }
     }
-    if (hi < lb) cur[hi + 1] = big;
-    if (rowMin > max) return big;
-    const t = prev;
-    prev = cur;
-    cur = t;
+    if (rows[t.length][L] <= max) out.push(t);
+    prevTerm = t;
+    valid = t.length;
+    i++;
   }
-  return Math.min(prev[lb], big);
+  return out;
 }

@@ -30,8 +30,11 @@ export interface RankRequest {
   constraint?: { keys: Uint32Array; bm25: Bm25Query } | null;
 }
 
-/** Below this many allowed documents, BM25 scores them one by one instead of walking whole postings. */
-const DIRECT_BM25_MAX = 4096;
+/**
+ * BM25 scores the allowed documents one by one (a binary search per term and document) when that is
+ * cheaper than walking the terms' postings: allowed × terms × this < postings.
+ */
+const DIRECT_BM25_COST = 12;
 
 export interface RankedHit {
   key: number;
@@ -137,7 +140,9 @@ export class Ranker {
     const bm25 = this.live.bm25!;
     const q = req.constraint?.bm25 ?? req.text!;
     const allowed = req.constraint?.keys;
-    if (allowed && allowed.length <= DIRECT_BM25_MAX) {
+    let postings = 0;
+    if (allowed && typeof q !== 'string') for (const t of q) postings += bm25.keysOf(t.term).length;
+    if (allowed && allowed.length * q.length * DIRECT_BM25_COST < postings) {
       // Few documents qualify: score them directly (binary search per term) rather than every posting.
       const keys = keyMask ? allowed.filter((k) => keyMask[k] === 1) : allowed;
       return rankedBy(Array.from(keys), bm25.scoreDocs(q, keys), N);

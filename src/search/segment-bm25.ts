@@ -16,7 +16,7 @@ import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '..
 import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
-import { boundedLevenshtein } from '../query/levenshtein.ts';
+import { termsWithinSorted } from '../query/levenshtein.ts';
 import type { TermDictionary, WeightedTerm } from '../query/match.ts';
 
 const MAX_TF = 0xffff;
@@ -57,8 +57,8 @@ export class SegmentBm25 implements TermDictionary {
   private docs = 0;
   private totalLength = 0;
   private cache = new Map<string, TermPostings>();
-  /** Distinct terms of every segment grouped by length (fuzzy expansion), built on first use. */
-  private byLength: Map<number, string[]> | null = null;
+  /** Distinct terms of every segment, ascending (fuzzy expansion), built on first use. */
+  private dictionary: string[] | null = null;
   // Search scratch indexed by key; reset after each search (touched entries only).
   private scores = new Float32Array(0);
   private touched = new Uint32Array(0);
@@ -113,7 +113,7 @@ export class SegmentBm25 implements TermDictionary {
       }
     }
     this.cache.clear();
-    this.byLength = null;
+    this.dictionary = null;
   }
 
   remove(key: number): void {
@@ -200,23 +200,14 @@ export class SegmentBm25 implements TermDictionary {
     return [...out];
   }
 
-  /** Distinct terms within `distance` edits: a bounded Levenshtein over the terms of near length. */
+  /** Distinct terms within `distance` edits: a Levenshtein walk over the merged sorted dictionary. */
   termsWithin(term: string, distance: number): string[] {
-    if (!this.byLength) {
+    if (!this.dictionary) {
       const all = new Set<string>();
       for (const { bm25 } of this.segs) for (const t of bm25.terms) all.add(t);
-      this.byLength = new Map();
-      for (const t of all) {
-        let l = this.byLength.get(t.length);
-        if (!l) this.byLength.set(t.length, (l = []));
-        l.push(t);
-      }
+      this.dictionary = [...all].sort();
     }
-    const out: string[] = [];
-    for (let len = Math.max(1, term.length - distance); len <= term.length + distance; len++) {
-      for (const t of this.byLength.get(len) ?? []) if (boundedLevenshtein(term, t, distance) <= distance) out.push(t);
-    }
-    return out;
+    return termsWithinSorted(this.dictionary, term, distance);
   }
 
   // ---- internals ----
