@@ -8,6 +8,7 @@ export { M3Index, MODES, DEFAULT_WEIGHTS, type IndexInfo } from './search/m3-ind
 export type { IndexDoc, OpenOptions, IngestOptions, IngestProgress, SearchOptions, SearchQuery, SearchMode, FusionMode, SignalName, SignalWeights, SignalScore, Hit, TokenMatch, MetadataFilter, ChunkOptions, PassageAggregate, OnMismatch, EncoderLike } from './search/types.ts';
 export { parseQuery, normalizeQuery, formatQuery, QuerySyntaxError, type NormalQuery } from './query/parse.ts';
 export type { BoolQuery, Clause, NormalClause, Occur } from './query/types.ts';
+export { asYouType } from './query/typing.ts';
 export type { ClauseMatch } from './query/match.ts';
 export { IdbStore, type IdbStoreOptions } from './store/idb-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
