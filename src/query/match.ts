@@ -9,8 +9,9 @@
  *   - fuzzy: every position's terms become every dictionary term within the distance.
  * One position: the documents are the union of the alternatives' postings (exact). Several positions (a
  * phrase, or a word the analyzer splits): the intersection of the positions' unions gives candidates,
- * and each candidate is verified on its stored text (the positions must be consecutive in the
- * document). So phrases cost no index bytes; they cost reading and analyzing the candidates' texts.
+ * and a candidate is verified on its stored text (the positions must be consecutive in the document)
+ * when a search is about to return it. So phrases cost no index bytes; they cost reading and analyzing
+ * the texts of the best-ranked candidates.
  */
 import { analyze, analyzeTerms, type AnalyzerOptions } from '../rank/analyzer.ts';
 import type { NormalQuery } from './parse.ts';
@@ -120,51 +121,49 @@ export function compileQuery(q: NormalQuery, analyzer: AnalyzerOptions, dict: Te
   return { clauses, scoring: [...weights].map(([term, weight]) => ({ term, weight })), negativeOnly: !positive };
 }
 
+export interface Selection {
+  /** Documents that may satisfy the query, ascending: every one, except that `pending` ones still need their text checked. */
+  keys: Uint32Array;
+  /** The keys whose stored text decides (phrases): check them with `verify`, ascending. */
+  pending: Uint32Array;
+  /** Whether a pending document's text satisfies the query (undefined text: the document is gone). */
+  verify(key: number, text: string | undefined): boolean;
+}
+
 /**
- * The documents that satisfy the query, keys ascending. `universe` (all live keys) is the start when the
- * query has only exclusions; `texts` reads stored texts for phrase verification (undefined: gone).
+ * The documents that satisfy the query, from postings alone, with the phrase checks left to the caller
+ * (`pending`, `verify`), so a search verifies only the documents it is about to return. `universe` (all
+ * live keys) is the start when the query has only exclusions.
  */
-export async function selectKeys(
-  cq: CompiledQuery,
-  analyzer: AnalyzerOptions,
-  texts: (keys: Uint32Array) => Promise<(string | undefined)[]>,
-  universe?: () => Uint32Array,
-): Promise<Uint32Array> {
+export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, universe?: () => Uint32Array): Selection {
   const must = cq.clauses.filter((c) => c.occur === 'must');
   const should = cq.clauses.filter((c) => c.occur === 'should');
   const not = cq.clauses.filter((c) => c.occur === 'mustNot');
+  const none: Selection = { keys: new Uint32Array(0), pending: new Uint32Array(0), verify: () => false };
   let keys: Uint32Array;
   if (must.length) keys = intersectSorted(must.map((c) => c.candidates));
   else if (should.length) keys = unionSorted(should.map((c) => c.candidates));
   else if (universe) keys = universe();
-  else return new Uint32Array(0);
+  else return none;
   for (const c of not) if (c.positions.length === 1) keys = subtractSorted(keys, c.candidates);
-  if (keys.length === 0) return keys;
 
-  // Which of the remaining documents need their text read.
   const mustPhrases = must.filter((c) => c.positions.length > 1);
   const notPhrases = not.filter((c) => c.positions.length > 1);
   const shouldExact = must.length ? new Uint32Array(0) : unionSorted(should.filter((c) => c.positions.length === 1).map((c) => c.candidates));
   const shouldPhrases = must.length ? [] : should.filter((c) => c.positions.length > 1);
-  const need: number[] = [];
+  const pending: number[] = [];
   for (const k of keys) {
-    const n = mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k));
-    if (n) need.push(k);
+    if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k))) pending.push(k);
   }
-  if (need.length === 0) return keys;
-  const needKeys = Uint32Array.from(need);
-  const got = await texts(needKeys);
-  const drop = new Set<number>();
-  needKeys.forEach((k, i) => {
-    const text = got[i];
+  const verify = (k: number, text: string | undefined): boolean => {
     const pos = text === undefined ? [] : positionsOf(text, analyzer);
-    const ok =
+    return (
       mustPhrases.every((c) => findSequence(pos, c.positions) >= 0) &&
       !notPhrases.some((c) => hasSorted(c.candidates, k) && findSequence(pos, c.positions) >= 0) &&
-      (shouldPhrases.length === 0 || hasSorted(shouldExact, k) || shouldPhrases.some((c) => hasSorted(c.candidates, k) && findSequence(pos, c.positions) >= 0));
-    if (!ok) drop.add(k);
-  });
-  return drop.size ? keys.filter((k) => !drop.has(k)) : keys;
+      (shouldPhrases.length === 0 || hasSorted(shouldExact, k) || shouldPhrases.some((c) => hasSorted(c.candidates, k) && findSequence(pos, c.positions) >= 0))
+    );
+  };
+  return { keys, pending: Uint32Array.from(pending), verify };
 }
 
 /** First document position where the clause's positions follow one another, or −1. */

@@ -10,9 +10,10 @@
 import type { M3Embedding } from '../encoder/types.ts';
 import { M3InputError } from '../errors.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
-import { compileQuery, explainClauses, selectKeys, type ClauseMatch, type CompiledQuery } from '../query/match.ts';
+import { compileQuery, explainClauses, selectCandidates, type ClauseMatch, type CompiledQuery, type Selection } from '../query/match.ts';
 import { isPlain, normalizeQuery, parseQuery, positiveText, QuerySyntaxError, type NormalQuery } from '../query/parse.ts';
 import type { LiveIndex } from './live-index.ts';
+import type { RankedHit } from './ranker.ts';
 import type { SearchMode, SearchQuery } from './types.ts';
 
 export interface QueryPlan {
@@ -51,17 +52,11 @@ export function constrains(bool: NormalQuery | null): bool is NormalQuery {
 
 export interface Constraint {
   compiled: CompiledQuery;
-  keys: Uint32Array;
+  selection: Selection;
 }
 
-/** The documents satisfying `bool`, exactly; `texts` reads stored texts for phrase checks. */
-export async function resolveConstraint(
-  live: LiveIndex,
-  bool: NormalQuery,
-  mode: SearchMode,
-  analyzer: AnalyzerOptions,
-  texts: (keys: Uint32Array) => Promise<(string | undefined)[]>,
-): Promise<Constraint> {
+/** The documents that may satisfy `bool` (exact but for phrase checks, which rankVerified does). */
+export function resolveConstraint(live: LiveIndex, bool: NormalQuery, mode: SearchMode, analyzer: AnalyzerOptions): Constraint {
   const bm25 = live.bm25;
   if (!bm25) throw new Error('this query uses the query syntax (+, -, "…", *, ~), which needs BM25 indexing: open without { bm25: false }, or search with { syntax: "plain" }');
   const compiled = compileQuery(bool, analyzer, bm25);
@@ -69,8 +64,37 @@ export async function resolveConstraint(
     throw new QuerySyntaxError('only excluded clauses: bm25 mode needs a word to search for (the model modes accept { embedding } with exclusions)', 0);
   }
   const universe = () => Uint32Array.from([...live.idToKey.values()].sort((a, b) => a - b));
-  const keys = await selectKeys(compiled, analyzer, texts, mode === 'bm25' ? undefined : universe);
-  return { compiled, keys };
+  return { compiled, selection: selectCandidates(compiled, analyzer, mode === 'bm25' ? undefined : universe) };
+}
+
+/**
+ * The top k of `rank` over the constraint's documents, phrases verified lazily: rank, read the texts of the
+ * unverified documents in the top `want`, drop the failures and rank again (doubling `want`) until the top is
+ * all verified. With k ≥ the matches, every candidate is checked: the result is exact.
+ */
+export async function rankVerified(
+  c: Constraint,
+  k: number,
+  rank: (keys: Uint32Array, k: number) => RankedHit[],
+  texts: (keys: Uint32Array) => Promise<(string | undefined)[]>,
+): Promise<RankedHit[]> {
+  const { selection } = c;
+  let keys = selection.keys;
+  if (!selection.pending.length) return rank(keys, k);
+  const pending = new Set(selection.pending);
+  for (let want = k; ; want *= 2) {
+    const ranked = rank(keys, want);
+    const check = ranked.filter((r) => pending.has(r.key)).map((r) => r.key);
+    if (!check.length) return ranked.slice(0, k);
+    const got = await texts(Uint32Array.from(check));
+    const failed = new Set<number>();
+    check.forEach((key, i) => {
+      pending.delete(key);
+      if (!selection.verify(key, got[i])) failed.add(key);
+    });
+    if (!failed.size) return ranked.slice(0, k);
+    keys = keys.filter((x) => !failed.has(x));
+  }
 }
 
 /** Explain for one hit: the clauses its text satisfies, and their spans (not the excluded ones'). */

@@ -19,7 +19,7 @@ import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, ty
 import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { passages } from './chunking.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
-import { constrains, explainHit, planQuery, resolveConstraint, type Constraint } from './boolean-search.ts';
+import { constrains, explainHit, planQuery, rankVerified, resolveConstraint, type Constraint } from './boolean-search.ts';
 import { compileFilter } from './filter.ts';
 import { FUSIONS } from './fusion.ts';
 import { LiveIndex } from './live-index.ts';
@@ -198,8 +198,7 @@ export class M3Index {
     if (!embedding && !plan.bool && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // plain syntax: empty or punctuation only
     if (this.live.liveDocs === 0) return [];
     const analyzer = this.analyzer();
-    const constraint = constrains(plan.bool) ? await resolveConstraint(this.live, plan.bool, mode, analyzer, (keys) => this.textsOf(keys)) : null;
-    this.check();
+    const constraint = constrains(plan.bool) ? resolveConstraint(this.live, plan.bool, mode, analyzer) : null;
     const needColbert = mode === 'colbert' || !!rerank || (mode === 'hybrid' && this.live.hasColbert && weights.colbert > 0);
     if (!embedding && mode !== 'bm25') {
       if (!this.encoder) throw new Error(`mode "${mode}" needs an encoder (or pass { embedding } in the query)`);
@@ -212,19 +211,11 @@ export class M3Index {
       });
       this.check();
     }
-    const ranked = this.ranker.rank({
-      text,
-      embedding,
-      k,
-      mode,
-      fusion,
-      weights,
-      candidates,
-      rerank,
-      filter,
-      aggregate: this.opts.chunk?.aggregate ?? 'max',
-      constraint: constraint && { keys: constraint.keys, bm25: constraint.compiled.scoring },
-    });
+    const request = { text, embedding, k, mode, fusion, weights, candidates, rerank, filter, aggregate: this.opts.chunk?.aggregate ?? 'max' } as const;
+    const ranked = constraint
+      ? await rankVerified(constraint, k, (keys, n) => this.ranker.rank({ ...request, k: n, constraint: { keys, bm25: constraint.compiled.scoring } }), (keys) => this.textsOf(keys))
+      : this.ranker.rank(request);
+    this.check();
     const hits: Hit[] = ranked.map((r) => {
       const meta = this.live.keyMeta[r.key];
       return { id: this.live.keyId[r.key]!, score: r.score, signals: r.signals, ...(meta ? { metadata: meta } : {}) };
