@@ -69,7 +69,7 @@ export function resolveConstraint(live: LiveIndex, bool: NormalQuery, mode: Sear
 
 /**
  * The top k of `rank` over the constraint's documents, phrases verified lazily: rank, read the texts of the
- * unverified documents in the top `want`, drop the failures and rank again (doubling `want`) until the top is
+ * unverified documents in the top `want`, drop the failures and rank again (`want` × 4) until the top is
  * all verified. With k ≥ the matches, every candidate is checked: the result is exact.
  */
 export async function rankVerified(
@@ -82,7 +82,7 @@ export async function rankVerified(
   let keys = selection.keys;
   if (!selection.pending.length) return rank(keys, k);
   const pending = new Set(selection.pending);
-  for (let want = k; ; want *= 2) {
+  for (let want = k; ; want *= 4) {
     const ranked = rank(keys, want);
     const check = ranked.filter((r) => pending.has(r.key)).map((r) => r.key);
     if (!check.length) return ranked.slice(0, k);
