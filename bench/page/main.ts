@@ -11,7 +11,7 @@ import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/ty
 import { IdbStore } from '../../src/store/idb-store.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
 import type { SegmentRecord } from '../../src/store/types.ts';
-import { DIMS, QUERIES, Workload, WORKLOAD, type Query } from '../workload.ts';
+import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
 const MODEL = { modelId: `${WORKLOAD}/synthetic`, dims: DIMS };
 const GEN_CHUNK = 10_000; // documents generated (and handed to add()) at a time
@@ -333,34 +333,6 @@ function targetRecall(top: number[][]): number {
 
 // ------------------------------------------------------------------------- query syntax (issue 15)
 
-export const KINDS = ['and', 'andNot', 'prefix', 'fuzzy', 'phrase'] as const;
-export type Kind = (typeof KINDS)[number];
-
-/**
- * Per workload query, one query of each kind from its words: AND (+a +b), AND_NOT (+a -b), a prefix (the first
- * 3 letters of a), a typo (a with its middle letter changed, within 1 edit) and a phrase (two adjacent words of
- * the query's target document; MiniSearch has no phrases).
- */
-function kindQuery(q: Query, kind: Kind): { m3: string; a: string; b: string } {
-  const ws = q.text.split(' ');
-  const a = ws[0];
-  const b = ws.find((w) => w !== a) ?? ws[1];
-  if (kind === 'and') return { m3: `+${a} +${b}`, a, b };
-  if (kind === 'andNot') return { m3: `+${a} -${b}`, a, b };
-  if (kind === 'prefix') {
-    const p = a.slice(0, 3);
-    return { m3: `${p}*`, a: p, b };
-  }
-  if (kind === 'fuzzy') {
-    const m = a.length >> 1;
-    const typo = a.slice(0, m) + (a[m] === 'a' ? 'e' : 'a') + a.slice(m + 1);
-    return { m3: `${typo}~1`, a: typo, b };
-  }
-  const dw = wl().docText(q.target).split(' ');
-  const at = (q.index * 7) % (dw.length - 1);
-  return { m3: `"${dw[at]} ${dw[at + 1]}"`, a: dw[at], b: dw[at + 1] };
-}
-
 /** The query-syntax kinds in bm25 mode (constraints select, BM25 ranks), top-10 without texts. */
 async function timeKinds(name: string, warm: number, count: number): Promise<Record<Kind, Stats & { meanHits: number }>> {
   const index = open.get(name);
@@ -368,11 +340,11 @@ async function timeKinds(name: string, warm: number, count: number): Promise<Rec
   const out = {} as Record<Kind, Stats & { meanHits: number }>;
   const opts: SearchOptions = { k: K, mode: 'bm25', includeText: false };
   for (const kind of KINDS) {
-    for (let j = 0; j < warm; j++) await index.search(kindQuery(queries[j], kind).m3, opts);
+    for (let j = 0; j < warm; j++) await index.search(kindQuery(wl(), queries[j], kind).m3, opts);
     const ms: number[] = [];
     let hits = 0;
     for (let j = 0; j < count; j++) {
-      const q = kindQuery(queries[j], kind).m3;
+      const q = kindQuery(wl(), queries[j], kind).m3;
       const t = performance.now();
       const r = await index.search(q, opts);
       ms.push(performance.now() - t);
@@ -436,7 +408,7 @@ async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerS
   // The same kinds as timeKinds, in MiniSearch's own terms (it ranks every match, then we take the top 10).
   const kinds: Partial<Record<Kind, Stats & { meanMatches: number }>> = {};
   const run = (kind: Kind, q: Query) => {
-    const { a, b } = kindQuery(q, kind);
+    const { a, b } = kindQuery(wl(), q, kind);
     if (kind === 'and') return ms.search(`${a} ${b}`, { combineWith: 'AND' });
     if (kind === 'andNot') return ms.search({ queries: [a, b], combineWith: 'AND_NOT' });
     if (kind === 'prefix') return ms.search(a, { prefix: true });
