@@ -38,6 +38,7 @@ const TARGETS = {
   ingestVsMiniSearch: 2.5,
   bytesPerDoc: 1500,
   quantisedAgreement: 0.95,
+  querySyntaxVsMiniSearch: 10,
 };
 /** Rescoring depths of the binary stage's recall curve (those below n). */
 const CURVE = [500, 1000, 2000, 3000, 5000, 8000];
@@ -213,6 +214,8 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       query[m.label] = { p50Ms: r.p50Ms, p95Ms: r.p95Ms, meanMs: r.meanMs };
       console.log(`  ${m.label}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms`);
     }
+    const kinds = await call(page, 'timeKinds', name, WARM, QUERIES);
+    for (const [kind, r] of Object.entries(kinds)) console.log(`  query syntax ${kind} (bm25): p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, ${r.meanHits} hits`);
     const heapAfterQueries = await call(page, 'heap');
     const rec = await call(page, 'recall', tops.dense, exact);
     const recInt8 = await call(page, 'recall', tops['dense (int8 scan)'], exact);
@@ -277,6 +280,7 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
     await call(page, 'init', n);
     const mini = await call(page, 'minisearch', WARM, QUERIES);
     console.log(`  minisearch: p50 ${mini.bm25.p50Ms} ms, p95 ${mini.bm25.p95Ms} ms`);
+    for (const [kind, r] of Object.entries(mini.kinds)) console.log(`  minisearch ${kind}: p50 ${r!.p50Ms} ms, ${r!.meanMatches.toFixed(0)} matches`);
     await page.close();
     await ctx.close();
 
@@ -300,7 +304,14 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       heap: { afterColdOpen: heapAfterOpen, afterQueries: heapAfterQueries },
       colbert: colbert ?? { skipped: `ColBERT index only at n ≤ ${COLBERT_MAX_N} (16 int8 rows × 1024 per doc would be ${((16 * 1024 * n) / 1e9).toFixed(1)} GB here)` },
       orama: { hybrid: { ...orama.hybrid, warmup: oramaWarm }, insertDocsPerSec: round(orama.insertDocsPerSec, 0), targetRecallAt10: orama.targetRecallAt10, heap: orama.heap },
-      minisearch: { bm25: mini.bm25, addAllDocsPerSec: round(mini.addAllDocsPerSec, 0), heap: mini.heap },
+      minisearch: { bm25: mini.bm25, kinds: mini.kinds, addAllDocsPerSec: round(mini.addAllDocsPerSec, 0), heap: mini.heap },
+      // Query syntax (issue 15): bm25 mode, top-10, no texts. Phrases are verified on the stored texts of the
+      // candidates (the intersection of their words' postings), so they add no bytes to the index.
+      querySyntax: {
+        m3: kinds,
+        phraseBytesPerDoc: 0,
+        ratiosVsMiniSearch: Object.fromEntries(Object.entries(mini.kinds).map(([kind, r]) => [kind, round(r!.p50Ms / kinds[kind as keyof typeof kinds].p50Ms, 1)])),
+      },
       ratios: {
         hybridVsOrama: round(orama.hybrid.p50Ms / query.hybrid.p50Ms, 1),
         bm25VsMiniSearch: round(mini.bm25.p50Ms / query.bm25.p50Ms, 1),
@@ -330,6 +341,7 @@ function targetsOf(e: Entry): { target: string; value: string; pass: boolean }[]
     { target: `ingest ≥ ${TARGETS.ingestDocsPerSec.toLocaleString('en')} docs/s`, value: `${e.ingestDocsPerSec.toLocaleString('en')} docs/s`, pass: e.ingestDocsPerSec >= TARGETS.ingestDocsPerSec },
     { target: `ingest ≥ ${TARGETS.ingestVsMiniSearch}× MiniSearch addAll`, value: `${e.ratios.ingestVsMiniSearchAddAll}×`, pass: e.ratios.ingestVsMiniSearchAddAll >= TARGETS.ingestVsMiniSearch },
     { target: `≤ ${TARGETS.bytesPerDoc.toLocaleString('en')} B per doc (storage.estimate delta)`, value: `${e.bytesPerDoc} B (records ${e.bytesPerDocRecords} B)`, pass: e.bytesPerDoc <= TARGETS.bytesPerDoc },
+    ...Object.entries(e.querySyntax.ratiosVsMiniSearch as Record<string, number>).map(([k, r]) => ({ target: `query syntax ${k} ≥ ${TARGETS.querySyntaxVsMiniSearch}× MiniSearch (p50)`, value: `${r}×`, pass: r >= TARGETS.querySyntaxVsMiniSearch })),
     { target: `quantised top-10 = fp32 top-10 on ≥ ${TARGETS.quantisedAgreement * 100}% of queries`, value: `${round(e.recall.dense.top10SetAgreement * 100, 1)}% (top-1 ${round(e.recall.dense.top1Agreement * 100, 1)}%)`, pass: e.recall.dense.top10SetAgreement >= TARGETS.quantisedAgreement },
   ];
   return rows;
@@ -382,6 +394,17 @@ function print(e: Entry): void {
       console.log(table([['function', `ms/${unit}`, '%'], ...p.top.map((r) => [r.fn, String(r.selfMs), String(r.pct)])]));
     }
   }
+  const qs = e.querySyntax;
+  console.log(`\nQuery syntax (bm25 mode, top 10, no texts) vs MiniSearch's equivalent queries; phrase support costs ${qs.phraseBytesPerDoc} B/doc (verified on stored text):`);
+  console.log(
+    table([
+      ['kind', 'm3 p50 ms', 'm3 p95 ms', 'm3 hits', 'MiniSearch p50 ms', 'matches', 'ratio'],
+      ...Object.entries(qs.m3 as Record<string, { p50Ms: number; p95Ms: number; meanHits: number }>).map(([k, r]) => {
+        const m = e.minisearch.kinds[k];
+        return [k, String(r.p50Ms), String(r.p95Ms), String(r.meanHits), m ? String(m.p50Ms) : '—', m ? m.meanMatches.toFixed(0) : '—', m ? `${qs.ratiosVsMiniSearch[k]}×` : '—'];
+      }),
+    ]),
+  );
   console.log(`\nTargets (the issue's are for n = 100,000):`);
   console.log(table([['target', 'measured', ''], ...targetsOf(e).map((t) => [t.target, t.value, t.pass ? 'PASS' : 'MISS'])]));
 }

@@ -258,3 +258,30 @@ function normalize(v: Float32Array, offset: number, dims: number): void {
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
   for (let x = 0; x < dims; x++) v[offset + x] *= inv;
 }
+
+// ------------------------------------------------------------------------- query syntax (issue 15)
+
+export const KINDS = ['and', 'andNot', 'prefix', 'fuzzy', 'phrase'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/**
+ * One query of each kind from a workload query's words: AND (+a +b), AND_NOT (+a -b), a prefix (the first 3
+ * letters of a), a typo (a with its middle letter changed: within 1 edit) and a phrase (two adjacent words of the
+ * query's target document; MiniSearch has no phrases). `m3` is the query syntax; a and b are the words.
+ */
+export function kindQuery(w: Workload, q: Query, kind: Kind): { m3: string; a: string; b: string } {
+  const ws = q.text.split(' ');
+  const a = ws[0];
+  const b = ws.find((x) => x !== a) ?? ws[1];
+  if (kind === 'and') return { m3: `+${a} +${b}`, a, b };
+  if (kind === 'andNot') return { m3: `+${a} -${b}`, a, b };
+  if (kind === 'prefix') return { m3: `${a.slice(0, 3)}*`, a: a.slice(0, 3), b };
+  if (kind === 'fuzzy') {
+    const m = a.length >> 1;
+    const typo = a.slice(0, m) + (a[m] === 'a' ? 'e' : 'a') + a.slice(m + 1);
+    return { m3: `${typo}~1`, a: typo, b };
+  }
+  const dw = w.docText(q.target).split(' ');
+  const at = (q.index * 7) % (dw.length - 1);
+  return { m3: `"${dw[at]} ${dw[at + 1]}"`, a: dw[at], b: dw[at + 1] };
+}

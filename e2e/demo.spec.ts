@@ -59,6 +59,24 @@ test('searches its own docs out of the box: score bars, highlights, why it match
   }
 });
 
+test('query syntax: the word being typed is a prefix, clauses constrain and are explained, bad syntax is named', async ({ page }) => {
+  await openDemo(page, '?device=wasm');
+  await search(page, '+stora');
+  await expect(page.locator('#search-status')).toContainText('searched “+stora*”');
+  const hits = page.locator('#results > li.hit');
+  expect(await hits.count()).toBeGreaterThan(0);
+  for (let i = 0; i < (await hits.count()); i++) expect((await hits.nth(i).locator('h3, .snippet, .full-text').allTextContents()).join(' ')).toMatch(/stora/i);
+  await expect(hits.first().locator('.why-clauses li').first()).toContainText(/\+stora\* ✓ stora/);
+  expect((await page.locator('#results .snippet mark, #results .full-text mark').allTextContents()).some((m) => /^stora/i.test(m))).toBe(true);
+  // Excluding the word again leaves nothing; Enter on an unbalanced quote says what is wrong and where.
+  await page.locator('#q').fill('');
+  await search(page, '+storage -storage ');
+  await expect(page.locator('#search-status')).toContainText('No results');
+  await page.locator('#q').fill('storage "offline');
+  await page.locator('#q').press('Enter');
+  await expect(page.locator('#search-status')).toContainText(/unbalanced quote.*character 9/);
+});
+
 test('fits a phone: no sideways scrolling, controls reachable', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await openDemo(page, '?device=wasm');

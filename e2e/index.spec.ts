@@ -714,8 +714,10 @@ test('bad input in the browser: duplicates write nothing, empty query, k, mode, 
       out.badId = await err(() => idx.add([...next.slice(0, 5), { id: 42, text: 'x' }]));
       out.emptyId = await err(() => idx.add([{ id: '', text: 'x' }]));
       out.unchanged = JSON.stringify(await M.rawDump('bad')) === before && idx.count() === 100;
-      out.empty = await idx.search('', { mode: 'bm25' });
-      out.punct = await idx.search('  ?! … — ¿¡ ', { mode: 'bm25' });
+      out.empty = await err(() => idx.search('', { mode: 'bm25' }));
+      out.punct = await err(() => idx.search('  ?! … — ¿¡ ', { mode: 'bm25' }));
+      out.emptyPlain = await idx.search('', { mode: 'bm25', syntax: 'plain' });
+      out.quote = await err(() => idx.search('alpha "beta', { mode: 'bm25' }));
       out.k0 = await err(() => idx.search('alpha', { k: 0, mode: 'bm25' }));
       out.kNeg = await err(() => idx.search('alpha', { k: -3, mode: 'bm25' }));
       out.kFrac = await err(() => idx.search('alpha', { k: 2.5, mode: 'bm25' }));
@@ -750,8 +752,10 @@ test('bad input in the browser: duplicates write nothing, empty query, k, mode, 
   expect(r.badId).toMatch(/^M3InputError: /);
   expect(r.emptyId).toMatch(/^M3InputError: /);
   expect(r.unchanged).toBe(true);
-  expect(r.empty).toEqual([]);
-  expect(r.punct).toEqual([]);
+  expect(r.empty).toMatch(/^QuerySyntaxError: empty query/);
+  expect(r.punct).toMatch(/^QuerySyntaxError: empty query/);
+  expect(r.emptyPlain).toEqual([]);
+  expect(r.quote).toMatch(/^QuerySyntaxError: unbalanced quote.*character 7/);
   for (const k of ['k0', 'kNeg', 'kFrac']) expect(r[k]).toMatch(/^M3InputError: /);
   expect(r.mode).toMatch(/hybrid, dense, sparse, bm25, colbert/);
   expect(r.fusion).toMatch(/weighted, rrf, normalized/);

@@ -85,7 +85,7 @@ export function m3Mode(name: string, description: string, options: SearchOptions
       const index = await openM3Index(data);
       const run: Run = new Map();
       for (const q of data.queries) {
-        const hits = await index.search(q.text, { ...options, k: depth, candidates: Math.max(depth, options.candidates ?? 0), includeText: false });
+        const hits = await index.search(q.text, { ...options, syntax: 'plain', k: depth, candidates: Math.max(depth, options.candidates ?? 0), includeText: false });
         run.set(q.id, hits.map((h) => ({ docId: h.id, score: h.score })));
       }
       return run;

@@ -21,7 +21,7 @@ const M3_MODEL = process.env.M3_MODEL ?? 'public/models/tiny-m3';
 async function ndcg(index: M3Index, data: Cranfield, mode: 'sparse' | 'hybrid'): Promise<number> {
   const run: Run = new Map();
   for (const q of data.queries) {
-    const hits = await index.search(q.text, { mode, k: 100, candidates: 100, includeText: false });
+    const hits = await index.search(q.text, { mode, syntax: 'plain', k: 100, candidates: 100, includeText: false });
     run.set(q.id, hits.map((h) => ({ docId: h.id, score: h.score })));
   }
   return evaluateRun(run, data.qrels, 10, 100).ndcg;

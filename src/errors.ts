@@ -16,7 +16,9 @@ export type M3ErrorCode =
   /** An exported index file was refused on import. */
   | 'IMPORT_REFUSED'
   /** An argument was malformed (documents, ids, search options). */
-  | 'BAD_INPUT';
+  | 'BAD_INPUT'
+  /** A query string or structured query broke the query syntax (QuerySyntaxError, with a position). */
+  | 'QUERY_SYNTAX';
 
 export class M3Error extends Error {
   // Each class names itself with a literal: a minifier renames classes, so `new.target.name` would not survive.

@@ -11,7 +11,7 @@ import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/ty
 import { IdbStore } from '../../src/store/idb-store.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
 import type { SegmentRecord } from '../../src/store/types.ts';
-import { DIMS, QUERIES, Workload, WORKLOAD, type Query } from '../workload.ts';
+import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
 const MODEL = { modelId: `${WORKLOAD}/synthetic`, dims: DIMS };
 const GEN_CHUNK = 10_000; // documents generated (and handed to add()) at a time
@@ -331,6 +331,30 @@ function targetRecall(top: number[][]): number {
   return hit / top.length;
 }
 
+// ------------------------------------------------------------------------- query syntax (issue 15)
+
+/** The query-syntax kinds in bm25 mode (constraints select, BM25 ranks), top-10 without texts. */
+async function timeKinds(name: string, warm: number, count: number): Promise<Record<Kind, Stats & { meanHits: number }>> {
+  const index = open.get(name);
+  if (!index) throw new Error(`index ${name} is not open`);
+  const out = {} as Record<Kind, Stats & { meanHits: number }>;
+  const opts: SearchOptions = { k: K, mode: 'bm25', includeText: false };
+  for (const kind of KINDS) {
+    for (let j = 0; j < warm; j++) await index.search(kindQuery(wl(), queries[j], kind).m3, opts);
+    const ms: number[] = [];
+    let hits = 0;
+    for (let j = 0; j < count; j++) {
+      const q = kindQuery(wl(), queries[j], kind).m3;
+      const t = performance.now();
+      const r = await index.search(q, opts);
+      ms.push(performance.now() - t);
+      hits += r.length;
+    }
+    out[kind] = { ...stats(ms), meanHits: hits / count };
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------------- anchors
 
 /** Orama 3 hybrid (term + vector, similarity 0, top-10) on the same documents and queries. */
@@ -362,7 +386,7 @@ async function orama(warm: number, count: number): Promise<{ insertDocsPerSec: n
 }
 
 /** MiniSearch BM25 (its default OR query over one text field), top-10 of its sorted results. */
-async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerSec: number; bm25: Stats; heap: Awaited<ReturnType<typeof heap>> }> {
+async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerSec: number; bm25: Stats; kinds: Partial<Record<Kind, Stats & { meanMatches: number }>>; heap: Awaited<ReturnType<typeof heap>> }> {
   const { default: MiniSearch } = await import('minisearch');
   const w = wl();
   const ms = new MiniSearch<{ id: string; text: string }>({ fields: ['text'] });
@@ -381,7 +405,29 @@ async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerS
     ms.search(queries[j].text).slice(0, K);
     times.push(performance.now() - t);
   }
-  return { addAllDocsPerSec: (w.n / addMs) * 1000, bm25: stats(times), heap: await heap() };
+  // The same kinds as timeKinds, in MiniSearch's own terms (it ranks every match, then we take the top 10).
+  const kinds: Partial<Record<Kind, Stats & { meanMatches: number }>> = {};
+  const run = (kind: Kind, q: Query) => {
+    const { a, b } = kindQuery(wl(), q, kind);
+    if (kind === 'and') return ms.search(`${a} ${b}`, { combineWith: 'AND' });
+    if (kind === 'andNot') return ms.search({ queries: [a, b], combineWith: 'AND_NOT' });
+    if (kind === 'prefix') return ms.search(a, { prefix: true });
+    return ms.search(a, { fuzzy: 1 });
+  };
+  for (const kind of ['and', 'andNot', 'prefix', 'fuzzy'] as const) {
+    for (let j = 0; j < warm; j++) run(kind, queries[j]).slice(0, K);
+    const t2: number[] = [];
+    let matches = 0;
+    for (let j = 0; j < count; j++) {
+      const t = performance.now();
+      const r = run(kind, queries[j]);
+      r.slice(0, K);
+      t2.push(performance.now() - t);
+      matches += r.length;
+    }
+    kinds[kind] = { ...stats(t2), meanMatches: matches / count };
+  }
+  return { addAllDocsPerSec: (w.n / addMs) * 1000, bm25: stats(times), kinds, heap: await heap() };
 }
 
 /**
@@ -420,7 +466,7 @@ async function denseCurve(name: string, depths: number[], exact: number[][]): Pr
   return out;
 }
 
-const bench = { init, ingest, coldOpen, idbReadLimit, denseCurve, openIndex, closeIndex, timeMode, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
+const bench = { init, ingest, coldOpen, idbReadLimit, denseCurve, openIndex, closeIndex, timeMode, timeKinds, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
 export type Bench = typeof bench;
 (window as unknown as { bench: Bench; benchReady: boolean }).bench = bench;
 (window as unknown as { benchReady: boolean }).benchReady = true;

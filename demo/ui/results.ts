@@ -97,11 +97,26 @@ function snippetWindow(text: string, spans: { start: number; end: number }[], bo
 function why(hit: Hit): HTMLElement | null {
   const sparse = [...(hit.matches ?? [])].sort((a, b) => b.contribution - a.contribution).slice(0, 10);
   const terms = [...(hit.terms ?? [])].sort((a, b) => b.contribution - a.contribution).slice(0, 8);
-  if (!sparse.length && !terms.length) return null;
+  const clauses = hit.clauses ?? [];
+  if (!sparse.length && !terms.length && !clauses.length) return null;
   return h(
     'details',
     { class: 'why', open: true },
     h('summary', {}, 'Why it matched'),
+    clauses.length
+      ? h(
+          'div',
+          { class: 'why-group why-clauses' },
+          h('p', { class: 'why-label' }, 'Query clauses'),
+          h(
+            'ul',
+            { class: 'tokens' },
+            ...clauses.map((c) =>
+              h('li', { class: c.matched ? 'clause-hit' : 'clause-miss' }, h('code', {}, c.clause), ` ${c.matched ? '✓' : '✗'}${c.terms.length ? ` ${c.terms.join(', ')}` : ''}`),
+            ),
+          ),
+        )
+      : null,
     sparse.length
       ? h(
           'div',

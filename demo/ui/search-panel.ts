@@ -1,4 +1,5 @@
-/** Search as you type, mode / weight / fusion controls, results and latency. */
+/** Search as you type (the word being typed is a prefix), mode / weight / fusion controls, results and latency. */
+import { asYouType } from '../../src/query/typing.ts';
 import type { FusionMode, SearchMode, SignalName } from '../../src/search/types.ts';
 import type { WorkerSearchOptions } from '../../src/worker/api.ts';
 import { App, errorText } from '../app.ts';
@@ -30,9 +31,10 @@ export function setupSearchPanel(app: App): SearchPanel {
     return { k: 10, mode, weights, fusion: fusion.value as FusionMode, explain: true, ...(rerank.checked ? { rerank: { colbert: true, topN: 100 } } : {}) };
   };
 
-  async function run(): Promise<void> {
+  /** `typing`: from a keystroke, so the last word, still being typed, is a prefix; Enter searches the text as it is. */
+  async function run(typing = false): Promise<void> {
     const my = ++seq;
-    const q = input.value;
+    const q = typing ? asYouType(input.value) : input.value;
     if (!q.trim()) {
       fill(results);
       say(status, app.indexReady ? 'Type to search.' : '');
@@ -48,7 +50,8 @@ export function setupSearchPanel(app: App): SearchPanel {
       const roundTrip = performance.now() - t0;
       const scale = scales(r.hits);
       fill(results, ...r.hits.map((hit, i) => renderHit(hit, i + 1, scale)));
-      say(status, r.hits.length ? `${r.hits.length} result${r.hits.length === 1 ? '' : 's'} in ${ms(r.ms)} (worker; ${ms(roundTrip)} round trip)` : `No results for “${q}” (${ms(r.ms)}).`);
+      const asked = q === input.value ? '' : `; searched “${q}”`;
+      say(status, r.hits.length ? `${r.hits.length} result${r.hits.length === 1 ? '' : 's'} in ${ms(r.ms)} (worker; ${ms(roundTrip)} round trip${asked})` : `No results for “${q}” (${ms(r.ms)}).`);
       document.body.dataset.search = 'done';
     } catch (e) {
       if (my !== seq) return;
@@ -67,7 +70,7 @@ export function setupSearchPanel(app: App): SearchPanel {
 
   const schedule = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => void run(), DEBOUNCE_MS);
+    timer = setTimeout(() => void run(true), DEBOUNCE_MS);
   };
   input.addEventListener('input', schedule);
   byId('search-form').addEventListener('submit', (e) => {

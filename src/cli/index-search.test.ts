@@ -56,6 +56,22 @@ describe('m3-search index / search', () => {
     expect(lines.every((l) => l.length === 6 && l[5] === 'm3-search' && Number.isFinite(Number(l[4])))).toBe(true);
   });
 
+  it('takes the query syntax (after -- when it starts with "-"), explains clauses, and names syntax errors', () => {
+    const base = ['search', '--index', out, '--model', 'public/models/tiny-m3', '--dtype', 'fp32', '--mode', 'bm25', '--explain'];
+    const s = cli(...base, '--', '-"boundary layer" flow hyper*');
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/^ {2}1\. c /);
+    expect(s.stdout).not.toMatch(/^ +\d+\. a /m);
+    expect(s.stdout).toMatch(/clauses: flow ✓ \(flow\), hyper\* ✓ \(hypersonic\), -"boundary layer" ✗/);
+    const j = cli(...base, '--json', '+wng~1');
+    expect(JSON.parse(j.stdout).map((h: any) => h.id)).toEqual(['b']);
+    const bad = cli(...base, 'wing "swept');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/unbalanced quote.*character 6/);
+    const plain = cli(...base, '--syntax', 'plain', 'wing "swept');
+    expect(plain.status, plain.stderr).toBe(0);
+  });
+
   it('refuses bad input with the line or reason named', () => {
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"id":"x","text":"ok"}\n{"id":7,"text":"bad id"}\n');

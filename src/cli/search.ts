@@ -1,6 +1,10 @@
 /**
  * `m3-search search --index DIR [--model M] [--mode hybrid] [--k 10] [--json] [--explain] "query"`, or
  * `--queries FILE` (lines `qid<TAB>text`) printing a TREC run: `qid Q0 docid rank score m3-search`.
+ *
+ * The query uses the query syntax (+required -excluded "phrase" prefix* typo~1); a query that starts with
+ * "-" goes after `--` (`search --index DIR -- '-wing +lift'`). `--syntax plain` reads it as plain words,
+ * which is the default for `--queries` (test collections' topics are free text, "-dash" included).
  */
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -26,8 +30,11 @@ export async function runSearch(argv: string[]): Promise<number> {
       rerank: { type: 'boolean', default: false },
       queries: { type: 'string' },
       tag: { type: 'string', default: 'm3-search' },
+      syntax: { type: 'string' },
     },
   });
+  const syntax = values.syntax ?? (values.queries ? 'plain' : 'query');
+  if (syntax !== 'query' && syntax !== 'plain') throw new Error(`--syntax must be query or plain, got "${syntax}"`);
   if (!values.index) throw new Error('--index DIR is required');
   if (!existsSync(values.index)) throw new Error(`no index at ${values.index}`);
   const store = new FileStore(values.index);
@@ -42,6 +49,7 @@ export async function runSearch(argv: string[]): Promise<number> {
     mode: values.mode as SearchOptions['mode'],
     fusion: values.fusion as SearchOptions['fusion'],
     explain: values.explain,
+    syntax,
     ...(values.rerank ? { rerank: { colbert: true, topN: 100 } } : {}),
   };
   try {
@@ -77,7 +85,8 @@ function formatHits(hits: Hit[]): string {
         .join(', ');
       const text = (h.text ?? '').replace(/\s+/g, ' ').slice(0, 100);
       const why = h.matches?.length ? `\n      why: ${h.matches.slice(0, 6).map((m) => `${m.token} ${m.contribution.toFixed(3)}`).join(', ')}` : '';
-      return `${String(r + 1).padStart(3)}. ${h.id}  ${h.score.toFixed(4)}  [${signals}]\n      ${text}${why}`;
+      const clauses = h.clauses?.length ? `\n      clauses: ${h.clauses.map((c) => `${c.clause} ${c.matched ? `✓${c.terms.length ? ` (${c.terms.join(' ')})` : ''}` : '✗'}`).join(', ')}` : '';
+      return `${String(r + 1).padStart(3)}. ${h.id}  ${h.score.toFixed(4)}  [${signals}]\n      ${text}${why}${clauses}`;
     })
     .join('\n') + '\n';
 }

@@ -40,9 +40,15 @@ export function sparseMatches(live: LiveIndex, key: number, query: SparseWeights
   return { matches: best, row: bestRow };
 }
 
-/** Spans of `text` to highlight: analyzer tokens whose term matched, and occurrences of matched token texts. */
-export function highlightSpans(text: string, terms: ReadonlySet<string>, tokenTexts: readonly string[], analyzer?: AnalyzerOptions): { start: number; end: number }[] {
-  const spans: [number, number][] = [];
+/** Spans of `text` to highlight: analyzer tokens whose term matched, occurrences of matched token texts, and `extra` (a query's phrases, prefixes, typos). */
+export function highlightSpans(
+  text: string,
+  terms: ReadonlySet<string>,
+  tokenTexts: readonly string[],
+  analyzer?: AnalyzerOptions,
+  extra: readonly { start: number; end: number }[] = [],
+): { start: number; end: number }[] {
+  const spans: [number, number][] = extra.map((s) => [s.start, s.end]);
   if (terms.size) for (const t of analyze(text, analyzer)) if (terms.has(t.term)) spans.push([t.start, t.end]);
   const lower = text.toLowerCase();
   if (lower.length !== text.length) tokenTexts = []; // case mapping moved offsets (e.g. İ): analyzer spans only

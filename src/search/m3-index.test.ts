@@ -12,6 +12,7 @@ import { M3IndexMismatchError } from '../store/errors.ts';
 import { M3Error, M3InputError } from '../errors.ts';
 import { FakeEncoder } from './fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
+import { QuerySyntaxError } from '../query/parse.ts';
 import { corpus, gaussianUnit, randomSparse, refBm25, refColbert, refDense, refSparse } from './test-corpus.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
@@ -289,8 +290,11 @@ describe('M3Index search behaviour', () => {
     for (const k of [0, -1, 1.5, NaN]) await expect(idx.search('hello', { k })).rejects.toThrow(M3InputError);
     await expect(idx.search('hello', { mode: 'fuzzy' as never })).rejects.toThrow(/hybrid, dense, sparse, bm25, colbert/);
     await expect(idx.search('hello', { fusion: 'max' as never })).rejects.toThrow(/weighted, rrf, normalized/);
-    expect(await idx.search('')).toEqual([]);
-    expect(await idx.search('  ?!… ,')).toEqual([]);
+    // The query syntax calls an empty query an error; with syntax 'plain' it is no results.
+    await expect(idx.search('')).rejects.toThrow(/empty query/);
+    await expect(idx.search('  ?!… ,')).rejects.toThrow(QuerySyntaxError);
+    expect(await idx.search('', { syntax: 'plain' })).toEqual([]);
+    expect(await idx.search('  ?!… ,', { syntax: 'plain' })).toEqual([]);
     expect((await idx.search('hello'))[0].id).toBe('a');
   });
 

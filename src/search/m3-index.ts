@@ -19,6 +19,7 @@ import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, ty
 import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { passages } from './chunking.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
+import { constrains, explainHit, planQuery, rankVerified, resolveConstraint, type Constraint } from './boolean-search.ts';
 import { compileFilter } from './filter.ts';
 import { FUSIONS } from './fusion.ts';
 import { LiveIndex } from './live-index.ts';
@@ -191,39 +192,33 @@ export class M3Index {
     for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
     const filter = compileFilter(options.filter);
     const dense = options.dense;
-    if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8') throw new Error(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
-    if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0)) throw new RangeError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
+    if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8') throw new M3InputError(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
+    if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0)) throw new M3InputError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
 
-    const text = typeof query === 'string' ? query : query?.text;
-    let embedding = typeof query === 'string' ? undefined : query?.embedding;
-    if (typeof query !== 'string' && (query === null || typeof query !== 'object')) throw new M3InputError('query must be a string or { text?, embedding? }');
-    if (text !== undefined && typeof text !== 'string') throw new M3InputError('query text must be a string');
-    if (!embedding && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // empty or punctuation only
+    const plan = planQuery(query, options.syntax);
+    const text = plan.text;
+    let embedding = plan.embedding;
+    if (!embedding && !plan.bool && (!text || !/[\p{L}\p{N}]/u.test(text))) return []; // plain syntax: empty or punctuation only
     if (this.live.liveDocs === 0) return [];
+    const analyzer = this.analyzer();
+    const constraint = constrains(plan.bool) ? resolveConstraint(this.live, plan.bool, mode, analyzer) : null;
     const needColbert = mode === 'colbert' || !!rerank || (mode === 'hybrid' && this.live.hasColbert && weights.colbert > 0);
     if (!embedding && mode !== 'bm25') {
       if (!this.encoder) throw new Error(`mode "${mode}" needs an encoder (or pass { embedding } in the query)`);
+      if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new Error(`mode "${mode}" needs words to encode: a query of only excluded clauses needs { embedding }`);
       const heads = (this.encoder.info as { heads?: { sparse?: boolean; colbert?: boolean } }).heads;
-      [embedding] = await this.encoder.encode([text!], {
+      [embedding] = await this.encoder.encode([text], {
         dense: true,
         sparse: heads?.sparse !== false,
         colbert: needColbert && heads?.colbert !== false,
       });
       this.check();
     }
-    const ranked = this.ranker.rank({
-      text,
-      embedding,
-      k,
-      mode,
-      fusion,
-      weights,
-      candidates,
-      rerank,
-      filter,
-      aggregate: this.opts.chunk?.aggregate ?? 'max',
-      ...(dense ? { dense } : {}),
-    });
+    const request = { text, embedding, k, mode, fusion, weights, candidates, rerank, filter, aggregate: this.opts.chunk?.aggregate ?? 'max', ...(dense ? { dense } : {}) } as const;
+    const ranked = constraint
+      ? await rankVerified(constraint, k, (keys, n) => this.ranker.rank({ ...request, k: n, constraint: { keys, bm25: constraint.compiled.scoring } }), (keys) => this.textsOf(keys))
+      : this.ranker.rank(request);
+    this.check();
     const hits: Hit[] = ranked.map((r) => {
       const meta = this.live.keyMeta[r.key];
       return { id: this.live.keyId[r.key]!, score: r.score, signals: r.signals, ...(meta ? { metadata: meta } : {}) };
@@ -235,12 +230,12 @@ export class M3Index {
       const d = docs[i];
       if (!d) return;
       if (options.includeText !== false) h.text = d.text;
-      if (options.explain) this.explain(h, ranked[i].key, d, text, embedding);
+      if (options.explain) this.explain(h, ranked[i].key, d, text, embedding, constraint);
     });
     return hits;
   }
 
-  private explain(hit: Hit, key: number, doc: DocRecord, text: string | undefined, emb: M3Embedding | undefined): void {
+  private explain(hit: Hit, key: number, doc: DocRecord, text: string | undefined, emb: M3Embedding | undefined, constraint: Constraint | null): void {
     const tokenText = (id: number) => this.encoder?.tokenText?.(id) ?? `#${id}`;
     let tokenTexts: string[] = [];
     if (emb?.sparse && this.live.sparseSegments.length) {
@@ -251,9 +246,19 @@ export class M3Index {
       const local = row - seg.rowBase;
       if (seg.rowSpans.length) hit.passage = { start: seg.rowSpans[2 * local], end: seg.rowSpans[2 * local + 1] };
     }
-    const terms = text && this.live.bm25 ? this.live.bm25.matchedTerms(text, key) : [];
+    const bm25Query = constraint?.compiled.scoring ?? text;
+    const terms = bm25Query && this.live.bm25 ? this.live.bm25.matchedTerms(bm25Query, key) : [];
     hit.terms = terms.map((t) => ({ term: t.term, contribution: t.weight }));
-    hit.highlights = highlightSpans(doc.text, new Set(terms.map((t) => t.term)), tokenTexts, this.analyzer());
+    const why = constraint ? explainHit(constraint, doc.text, this.analyzer()) : null;
+    if (why) hit.clauses = why.clauses;
+    hit.highlights = highlightSpans(doc.text, new Set(terms.map((t) => t.term)), tokenTexts, this.analyzer(), why?.spans);
+  }
+
+  /** Stored texts of live documents by key (phrase checks), read in one store call. */
+  private async textsOf(keys: Uint32Array): Promise<(string | undefined)[]> {
+    const ids = Array.from(keys, (k) => this.live.keyId[k]!);
+    const docs = await this.store.getDocs(ids);
+    return docs.map((d) => d?.text);
   }
 
   // ---------------------------------------------------------------- writing

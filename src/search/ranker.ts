@@ -8,6 +8,7 @@ import { MaxSimScorer, prepareColbertQuery, type PreparedColbertQuery } from './
 import type { DocPredicate } from './filter.ts';
 import { fuse, type SignalColumn } from './fusion.ts';
 import type { LiveIndex } from './live-index.ts';
+import type { Bm25Query } from './segment-bm25.ts';
 import { SparseAccumulator } from './sparse-scan.ts';
 import type { FusionMode, PassageAggregate, SearchMode, SignalName, SignalScore, SignalWeights } from './types.ts';
 
@@ -24,7 +25,18 @@ export interface RankRequest {
   aggregate: PassageAggregate;
   /** Dense first stage and rescoring depth (DenseMatrix.search); defaults when absent. */
   dense?: { firstStage?: 'binary' | 'int8'; rescore?: number };
+  /**
+   * A Boolean query's outcome (src/query): the documents that satisfy it (ascending keys; only these can
+   * be hits) and the weighted terms BM25 ranks by instead of `text`.
+   */
+  constraint?: { keys: Uint32Array; bm25: Bm25Query } | null;
 }
+
+/**
+ * BM25 scores the allowed documents one by one (a binary search per term and document) when that is
+ * cheaper than walking the terms' postings: allowed × terms × this < postings.
+ */
+const DIRECT_BM25_COST = 12;
 
 export interface RankedHit {
   key: number;
@@ -52,7 +64,7 @@ export class Ranker {
     this.colbertQ = null; // the caller may reuse (and mutate) a query array between searches
     const live = this.live;
     const emb = req.embedding;
-    const keyMask = req.filter ? this.filterMask(req.filter) : null;
+    const keyMask = this.keyMask(req);
     // Hybrid fuses each signal's top-N; a single signal needs only its top-k (or the rerank pool).
     const N = req.mode === 'hybrid' ? Math.max(req.candidates, req.k) : Math.max(req.k, req.rerank?.topN ?? 0);
 
@@ -64,10 +76,7 @@ export class Ranker {
       lists.set('sparse', this.sparseTop(emb!.sparse!, N, keyMask, req.aggregate));
       sparseTouched = true;
     }
-    if (want.has('bm25')) {
-      const hits = live.bm25!.search(req.text!, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined);
-      lists.set('bm25', { keys: hits.map((h) => h.key), scores: hits.map((h) => h.score) });
-    }
+    if (want.has('bm25')) lists.set('bm25', this.bm25Top(req, N, keyMask));
     if (req.mode === 'colbert') lists.set('colbert', this.colbertTop(emb!.colbert!, N, keyMask, req.aggregate));
 
     // Candidates: union of the lists, in first-seen order.
@@ -114,11 +123,34 @@ export class Ranker {
     });
   }
 
-  private filterMask(pred: DocPredicate): Uint8Array {
+  /** 1 for the keys a search may return (metadata filter and Boolean constraint), or null for all. */
+  private keyMask(req: RankRequest): Uint8Array | null {
     const live = this.live;
+    const pred = req.filter;
+    const c = req.constraint;
+    if (!pred && !c) return null;
     const mask = new Uint8Array(live.keyCapacity);
-    for (const [id, key] of live.idToKey) if (pred(live.keyMeta[key] ?? undefined, id)) mask[key] = 1;
+    if (c) {
+      for (const key of c.keys) if (!pred || pred(live.keyMeta[key] ?? undefined, live.keyId[key]!)) mask[key] = 1;
+      return mask;
+    }
+    for (const [id, key] of live.idToKey) if (pred!(live.keyMeta[key] ?? undefined, id)) mask[key] = 1;
     return mask;
+  }
+
+  private bm25Top(req: RankRequest, N: number, keyMask: Uint8Array | null): Ranked {
+    const bm25 = this.live.bm25!;
+    const q = req.constraint?.bm25 ?? req.text!;
+    const allowed = req.constraint?.keys;
+    let postings = 0;
+    if (allowed && typeof q !== 'string') for (const t of q) postings += bm25.keysOf(t.term).length;
+    if (allowed && allowed.length * q.length * DIRECT_BM25_COST < postings) {
+      // Few documents qualify: score them directly (binary search per term) rather than every posting.
+      const keys = keyMask ? allowed.filter((k) => keyMask[k] === 1) : allowed;
+      return rankedBy(Array.from(keys), bm25.scoreDocs(q, keys), N);
+    }
+    const hits = bm25.search(q, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined);
+    return { keys: hits.map((h) => h.key), scores: hits.map((h) => h.score) };
   }
 
   private denseTop(q: Float32Array, N: number, keyMask: Uint8Array | null, agg: PassageAggregate, stage: RankRequest['dense']): Ranked {
@@ -251,7 +283,7 @@ export class Ranker {
         if (!sparseRan) this.sparseTop(emb!.sparse!, 1, null, req.aggregate);
         return keys.map((k) => (this.keySeen[k] ? this.keyScore[k] : 0));
       case 'bm25':
-        return Array.from(this.live.bm25!.scoreDocs(req.text!, keys));
+        return Array.from(this.live.bm25!.scoreDocs(req.constraint?.bm25 ?? req.text!, keys));
       case 'colbert':
         return keys.map((k) => this.colbertDoc(emb!.colbert!, k, req.aggregate));
     }
@@ -263,7 +295,7 @@ function wantedSignals(req: RankRequest, live: LiveIndex): Set<SignalName> {
   const have: Record<SignalName, boolean> = {
     dense: !!emb?.dense && !!live.dense,
     sparse: !!emb?.sparse && live.sparseSegments.length > 0,
-    bm25: !!req.text && !!live.bm25 && live.bm25.size > 0,
+    bm25: (!!req.text || !!req.constraint?.bm25.length) && !!live.bm25 && live.bm25.size > 0,
     colbert: !!emb?.colbert && live.hasColbert,
   };
   if (req.mode !== 'hybrid') {
@@ -275,7 +307,7 @@ function wantedSignals(req: RankRequest, live: LiveIndex): Set<SignalName> {
     if (req.mode === 'bm25' && !live.bm25) throw new Error('mode "bm25" needs BM25 indexing (open without { bm25: false })');
     if (!have[req.mode]) {
       const why = req.mode === 'bm25' ? 'a query text' : `the query's ${req.mode} output and stored ${req.mode} vectors`;
-      if (req.mode === 'bm25' && req.text && live.bm25) return out; // empty index
+      if (req.mode === 'bm25' && (req.text || req.constraint) && live.bm25) return out; // empty index, or nothing to score
       if (live.liveDocs === 0) return out;
       throw new Error(`mode "${req.mode}" needs ${why}`);
     }
@@ -302,8 +334,8 @@ function ranksOf(list: Ranked | undefined, cand: number[]): number[] {
   return cand.map((k) => pos.get(k) ?? 0);
 }
 
-function rankedBy(keys: number[], scores: ArrayLike<number>): Ranked {
-  const idx = keys.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b]);
+function rankedBy(keys: number[], scores: ArrayLike<number>, limit = keys.length): Ranked {
+  const idx = keys.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b]).slice(0, limit);
   return { keys: idx.map((i) => keys[i]), scores: idx.map((i) => scores[i]) };
 }
 

@@ -16,6 +16,8 @@ import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '..
 import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
+import { termsWithinSorted } from '../query/levenshtein.ts';
+import type { TermDictionary, WeightedTerm } from '../query/match.ts';
 
 const MAX_TF = 0xffff;
 /** Cached term posting lists kept at most (cleared whole when full, and on every change). */
@@ -41,7 +43,10 @@ interface QueryTerm {
 
 const NONE: TermPostings = { keys: new Uint32Array(0), tfs: new Uint16Array(0) };
 
-export class SegmentBm25 {
+/** A query as text (analyzed here, each occurrence counts 1) or as analyzed terms with weights. */
+export type Bm25Query = string | readonly WeightedTerm[];
+
+export class SegmentBm25 implements TermDictionary {
   readonly params: Readonly<Bm25Params>;
   readonly analyzerOptions: Readonly<AnalyzerOptions>;
 
@@ -52,6 +57,8 @@ export class SegmentBm25 {
   private docs = 0;
   private totalLength = 0;
   private cache = new Map<string, TermPostings>();
+  /** Distinct terms of every segment, ascending (fuzzy expansion), built on first use. */
+  private dictionary: string[] | null = null;
   // Search scratch indexed by key; reset after each search (touched entries only).
   private scores = new Float32Array(0);
   private touched = new Uint32Array(0);
@@ -109,6 +116,7 @@ export class SegmentBm25 {
       }
     }
     this.cache.clear();
+    this.dictionary = null;
   }
 
   remove(key: number): void {
@@ -120,7 +128,7 @@ export class SegmentBm25 {
     this.cache.clear(); // df changed
   }
 
-  search(query: string, k: number, opts?: Bm25SearchOptions): Bm25Hit[] {
+  search(query: Bm25Query, k: number, opts?: Bm25SearchOptions): Bm25Hit[] {
     const qterms = this.queryTerms(query);
     if (qterms.length === 0 || !(k >= 1)) return [];
     const { scores, touched, lengths } = this;
@@ -140,7 +148,7 @@ export class SegmentBm25 {
   }
 
   /** BM25 scores of the given candidates (0 for unknown keys or no match), same values as search(). */
-  scoreDocs(query: string, keys: ArrayLike<number>): Float64Array {
+  scoreDocs(query: Bm25Query, keys: ArrayLike<number>): Float64Array {
     const out = new Float64Array(keys.length);
     const qterms = this.queryTerms(query);
     if (qterms.length === 0) return out;
@@ -160,7 +168,7 @@ export class SegmentBm25 {
   }
 
   /** Query terms found in the document with their score contributions, in query order. */
-  matchedTerms(query: string, key: number): { term: string; weight: number }[] {
+  matchedTerms(query: Bm25Query, key: number): { term: string; weight: number }[] {
     const out: { term: string; weight: number }[] = [];
     if (!this.has(key)) return out;
     const { nA, nB } = this.normConstants();
@@ -172,6 +180,39 @@ export class SegmentBm25 {
     return out;
   }
 
+  // ---- term dictionary (Boolean queries: src/query/match.ts) ----
+
+  keysOf(term: string): Uint32Array {
+    return this.postingsOf(term).keys;
+  }
+
+  /** Distinct terms starting with `prefix`: a binary-searched range of each segment's sorted terms. */
+  termsWithPrefix(prefix: string): string[] {
+    const out = new Set<string>();
+    for (const { bm25 } of this.segs) {
+      const terms = bm25.terms;
+      let lo = 0;
+      let hi = terms.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (terms[mid] < prefix) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let t = lo; t < terms.length && terms[t].startsWith(prefix); t++) out.add(terms[t]);
+    }
+    return [...out];
+  }
+
+  /** Distinct terms within `distance` edits: a Levenshtein walk over the merged sorted dictionary. */
+  termsWithin(term: string, distance: number): string[] {
+    if (!this.dictionary) {
+      const all = new Set<string>();
+      for (const { bm25 } of this.segs) for (const t of bm25.terms) all.add(t);
+      this.dictionary = [...all].sort();
+    }
+    return termsWithinSorted(this.dictionary, term, distance);
+  }
+
   // ---- internals ----
 
   private normConstants(): { nA: number; nB: number } {
@@ -180,21 +221,23 @@ export class SegmentBm25 {
     return { nA: k1 * (1 - b), nB: avg > 0 ? (k1 * b) / avg : 0 };
   }
 
-  private queryTerms(query: string): QueryTerm[] {
+  private queryTerms(query: Bm25Query): QueryTerm[] {
     const counts = new Map<string, number>();
     const order: string[] = [];
     const found = new Map<string, TermPostings>();
-    for (const t of analyzeTerms(query, this.analyzerOptions)) {
+    const add = (t: string, w: number) => {
       let p = found.get(t);
       if (p === undefined) {
         p = this.postingsOf(t);
         found.set(t, p);
       }
-      if (p.keys.length === 0) continue;
+      if (p.keys.length === 0 || !(w > 0)) return;
       const c = counts.get(t);
       if (c === undefined) order.push(t);
-      counts.set(t, (c ?? 0) + 1);
-    }
+      counts.set(t, (c ?? 0) + w);
+    };
+    if (typeof query === 'string') for (const t of analyzeTerms(query, this.analyzerOptions)) add(t, 1);
+    else for (const { term, weight } of query) add(term, weight);
     const N = this.docs;
     const k1p1 = this.params.k1 + 1;
     return order.map((term) => {

@@ -1,5 +1,7 @@
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { Store } from '../store/types.ts';
+import type { ClauseMatch } from '../query/match.ts';
+import type { BoolQuery } from '../query/types.ts';
 
 /**
  * What M3Index needs from an encoder. M3Encoder satisfies it; so does any object producing M3's
@@ -111,6 +113,11 @@ export interface SearchOptions {
    * 1,000); 'int8' scores every vector's int8 codes.
    */
   dense?: { firstStage?: 'binary' | 'int8'; rescore?: number };
+  /**
+   * 'query' (default): query text uses the query syntax (+required -excluded "phrase" prefix* typo~1,
+   * see src/query/parse.ts) and malformed syntax is a QuerySyntaxError. 'plain': text is a bag of words.
+   */
+  syntax?: 'query' | 'plain';
 }
 
 export interface SignalScore {
@@ -141,6 +148,12 @@ export interface Hit {
   highlights?: { start: number; end: number }[];
   /** Passage that scored best, for chunked documents. */
   passage?: { start: number; end: number };
+  /** Query syntax (explain): each clause, whether this document satisfies it, the words and spans that did. */
+  clauses?: ClauseMatch[];
 }
 
-export type SearchQuery = string | { text?: string; embedding?: M3Embedding };
+/**
+ * A string (the query syntax), `{ text?, embedding? }`, or the structured form `{ must?, should?, mustNot? }`
+ * (with `text` then only what the encoder reads, and `embedding` to skip the encoder).
+ */
+export type SearchQuery = string | ({ text?: string; embedding?: M3Embedding } & BoolQuery);

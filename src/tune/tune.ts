@@ -184,7 +184,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     const p = all[i];
     const q = queryHidden[i];
     const embedding = applyHeads(q.hidden, 0, H, q.ids, currentHeads, { dense: true, sparse: true, colbert: false }, q.truncated);
-    const hits = await index.search({ text: p.query, embedding }, { mode, k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
+    const hits = await index.search({ text: p.query, embedding }, { mode, syntax: 'plain', k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
     const pos = docIndex.get(p.docId)!;
     const negatives = hits.map((h) => docIndex.get(h.id)).filter((d): d is number => d !== undefined && d !== pos);
     examples.push({ query: q, doc: pos, negatives, mask: p.span ? tokenSpan(encoder, docs[pos].text, p.span) : undefined });

@@ -8,7 +8,7 @@ import type { Device, DType } from '../encoder/device.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
-import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions } from '../search/types.ts';
+import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions, SearchQuery } from '../search/types.ts';
 import type { StorageInfo } from '../store/types.ts';
 import type { TuneOptions, TuneProgress, TuneResult } from '../tune/tune.ts';
 
@@ -77,7 +77,8 @@ export interface M3WorkerApi {
   closeIndex(): Promise<void>;
   ingest(docs: IndexDoc[], options?: WorkerIngestOptions, onProgress?: (p: IngestProgress) => void): Promise<{ done: number }>;
   cancel(task: string): Promise<void>;
-  search(query: string, options?: WorkerSearchOptions): Promise<WorkerSearchResult>;
+  /** The query syntax as a string, or the structured form { must?, should?, mustNot? }; errors keep their name (QuerySyntaxError). */
+  search(query: SearchQuery, options?: WorkerSearchOptions): Promise<WorkerSearchResult>;
   encode(texts: string[], options?: EncodeOptions): Promise<M3Embedding[]>;
   get(id: string): Promise<{ id: string; text: string; metadata?: Record<string, unknown> } | undefined>;
   remove(ids: string[]): Promise<number>;

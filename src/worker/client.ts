@@ -12,7 +12,7 @@ import type { EncoderInfo } from '../encoder/m3-encoder.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
-import type { IndexDoc, IngestProgress } from '../search/types.ts';
+import type { IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
 import type { StorageInfo } from '../store/types.ts';
 import type { M3WorkerApi, WorkerIndexOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
 import type { TuneProgress, TuneResult } from '../tune/tune.ts';
@@ -54,7 +54,7 @@ export class M3WorkerClient {
     return this.ingest(docs, options, true).then((r) => ({ upserted: r.done }));
   }
 
-  search(query: string, options?: WorkerSearchOptions): Promise<WorkerSearchResult> {
+  search(query: SearchQuery, options?: WorkerSearchOptions): Promise<WorkerSearchResult> {
     return this.remote.search(query, options);
   }
 

@@ -28,6 +28,19 @@ describe('M3Service (the worker body)', () => {
     expect((await s.search('pears')).hits.length).toBeGreaterThan(0);
   });
 
+  it('searches with the query syntax and the structured form; syntax errors keep their name', async () => {
+    const s = service();
+    await s.loadModel({ model: 'fake' });
+    await s.openIndex('x');
+    await s.ingest(docs);
+    const odd = (await s.search('+apples -"document 1"', { mode: 'hybrid', k: 50 })).hits.map((h) => h.id);
+    expect(odd.length).toBe(24); // 25 with apples, less "document 1"
+    expect(odd.every((id) => Number(id.slice(1)) % 2 === 1 && id !== 'd1')).toBe(true);
+    const st = (await s.search({ must: ['plums'], mustNot: [{ prefix: 'app' }] }, { mode: 'bm25', k: 50 })).hits;
+    expect(st.length).toBe(25);
+    await expect(s.search('"pears')).rejects.toMatchObject({ name: 'QuerySyntaxError', position: 0 });
+  });
+
   it('reports progress and stops at a batch boundary when cancelled', async () => {
     const s = service();
     await s.loadModel({ model: 'fake' });

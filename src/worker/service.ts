@@ -7,7 +7,7 @@ import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import { M3Index, type IndexInfo } from '../search/m3-index.ts';
 import { exportStore, parsePortable, writePortable } from '../search/portable.ts';
-import type { EncoderLike, IndexDoc, IngestProgress } from '../search/types.ts';
+import type { EncoderLike, IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import type { Store } from '../store/types.ts';
 import { HiddenCache } from '../tune/hidden-cache.ts';
@@ -89,7 +89,7 @@ export class M3Service implements M3WorkerApi {
     this.tasks.get(task)?.abort();
   }
 
-  async search(query: string, options: WorkerSearchOptions = {}): Promise<WorkerSearchResult> {
+  async search(query: SearchQuery, options: WorkerSearchOptions = {}): Promise<WorkerSearchResult> {
     const index = this.open();
     const t0 = performance.now();
     const hits = await index.search(query, options);
