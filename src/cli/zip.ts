@@ -5,6 +5,7 @@
  * error, never a RangeError or a silent short tensor.
  */
 import { inflateRawSync } from 'node:zlib';
+import { crc32 } from '../util/crc32.ts';
 
 export interface ZipEntry {
   name: string;
@@ -124,21 +125,4 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, label: string):
 function safeNumber(v: bigint, fail: (why: string) => never): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('zip64 value too large');
   return Number(v);
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE, as zip uses). node:zlib has crc32 only from Node 20.15, and engines says >= 20. */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }

@@ -60,3 +60,20 @@ export function abortError(reason?: unknown): Error {
   e.name = 'AbortError';
   return e;
 }
+
+export type StorageErrorCode = 'CORRUPT' | 'NOT_AN_INDEX' | 'READ_ONLY' | 'LOCKED' | 'NEWER_SCHEMA';
+
+/**
+ * A stored index (a file of a FileStore folder, a record of an IdbStore) can't be used as it is. The message
+ * names the file or record and says what to do; `code` says which case it is.
+ */
+export class M3StorageError extends Error {
+  override readonly name = 'M3StorageError';
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
