@@ -218,3 +218,60 @@ describe('FileStore refuses what is not its own', () => {
     expect(snap()).toEqual(before);
   });
 });
+
+describe('FileStore: damaged files and the schema 2 → 3 migration', () => {
+  async function built() {
+    const dir = tmp();
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    await idx.add(corpus(30, 16, 3), { batchSize: 10 });
+    idx.close();
+    return dir;
+  }
+  const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.m3s')).sort();
+
+  it('migrates a folder of schema 2 (segment files without checksums) in place; every file is then checksummed', async () => {
+    const dir = await built();
+    const sealed = new Map(segFiles(dir).map((f) => [f, readFileSync(join(dir, f))]));
+    // Rewrite as schema 2 wrote it: format 1, no checksum before the length trailer.
+    for (const [f, b] of sealed) {
+      const v1 = Buffer.concat([b.subarray(0, b.length - 8), Buffer.alloc(4)]);
+      v1.writeUInt32LE(1, 4);
+      v1.writeUInt32LE(v1.length, v1.length - 4);
+      writeFileSync(join(dir, f), v1);
+    }
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, schemaVersion: 2 }));
+    // Read-only opens read the old files as they are and change nothing.
+    const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL });
+    expect(ro.count()).toBe(30);
+    ro.close();
+    expect(readFileSync(join(dir, 'seg-00000000.m3s')).readUInt32LE(4)).toBe(1);
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    expect(idx.count()).toBe(30);
+    idx.close();
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(3);
+    for (const [f, b] of sealed) expect(readFileSync(join(dir, f)).equals(b)).toBe(true);
+  });
+
+  it('a flipped bit, a missing segment, a bad meta.json: each refused with the file named and what to do', async () => {
+    const dir = await built();
+    const seg = join(dir, segFiles(dir)[1]);
+    const good = readFileSync(seg);
+    const flipped = Buffer.from(good);
+    flipped[200] ^= 0x10;
+    writeFileSync(seg, flipped);
+    for (const readOnly of [false, true]) {
+      await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly }), model: MODEL })).rejects.toThrow(
+        expect.objectContaining({ name: 'M3StorageError', code: 'CORRUPT', message: expect.stringMatching(new RegExp(`${seg}: checksum mismatch.*restore the folder from a backup`)) }),
+      );
+    }
+    writeFileSync(seg, good);
+    rmSync(seg);
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(new RegExp(`${seg}: a segment file that .*meta.json lists is missing`));
+    writeFileSync(seg, good);
+    writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 3, "segm');
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(/meta\.json is not valid JSON .*restore the folder/);
+    writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 9, "modelId": "m", "dims": 16, "segments": [], "tombstones": [], "nextKey": 0, "nextSeq": 0, "docCount": 0}');
+    await expect(new FileStore(dir, { readOnly: true }).open()).rejects.toThrow(/schema version 9, written by a newer m3-search/);
+  });
+});

@@ -22,6 +22,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { acquireLock, processRunning as running } from './lock-file.ts';
+import { metaProblem } from './segment-check.ts';
 import { decodeSegmentFile, encodeSegmentFile, SEGMENT_FILE_VERSION, upgradeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
 import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
@@ -404,18 +405,6 @@ export class FileStore implements Store {
   private readOnlyError(): M3StorageError {
     return new M3StorageError('READ_ONLY', `the index at ${this.dir} was opened read-only; open it without { readOnly: true } to change it`);
   }
-}
-
-/** What a MetaRecord must hold for this store to use it (meta.json is read from disk: anything can be there). */
-function metaProblem(m: unknown): string | null {
-  if (!m || typeof m !== 'object') return 'not an object';
-  const r = m as Record<string, unknown>;
-  const ints = (a: unknown) => Array.isArray(a) && a.every((x) => Number.isSafeInteger(x) && x >= 0);
-  if (!Number.isInteger(r.schemaVersion)) return 'no schemaVersion';
-  if (typeof r.modelId !== 'string' || !Number.isInteger(r.dims)) return 'no model identity';
-  if (!ints(r.segments) || !ints(r.tombstones)) return 'segments or tombstones are not lists of numbers';
-  if (!Number.isSafeInteger(r.nextKey) || !Number.isSafeInteger(r.nextSeq) || !Number.isSafeInteger(r.docCount)) return 'bad counters';
-  return null;
 }
 
 async function startsWith(path: string, magic: string): Promise<boolean> {

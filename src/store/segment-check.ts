@@ -4,7 +4,7 @@
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
 import { crc32 } from '../util/crc32.ts';
-import type { SegmentRecord } from './types.ts';
+import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 
 /** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
 export function segmentProblem(seg: SegmentRecord, dims?: number): string | null {
@@ -93,4 +93,58 @@ export function segmentChecksum(seg: SegmentRecord): number {
   if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.docs, seg.bm25.tfs, seg.bm25.lengths]) c = crc32(bytes(a), c);
   const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
   return crc32(enc.encode(JSON.stringify(rest)), c);
+}
+
+/** What a MetaRecord must hold to be used (meta.json and imported headers are read from outside: anything can be there). */
+export function metaProblem(m: unknown): string | null {
+  if (!m || typeof m !== 'object') return 'not an object';
+  const r = m as Record<string, unknown>;
+  const ints = (a: unknown) => Array.isArray(a) && a.every((x) => Number.isSafeInteger(x) && x >= 0);
+  if (!Number.isInteger(r.schemaVersion)) return 'no schemaVersion';
+  if (typeof r.modelId !== 'string' || !Number.isInteger(r.dims) || (r.dims as number) < 0) return 'no model identity';
+  if (!ints(r.segments) || !ints(r.tombstones)) return 'segments or tombstones are not lists of numbers';
+  if (![r.nextKey, r.nextSeq, r.docCount].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return 'bad counters';
+  return null;
+}
+
+/**
+ * A whole index from outside (an import, a static package) against its meta: segments as listed, keys
+ * unique and below nextKey, live ids unique and as many as docCount, and in each segment a document
+ * record for every live row, with that row's id and key (`docs[i]`: the records segment i carries).
+ * Returns why not, or null.
+ */
+export function contentsProblem(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[][]): string | null {
+  const mp = metaProblem(meta);
+  if (mp) return `its index description is malformed (${mp})`;
+  if (segments.map((s) => s.seq).join() !== meta.segments.join()) return 'its segments do not match its description';
+  const dead = new Set(meta.tombstones);
+  const keys = new Set<number>();
+  const liveIds = new Set<string>();
+  for (let j = 0; j < segments.length; j++) {
+    const s = segments[j];
+    if (s.seq >= meta.nextSeq) return `segment ${s.seq} is numbered past nextSeq ${meta.nextSeq}`;
+    const p = segmentProblem(s, meta.dims);
+    if (p) return `segment ${s.seq}: ${p}`;
+    const rowOf = new Map<number, string>();
+    for (let i = 0; i < s.keys.length; i++) {
+      const k = s.keys[i];
+      if (keys.has(k)) return `key ${k} appears in two segments`;
+      if (k >= meta.nextKey) return `key ${k} is at or past nextKey ${meta.nextKey}`;
+      keys.add(k);
+      rowOf.set(k, s.ids[i]);
+      if (dead.has(k)) continue;
+      if (liveIds.has(s.ids[i])) return `document ${JSON.stringify(s.ids[i])} is live twice`;
+      liveIds.add(s.ids[i]);
+    }
+    const recorded = new Set<number>();
+    for (const d of docs[j] ?? []) {
+      if (rowOf.get(d.key) !== d.id) return `segment ${s.seq}: document record ${JSON.stringify(d.id)} (key ${d.key}) matches none of its rows`;
+      if (recorded.has(d.key)) return `segment ${s.seq}: document record ${JSON.stringify(d.id)} appears twice`;
+      recorded.add(d.key);
+    }
+    for (const [k, id] of rowOf) if (!dead.has(k) && !recorded.has(k)) return `segment ${s.seq}: document ${JSON.stringify(id)} has no record (no text)`;
+  }
+  for (const k of dead) if (!keys.has(k)) return `tombstone ${k} names no stored row`;
+  if (liveIds.size !== meta.docCount) return `${liveIds.size} live documents, the description says ${meta.docCount}`;
+  return null;
 }
