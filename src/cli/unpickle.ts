@@ -17,7 +17,9 @@ export interface UnpickleOptions {
   label: string;
 }
 
-export class UnpickleError extends Error {}
+export class UnpickleError extends Error {
+  override readonly name = 'UnpickleError';
+}
 
 /** A resolved callable global on the stack; REDUCE calls only these. */
 class GlobalRef {
@@ -200,7 +202,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       }
       case 0x65: { // APPENDS
         const items = popMark();
-        listOf(top(), 'APPENDS').push(...items);
+        const list = listOf(top(), 'APPENDS');
+        for (const v of items) list.push(v); // not push(...items): a long run would overflow the stack
         break;
       }
       case 0x4a: // BININT (signed 32)

@@ -22,7 +22,12 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-export class ZipError extends Error {}
+export class ZipError extends Error {
+  override readonly name = 'ZipError';
+}
+
+/** Largest entry inflated (or read stored): head checkpoints are a few MB; 512 MiB leaves ample room. */
+export const MAX_ZIP_ENTRY_BYTES = 512 * 2 ** 20;
 
 /** Lists the entries of a zip held in memory, by name. `label` names the file in errors. */
 export function readZipDirectory(bytes: Uint8Array, label: string): Map<string, ZipEntry> {
@@ -107,13 +112,16 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, label: string):
   const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
   const end = start + entry.compressedSize;
   if (end > bytes.length) fail(`truncated: data ends at byte ${end} of ${bytes.length}`);
+  if (entry.size > MAX_ZIP_ENTRY_BYTES) fail(`declares ${entry.size} bytes; at most ${MAX_ZIP_ENTRY_BYTES} are read`);
   const raw = bytes.subarray(start, end);
   let data: Uint8Array;
   if (entry.method === 0) data = raw;
   else if (entry.method === 8) {
+    // The output is bounded by the declared size: a bomb stops there instead of filling memory.
     try {
-      data = inflateRawSync(raw);
+      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(`inflates past the ${entry.size} bytes its directory declares (corrupt, or a zip bomb)`);
       return fail(`cannot inflate: ${(e as Error).message}`);
     }
   } else return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
