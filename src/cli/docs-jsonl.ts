@@ -26,17 +26,22 @@ export async function* readDocsJsonl(path: string, chunk = 1000): AsyncGenerator
 /** A UTF-8 byte order mark (editors on Windows write one) is not part of the first line's JSON. */
 const stripBom = (line: string) => (line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
 
+/** A line of the input is not a document; the message names file and line. */
+export class DocsInputError extends Error {
+  override readonly name = 'DocsInputError';
+}
+
 export function parseDoc(line: string, where: string): IndexDoc {
   let v: any;
   try {
     v = JSON.parse(line);
   } catch (e: any) {
-    throw new Error(`${where}: not JSON (${e.message})`);
+    throw new DocsInputError(`${where}: not JSON (${e.message})`);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected an object with "id" and "text"`);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DocsInputError(`${where}: expected an object with "id" and "text"`);
   const { id, text, ...metadata } = v;
-  if (typeof id !== 'string' || id === '') throw new Error(`${where}: "id" must be a non-empty string`);
-  if (typeof text !== 'string') throw new Error(`${where}: "text" must be a string`);
+  if (typeof id !== 'string' || id === '') throw new DocsInputError(`${where}: "id" must be a non-empty string`);
+  if (typeof text !== 'string') throw new DocsInputError(`${where}: "text" must be a string`);
   return Object.keys(metadata).length ? { id, text, metadata } : { id, text };
 }
 

@@ -11,6 +11,7 @@
  * This module is browser-safe (no Node APIs): the loader validates manifests with it.
  */
 import { M3Error } from '../errors.ts';
+import { metaProblem } from '../store/segment-check.ts';
 import { MIN_READ_SCHEMA, SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
 
 export const STATIC_FORMAT = 'm3-search-static';
@@ -87,6 +88,8 @@ export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest
   if (!readable || !m.meta || typeof m.meta !== 'object' || m.meta.schemaVersion !== m.schemaVersion) {
     throw new StaticPackageError(`it was built with index schema version ${m.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
   }
+  const metaBad = metaProblem(m.meta);
+  if (metaBad) throw new StaticPackageError(`the manifest is corrupt (its index meta: ${metaBad})`);
   if (typeof m.version !== 'string' || !/^[0-9a-f]{8,64}$/.test(m.version)) throw new StaticPackageError('the manifest is corrupt (no version id)');
   const model = m.model;
   if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
