@@ -1,4 +1,5 @@
 /** Reads `{ "id", "text", … }` JSON lines; every other field becomes metadata. Errors name the line. */
+import { M3Error } from '../errors.ts';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { IndexDoc } from '../search/types.ts';
@@ -27,8 +28,11 @@ export async function* readDocsJsonl(path: string, chunk = 1000): AsyncGenerator
 const stripBom = (line: string) => (line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
 
 /** A line of the input is not a document; the message names file and line. */
-export class DocsInputError extends Error {
-  override readonly name = 'DocsInputError';
+export class DocsInputError extends M3Error {
+  override name = 'DocsInputError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
 }
 
 export function parseDoc(line: string, where: string): IndexDoc {

@@ -3,6 +3,7 @@
  * tensors point, through persistent ids, at raw storages in `<archive>/data/<key>`. Only what a state dict of
  * float tensors needs is accepted (see unpickle.ts for why the pickle is restricted).
  */
+import { M3Error } from '../errors.ts';
 import { float16BitsToFloat32 } from '../encoder/float16.ts';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.ts';
 import { unpickle, type AllowedGlobal } from './unpickle.ts';
@@ -42,8 +43,11 @@ class TensorRef {
   ) {}
 }
 
-export class TorchFileError extends Error {
-  override readonly name = 'TorchFileError';
+export class TorchFileError extends M3Error {
+  override name = 'TorchFileError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
 }
 
 /** Parses one torch.save file held in memory. `label` names it in errors. */

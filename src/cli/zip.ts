@@ -4,6 +4,7 @@
  * have deflated them, so both are read. Everything is bounds-checked: a truncated download must give a clear
  * error, never a RangeError or a silent short tensor.
  */
+import { M3Error } from '../errors.ts';
 import { inflateRawSync } from 'node:zlib';
 import { crc32 } from '../util/crc32.ts';
 
@@ -22,8 +23,11 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-export class ZipError extends Error {
-  override readonly name = 'ZipError';
+export class ZipError extends M3Error {
+  override name = 'ZipError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
 }
 
 /** Largest entry inflated (or read stored): head checkpoints are a few MB; 512 MiB leaves ample room. */

@@ -16,11 +16,15 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+import { M3Error } from '../errors.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
 
 /** A safetensors file was refused; the message names the file (and tensor) and why. */
-export class SafetensorsError extends Error {
-  override readonly name = 'SafetensorsError';
+export class SafetensorsError extends M3Error {
+  override name = 'SafetensorsError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
 }
 
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };

@@ -1,4 +1,4 @@
-import { M3Error } from '../errors.ts';
+import { M3Error, type M3ErrorCode } from '../errors.ts';
 import type { ModelIdentity } from './types.ts';
 
 /** The index was built with a different encoder than the one it is opened with. */
@@ -61,19 +61,16 @@ export function abortError(reason?: unknown): Error {
   return e;
 }
 
-export type StorageErrorCode = 'CORRUPT' | 'NOT_AN_INDEX' | 'READ_ONLY' | 'LOCKED' | 'NEWER_SCHEMA';
+export type StorageErrorCode = Extract<M3ErrorCode, 'CORRUPT' | 'NOT_AN_INDEX' | 'READ_ONLY' | 'LOCKED' | 'NEWER_SCHEMA'>;
 
 /**
  * A stored index (a file of a FileStore folder, a record of an IdbStore) can't be used as it is. The message
  * names the file or record and says what to do; `code` says which case it is.
  */
-export class M3StorageError extends Error {
-  override readonly name = 'M3StorageError';
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    override readonly cause?: unknown,
-  ) {
-    super(message);
+export class M3StorageError extends M3Error {
+  override name = 'M3StorageError';
+  declare readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
   }
 }
