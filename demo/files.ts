@@ -12,7 +12,8 @@ export class RefusedFile extends Error {}
 
 export async function readDocs(files: File[]): Promise<IndexDoc[]> {
   const docs: IndexDoc[] = [];
-  for (const f of files) docs.push(...(await fileDocs(f)));
+  // A loop, not push(...): a .jsonl of short lines gives more documents than a call's arguments can hold.
+  for (const f of files) for (const d of await fileDocs(f)) docs.push(d);
   const seen = new Set<string>();
   for (const d of docs) {
     if (seen.has(d.id)) throw new RefusedFile(`two documents share the id "${d.id}"`);

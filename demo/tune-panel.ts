@@ -36,8 +36,8 @@ export function setupTunePanel(app: App): void {
     if (!ctx) return;
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (losses.length < 2) return;
-    const max = Math.max(...losses);
-    const min = Math.min(...losses);
+    const max = losses.reduce((a, b) => Math.max(a, b), -Infinity);
+    const min = losses.reduce((a, b) => Math.min(a, b), Infinity);
     ctx.strokeStyle = getComputedStyle(canvas).color || '#36c';
     ctx.beginPath();
     losses.forEach((l, i) => {

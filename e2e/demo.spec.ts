@@ -257,6 +257,8 @@ test('export / import: a good file round-trips; a foreign, corrupt or other-mode
   expect(await importFile('corrupt.m3idx', corrupt)).toMatch(/corrupt \(SHA-256 checksum mismatch\)/);
   expect(await importFile('other.m3idx', rewriteHeader(file, (h) => (h.meta.modelId = 'Xenova/bge-m3')))).toMatch(/built with another model: model "Xenova\/bge-m3"/);
   expect(await importFile('old.m3idx', rewriteHeader(file, (h) => (h.schemaVersion = h.meta.schemaVersion = 1)))).toMatch(/schema version 1/);
+  // A valid checksum around contents that contradict each other: refused by the content checks.
+  expect(await importFile('forged.m3idx', rewriteHeader(file, (h) => (h.meta.nextKey = 1)))).toMatch(/corrupt \(key \d+ is at or past nextKey 1\).*unchanged/);
   expect(await count(page)).toBe(before);
 
   await page.click('#clear');

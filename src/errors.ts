@@ -18,7 +18,19 @@ export type M3ErrorCode =
   /** An argument was malformed (documents, ids, search options). */
   | 'BAD_INPUT'
   /** A query string or structured query broke the query syntax (QuerySyntaxError, with a position). */
-  | 'QUERY_SYNTAX';
+  | 'QUERY_SYNTAX'
+  /** A file read from outside was refused: an input line, safetensors, a torch .pt (zip, pickle). */
+  | 'FILE_REFUSED'
+  /** Stored index data failed its checks (checksum, structure, a missing file); the message says what to do. */
+  | 'CORRUPT'
+  /** A folder given as an index is not one (FileStore refuses it and changes nothing). */
+  | 'NOT_AN_INDEX'
+  /** A write to a store opened read-only. */
+  | 'READ_ONLY'
+  /** The index's write lock stayed held by a live process past the timeout. */
+  | 'LOCKED'
+  /** The index was written by a newer m3-search (a schema this version cannot read). */
+  | 'NEWER_SCHEMA';
 
 export class M3Error extends Error {
   // Each class names itself with a literal: a minifier renames classes, so `new.target.name` would not survive.

@@ -13,7 +13,7 @@ export type { ClauseMatch } from './query/match.ts';
 export { IdbStore, type IdbStoreOptions } from './store/idb-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
 export { M3Error, M3InputError, type M3ErrorCode } from './errors.ts';
-export { M3IndexMismatchError, M3QuotaError, M3ClosedError } from './store/errors.ts';
+export { M3IndexMismatchError, M3QuotaError, M3ClosedError, M3StorageError, type StorageErrorCode } from './store/errors.ts';
 export type { Store, StorageInfo, ModelIdentity } from './store/types.ts';
 export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './worker/client.ts';
 export { M3Service, type ServiceOptions } from './worker/service.ts';

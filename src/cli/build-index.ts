@@ -31,10 +31,10 @@ export async function runIndex(argv: string[]): Promise<number> {
   const batchSize = Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
 
+  const total = await countLines(values.input); // checks every line of a file before anything is written
   const encoder = await M3Encoder.load(encoderOptions(values));
   const store = new FileStore(values.out);
   const index = await M3Index.open(values.out, { encoder, store, colbert: values.colbert });
-  const total = await countLines(values.input);
   const { device, dtype, threads } = encoder.info;
   const on = `${device} ${dtype}, ${threads.used} thread${threads.used === 1 ? '' : 's'}`;
   const bar = new SingleBar(
@@ -54,17 +54,26 @@ export async function runIndex(argv: string[]): Promise<number> {
     return { rate: (n / s).toFixed(1), tokensPerS: Math.round(tokens / s), device: on };
   };
   if (!values.quiet) bar.start(total || 1, 0, rates(0));
+  let committedThrough = 0; // input line of the last document committed
   try {
     for await (const docs of readDocsJsonl(values.input, batchSize * 4)) {
       const base = done;
+      let inCall = 0;
       const onProgress = (p: { done: number; phase: string; tokens?: number }) => {
         if (p.phase === 'encode') tokens += p.tokens ?? 0;
         if (p.phase !== 'write') return;
+        inCall = p.done;
         const n = base + p.done;
         bar.update(n, rates(n));
       };
-      const r = values.upsert ? await index.upsert(docs, { batchSize, onProgress }) : await index.add(docs, { batchSize, onProgress });
-      done += 'added' in r ? r.added : r.upserted;
+      try {
+        const r = values.upsert ? await index.upsert(docs, { batchSize, onProgress }) : await index.add(docs, { batchSize, onProgress });
+        done += 'added' in r ? r.added : r.upserted;
+        committedThrough = docs.lastLine ?? committedThrough;
+      } catch (e) {
+        done += inCall; // whole batches of this call that were committed before the failure
+        throw e;
+      }
     }
     if (values.static) {
       bar.stop();
@@ -74,6 +83,14 @@ export async function runIndex(argv: string[]): Promise<number> {
       const m = await writeStaticPackage(store, values.static, values['chunk-bytes'] ? { chunkBytes: Number(values['chunk-bytes']) } : {});
       process.stderr.write(`static package ${m.version}: ${m.docCount} documents, ${m.chunks.length} chunks, ${m.totalBytes} bytes in ${values.static}\n`);
     }
+  } catch (e) {
+    if (done > 0) {
+      // Earlier batches are in the index (each batch is one commit): say how many, and how to go on.
+      const where = committedThrough ? ` (through line ${committedThrough} at least)` : '';
+      (e as Error).message += `\n${done} documents of this run were committed to ${values.out} before the error${where}; ` +
+        `fix the input and run the same command with --upsert to resume (documents already there are replaced, not duplicated)`;
+    }
+    throw e;
   } finally {
     bar.stop();
     await index.close();

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeSafetensors } from '../encoder/safetensors.ts';
+import { firstNonFinite, writeSafetensors } from '../encoder/safetensors.ts';
 import { readTorchStateDict, type TorchTensor } from './torch-pt.ts';
 
 export interface ConvertHeadsOptions {
@@ -48,6 +48,10 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
     }
     const state = readTorchStateDict(bytes, path);
     const { weight, bias } = pickLinear(state, head.name, path);
+    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+      const bad = firstNonFinite(t.data);
+      if (bad >= 0) throw new Error(`${path}: tensor "${name}" holds NaN or an infinity at index ${bad}; a head with such weights gives no usable scores`);
+    }
     found.push({ target: head.target, source: head.source, weight, bias });
   }
   if (found.length === 0) throw new Error(`${dir}: neither sparse_linear.pt nor colbert_linear.pt is there`);

@@ -1,3 +1,4 @@
+import { SCHEMA_VERSION } from '../store/types.ts';
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ describe('m3-search index --static / export', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/static package [0-9a-f]{16}: 3 documents, 1 chunks/);
     const m = JSON.parse(readFileSync(join(dir, 'site/manifest.json'), 'utf8'));
-    expect(m).toMatchObject({ format: 'm3-search-static', packageVersion: 1, schemaVersion: 2, docCount: 3, model: { dims: m.meta.dims } });
+    expect(m).toMatchObject({ format: 'm3-search-static', packageVersion: 1, schemaVersion: SCHEMA_VERSION, docCount: 3, model: { dims: m.meta.dims } });
     for (const c of m.chunks) expect(existsSync(join(dir, 'site', c.file))).toBe(true);
   });
 

@@ -13,7 +13,7 @@ export async function runExport(argv: string[]): Promise<number> {
   if (!existsSync(values.index)) throw new Error(`no index at ${values.index}`);
   if (!values.to || !ENGINES.includes(values.to as Engine)) throw new Error(`--to must be one of ${ENGINES.join(', ')}`);
   if (!values.out) throw new Error('--out DIR is required');
-  const store = new FileStore(values.index);
+  const store = new FileStore(values.index, { readOnly: true }); // exporting reads: no lock, no writes
   try {
     const r = await exportIndex(store, values.to as Engine, values.out);
     process.stderr.write(`exported ${r.docs} documents (${r.points} points) for ${r.engine} into ${values.out}: ${[...r.files, 'm3-export.json'].join(', ')}\n`);

@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const cli = (...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8' });
+const cliStdin = (input: string, ...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', ...args], { encoding: 'utf8', input });
 
 const DOCS = [
   { id: 'a', text: 'the boundary layer flow over a flat plate', year: 1960 },
@@ -89,5 +90,42 @@ describe('m3-search index / search', () => {
     const k = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--k', '0', 'x');
     expect(k.status).not.toBe(0);
     expect(k.stderr).toMatch(/k/);
+  });
+
+  it('a bad line in a file is refused before anything is written; from stdin, the message says what was committed and how to resume', () => {
+    // Batches of 1, read 4 at a time: lines 1-4 are committed before line 6 is read.
+    const words = ['one', 'two', 'three', 'four', 'five', 'six'];
+    const lines = words.map((w, i) => (i === 5 ? '{"id":"w5","text":6}' : `{"id":"w${i}","text":"${w}"}`));
+    const bad = join(dir, 'late-bad.jsonl');
+    writeFileSync(bad, lines.join('\n') + '\n');
+    const fileOut = join(dir, 'late-file');
+    const r = cli('index', '--model', 'public/models/tiny-m3', '--input', bad, '--out', fileOut, '--batch-size', '1', '--quiet');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/late-bad\.jsonl:6: "text" must be a string/);
+    expect(existsSync(join(fileOut, 'meta.json'))).toBe(false);
+    const pipeOut = join(dir, 'late-pipe');
+    const p = cliStdin(lines.join('\n') + '\n', 'index', '--model', 'public/models/tiny-m3', '--input', '-', '--out', pipeOut, '--batch-size', '1', '--quiet');
+    expect(p.status).toBe(1);
+    expect(p.stderr).toMatch(/-:6: "text" must be a string/);
+    expect(p.stderr).toMatch(/4 documents of this run were committed to .*late-pipe before the error \(through line 4 at least\).*--upsert to resume/);
+    const fixed = lines.map((l) => l.replace('"text":6', '"text":"six"')).join('\n') + '\n';
+    const again = cliStdin(fixed, 'index', '--model', 'public/models/tiny-m3', '--input', '-', '--out', pipeOut, '--upsert', '--quiet');
+    expect(again.status, again.stderr).toBe(0);
+    const s = cli('search', '--index', pipeOut, '--model', 'public/models/tiny-m3', '--json', '--mode', 'bm25', '--k', '10', words.join(' '));
+    expect(JSON.parse(s.stdout).map((h: any) => h.id).sort()).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+  });
+
+  it('accepts a UTF-8 byte order mark; search on a folder that is not an index refuses and deletes nothing', () => {
+    const bom = join(dir, 'bom.jsonl');
+    writeFileSync(bom, '\ufeff{"id":"bom","text":"byte order mark"}\n');
+    const r = cli('index', '--model', 'public/models/tiny-m3', '--input', bom, '--out', join(dir, 'bom-index'), '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    const other = mkdtempSync(join(tmpdir(), 'not-an-index-'));
+    writeFileSync(join(other, 'notes.tmp'), 'mine');
+    writeFileSync(join(other, 'seg-00000001.m3s'), 'mine too');
+    const s = cli('search', '--index', other, '--model', 'public/models/tiny-m3', 'x');
+    expect(s.status).toBe(1);
+    expect(s.stderr).toMatch(/is not an m3-search index/);
+    expect(existsSync(join(other, 'notes.tmp')) && existsSync(join(other, 'seg-00000001.m3s'))).toBe(true);
   });
 });

@@ -37,7 +37,7 @@ export async function runSearch(argv: string[]): Promise<number> {
   if (syntax !== 'query' && syntax !== 'plain') throw new Error(`--syntax must be query or plain, got "${syntax}"`);
   if (!values.index) throw new Error('--index DIR is required');
   if (!existsSync(values.index)) throw new Error(`no index at ${values.index}`);
-  const store = new FileStore(values.index);
+  const store = new FileStore(values.index, { readOnly: true }); // searching never writes or deletes
   const stored = await store.open();
   if (!values.model) throw new Error(`--model is required (this index was built with ${stored?.modelId ?? 'an unknown model'}, ${stored?.dtype})`);
   // The query must be encoded by the graph that built the index: its dtype is the default.

@@ -3,6 +3,7 @@
  * tensors point, through persistent ids, at raw storages in `<archive>/data/<key>`. Only what a state dict of
  * float tensors needs is accepted (see unpickle.ts for why the pickle is restricted).
  */
+import { M3Error } from '../errors.ts';
 import { float16BitsToFloat32 } from '../encoder/float16.ts';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.ts';
 import { unpickle, type AllowedGlobal } from './unpickle.ts';
@@ -12,8 +13,11 @@ export type TorchDtype = 'float16' | 'bfloat16' | 'float32';
 export interface TorchTensor {
   dtype: TorchDtype;
   shape: number[];
-  /** Values widened to float32: exact for all three dtypes. */
-  data: Float32Array;
+  /**
+   * Values widened to float32: exact for all three dtypes. Built on first access: a state dict may hold
+   * many tensors (or many views of one storage) of which the caller wants two.
+   */
+  readonly data: Float32Array;
 }
 
 const ELEMENT_BYTES: Record<TorchDtype, number> = { float16: 2, bfloat16: 2, float32: 4 };
@@ -39,7 +43,12 @@ class TensorRef {
   ) {}
 }
 
-export class TorchFileError extends Error {}
+export class TorchFileError extends M3Error {
+  override name = 'TorchFileError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
+}
 
 /** Parses one torch.save file held in memory. `label` names it in errors. */
 export function readTorchStateDict(bytes: Uint8Array, label: string): Map<string, TorchTensor> {
@@ -125,8 +134,10 @@ export function readTorchStateDict(bytes: Uint8Array, label: string): Map<string
   return out;
 }
 
+/** Checks a tensor against its storage now; its values are converted when `data` is first read. */
 function materialize(t: TensorRef, label: string): TorchTensor {
   const numel = t.shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(numel)) throw new TorchFileError(`${label}: tensor shape [${t.shape}] is too large`);
   // Contiguous = row-major strides; a dimension of size 1 may carry any stride (torch leaves them arbitrary).
   let expect = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
@@ -139,6 +150,17 @@ function materialize(t: TensorRef, label: string): TorchTensor {
   if (numel > 0 && t.offset + numel > t.storage.numel) {
     throw new TorchFileError(`${label}: tensor [${t.shape}] at offset ${t.offset} overruns its ${t.storage.numel}-element storage`);
   }
+  let data: Float32Array | undefined;
+  return {
+    dtype: t.storage.dtype,
+    shape: t.shape,
+    get data() {
+      return (data ??= convert(t, numel));
+    },
+  };
+}
+
+function convert(t: TensorRef, numel: number): Float32Array {
   const size = ELEMENT_BYTES[t.storage.dtype];
   const b = t.storage.bytes;
   const view = new DataView(b.buffer, b.byteOffset + t.offset * size, numel * size);
@@ -151,7 +173,7 @@ function materialize(t: TensorRef, label: string): TorchTensor {
     for (let i = 0; i < numel; i++) bits[i] = view.getUint16(2 * i, true) << 16;
     data.set(new Float32Array(bits.buffer));
   }
-  return { dtype: t.storage.dtype, shape: t.shape, data };
+  return data;
 }
 
 function isStorage(v: unknown): v is Storage {
@@ -162,11 +184,15 @@ function isIntList(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
+/** A value for an error message: short, and safe on anything a pickle builds (deep nesting, cycles). */
 function describe(v: unknown): string {
   if (v instanceof Map) return 'dict';
+  let s: string | undefined;
   try {
-    return JSON.stringify(v) ?? String(v);
+    s = JSON.stringify(v);
   } catch {
-    return String(v);
+    /* too deep, or a cycle through the memo */
   }
+  s ??= Array.isArray(v) ? 'a list' : typeof v;
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
 }

@@ -4,6 +4,7 @@
  * from the internet is untrusted input: every other opcode and every global outside the allow-list is an
  * error that names it, raised before anything is called.
  */
+import { M3Error } from '../errors.ts';
 
 /** A global the caller allows: either a value (e.g. a storage type tag) or a function REDUCE may call. */
 export type AllowedGlobal = { value: unknown } | { call: (args: readonly unknown[]) => unknown };
@@ -17,7 +18,12 @@ export interface UnpickleOptions {
   label: string;
 }
 
-export class UnpickleError extends Error {}
+export class UnpickleError extends M3Error {
+  override name = 'UnpickleError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
+}
 
 /** A resolved callable global on the stack; REDUCE calls only these. */
 class GlobalRef {
@@ -200,7 +206,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       }
       case 0x65: { // APPENDS
         const items = popMark();
-        listOf(top(), 'APPENDS').push(...items);
+        const list = listOf(top(), 'APPENDS');
+        for (const v of items) list.push(v); // not push(...items): a long run would overflow the stack
         break;
       }
       case 0x4a: // BININT (signed 32)

@@ -4,7 +4,9 @@
  * have deflated them, so both are read. Everything is bounds-checked: a truncated download must give a clear
  * error, never a RangeError or a silent short tensor.
  */
+import { M3Error } from '../errors.ts';
 import { inflateRawSync } from 'node:zlib';
+import { crc32 } from '../util/crc32.ts';
 
 export interface ZipEntry {
   name: string;
@@ -21,7 +23,15 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-export class ZipError extends Error {}
+export class ZipError extends M3Error {
+  override name = 'ZipError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
+}
+
+/** Largest entry inflated (or read stored): head checkpoints are a few MB; 512 MiB leaves ample room. */
+export const MAX_ZIP_ENTRY_BYTES = 512 * 2 ** 20;
 
 /** Lists the entries of a zip held in memory, by name. `label` names the file in errors. */
 export function readZipDirectory(bytes: Uint8Array, label: string): Map<string, ZipEntry> {
@@ -106,13 +116,16 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, label: string):
   const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
   const end = start + entry.compressedSize;
   if (end > bytes.length) fail(`truncated: data ends at byte ${end} of ${bytes.length}`);
+  if (entry.size > MAX_ZIP_ENTRY_BYTES) fail(`declares ${entry.size} bytes; at most ${MAX_ZIP_ENTRY_BYTES} are read`);
   const raw = bytes.subarray(start, end);
   let data: Uint8Array;
   if (entry.method === 0) data = raw;
   else if (entry.method === 8) {
+    // The output is bounded by the declared size: a bomb stops there instead of filling memory.
     try {
-      data = inflateRawSync(raw);
+      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(`inflates past the ${entry.size} bytes its directory declares (corrupt, or a zip bomb)`);
       return fail(`cannot inflate: ${(e as Error).message}`);
     }
   } else return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
@@ -124,21 +137,4 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, label: string):
 function safeNumber(v: bigint, fail: (why: string) => never): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('zip64 value too large');
   return Number(v);
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE, as zip uses). node:zlib has crc32 only from Node 20.15, and engines says >= 20. */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }

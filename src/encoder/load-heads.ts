@@ -2,7 +2,7 @@
  * Reads and checks sparse_linear.safetensors and colbert_linear.safetensors. A missing file means that output
  * is unavailable (dense-only models exist); a file with the wrong shape is an error naming tensor and shapes.
  */
-import { readSafetensors } from './safetensors.ts';
+import { firstNonFinite, readSafetensors } from './safetensors.ts';
 import { describeLocation, readModelFile, type ModelLocation } from './model-source.ts';
 import type { ModelStore } from './model-cache.ts';
 import type { Heads } from './heads.ts';
@@ -51,6 +51,8 @@ function tensor(
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`${file}: tensor "${name}" has shape [${t.shape}] but the model needs [${shape}]`);
   }
+  const bad = firstNonFinite(t.data);
+  if (bad >= 0) throw new Error(`${file}: tensor "${name}" holds NaN or an infinity at index ${bad}; a head with such weights gives no usable scores`);
   return t.data;
 }
 

@@ -327,7 +327,7 @@ export class M3Encoder {
     for (const batch of batchByLength(prepared.map((p) => p.ids.length), batchSize)) {
       const seqs = batch.map((i) => prepared[i].ids);
       const hidden = await this.forward(seqs);
-      const seqLen = Math.max(...seqs.map((s) => s.length));
+      const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
       batch.forEach((textIndex, b) => {
         const p = prepared[textIndex];
         out[textIndex] = applyHeads(hidden, b * seqLen * this.info.hidden, this.info.hidden, p.ids, this.heads, want, p.truncated);
@@ -344,13 +344,14 @@ export class M3Encoder {
     validateTexts(texts);
     const maxLength = options.maxLength ?? this.info.maxLength;
     const batchSize = options.batchSize ?? 8;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     const H = this.info.hidden;
     const prepared = texts.map((t) => this.prepare(t, maxLength));
     const out = new Array<HiddenStates>(texts.length);
     for (const batch of batchByLength(prepared.map((p) => p.ids.length), batchSize)) {
       const seqs = batch.map((i) => prepared[i].ids);
       const hidden = await this.forward(seqs);
-      const seqLen = Math.max(...seqs.map((s) => s.length));
+      const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
       batch.forEach((t, b) => {
         const L = prepared[t].ids.length;
         out[t] = { ids: Uint32Array.from(prepared[t].ids), hidden: hidden.slice(b * seqLen * H, (b * seqLen + L) * H), truncated: prepared[t].truncated };

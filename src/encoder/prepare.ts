@@ -26,28 +26,56 @@ export function validateTexts(texts: unknown): asserts texts is string[] {
   });
 }
 
+/**
+ * Most characters handed to the tokenizer in one call. Transformers.js tokenizes a whitespace-free run as
+ * one word (its Unigram lattice and a `push(...pieces)` grow with the run: a 300 KB run overflowed the stack,
+ * 5 MB took gigabytes), so long texts go through in windows of bounded size.
+ */
+export const TOKENIZE_WINDOW = 4096;
+
+/**
+ * Token ids of `text`, tokenized window by window; stops once more than `limit` ids are out. Windows end
+ * before a run of spaces (the next one starts with it), where the Metaspace pre-tokenizer splits anyway,
+ * so the ids are those of the whole text; only a run of over `window` characters without a space is cut
+ * inside (keeping surrogate pairs whole), which can change the tokens at that cut.
+ */
+export function tokenizeBounded(text: string, tokenize: ContentTokenizer, limit = Infinity, window = TOKENIZE_WINDOW): number[] {
+  const out: number[] = [];
+  let at = 0;
+  while (at < text.length && out.length <= limit) {
+    let end = Math.min(text.length, at + window);
+    if (end < text.length) {
+      let ws = end;
+      while (ws > at + 1 && !isSpace(text.charCodeAt(ws))) ws--;
+      while (ws > at + 1 && isSpace(text.charCodeAt(ws - 1))) ws--; // the whole run of spaces starts the next window
+      if (ws > at + 1) end = ws;
+      else if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    }
+    for (const id of tokenize(text.slice(at, end))) out.push(id);
+    at = end;
+  }
+  return out;
+}
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+// Only U+0020: Metaspace prepends `▁` to every call's text, which a window starting with a space absorbs
+// ("▁▁at" → "▁at" after the normaliser folds the run) but one starting with a newline does not.
+const isSpace = (c: number) => c === 0x20;
+
 export function prepareText(text: string, maxLength: number, tokenize: ContentTokenizer): Prepared {
   const budget = maxLength - 2;
-  const clean = wellFormed(text);
-  // Tokenising a 100k-character text only to keep its first few hundred tokens is wasteful: a prefix cut
-  // at whitespace (where the Metaspace pre-tokenizer splits anyway) yields the same leading tokens.
-  const prefixChars = budget * 12;
-  let content: number[] | undefined;
-  if (clean.length > prefixChars * 2) {
-    const ws = clean.indexOf(' ', prefixChars);
-    if (ws > 0) {
-      const head = tokenize(clean.slice(0, ws));
-      if (head.length > budget) content = head;
-    }
-  }
-  content ??= tokenize(clean);
+  // Windowed, and stopping past the budget: a long text costs what its first maxLength tokens cost.
+  const content = tokenizeBounded(wellFormed(text), tokenize, budget);
   const truncated = content.length > budget;
-  const kept = truncated ? content.slice(0, budget) : content;
-  return { ids: [CLS_ID, ...kept, EOS_ID], truncated };
+  if (truncated) content.length = budget;
+  content.unshift(CLS_ID);
+  content.push(EOS_ID);
+  return { ids: content, truncated };
 }
 
 /** Groups text indices into batches of similar length (longest first) so padding stays small. */
 export function batchByLength(lengths: number[], batchSize: number): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   const batches: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
@@ -56,7 +84,7 @@ export function batchByLength(lengths: number[], batchSize: number): number[][] 
 
 /** Builds the padded int64 input_ids / attention_mask of one batch. */
 export function padBatch(seqs: number[][]): { inputIds: BigInt64Array; attentionMask: BigInt64Array; seqLen: number } {
-  const seqLen = Math.max(...seqs.map((s) => s.length));
+  const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
   const inputIds = new BigInt64Array(seqs.length * seqLen).fill(BigInt(PAD_ID));
   const attentionMask = new BigInt64Array(seqs.length * seqLen);
   seqs.forEach((s, b) => {

@@ -16,7 +16,16 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+import { M3Error } from '../errors.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
+
+/** A safetensors file was refused; the message names the file (and tensor) and why. */
+export class SafetensorsError extends M3Error {
+  override name = 'SafetensorsError';
+  constructor(message: string) {
+    super('FILE_REFUSED', message);
+  }
+}
 
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const MAX_HEADER = 100 * 1024 * 1024; // the reference implementation's limit
@@ -28,7 +37,7 @@ const MAX_HEADER = 100 * 1024 * 1024; // the reference implementation's limit
  */
 export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): SafetensorsFile {
   const fail = (msg: string, tensor?: string): never => {
-    throw new Error(`safetensors ${fileName}${tensor !== undefined ? ` tensor "${tensor}"` : ''}: ${msg}`);
+    throw new SafetensorsError(`safetensors ${fileName}${tensor !== undefined ? ` tensor "${tensor}"` : ''}: ${msg}`);
   };
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -86,6 +95,12 @@ export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): 
   for (let i = 1; i < spans.length; i++)
     if (spans[i][0] < spans[i - 1][1]) fail(`data overlaps tensor "${spans[i - 1][2]}"`, spans[i][2]);
   return out;
+}
+
+/** Index of the first NaN or ±Infinity in `a`, or −1 (head weights must be finite to give scores). */
+export function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
 
 /**

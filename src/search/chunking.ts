@@ -5,7 +5,13 @@
  */
 import type { ChunkOptions, EncoderLike } from './types.ts';
 
-const WORD = /\S+/g;
+/**
+ * A word, or a piece of 64 code points of a longer run without whitespace (a base64 blob, a text with no
+ * spaces): such a run is cut into pieces so that windows stay bounded.
+ */
+const WORD = /\S{1,64}/gu;
+/** Longest document accepted (UTF-16 code units); M3Index refuses longer ones with this limit named. */
+export const MAX_DOC_CHARS = 32 * 2 ** 20;
 
 /** Character spans [start, end) of windows of `maxWords` words overlapping by `overlapWords`. */
 export function wordWindows(text: string, maxWords: number, overlapWords: number): [number, number][] {
@@ -38,14 +44,16 @@ export function passages(text: string, opts: ChunkOptions, encoder?: EncoderLike
     return spans.length ? spans : [[0, text.length]];
   }
   const maxLen = encoder?.info.maxLength;
-  const count = encoder?.tokenize && maxLen ? (s: string) => encoder.tokenize!(s, Number.MAX_SAFE_INTEGER).ids.length + 2 : null;
-  if (count && maxLen) {
-    if (count(text) <= maxLen) return [[0, text.length]];
+  // Whether a text fits maxLen tokens (<s> and </s> included). Asked with a limit just past maxLen, an
+  // encoder that truncates tokenizes no further than that (prepare.ts): the cost of the test is bounded.
+  const fits = encoder?.tokenize && maxLen ? (s: string) => encoder.tokenize!(s, maxLen + 1).ids.length <= maxLen : null;
+  if (fits && maxLen) {
+    if (fits(text)) return [[0, text.length]];
     // Start from ~0.75 words per token (generous for most languages) and halve until every window fits.
     let words = Math.max(1, Math.floor(opts.maxWords ?? maxLen * 0.6));
     for (;;) {
       const spans = wordWindows(text, words, Math.min(opts.overlapWords ?? 32, Math.floor(words / 4)));
-      if (words === 1 || spans.every(([s, e]) => count(text.slice(s, e)) <= maxLen)) return spans;
+      if (words === 1 || spans.every(([s, e]) => fits(text.slice(s, e)))) return spans;
       words = Math.max(1, Math.floor(words / 2));
     }
   }

@@ -17,7 +17,7 @@ import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '
 import { mergeSegments } from '../store/segment-merge.ts';
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type SparseBlock, type StorageInfo, type Store } from '../store/types.ts';
 import { encoderWithStoredHead } from '../tune/head-store.ts';
-import { passages } from './chunking.ts';
+import { MAX_DOC_CHARS, passages } from './chunking.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
 import { constrains, explainHit, planQuery, rankVerified, resolveConstraint, type Constraint } from './boolean-search.ts';
 import { compileFilter } from './filter.ts';
@@ -674,6 +674,7 @@ function validateDocs(docs: IndexDoc[], dims: number): void {
     if (d === null || typeof d !== 'object') throw new M3InputError('each document must be an object { id, text }');
     checkId(d.id);
     if (typeof d.text !== 'string') throw new M3InputError(`document "${d.id}": text must be a string`);
+    if (d.text.length > MAX_DOC_CHARS) throw new M3InputError(`document "${d.id}" has ${d.text.length} characters; at most ${MAX_DOC_CHARS} are indexed: split it into several documents`);
     if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object')) throw new M3InputError(`document "${d.id}": metadata must be an object`);
     if (seen.has(d.id)) dup.add(d.id);
     seen.add(d.id);

@@ -7,13 +7,15 @@
  *   bytes 12..   header: UTF-8 JSON { format, schemaVersion, meta, segments: [byteLength…], sha256 }
  *   then the segment files (segment-file.ts, each carrying its documents) back to back.
  *
- * An import is checked completely (magic, versions, SHA-256 of the body, every segment decoded, counts
- * agreeing with the meta, the model identity) before anything is written, so a refused file leaves the
- * current index untouched.
+ * An import is checked completely (magic, versions, SHA-256 of the body, every segment decoded and checked
+ * structurally, ids, keys and document records agreeing with each other and with the meta, the model
+ * identity) before anything is written, and then written by Store.replace in one atomic step: a refused
+ * file, or a failure while writing, leaves the current index exactly as it was.
  */
 import { M3Error } from '../errors.ts';
+import { contentsProblem } from '../store/segment-check.ts';
 import { decodeSegmentFile, encodeSegmentFile } from '../store/segment-file.ts';
-import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type Store } from '../store/types.ts';
+import { MIN_READ_SCHEMA, SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type Store } from '../store/types.ts';
 
 const MAGIC = 'M3IX';
 export const PORTABLE_FORMAT_VERSION = 1;
@@ -93,9 +95,12 @@ export async function parsePortable(bytes: Uint8Array, expect?: ModelIdentity): 
   } catch {
     throw new PortableImportError('the file is corrupt (its header is not valid JSON)');
   }
-  if (header?.format !== FORMAT || !header.meta || !Array.isArray(header.segments)) throw new PortableImportError('the file is corrupt (its header lacks the index description)');
-  if (header.schemaVersion !== SCHEMA_VERSION || header.meta.schemaVersion !== SCHEMA_VERSION) {
-    throw new PortableImportError(`it was written with index schema version ${header.schemaVersion}; this version of m3-search uses schema version ${SCHEMA_VERSION}`);
+  if (header?.format !== FORMAT || !header.meta || typeof header.meta !== 'object' || !Array.isArray(header.segments) || !header.segments.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+    throw new PortableImportError('the file is corrupt (its header lacks the index description)');
+  }
+  const readable = (v: unknown) => Number.isInteger(v) && (v as number) >= MIN_READ_SCHEMA && (v as number) <= SCHEMA_VERSION;
+  if (!readable(header.schemaVersion) || header.meta.schemaVersion !== header.schemaVersion) {
+    throw new PortableImportError(`it was written with index schema version ${header.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
   }
   const body = bytes.subarray(12 + hLen);
   const total = header.segments.reduce((a, b) => a + b, 0);
@@ -114,34 +119,31 @@ export async function parsePortable(bytes: Uint8Array, expect?: ModelIdentity): 
   const own = body.slice();
   const segments: SegmentRecord[] = [];
   const docs: DocRecord[] = [];
+  const perSegment: DocRecord[][] = [];
   let at = 0;
   for (let i = 0; i < header.segments.length; i++) {
     const part = own.subarray(at, at + header.segments[i]);
     at += header.segments[i];
     try {
-      const decoded = decodeSegmentFile(part, `segment ${i + 1}`);
+      const decoded = decodeSegmentFile(part, `segment ${i + 1} of ${header.segments.length}`, {}, header.meta.dims);
       segments.push(decoded.segment);
-      docs.push(...decoded.docs());
-    } catch (e: any) {
-      throw new PortableImportError(`the file is corrupt (${e?.message ?? e})`);
+      perSegment.push(decoded.docs());
+      for (const d of perSegment[i]) docs.push(d);
+    } catch (e) {
+      throw new PortableImportError(`the file is corrupt (${(e as Error)?.message ?? e})`);
     }
   }
-  const seqs = segments.map((s) => s.seq);
-  if (seqs.join() !== header.meta.segments.join()) throw new PortableImportError('the file is corrupt (its segments do not match its description)');
-  if (docs.length !== header.meta.docCount) throw new PortableImportError(`the file is corrupt (${docs.length} documents, the header says ${header.meta.docCount})`);
-  return { meta: header.meta, segments, docs };
+  const problem = contentsProblem(header.meta, segments, perSegment);
+  if (problem) throw new PortableImportError(`the file is corrupt (${problem})`);
+  return { meta: { ...header.meta, schemaVersion: SCHEMA_VERSION }, segments, docs };
 }
 
 /**
- * Replaces a store's contents with a parsed file: a reset, then one commit of everything. A crash
- * between the two leaves an empty, consistent index, never a mix of old and new.
+ * Replaces a store's contents with a parsed file in one atomic step (Store.replace): a failure or a crash
+ * leaves the old index as it was, never an empty one or a mix of old and new.
  */
 export async function writePortable(store: Store, parsed: PortableIndex): Promise<void> {
-  await store.withWriteLock(async () => {
-    const empty: MetaRecord = { ...parsed.meta, docCount: 0, tombstones: [], segments: [], updatedAt: Date.now() };
-    await store.reset(empty);
-    await store.commit({ meta: { ...parsed.meta, updatedAt: Date.now() }, segments: parsed.segments, putDocs: parsed.docs });
-  });
+  await store.withWriteLock(() => store.replace({ ...parsed.meta, updatedAt: Date.now() }, parsed.segments, parsed.docs));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

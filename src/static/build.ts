@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { sha256Hex } from '../search/portable.ts';
 import { encodeSegmentFile } from '../store/segment-file.ts';
 import type { DocRecord, Store } from '../store/types.ts';
-import { DEFAULT_CHUNK_BYTES, MANIFEST_FILE, manifestVersion, STATIC_FORMAT, STATIC_PACKAGE_VERSION, type StaticChunk, type StaticManifest, type StaticSegment } from './manifest.ts';
+import { DEFAULT_CHUNK_BYTES, MANIFEST_FILE, MAX_CHUNK_BYTES, manifestVersion, STATIC_FORMAT, STATIC_PACKAGE_VERSION, type StaticChunk, type StaticManifest, type StaticSegment } from './manifest.ts';
 
 export interface BuildStaticOptions {
   /** Largest chunk (default 4 MiB): the unit of verification and of resuming after a reload. */
@@ -17,7 +17,7 @@ export interface BuildStaticOptions {
 
 export async function writeStaticPackage(store: Store, out: string, opts: BuildStaticOptions = {}): Promise<StaticManifest> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024) throw new RangeError(`chunkBytes must be an integer ≥ 1024, got ${chunkBytes}`);
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES) throw new RangeError(`chunkBytes must be an integer from 1024 to ${MAX_CHUNK_BYTES}, got ${chunkBytes}`);
   const meta = await store.readMeta();
   if (!meta) throw new Error('nothing to package: the index has no model recorded');
   const segs = meta.segments.length ? await store.readSegments(meta.segments) : [];

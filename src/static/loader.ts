@@ -18,7 +18,8 @@ import { sha256Hex, writePortable } from '../search/portable.ts';
 import type { EncoderLike, OpenOptions } from '../search/types.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import { decodeSegmentFile } from '../store/segment-file.ts';
-import type { DocRecord, ModelIdentity, SegmentRecord } from '../store/types.ts';
+import { contentsProblem } from '../store/segment-check.ts';
+import { SCHEMA_VERSION, type DocRecord, type ModelIdentity, type SegmentRecord } from '../store/types.ts';
 import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticChunk, type StaticManifest } from './manifest.ts';
 
 export interface StaticProgress {
@@ -219,7 +220,10 @@ async function downloadChunks(
         resumed++;
         loaded += c.bytes;
       } else {
-        const r = await fetchChunk(new URL(c.file, manifestUrl).href, c, i, m.chunks.length, f, opts, (n) => {
+        // validateManifest allows plain relative paths only; the resolved URL is checked as well.
+        const url = new URL(c.file, manifestUrl);
+        if (!url.href.startsWith(new URL('.', manifestUrl).href)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
+        const r = await fetchChunk(url.href, c, i, m.chunks.length, f, opts, (n) => {
           loaded += n;
           bytesFetched += n;
           report();
@@ -256,11 +260,19 @@ async function fetchChunk(
   onBytes: (n: number) => void,
 ): Promise<{ bytes: Uint8Array; rangeResumes: number }> {
   const where = `chunk ${i + 1} of ${n} (${c.file})`;
-  const buf = new Uint8Array(c.bytes);
+  // Received pieces, joined once whole: memory follows the bytes that arrived, never the size a manifest
+  // claims (validateManifest bounds that too).
+  let parts: Uint8Array[] = [];
   const attempts = 1 + (opts.retries ?? 3);
   let got = 0;
   let rangeResumes = 0;
   let last = '';
+  const take = (b: Uint8Array) => {
+    if (got + b.byteLength > c.bytes) throw new StaticPackageError(`${where} is larger than the manifest says (over ${c.bytes} bytes)`);
+    parts.push(b);
+    got += b.byteLength;
+    onBytes(b.byteLength);
+  };
   for (let a = 0; a < attempts && got < c.bytes; a++) {
     let res: Response;
     try {
@@ -282,27 +294,22 @@ async function fetchChunk(
         // The server sent the whole file (no Range support) or another range: start this chunk over.
         onBytes(-got);
         got = 0;
+        parts = [];
       }
     }
     try {
       const reader = res.body?.getReader();
-      if (!reader) {
-        const b = new Uint8Array(await res.arrayBuffer());
-        if (got + b.byteLength > c.bytes) throw new StaticPackageError(`${where} is larger than the manifest says (${got + b.byteLength} > ${c.bytes} bytes)`);
-        buf.set(b, got);
-        got += b.byteLength;
-        onBytes(b.byteLength);
-      } else {
+      if (!reader) take(new Uint8Array(await res.arrayBuffer()));
+      else {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          if (got + value.byteLength > c.bytes) {
+          try {
+            take(value);
+          } catch (e) {
             void reader.cancel().catch(() => {});
-            throw new StaticPackageError(`${where} is larger than the manifest says (over ${c.bytes} bytes)`);
+            throw e;
           }
-          buf.set(value, got);
-          got += value.byteLength;
-          onBytes(value.byteLength);
         }
       }
     } catch (e) {
@@ -313,6 +320,8 @@ async function fetchChunk(
     if (got < c.bytes) last = `truncated: ${got} of ${c.bytes} bytes arrived`;
   }
   if (got < c.bytes) throw new StaticPackageError(`${where} could not be downloaded whole: ${last} (${attempts} attempts)`);
+  const buf = parts.length === 1 ? parts[0] : new Uint8Array(c.bytes);
+  if (parts.length !== 1) for (let at = 0, k = 0; k < parts.length; at += parts[k].byteLength, k++) buf.set(parts[k], at);
   if ((await sha256Hex(buf)) !== c.sha256) throw new StaticPackageError(`${where} is corrupt (SHA-256 checksum mismatch)`);
   return { bytes: buf, rangeResumes };
 }
@@ -321,24 +330,27 @@ async function fetchChunk(
 
 function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticManifest['meta']; segments: SegmentRecord[]; docs: DocRecord[] } {
   const segments: SegmentRecord[] = [];
+  const perSegment: DocRecord[][] = [];
   const docs: DocRecord[] = [];
   for (const s of m.segments) {
-    const bytes = new Uint8Array(s.bytes);
+    const bytes = new Uint8Array(s.bytes); // the sum of chunks that arrived and were verified
     let at = 0;
     for (const c of s.chunks) bytes.set(chunks[c], at), (at += chunks[c].byteLength);
     try {
-      const d = decodeSegmentFile(bytes, `segment ${s.seq}`);
+      const d = decodeSegmentFile(bytes, `segment ${s.seq}`, {}, m.meta.dims);
       if (d.segment.seq !== s.seq) throw new Error(`segment ${s.seq} holds segment ${d.segment.seq}`);
       const segDocs = d.docs();
       if (segDocs.length !== s.docs) throw new Error(`segment ${s.seq} has ${segDocs.length} documents, the manifest says ${s.docs}`);
       segments.push(d.segment);
-      docs.push(...segDocs);
+      perSegment.push(segDocs);
+      for (const doc of segDocs) docs.push(doc);
     } catch (e) {
       throw new StaticPackageError(`the package is corrupt (${(e as Error)?.message ?? e})`);
     }
   }
-  if (docs.length !== m.meta.docCount) throw new StaticPackageError(`the package is corrupt (${docs.length} documents, the manifest says ${m.meta.docCount})`);
-  return { meta: m.meta, segments, docs };
+  const problem = contentsProblem(m.meta, segments, perSegment);
+  if (problem) throw new StaticPackageError(`the package is corrupt (${problem})`);
+  return { meta: { ...m.meta, schemaVersion: SCHEMA_VERSION }, segments, docs };
 }
 
 // ---------------------------------------------------------------- IndexedDB plumbing

@@ -10,14 +10,28 @@
  *
  * This module is browser-safe (no Node APIs): the loader validates manifests with it.
  */
-import { SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
 import { M3Error } from '../errors.ts';
+import { metaProblem } from '../store/segment-check.ts';
+import { MIN_READ_SCHEMA, SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
 
 export const STATIC_FORMAT = 'm3-search-static';
 /** Layout of the package itself; bumped when files or manifest fields change meaning. */
 export const STATIC_PACKAGE_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Largest chunk a manifest may declare: a chunk is held in memory whole while it is verified. */
+export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
+/**
+ * A chunk path: plain relative segments of letters, digits, `.`, `_`, `-`, none starting with `.` (so no
+ * `.`/`..`) and none empty. Everything else — backslashes, spaces, control characters, `%`-escapes, `?`, `#`, `:` (schemes,
+ * drive letters), a leading `/` (absolute or scheme-relative) — could resolve outside the package.
+ */
+const SAFE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+/** Whether `file` is a path this package format allows (see SAFE_PATH). */
+export function isPackagePath(file: string): boolean {
+  return SAFE_PATH.test(file);
+}
 
 export interface StaticChunk {
   /** Path relative to the manifest. */
@@ -70,9 +84,12 @@ const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
 export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest {
   if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT) throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
   if (m.packageVersion !== STATIC_PACKAGE_VERSION) throw new StaticPackageError(`package format version ${m.packageVersion}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
-  if (m.schemaVersion !== SCHEMA_VERSION || m.meta?.schemaVersion !== SCHEMA_VERSION) {
-    throw new StaticPackageError(`it was built with index schema version ${m.schemaVersion}; this version of m3-search uses schema version ${SCHEMA_VERSION}`);
+  const readable = Number.isInteger(m.schemaVersion) && m.schemaVersion >= MIN_READ_SCHEMA && m.schemaVersion <= SCHEMA_VERSION;
+  if (!readable || !m.meta || typeof m.meta !== 'object' || m.meta.schemaVersion !== m.schemaVersion) {
+    throw new StaticPackageError(`it was built with index schema version ${m.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
   }
+  const metaBad = metaProblem(m.meta);
+  if (metaBad) throw new StaticPackageError(`the manifest is corrupt (its index meta: ${metaBad})`);
   if (typeof m.version !== 'string' || !/^[0-9a-f]{8,64}$/.test(m.version)) throw new StaticPackageError('the manifest is corrupt (no version id)');
   const model = m.model;
   if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
@@ -89,7 +106,8 @@ export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest
   m.chunks.forEach((c: any, i: number) => {
     if (!c || typeof c.file !== 'string' || !isCount(c.bytes) || typeof c.sha256 !== 'string' || !HEX64.test(c.sha256)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} lacks a file, size or SHA-256)`);
     // Chunks must stay under the package folder: a manifest is data, never a way to make the page fetch elsewhere.
-    if (/^[a-z]+:|^\/|(^|\/)\.\.(\/|$)/i.test(c.file)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${c.file})`);
+    if (!isPackagePath(c.file)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
+    if (c.bytes > MAX_CHUNK_BYTES) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} declares ${c.bytes} bytes; at most ${MAX_CHUNK_BYTES} are accepted)`);
     total += c.bytes;
   });
   if (total !== m.totalBytes) throw new StaticPackageError(`the manifest is corrupt (chunks add up to ${total} bytes, it says ${m.totalBytes})`);

@@ -15,7 +15,7 @@ import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { writeStaticPackage } from './build.ts';
 import { installedStaticVersion, loadStaticIndex, staticLoadReport, type StaticLoadOptions } from './loader.ts';
-import { StaticPackageError, type StaticManifest } from './manifest.ts';
+import { StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'm3-static-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -183,7 +183,7 @@ describe('static index packages', () => {
       missing: await refusal(loadStaticIndex(BASE, { ...opts, fetch: missing.fetch })),
       model: await refusal(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, modelId: 'BAAI/bge-m3' }), fetch: server(bad.dir).fetch })),
       heads: await refusal(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, headHash: 'tuned-2' }), fetch: server(bad.dir).fetch })),
-      schema: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => ((m.schemaVersion = 3), (m.meta.schemaVersion = 3))).fetch })),
+      schema: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => ((m.schemaVersion = 9), (m.meta.schemaVersion = 9))).fetch })),
       packageVersion: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => (m.packageVersion = 2)).fetch })),
       outside: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => (m.chunks[0].file = '../../secret.bin')).fetch })),
       foreign: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => (m.format = 'pagefind')).fetch })),
@@ -192,7 +192,7 @@ describe('static index packages', () => {
     expect(reasons.missing).toMatch(/chunk 2 of \d+ .* is missing \(HTTP 404\)/);
     expect(reasons.model).toMatch(/another model: model "fake-m3" \(this page uses "BAAI\/bge-m3"\)/);
     expect(reasons.heads).toMatch(/another model: other sparse\/ColBERT heads/);
-    expect(reasons.schema).toMatch(/schema version 3; this version of m3-search uses schema version 2/);
+    expect(reasons.schema).toMatch(/schema version 9; this version of m3-search reads versions 2 to 3/);
     expect(reasons.packageVersion).toMatch(/package format version 2/);
     expect(reasons.outside).toMatch(/points outside the package/);
     expect(reasons.foreign).toMatch(/not an m3-search static package/);
@@ -204,6 +204,32 @@ describe('static index packages', () => {
     expect(current.count()).toBe(20);
     expect(await ids(current, 'boundary layer')).toContain('g1-0');
     current.close();
+  });
+
+  it('chunk paths: only plain relative paths inside the package; a huge declared size is refused before any allocation', async () => {
+    const good = await build('p1', 10);
+    const hostile = ['\\\\host\\x.bin', 'chunks\\x.bin', ' //host/x.bin', '//host/x.bin', '/etc/x.bin', 'ht\ttps://evil.example/x.bin', 'https://evil.example/x.bin',
+      '%2e%2e/x.bin', 'chunks/%2E%2E/%2e%2e/x.bin', '../x.bin', 'chunks/../../x.bin', './x.bin', 'x.bin ', 'chunks//x.bin', 'a\u0000.bin', 'chunks/x.bin?y', 'chunks/x.bin#y', '', 'C:/x.bin', 'data:,x'];
+    for (const file of hostile) {
+      const m = structuredClone(good.manifest) as any;
+      m.chunks[0].file = file;
+      expect(() => validateManifest(m), JSON.stringify(file)).toThrow(/points outside the package|lacks a file/);
+    }
+    const fine = structuredClone(good.manifest) as any;
+    fine.chunks[0].file = 'chunks/sub-dir/x_1.bin';
+    expect(() => validateManifest(fine)).not.toThrow();
+    // 1e12 bytes: refused by the manifest check, with words, not a RangeError from an allocation.
+    const factory = new IDBFactory();
+    const huge = server(good.dir, (path) => {
+      if (path !== 'manifest.json') return 'pass';
+      const m = JSON.parse(readFileSync(join(good.dir, path), 'utf8'));
+      const extra = 1e12 - m.chunks[0].bytes;
+      m.chunks[0].bytes = 1e12;
+      m.totalBytes += extra;
+      m.segments[0].bytes += extra;
+      return new Response(JSON.stringify(m));
+    });
+    expect(await refusal(loadStaticIndex(BASE, { name: 'huge', encoder: enc, indexedDB: factory, fetch: huge.fetch }))).toMatch(/chunk 1 declares 1000000000000 bytes; at most \d+ are accepted/);
   });
 
   it('a cut transfer resumes with a Range request; without Range support it restarts the chunk; past the retries it fails cleanly', async () => {

@@ -1,4 +1,4 @@
-import { M3Error } from '../errors.ts';
+import { M3Error, type M3ErrorCode } from '../errors.ts';
 import type { ModelIdentity } from './types.ts';
 
 /** The index was built with a different encoder than the one it is opened with. */
@@ -60,4 +60,18 @@ export function abortError(reason?: unknown): Error {
   const e = new Error('the operation was aborted');
   e.name = 'AbortError';
   return e;
+}
+
+export type StorageErrorCode = Extract<M3ErrorCode, 'CORRUPT' | 'NOT_AN_INDEX' | 'READ_ONLY' | 'LOCKED' | 'NEWER_SCHEMA'>;
+
+/**
+ * A stored index (a file of a FileStore folder, a record of an IdbStore) can't be used as it is. The message
+ * names the file or record and says what to do; `code` says which case it is.
+ */
+export class M3StorageError extends M3Error {
+  override name = 'M3StorageError';
+  declare readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
+  }
 }

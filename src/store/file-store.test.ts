@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -134,4 +134,181 @@ describe('FileStore', () => {
     expect(log.filter((l) => l.includes('before')).length).toBeGreaterThanOrEqual(3);
     expect(present.size).toBeGreaterThan(0);
   }, 300_000);
+});
+
+/** Runs a child script with tsx; resolves with its stdout, rejects with its stderr on a non-zero exit. */
+function runChild(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited ${code}: ${err}`))));
+  });
+}
+
+const MODEL = { modelId: 'precomputed', dims: 16, headHash: 'h' };
+
+describe('FileStore under concurrent writers', () => {
+  it('4 processes × 6 batches into one folder: every document is there afterwards', async () => {
+    const dir = tmp();
+    const procs = 4;
+    const batches = 6;
+    const size = 20;
+    await Promise.all(Array.from({ length: procs }, (_, p) => runChild('./file-store-writer-child.ts', [dir, `p${p}`, String(batches), String(size)])));
+    const idx = await M3Index.open('stress', { store: new FileStore(dir), model: MODEL });
+    const missing: string[] = [];
+    for (let p = 0; p < procs; p++) for (let b = 0; b < batches; b++) for (let i = 0; i < size; i++) if (!idx.has(`p${p}-${b}-${i}`)) missing.push(`p${p}-${b}-${i}`);
+    expect(missing).toEqual([]);
+    expect(idx.count()).toBe(procs * batches * size);
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).docCount).toBe(procs * batches * size);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.startsWith('write.lock'))).toEqual([]);
+    idx.close();
+  }, 90_000);
+
+  it('a lock naming this very process (a previous container run: pid 1 again) is stale, not waited on', async () => {
+    const dir = tmp();
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    await idx.add(corpus(3, 16, 1));
+    idx.close();
+    // The format of earlier versions (the pid alone) and the current one (owner record) are both judged.
+    for (const [n, lock] of [String(process.pid), JSON.stringify({ token: 'someone-else', host: hostname(), pid: process.pid, start: 'x', createdAt: Date.now() })].entries()) {
+      writeFileSync(join(dir, 'write.lock'), lock);
+      const t0 = Date.now();
+      const again = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+      await again.add(corpus(2, 16, 2).map((d, i) => ({ ...d, id: `n${n}-${i}` })));
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(again.count()).toBe(5 + 2 * n);
+      again.close();
+    }
+  });
+
+  it('a lock of a reused pid (alive, other start time) or of a dead pid is stale; a live holder is waited for', async () => {
+    const dir = tmp();
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    idx.close();
+    // The parent of this worker is alive, but it started at another time than the lock says: a reused pid.
+    writeFileSync(join(dir, 'write.lock'), JSON.stringify({ token: 't1', host: hostname(), pid: process.ppid, start: 'not-its-start-time', createdAt: Date.now() }));
+    const s = new FileStore(dir);
+    await s.open();
+    expect(await s.withWriteLock(async () => 42)).toBe(42);
+    // A pid that cannot exist (above pid_max) is dead.
+    writeFileSync(join(dir, 'write.lock'), JSON.stringify({ token: 't2', host: hostname(), pid: 2 ** 30, start: '1', createdAt: Date.now() }));
+    expect(await s.withWriteLock(async () => 43)).toBe(43);
+    // Two stores in one process: the second waits for the first, and neither releases the other's lock.
+    const other = new FileStore(dir);
+    await other.open();
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const first = s.withWriteLock(async () => {
+      order.push('first in');
+      await held;
+      order.push('first out');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = other.withWriteLock(async () => {
+      order.push('second in');
+      expect(JSON.parse(readFileSync(join(dir, 'write.lock'), 'utf8')).pid).toBe(process.pid);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(order).toEqual(['first in']);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first in', 'first out', 'second in']);
+    expect(readdirSync(dir).filter((f) => f.startsWith('write.lock'))).toEqual([]);
+    s.close();
+    other.close();
+  });
+});
+
+describe('FileStore refuses what is not its own', () => {
+  it('open() on a folder that is not an index refuses and deletes nothing; a read-only open writes nothing', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'notes.tmp'), 'my notes');
+    writeFileSync(join(dir, 'seg-00000001.m3s'), 'not a segment of ours');
+    writeFileSync(join(dir, 'photo.jpg'), 'jpeg');
+    const before = readdirSync(dir).sort();
+    await expect(new FileStore(dir).open()).rejects.toThrow(/not an m3-search index/);
+    await expect(new FileStore(dir, { readOnly: true }).open()).rejects.toThrow(/not an m3-search index/);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(join(dir, 'notes.tmp'), 'utf8')).toBe('my notes');
+    // Read-only on a missing folder: refused, and the folder is not created.
+    await expect(new FileStore(join(dir, 'nope'), { readOnly: true }).open()).rejects.toThrow(/no m3-search index/);
+    expect(readdirSync(dir).includes('nope')).toBe(false);
+  });
+
+  it('a read-only open of an index leaves every file as it was (no lock, no cleanup) and refuses writes', async () => {
+    const dir = tmp();
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    await idx.add(corpus(5, 16, 1));
+    idx.close();
+    writeFileSync(join(dir, 'meta.json.1.x.tmp'), '{');
+    const snap = () => readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
+    const before = snap();
+    const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL });
+    expect(ro.count()).toBe(5);
+    await expect(ro.add(corpus(1, 16, 9).map((d) => ({ ...d, id: 'z' })))).rejects.toThrow(/read-only/);
+    ro.close();
+    expect(snap()).toEqual(before);
+  });
+});
+
+describe('FileStore: damaged files and the schema 2 → 3 migration', () => {
+  async function built() {
+    const dir = tmp();
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    await idx.add(corpus(30, 16, 3), { batchSize: 10 });
+    idx.close();
+    return dir;
+  }
+  const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.m3s')).sort();
+
+  it('migrates a folder of schema 2 (segment files without checksums) in place; every file is then checksummed', async () => {
+    const dir = await built();
+    const sealed = new Map(segFiles(dir).map((f) => [f, readFileSync(join(dir, f))]));
+    // Rewrite as schema 2 wrote it: format 1, no checksum before the length trailer.
+    for (const [f, b] of sealed) {
+      const v1 = Buffer.concat([b.subarray(0, b.length - 8), Buffer.alloc(4)]);
+      v1.writeUInt32LE(1, 4);
+      v1.writeUInt32LE(v1.length, v1.length - 4);
+      writeFileSync(join(dir, f), v1);
+    }
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, schemaVersion: 2 }));
+    // Read-only opens read the old files as they are and change nothing.
+    const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL });
+    expect(ro.count()).toBe(30);
+    ro.close();
+    expect(readFileSync(join(dir, 'seg-00000000.m3s')).readUInt32LE(4)).toBe(1);
+    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
+    expect(idx.count()).toBe(30);
+    idx.close();
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(3);
+    for (const [f, b] of sealed) expect(readFileSync(join(dir, f)).equals(b)).toBe(true);
+  });
+
+  it('a flipped bit, a missing segment, a bad meta.json: each refused with the file named and what to do', async () => {
+    const dir = await built();
+    const seg = join(dir, segFiles(dir)[1]);
+    const good = readFileSync(seg);
+    const flipped = Buffer.from(good);
+    flipped[200] ^= 0x10;
+    writeFileSync(seg, flipped);
+    for (const readOnly of [false, true]) {
+      await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly }), model: MODEL })).rejects.toThrow(
+        expect.objectContaining({ name: 'M3StorageError', code: 'CORRUPT', message: expect.stringMatching(new RegExp(`${seg}: checksum mismatch.*restore the folder from a backup`)) }),
+      );
+    }
+    writeFileSync(seg, good);
+    rmSync(seg);
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(new RegExp(`${seg}: a segment file that .*meta.json lists is missing`));
+    writeFileSync(seg, good);
+    writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 3, "segm');
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(/meta\.json is not valid JSON .*restore the folder/);
+    writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 9, "modelId": "m", "dims": 16, "segments": [], "tombstones": [], "nextKey": 0, "nextSeq": 0, "docCount": 0}');
+    await expect(new FileStore(dir, { readOnly: true }).open()).rejects.toThrow(/schema version 9, written by a newer m3-search/);
+  });
 });

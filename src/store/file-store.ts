@@ -2,28 +2,47 @@
  * Node store: one directory per index.
  *
  *   meta.json          MetaRecord — the commit point: it lists the segments that exist
- *   seg-<seq>.m3s      one file per segment (segment-file.ts), its documents inside
- *   write.lock         held (pid inside) while a process writes; a dead holder's lock is taken over
+ *   seg-<seq>.m3s      one file per segment (segment-file.ts), its documents inside, checksummed
+ *   head-<v>.m3h       tuned sparse heads
+ *   write.lock         held while a process writes (lock-file.ts: atomic create, owner token, stale only
+ *                      when the owner is provably dead on this host)
  *
  * Every file is written to a temp name, fsynced and renamed over the target, then the directory is
- * fsynced. A commit writes the segment file first and meta.json last, so a process killed at any point
- * leaves either the old meta (the new segment file is an orphan, removed on the next open) or the new one
- * (the segment is complete): whole batches or nothing.
+ * fsynced. A commit writes the segment files first and meta.json last, so a process killed at any point
+ * leaves either the old meta (the new segment files are orphans, removed by the next writable open) or the
+ * new one (the segments are complete): whole batches or nothing. An import (replace) writes its segments
+ * under fresh numbers and switches meta.json last, so until that rename the old index is untouched.
+ *
+ * open() refuses a folder that is not an index (no meta.json, and files that are not ours): it never
+ * deletes anything there. `readOnly: true` (search, export) takes no lock and writes and deletes nothing.
  */
 import { promises as fsp, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { M3ClosedError } from './errors.ts';
+import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc } from './legacy.ts';
-import { decodeSegmentFile, encodeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
-import type { CommitBatch, DocRecord, HeadBlob, MetaRecord, SegmentRecord, StorageInfo, Store } from './types.ts';
+import { acquireLock, processRunning as running } from './lock-file.ts';
+import { metaProblem } from './segment-check.ts';
+import { decodeSegmentFile, encodeSegmentFile, SEGMENT_FILE_VERSION, upgradeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
+import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 const META = 'meta.json';
 const LOCK = 'write.lock';
 const segName = (seq: number) => `seg-${String(seq).padStart(8, '0')}.m3s`;
 const SEG_RE = /^seg-(\d+)\.m3s$/;
+/** Temp files this store writes: `<target>.<pid>.<random>.tmp` (writeAtomic) and the lock's own. */
+const TMP_RE = /^(meta\.json|seg-\d+\.m3s|head-\d+\.m3h|write\.lock(?:\.break)?)\.(\d+)\.[a-z0-9.]+\.tmp$/;
+const OURS_RE = /^(meta\.json|seg-\d+\.m3s|head-\d+\.m3h|write\.lock(\.break)?)$/;
 /** Level 1: ~2× smaller texts for a few ms per 1,000 docs; higher levels gain little on short texts. */
 const CODEC = { deflate: (b: Uint8Array) => deflateRawSync(b, { level: 1 }), inflate: (b: Uint8Array) => inflateRawSync(b) };
+const REPAIR = 'restore the folder from a backup, or rebuild the index (m3-search index)';
+
+export interface FileStoreOptions {
+  /** Open for reading only: no lock, no cleanup, no writes; a folder without an index is an error. */
+  readOnly?: boolean;
+  /** How long a writer waits for a live holder of the lock (default 60 s). */
+  lockTimeoutMs?: number;
+}
 
 export class FileStore implements Store {
   readonly kind = 'file' as const;
@@ -35,29 +54,139 @@ export class FileStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private watcher: FSWatcher | null = null;
   private readonly remote = new Set<() => void>();
+  /** meta.json's text as last read or written: another writer's commit shows as a different text. */
+  private metaText: string | null = null;
+  readonly readOnly: boolean;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly opts: FileStoreOptions = {},
+  ) {
+    this.readOnly = opts.readOnly ?? false;
+  }
 
   async open(): Promise<MetaRecord | null> {
-    await fsp.mkdir(this.dir, { recursive: true });
     this.closed = false;
-    // Leftovers of a killed writer: temp files, and segment files that no meta.json lists. Under the
+    if (this.readOnly) {
+      const names = await fsp.readdir(this.dir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') throw new M3StorageError('NOT_AN_INDEX', `no m3-search index at ${this.dir}: the folder does not exist`);
+        throw e;
+      });
+      if (!names.includes(META)) throw new M3StorageError('NOT_AN_INDEX', `${this.dir} is not an m3-search index (it has no ${META}); nothing was changed`);
+      await this.reload();
+      return this.meta && structuredClone(this.meta);
+    }
+    await fsp.mkdir(this.dir, { recursive: true });
+    await this.refuseForeign();
+    // Leftovers of a killed writer: our temp files, and segment files that no meta.json lists. Under the
     // lock, so a live writer's files in flight are not taken for leftovers.
     await this.withWriteLock(async () => {
       await this.reload();
       const listed = new Set(this.meta?.segments ?? []);
       for (const name of await fsp.readdir(this.dir)) {
         const m = SEG_RE.exec(name);
-        if (name.endsWith('.tmp') || (m && !listed.has(Number(m[1])))) await fsp.rm(join(this.dir, name), { force: true });
+        const t = TMP_RE.exec(name);
+        // Temp files of live processes (a head written outside the lock, a racer's lock record) stay; a data
+        // temp file of our own pid is a past run's (pid 1 in containers): we hold the lock.
+        const pid = Number(t?.[2]);
+        const leftover = t ? !running(pid) || (pid === process.pid && !t[1].startsWith('write.lock')) : m && !listed.has(Number(m[1]));
+        if (leftover) await fsp.rm(join(this.dir, name), { force: true });
       }
+      if (this.meta && this.meta.schemaVersion < SCHEMA_VERSION) await this.migrate();
     });
     return this.meta && structuredClone(this.meta);
   }
 
+  /**
+   * A folder without meta.json is a new index only if it holds nothing but what this store writes (an
+   * empty folder, or the leftovers of a first commit that was killed); anything else is someone's files.
+   */
+  private async refuseForeign(): Promise<void> {
+    const names = await fsp.readdir(this.dir);
+    if (names.includes(META)) return;
+    const foreign: string[] = [];
+    for (const name of names) {
+      if (!OURS_RE.test(name) && !TMP_RE.test(name)) foreign.push(name);
+      else if (SEG_RE.test(name) && !(await startsWith(join(this.dir, name), 'M3SG'))) foreign.push(name);
+    }
+    if (foreign.length) {
+      const list = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ` and ${foreign.length - 5} more` : '');
+      throw new M3StorageError('NOT_AN_INDEX', `${this.dir} is not an m3-search index (it has no ${META}, and holds other files: ${list}); ` +
+        'nothing was changed: give an empty or new folder for a new index');
+    }
+  }
+
+  /**
+   * Schema 2 → 3: segment files gain a checksum (format 1 → 2). Each file is checked, then replaced
+   * atomically by the same bytes with the checksum; meta.json records the new schema last. A crash midway
+   * leaves a readable mix that the next open finishes.
+   */
+  private async migrate(): Promise<void> {
+    const meta = this.meta!;
+    for (const seq of meta.segments) {
+      const path = join(this.dir, segName(seq));
+      const bytes = new Uint8Array(await fsp.readFile(path));
+      const up = upgradeSegmentFile(bytes, path, CODEC);
+      if (up !== bytes) await writeAtomic(this.dir, segName(seq), up);
+    }
+    await this.writeMeta({ ...meta, schemaVersion: SCHEMA_VERSION });
+    this.files.clear();
+    await this.reload();
+  }
+
+  private async writeMeta(meta: MetaRecord): Promise<void> {
+    const text = JSON.stringify(meta);
+    await writeAtomic(this.dir, META, new TextEncoder().encode(text));
+    this.metaText = text;
+  }
+
   /** Reads meta.json and every segment it lists that isn't loaded yet. */
   private async reload(): Promise<void> {
-    this.meta = await readJson<MetaRecord>(join(this.dir, META));
-    const listed = this.meta?.segments ?? [];
+    // A reader without the lock can race a compaction that deletes the segment files the meta it read
+    // listed: a missing file under a meta.json that changed meanwhile is read again from the new meta.
+    for (let attempt = 0; ; attempt++) {
+      const { meta, text } = await this.readMetaFile();
+      try {
+        await this.loadSegments(meta);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5 && (await this.readMetaFile()).text !== text) continue;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new M3StorageError('CORRUPT', `${(e as NodeJS.ErrnoException).path}: a segment file that ${join(this.dir, META)} lists is missing; ${REPAIR}`, e);
+        }
+        throw e;
+      }
+      this.meta = meta;
+      this.metaText = text;
+      break;
+    }
+    this.indexIds();
+  }
+
+  private async readMetaFile(): Promise<{ meta: MetaRecord | null; text: string | null }> {
+    const path = join(this.dir, META);
+    let text: string;
+    try {
+      text = await fsp.readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { meta: null, text: null };
+      throw e;
+    }
+    let meta: MetaRecord;
+    try {
+      meta = JSON.parse(text);
+    } catch (e) {
+      throw new M3StorageError('CORRUPT', `${path} is not valid JSON (${(e as Error).message}); the index's commit record is damaged: ${REPAIR}`, e);
+    }
+    const problem = metaProblem(meta);
+    if (problem) throw new M3StorageError('CORRUPT', `${path} is damaged (${problem}); ${REPAIR}`);
+    if (meta.schemaVersion > SCHEMA_VERSION) {
+      throw new M3StorageError('NEWER_SCHEMA', `${path}: the index has schema version ${meta.schemaVersion}, written by a newer m3-search; this version reads up to ${SCHEMA_VERSION}: upgrade m3-search`);
+    }
+    return { meta, text };
+  }
+
+  private async loadSegments(meta: MetaRecord | null): Promise<void> {
+    const listed = meta?.segments ?? [];
     const keep = new Map<number, DecodedSegmentFile>();
     // Read missing segments a few at a time: overlapping reads hide the disk's latency.
     const missing = listed.filter((seq) => !this.files.has(seq));
@@ -66,12 +195,23 @@ export class FileStore implements Store {
       await Promise.all(
         missing.slice(i, i + 8).map(async (seq) => {
           const path = join(this.dir, segName(seq));
-          read.set(seq, decodeSegmentFile(new Uint8Array(await fsp.readFile(path)), path, CODEC));
+          const bytes = new Uint8Array(await fsp.readFile(path));
+          let f: DecodedSegmentFile;
+          try {
+            f = decodeSegmentFile(bytes, path, CODEC, meta!.dims);
+          } catch (e) {
+            throw new M3StorageError('CORRUPT', `${(e as Error).message}; ${REPAIR}`, e);
+          }
+          if (f.segment.seq !== seq) throw new M3StorageError('CORRUPT', `${path} holds segment ${f.segment.seq}; ${REPAIR}`);
+          read.set(seq, f);
         }),
       );
     }
     for (const seq of listed) keep.set(seq, this.files.get(seq) ?? read.get(seq)!);
     this.files = keep;
+  }
+
+  private indexIds(): void {
     const dead = new Set(this.meta?.tombstones ?? []);
     this.where.clear();
     for (const [seq, f] of this.files) {
@@ -82,8 +222,9 @@ export class FileStore implements Store {
 
   async readMeta(): Promise<MetaRecord | null> {
     this.check();
-    const onDisk = await readJson<MetaRecord>(join(this.dir, META));
-    if (onDisk && onDisk.updatedAt !== this.meta?.updatedAt) await this.reload(); // another process wrote
+    // Compared by text, not by updatedAt: two commits can fall in one millisecond.
+    const onDisk = await fsp.readFile(join(this.dir, META), 'utf8').catch(() => null);
+    if (onDisk !== this.metaText) await this.reload(); // another process wrote
     return this.meta && structuredClone(this.meta);
   }
 
@@ -116,7 +257,7 @@ export class FileStore implements Store {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    this.check();
+    this.writable();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
     for (const seg of batch.segments ?? []) {
       // A segment file carries its documents: new ones from the batch, the rest (compaction) from the
@@ -128,17 +269,52 @@ export class FileStore implements Store {
         docs.push(d);
       }
       await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, docs, CODEC));
-      this.files.set(seg.seq, { segment: seg, docs: () => docs }); // no need to read it back
+      this.files.set(seg.seq, { segment: seg, docs: () => docs, version: SEGMENT_FILE_VERSION }); // no need to read it back
     }
-    await writeAtomic(this.dir, META, new TextEncoder().encode(JSON.stringify(batch.meta)));
+    await this.writeMeta(batch.meta);
     // Committed. Old segment files are garbage now (an open would remove them anyway).
     for (const seq of batch.deleteSegments ?? []) await fsp.rm(join(this.dir, segName(seq)), { force: true });
     await this.reload();
   }
 
+  /**
+   * Replaces the whole index (an import): the new segments are written under numbers no file uses, then
+   * meta.json is switched (the atomic step), then the old segment files are removed. A failure before the
+   * switch removes what it wrote and leaves the old index exactly as it was.
+   */
+  async replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void> {
+    this.writable();
+    const byKey = new Map(docs.map((d) => [d.key, d]));
+    const dead = new Set(meta.tombstones);
+    const existing = (await fsp.readdir(this.dir)).map((n) => SEG_RE.exec(n)).filter((m) => m).map((m) => Number(m![1]));
+    let seq = Math.max(meta.nextSeq, this.meta?.nextSeq ?? 0, ...existing.map((s) => s + 1));
+    const renumbered = segments.map((s) => ({ ...s, seq: seq++ }));
+    const written: string[] = [];
+    try {
+      for (const seg of renumbered) {
+        const segDocs: DocRecord[] = [];
+        for (let i = 0; i < seg.keys.length; i++) {
+          const d = byKey.get(seg.keys[i]);
+          if (d) segDocs.push(d);
+          else if (!dead.has(seg.keys[i])) throw new Error(`FileStore: no document record for "${seg.ids[i]}"`);
+        }
+        written.push(segName(seg.seq));
+        await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, segDocs, CODEC));
+      }
+      await this.writeMeta({ ...meta, schemaVersion: SCHEMA_VERSION, nextSeq: seq, segments: renumbered.map((s) => s.seq) });
+    } catch (e) {
+      for (const name of written) await fsp.rm(join(this.dir, name), { force: true });
+      throw e;
+    }
+    const keep = new Set(renumbered.map((s) => segName(s.seq)));
+    for (const name of await fsp.readdir(this.dir)) if (SEG_RE.test(name) && !keep.has(name)) await fsp.rm(join(this.dir, name), { force: true });
+    this.files.clear();
+    await this.reload();
+  }
+
   async reset(meta: MetaRecord | null): Promise<void> {
-    this.check();
-    if (meta) await writeAtomic(this.dir, META, new TextEncoder().encode(JSON.stringify(meta)));
+    this.writable();
+    if (meta) await this.writeMeta(meta);
     else await fsp.rm(join(this.dir, META), { force: true });
     for (const name of await fsp.readdir(this.dir)) if (SEG_RE.test(name)) await fsp.rm(join(this.dir, name), { force: true });
     this.files.clear();
@@ -160,6 +336,7 @@ export class FileStore implements Store {
 
   /** In-process queue plus a lock file, so two processes never interleave commits. */
   withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.readOnly) return Promise.reject(this.readOnlyError());
     const run = this.queue.then(
       () => this.locked(fn),
       () => this.locked(fn),
@@ -169,27 +346,11 @@ export class FileStore implements Store {
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    const path = join(this.dir, LOCK);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await fsp.writeFile(path, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const holder = Number(await fsp.readFile(path, 'utf8').catch(() => ''));
-        if (!holder || !alive(holder)) {
-          await fsp.rm(path, { force: true }); // holder died: take over
-          continue;
-        }
-        if (Date.now() > deadline) throw new Error(`FileStore: ${path} held by process ${holder} for over a minute`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const release = await acquireLock(join(this.dir, LOCK), this.opts.lockTimeoutMs);
     try {
       return await fn();
     } finally {
-      await fsp.rm(path, { force: true });
+      await release();
     }
   }
 
@@ -220,6 +381,7 @@ export class FileStore implements Store {
   }
 
   async writeHead(head: HeadBlob): Promise<void> {
+    this.writable();
     await writeAtomic(this.dir, `head-${String(head.version).padStart(4, '0')}.m3h`, head.bytes);
   }
 
@@ -234,24 +396,25 @@ export class FileStore implements Store {
   private check(): void {
     if (this.closed) throw new M3ClosedError(`index at ${this.dir} is closed`);
   }
-}
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  private writable(): void {
+    this.check();
+    if (this.readOnly) throw this.readOnlyError();
+  }
+
+  private readOnlyError(): M3StorageError {
+    return new M3StorageError('READ_ONLY', `the index at ${this.dir} was opened read-only; open it without { readOnly: true } to change it`);
   }
 }
 
-async function readJson<T>(path: string): Promise<T | null> {
+async function startsWith(path: string, magic: string): Promise<boolean> {
+  const fh = await fsp.open(path, 'r');
   try {
-    return JSON.parse(await fsp.readFile(path, 'utf8')) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    const b = Buffer.alloc(magic.length);
+    await fh.read(b, 0, magic.length, 0);
+    return b.toString('latin1') === magic;
+  } finally {
+    await fh.close();
   }
 }
 

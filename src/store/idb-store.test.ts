@@ -44,12 +44,12 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(3);
+    expect(raw.version).toBe(4);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
     const meta = await raw.get('meta', 'meta');
-    expect(meta.schemaVersion).toBe(2);
+    expect(meta.schemaVersion).toBe(3);
     expect(meta.segments.length).toBe(1);
     raw.close();
   });
@@ -105,7 +105,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:v2');
     g.indexedDB = prev;
-    expect(raw.version).toBe(3);
+    expect(raw.version).toBe(4);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
     expect(blocks.map((b) => [b.seq, b.g])).toEqual([[blocks[0].seq, 0], [blocks[0].seq, 1]]); // 39 docs: groups of 32
@@ -235,5 +235,68 @@ describe('IdbStore', () => {
     });
     expect(idx.closedReason).toMatch(/another tab/);
     expect(() => idx.count()).toThrow(/another tab/);
+  });
+
+  it('migrates a v3 database (schema 2, no checksums) to v4: records sealed; a damaged record is then refused by name', async () => {
+    const factory = new IDBFactory();
+    const docs = corpus(30, DIMS, 5);
+    const idx = await M3Index.open('src', { store: new IdbStore('src', { indexedDB: factory }), model });
+    await idx.add(docs, { batchSize: 10 });
+    idx.close();
+    const g = globalThis as { indexedDB: IDBFactory };
+    const prev = g.indexedDB;
+    g.indexedDB = factory;
+    try {
+      const src = await openDB('m3-search:src');
+      const segs = (await src.getAll('segments')).map(({ checksum: _c, ...s }) => s);
+      const texts = await src.getAll('texts');
+      const meta = { ...(await src.get('meta', 'meta')), schemaVersion: 2 };
+      src.close();
+      const v3 = await openDB('m3-search:old', 3, {
+        upgrade(db) {
+          db.createObjectStore('meta');
+          db.createObjectStore('segments', { keyPath: 'seq' });
+          db.createObjectStore('texts', { keyPath: ['seq', 'g'] });
+        },
+      });
+      await v3.put('meta', meta, 'meta');
+      for (const s of segs) await v3.put('segments', s);
+      for (const t of texts) await v3.put('texts', t);
+      v3.close();
+      g.indexedDB = prev;
+
+      const again = await M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory }), model });
+      expect(again.count()).toBe(30);
+      expect(await again.get('d12')).toEqual({ id: 'd12', text: docs[12].text, ...(docs[12].metadata ? { metadata: docs[12].metadata } : {}) });
+      again.close();
+      g.indexedDB = factory;
+      const raw = await openDB('m3-search:old');
+      expect(raw.version).toBe(4);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(3);
+      const sealed = await raw.getAll('segments');
+      expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);
+      // One flipped dense code: wrong scores before; now the open refuses, naming the record.
+      const victim = sealed[1];
+      victim.dense.codes[5] ^= 0x40;
+      await raw.put('segments', victim);
+      raw.close();
+      g.indexedDB = prev;
+      await expect(M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory }), model })).rejects.toThrow(
+        new RegExp(`"m3-search:old", segment record ${victim.seq}: checksum mismatch.*index again`),
+      );
+      // Duplicate keys (structure) are named too, even with a matching checksum.
+      g.indexedDB = factory;
+      const raw2 = await openDB('m3-search:old');
+      victim.dense.codes[5] ^= 0x40;
+      victim.keys[1] = victim.keys[0];
+      const { segmentChecksum } = await import('./segment-check.ts');
+      victim.checksum = segmentChecksum(victim);
+      await raw2.put('segments', victim);
+      raw2.close();
+      g.indexedDB = prev;
+      await expect(M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory }), model })).rejects.toThrow(/key \d+ appears twice/);
+    } finally {
+      g.indexedDB = prev;
+    }
   });
 });

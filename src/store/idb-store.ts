@@ -13,12 +13,14 @@
  *   legacy    id → LegacyDoc (only while a v1 database is being migrated)
  *
  * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
- * 3 = segments + texts. The stored SegmentRecord layout (SCHEMA_VERSION) is the same for 2 and 3.
+ * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
+ * structure whenever a segment is read: a damaged record is refused by name, never searched.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
-import { M3ClosedError } from './errors.ts';
+import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
-import { type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+import { segmentChecksum, segmentProblem } from './segment-check.ts';
+import { SCHEMA_VERSION, type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 type TextEntry = [string] | [string, [number, number][]] | null;
@@ -41,7 +43,7 @@ interface M3DB extends DBSchema {
 }
 
 const META_KEY = 'meta';
-const IDB_VERSION = 3;
+const IDB_VERSION = 4;
 /**
  * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond
  * (~20 KB of JSON for typical passages), big enough to keep deflate's ratio and the puts per batch few.
@@ -191,8 +193,18 @@ export class IdbStore implements Store {
       await tx.done;
       out = got.filter((s): s is SegmentRecord => s !== undefined);
     }
+    for (const s of out) this.verify(s);
     for (const s of out) this.remember(s); // get() needs no second read of the segments
     return out;
+  }
+
+  /** Structure and checksum of a segment record read back; refuses a damaged one by name. */
+  private verify(seg: SegmentRecord): void {
+    const problem = segmentProblem(seg, this.meta?.dims) ?? (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);
+    if (problem) {
+      throw new M3StorageError('CORRUPT', `IndexedDB database "${this.dbName}", segment record ${seg.seq}: ${problem}; ` +
+        'clear the index (index.clear(), or delete the database) and index again, or import an exported copy');
+    }
   }
 
   async getDoc(id: string): Promise<DocRecord | undefined> {
@@ -237,23 +249,23 @@ export class IdbStore implements Store {
     return db.getAll('legacy', undefined, limit);
   }
 
-  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
-    const db = this.database();
-    // Text blocks are built and compressed before the transaction opens: a transaction with nothing
-    // queued auto-commits across an await. Documents not in the batch (compaction, head rewrites) are
-    // carried over from the blocks they live in now.
-    const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
+  /**
+   * Text blocks of `segments`, built and compressed before a transaction opens (a transaction with nothing
+   * queued auto-commits across an await). Documents not in `given` (compaction, head rewrites) are carried
+   * over from the blocks they live in now; rows dead in `meta` (an imported package keeps its tombstones)
+   * have none.
+   */
+  private async textBlocks(segments: SegmentRecord[], given: Map<string, DocRecord>, meta: MetaRecord): Promise<TextBlock[]> {
     const blocks: TextBlock[] = [];
     let deadAfter: Set<number> | null = null;
-    for (const seg of batch.segments ?? []) {
+    for (const seg of segments) {
       const need = seg.ids.filter((id) => !given.has(id));
       const old = need.length ? await this.getDocs(need) : [];
       const carried = new Map(need.map((id, i) => [id, old[i]]));
       const entries: TextEntry[] = seg.ids.map((id, i) => {
         const d = given.get(id) ?? carried.get(id);
-        if (!d) {
-          // A row already dead in this commit's meta (an imported package keeps its tombstones) has no text.
-          deadAfter ??= new Set(batch.meta.tombstones);
+        if (!d || d.key !== seg.keys[i]) {
+          deadAfter ??= new Set(meta.tombstones);
           if (deadAfter.has(seg.keys[i])) return null;
           throw new Error(`IdbStore: no document record for "${id}"`);
         }
@@ -263,8 +275,14 @@ export class IdbStore implements Store {
       for (let g = 0; g * TEXT_GROUP < entries.length; g++) {
         groups.push(deflateEntries(entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP)).then((z) => ({ seq: seg.seq, g, z })));
       }
-      blocks.push(...(await Promise.all(groups)));
+      for (const b of await Promise.all(groups)) blocks.push(b);
     }
+    return blocks;
+  }
+
+  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
+    const db = this.database();
+    const blocks = await this.textBlocks(batch.segments ?? [], new Map((batch.putDocs ?? []).map((d) => [d.id, d])), batch.meta);
     const names: StoreNames<M3DB>[] = ['meta', 'texts', 'segments'];
     if (batch.deleteLegacyIds?.length) names.push('legacy');
     const tx = db.transaction(names, 'readwrite', { durability: 'strict' });
@@ -273,7 +291,7 @@ export class IdbStore implements Store {
     const reqs: Promise<unknown>[] = [];
     try {
       for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(IDBKeyRange.bound([seq, 0], [seq, Infinity])));
-      for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put(seg));
+      for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put({ ...seg, checksum: segmentChecksum(seg) }));
       for (const b of blocks) reqs.push(tx.objectStore('texts').put(b));
       // deleteDocIds: a removed document's text stays in its block, hidden by the tombstone, until
       // compaction rewrites the segment.
@@ -294,6 +312,36 @@ export class IdbStore implements Store {
     for (const seg of batch.segments ?? []) this.remember(seg);
     this.setMeta(batch.meta);
     this.channel?.postMessage({ type: 'commit', seq: batch.meta.nextSeq });
+  }
+
+  /** One transaction: every store cleared, the new segments, texts and meta put; all or nothing. */
+  async replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void> {
+    const db = this.database();
+    const byId = new Map(docs.map((d) => [d.id, d]));
+    const blocks = await this.textBlocks(segments, byId, meta);
+    const sealed = segments.map((seg) => ({ ...seg, checksum: segmentChecksum(seg) }));
+    const names: StoreNames<M3DB>[] = ['meta', 'texts', 'segments'];
+    if (db.objectStoreNames.contains('legacy')) names.push('legacy');
+    const tx = db.transaction(names, 'readwrite', { durability: 'strict' });
+    const reqs: Promise<unknown>[] = [];
+    try {
+      for (const n of names) reqs.push(tx.objectStore(n).clear());
+      for (const seg of sealed) reqs.push(tx.objectStore('segments').put(seg));
+      for (const b of blocks) reqs.push(tx.objectStore('texts').put(b));
+      reqs.push(tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY));
+    } catch (e) {
+      tx.abort();
+      await tx.done.catch(() => {});
+      throw e;
+    } finally {
+      for (const r of reqs) r.catch(() => {});
+    }
+    await tx.done;
+    this.segIds.clear();
+    this.blocks.clear();
+    this.where = null;
+    this.meta = { ...meta, schemaVersion: SCHEMA_VERSION };
+    this.channel?.postMessage({ type: 'reset' });
   }
 
   async reset(meta: MetaRecord | null): Promise<void> {
@@ -382,7 +430,24 @@ function upgrade(
     if (oldVersion === 1) await migrateV1(db, tx);
     if (oldVersion === 2) await migrateV2(tx);
     if (oldVersion < 3) db.deleteObjectStore('docs');
+    if (oldVersion < 4) await addChecksums(tx);
   })();
+}
+
+/**
+ * IndexedDB 3 → 4 (schema 2 → 3): each segment record gains its checksum, after its structure is checked:
+ * a damaged record is not sealed as good, so reading it later fails with an error that names it.
+ */
+async function addChecksums(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> {
+  const segs = tx.objectStore('segments');
+  const meta = await tx.objectStore('meta').get(META_KEY);
+  let cursor = await segs.openCursor();
+  while (cursor) {
+    const seg = cursor.value;
+    if (!segmentProblem(seg, meta?.dims || undefined)) await cursor.update({ ...seg, checksum: segmentChecksum(seg) });
+    cursor = await cursor.continue();
+  }
+  if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
 }
 
 /**

@@ -51,6 +51,15 @@ export class MemoryStore implements Store {
     for (const d of b.putDocs ?? []) this.docs.set(d.id, d);
     this.meta = b.meta;
   }
+  async replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void> {
+    this.check();
+    const b = structuredClone({ meta, segments, docs }); // clone first: a failing clone changes nothing
+    this.segments.clear();
+    this.docs.clear();
+    for (const seg of b.segments) this.segments.set(seg.seq, seg);
+    for (const d of b.docs) this.docs.set(d.id, d);
+    this.meta = b.meta;
+  }
   async reset(meta: MetaRecord | null): Promise<void> {
     this.check();
     this.segments.clear();

@@ -2,22 +2,29 @@
  * The FileStore's segment file: one self-describing binary per segment.
  *
  *   bytes 0..3   magic "M3SG"
- *   bytes 4..7   format version (uint32 LE) = 1
+ *   bytes 4..7   format version (uint32 LE): 2 (1 = the same without the checksum; still read)
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
  *   offsets relative to the blob area), the last blob being the segment's DocRecords as UTF-8 JSON,
  *   raw-deflated when the writer passes a deflater (FileStore does: texts are most of a segment's bytes
  *   after the vectors and compress ~2–3×). This module itself stays free of Node APIs.
- *   The last 4 bytes: total file length (uint32 LE) — a torn file fails this check.
+ *   Then (version 2) the CRC-32 of every byte before it (uint32 LE), and last the total file length
+ *   (uint32 LE) — a torn file fails the length check, a flipped bit the checksum.
  *
  * Files are written whole (temp file + fsync + rename), so a reader sees either no file or all of it;
- * the length trailer is a second line of defence against disks that lie about fsync.
+ * the trailer is a second line of defence against disks that lie about fsync, and against damage later.
+ * Every offset and length in the header is checked against the file before it is used, and the decoded
+ * segment must pass segmentProblem(): a damaged or forged file is refused with M3StorageError('CORRUPT').
  */
+import { crc32 } from '../util/crc32.ts';
+import { M3StorageError } from './errors.ts';
+import { segmentProblem } from './segment-check.ts';
 import type { DocRecord, SegmentRecord } from './types.ts';
 
 const MAGIC = 0x4753334d; // "M3SG" little-endian
-const VERSION = 1;
+/** Segment file format written now; 1 (no checksum) is still read, and FileStore's migration upgrades it. */
+export const SEGMENT_FILE_VERSION = 2;
 
 type ArrayName = 'Int8Array' | 'Uint8Array' | 'Uint16Array' | 'Uint32Array' | 'Float32Array';
 type Typed = Int8Array | Uint8Array | Uint16Array | Uint32Array | Float32Array;
@@ -90,17 +97,36 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const blobStart = align8(12 + headerBytes.byteLength);
-  const total = blobStart + align8(off + docsBytes.byteLength) + 4;
+  const total = blobStart + align8(off + docsBytes.byteLength) + 8;
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, VERSION, true);
+  dv.setUint32(4, SEGMENT_FILE_VERSION, true);
   dv.setUint32(8, headerBytes.byteLength, true);
   out.set(headerBytes, 12);
   for (const [name, a] of arrays) {
     out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), blobStart + blobs[name][1]);
   }
   out.set(docsBytes, blobStart + off);
+  dv.setUint32(total - 8, crc32(out.subarray(0, total - 8)), true);
+  dv.setUint32(total - 4, total, true);
+  return out;
+}
+
+/**
+ * A version-1 file as version 2: the same bytes with the version field set and the checksum inserted
+ * before the length trailer (blob offsets are relative to the blob area, so nothing moves). The input is
+ * decoded first, so a damaged v1 file is refused rather than sealed with a fresh checksum.
+ */
+export function upgradeSegmentFile(bytes: Uint8Array, where: string, codec: DocsCodec = {}): Uint8Array {
+  const version = decodeSegmentFile(bytes, where, codec).version;
+  if (version === SEGMENT_FILE_VERSION) return bytes;
+  const total = bytes.byteLength + 4;
+  const out = new Uint8Array(total);
+  out.set(bytes.subarray(0, bytes.byteLength - 4));
+  const dv = new DataView(out.buffer);
+  dv.setUint32(4, SEGMENT_FILE_VERSION, true);
+  dv.setUint32(total - 8, crc32(out.subarray(0, total - 8)), true);
   dv.setUint32(total - 4, total, true);
   return out;
 }
@@ -109,67 +135,95 @@ export interface DecodedSegmentFile {
   segment: SegmentRecord;
   /** The segment's documents, parsed on first use (an open needs only the vectors). */
   docs: () => DocRecord[];
+  /** Format version of the file (1 = before checksums). */
+  version?: number;
 }
 
-export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', codec: DocsCodec = {}): DecodedSegmentFile {
+/**
+ * Decodes and checks a segment file. `where` names it in errors (a path, or "segment 3 of the import");
+ * every error is an M3StorageError('CORRUPT') that starts with it. `dims`: the index's, when known.
+ */
+export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', codec: DocsCodec = {}, dims?: number): DecodedSegmentFile {
+  const bad = (why: string): never => {
+    throw new M3StorageError('CORRUPT', `${where}: ${why}`);
+  };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) throw new Error(`${where}: not an m3-search segment`);
-  if (dv.getUint32(4, true) !== VERSION) throw new Error(`${where}: unsupported segment format ${dv.getUint32(4, true)}`);
-  if (dv.getUint32(bytes.byteLength - 4, true) !== bytes.byteLength) throw new Error(`${where}: truncated`);
+  if (bytes.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) bad('not an m3-search segment (its first bytes are not "M3SG")');
+  const version = dv.getUint32(4, true);
+  if (version !== 1 && version !== SEGMENT_FILE_VERSION) bad(`segment format ${version} is not one this version of m3-search reads (1, ${SEGMENT_FILE_VERSION})`);
+  if (dv.getUint32(bytes.byteLength - 4, true) !== bytes.byteLength) bad(`truncated or padded (${bytes.byteLength} bytes, its trailer says ${dv.getUint32(bytes.byteLength - 4, true)})`);
+  const end = version === 1 ? bytes.byteLength - 4 : bytes.byteLength - 8; // where blobs must end
+  if (version >= 2 && crc32(bytes.subarray(0, end)) !== dv.getUint32(end, true)) bad('checksum mismatch: the file was damaged after it was written');
   const hLen = dv.getUint32(8, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hLen))) as Header;
+  if (12 + hLen > end) bad('its header runs past the end');
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + hLen)));
+  } catch (e) {
+    return bad(`its header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!header || typeof header !== 'object' || !header.blobs || typeof header.blobs !== 'object' || !Array.isArray(header.docs)) bad('its header lacks the block table');
   const blobStart = align8(12 + hLen);
   const arr = <T extends Typed>(name: string): T => {
-    const [type, off, len] = header.blobs[name];
-    const Ctor = CTORS[type];
-    const at = bytes.byteOffset + blobStart + off;
+    const b = header.blobs[name];
+    if (!Array.isArray(b) || b.length !== 3) return bad(`block ${name} is missing`);
+    const [type, off, len] = b;
+    const Ctor = Object.hasOwn(CTORS, type) ? CTORS[type] : undefined;
+    if (!Ctor || !isCount(off) || !isCount(len)) return bad(`block ${name} is described as ${JSON.stringify(b)}`);
+    const from = blobStart + off;
+    if (from + len * Ctor.BYTES_PER_ELEMENT > end) bad(`block ${name} (${len} × ${type} at ${off}) runs past the end`);
+    const at = bytes.byteOffset + from;
     // Zero-copy view when aligned (always, for buffers we allocated); copy otherwise.
     if (at % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer as ArrayBuffer, at, len) as T;
-    return new Ctor(bytes.slice(blobStart + off, blobStart + off + len * Ctor.BYTES_PER_ELEMENT).buffer) as T;
+    return new Ctor(bytes.slice(from, from + len * Ctor.BYTES_PER_ELEMENT).buffer) as T;
   };
-  const has = (name: string) => name in header.blobs;
-  const segment: SegmentRecord = {
-    seq: header.seq,
-    keys: arr('keys'),
-    ids: header.ids,
-    metadata: header.metadata,
-    rowDoc: arr('rowDoc'),
-    rowSpans: arr('rowSpans'),
-    dense: has('dense.codes')
-      ? { dims: header.denseDims!, codes: arr('dense.codes'), scales: arr('dense.scales') }
-      : null,
-    sparse: has('sparse.tokens')
-      ? {
-          tokens: arr('sparse.tokens'),
-          offsets: arr('sparse.offsets'),
-          rows: arr('sparse.rows'),
-          weights: arr('sparse.weights'),
-          scale: header.sparseScale!,
-        }
-      : null,
-    colbert: has('colbert.codes')
-      ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') }
-      : null,
-    bm25: has('bm25.offsets')
-      ? {
-          terms: header.bm25Terms!,
-          offsets: arr('bm25.offsets'),
-          docs: arr('bm25.docs'),
-          tfs: arr('bm25.tfs'),
-          lengths: arr('bm25.lengths'),
-        }
-      : null,
-  };
+  const has = (name: string) => Object.hasOwn(header.blobs, name);
+  let segment: SegmentRecord;
+  try {
+    segment = {
+      seq: header.seq,
+      keys: arr('keys'),
+      ids: header.ids,
+      metadata: header.metadata,
+      rowDoc: arr('rowDoc'),
+      rowSpans: arr('rowSpans'),
+      dense: has('dense.codes') ? { dims: header.denseDims!, codes: arr('dense.codes'), scales: arr('dense.scales') } : null,
+      sparse: has('sparse.tokens')
+        ? { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! }
+        : null,
+      colbert: has('colbert.codes') ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') } : null,
+      bm25: has('bm25.offsets')
+        ? { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') }
+        : null,
+    };
+  } catch (e) {
+    if (e instanceof M3StorageError) throw e;
+    return bad(`its blocks are inconsistent (${(e as Error).message})`);
+  }
+  const problem = segmentProblem(segment, dims);
+  if (problem) bad(problem);
   const [dOff, dLen] = header.docs;
+  if (!isCount(dOff) || !isCount(dLen) || blobStart + dOff + dLen > end) bad('its document block runs past the end');
   const docsBytes = bytes.subarray(blobStart + dOff, blobStart + dOff + dLen);
   let docs: DocRecord[] | null = null;
   const deflated = header.docsCodec === 'deflate-raw';
-  if (deflated && !codec.inflate) throw new Error(`${where}: documents are deflated; pass an inflater`);
-  return {
-    segment,
-    docs: () => (docs ??= JSON.parse(new TextDecoder().decode(deflated ? codec.inflate!(docsBytes) : docsBytes)) as DocRecord[]),
+  if (deflated && !codec.inflate) bad('documents are deflated; pass an inflater');
+  const readDocs = (): DocRecord[] => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(deflated ? codec.inflate!(docsBytes) : docsBytes));
+    } catch (e) {
+      return bad(`its documents cannot be read (${(e as Error).message})`);
+    }
+    if (!Array.isArray(parsed) || parsed.some((d) => !d || typeof d !== 'object' || typeof d.id !== 'string' || typeof d.text !== 'string' || !Number.isInteger(d.key))) {
+      bad('its document records are malformed');
+    }
+    return parsed as DocRecord[];
   };
+  return { segment, version, docs: () => (docs ??= readDocs()) };
 }
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
 function align8(n: number): number {
   return (n + 7) & ~7;

@@ -9,8 +9,14 @@
  */
 import type { LegacyDoc } from './legacy.ts';
 
-/** Bumped whenever the stored layout changes; Store.open migrates older layouts. */
-export const SCHEMA_VERSION = 2;
+/**
+ * Bumped whenever the stored layout changes; Store.open migrates older layouts.
+ * 2: segments + tombstones. 3: segments carry checksums (FileStore: segment file format 2; IdbStore: a
+ * `checksum` in each segment record), checked on open.
+ */
+export const SCHEMA_VERSION = 3;
+/** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
+export const MIN_READ_SCHEMA = 2;
 
 /** Sparse postings of one segment in CSR form by token id (rows ascending inside each token). */
 export interface SparseBlock {
@@ -72,6 +78,8 @@ export interface SegmentRecord {
   sparse: SparseBlock | null;
   colbert: ColbertBlock | null;
   bm25: Bm25Block | null;
+  /** CRC-32 of the record's content (segment-check.ts segmentChecksum); IdbStore sets and checks it. */
+  checksum?: number;
 }
 
 /** Passage spans of a chunked document, in characters of its text. */
@@ -161,6 +169,12 @@ export interface Store {
   allDocs(): Promise<DocRecord[]>;
   /** Writes everything in `batch` atomically. Throws M3QuotaError when storage is full. */
   commit(batch: CommitBatch, opts?: CommitOptions): Promise<void>;
+  /**
+   * Replaces everything with `meta`, `segments` and their documents in one atomic step (an import): until
+   * it completes the old contents are untouched, and a failure leaves them exactly as they were. Segment
+   * numbers may be reassigned (the meta written says which).
+   */
+  replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void>;
   /** Removes everything (one atomic step) and writes `meta` as the fresh state, or nothing if null. */
   reset(meta: MetaRecord | null): Promise<void>;
   /** Re-reads the meta record (another tab or process may have committed). */

@@ -40,6 +40,7 @@ export class HiddenCache {
     this.maxBytes = opts.maxBytes ?? 256 * 2 ** 20;
     if (!(this.maxBytes >= 0)) throw new RangeError(`maxBytes must be >= 0, got ${opts.maxBytes}`);
     this.batchSize = opts.batchSize ?? 16;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
   }
 
   get size(): number {

@@ -196,7 +196,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
 
   // ---- the model: from the base head, the per-token map initialised from the corpus IDF
   const base = encoder.getHeads().sparse!;
-  const vocabSize = encoder.info.vocabSize ?? 1 + Math.max(...docHidden.map((d) => Math.max(0, ...d.ids)));
+  const vocabSize = encoder.info.vocabSize ?? 1 + maxTokenId(docHidden);
   const useVocab = o.vocab !== false;
   const model = new SparseHeadModel(base, vocabSize, useVocab);
   let prior: Float32Array | null = null;
@@ -469,4 +469,11 @@ function recordableOptions(o: TuneOptions, config: typeof DEFAULT_TRAIN, teacher
     userPairs: o.pairs?.length ?? 0,
     clicks: o.clicks?.length ?? 0,
   };
+}
+
+/** Largest token id in the texts (a loop: spreading thousands of texts into Math.max overflows the stack). */
+function maxTokenId(texts: { ids: ArrayLike<number> }[]): number {
+  let max = 0;
+  for (const t of texts) for (let i = 0; i < t.ids.length; i++) if (t.ids[i] > max) max = t.ids[i];
+  return max;
 }

@@ -138,13 +138,18 @@ export class M3Service implements M3WorkerApi {
     const parsed = await parsePortable(bytes, { modelId: info.modelId, dims: info.dims, headHash: info.headHash, dtype: info.dtype });
     await this.closeIndex();
     const store = this.makeStore(this.indexName);
+    let failed: { error: unknown } | null = null;
     try {
       await store.open();
-      await writePortable(store, parsed);
+      await writePortable(store, parsed); // one atomic step: on failure the old index is as it was
+    } catch (error) {
+      failed = { error };
     } finally {
       store.close();
     }
-    return this.openIndex(this.indexName, this.indexOptions);
+    const info2 = await this.openIndex(this.indexName, this.indexOptions); // the old index after a failure
+    if (failed) throw failed.error;
+    return info2;
   }
 
   // ---- head tuning (issue 5). The hidden-state cache lives as long as the model: tuning again, or

@@ -1,0 +1,150 @@
+/**
+ * Structural checks of a decoded segment: every length and index agrees with the others, so a damaged or
+ * forged segment is refused on open or import instead of giving wrong scores (or a RangeError) later.
+ * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
+ */
+import { crc32 } from '../util/crc32.ts';
+import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
+
+/** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
+export function segmentProblem(seg: SegmentRecord, dims?: number): string | null {
+  const n = seg.keys?.length;
+  if (!(seg.keys instanceof Uint32Array) || !Array.isArray(seg.ids) || !Array.isArray(seg.metadata)) return 'keys, ids or metadata missing';
+  if (!Number.isSafeInteger(seg.seq) || seg.seq < 0) return `bad sequence number ${seg.seq}`;
+  if (seg.ids.length !== n || seg.metadata.length !== n) return `${n} keys but ${seg.ids.length} ids and ${seg.metadata.length} metadata entries`;
+  const seenKeys = new Set<number>();
+  const seenIds = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const id = seg.ids[i];
+    if (typeof id !== 'string' || id === '') return `document ${i} has no id`;
+    if (seenKeys.has(seg.keys[i])) return `key ${seg.keys[i]} appears twice`;
+    if (seenIds.has(id)) return `id ${JSON.stringify(id)} appears twice`;
+    seenKeys.add(seg.keys[i]);
+    seenIds.add(id);
+    const m = seg.metadata[i];
+    if (m !== null && (typeof m !== 'object' || Array.isArray(m))) return `metadata of ${JSON.stringify(id)} is not an object`;
+  }
+  const rows = seg.rowDoc?.length;
+  if (!(seg.rowDoc instanceof Uint32Array) || !(seg.rowSpans instanceof Uint32Array)) return 'row tables missing';
+  if ((n > 0 && (rows < n || seg.rowDoc[rows - 1] !== n - 1)) || (n === 0 && rows > 0)) return `${rows} vector rows do not cover ${n} documents`;
+  for (let r = 0; r < rows; r++) {
+    const d = seg.rowDoc[r];
+    if (d >= n || (r > 0 && d < seg.rowDoc[r - 1]) || (r > 0 && d > seg.rowDoc[r - 1] + 1) || (r === 0 && d !== 0)) return `row ${r} belongs to document ${d}: rows must cover documents in order`;
+  }
+  if (seg.rowSpans.length !== 0 && seg.rowSpans.length !== 2 * rows) return `${seg.rowSpans.length} span entries for ${rows} rows`;
+  if (seg.dense) {
+    const { dims: dd, codes, scales } = seg.dense;
+    if (!Number.isInteger(dd) || dd <= 0 || (dims !== undefined && dd !== dims)) return `dense vectors of ${dd} dims${dims !== undefined ? ` in a ${dims}-dim index` : ''}`;
+    if (!(codes instanceof Int8Array) || codes.length !== rows * dd) return `dense block holds ${codes?.length} codes, ${rows} rows × ${dd} dims need ${rows * dd}`;
+    if (!(scales instanceof Float32Array) || scales.length !== rows) return `dense block holds ${scales?.length} scales for ${rows} rows`;
+    for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
+  }
+  if (seg.sparse) {
+    const { tokens, offsets, rows: srows, weights, scale } = seg.sparse;
+    const bad = csrProblem('sparse', tokens?.length, offsets, srows?.length);
+    if (bad) return bad;
+    if (weights?.length !== srows.length) return `sparse block has ${srows.length} entries but ${weights?.length} weights`;
+    if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
+    for (let t = 1; t < tokens.length; t++) if (tokens[t] <= tokens[t - 1]) return 'sparse token ids are not strictly ascending';
+    for (let e = 0; e < srows.length; e++) if (srows[e] >= rows) return `sparse entry ${e} names row ${srows[e]} of ${rows}`;
+  }
+  if (seg.colbert) {
+    const { dims: cd, rowOffsets, codes, scales } = seg.colbert;
+    if (!Number.isInteger(cd) || cd <= 0) return `ColBERT vectors of ${cd} dims`;
+    const bad = csrProblem('ColBERT', rows, rowOffsets, scales?.length);
+    if (bad) return bad;
+    if (codes?.length !== scales.length * cd) return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
+  }
+  if (seg.bm25) {
+    const { terms, offsets, docs, tfs, lengths } = seg.bm25;
+    if (!Array.isArray(terms) || terms.some((t) => typeof t !== 'string')) return 'BM25 terms are not strings';
+    const bad = csrProblem('BM25', terms.length, offsets, docs?.length);
+    if (bad) return bad;
+    if (tfs?.length !== docs.length) return `BM25 block has ${docs.length} postings but ${tfs?.length} term frequencies`;
+    if (lengths?.length !== n) return `BM25 block has ${lengths?.length} document lengths for ${n} documents`;
+    for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
+    for (let e = 0; e < docs.length; e++) if (docs[e] >= n) return `BM25 posting ${e} names document ${docs[e]} of ${n}`;
+  }
+  return null;
+}
+
+/** offsets: length groups + 1, from 0, never decreasing, ending at `entries`. */
+function csrProblem(what: string, groups: number, offsets: Uint32Array | undefined, entries: number | undefined): string | null {
+  if (!(offsets instanceof Uint32Array) || offsets.length !== groups + 1) return `${what} offsets: ${offsets?.length} for ${groups} groups`;
+  if (offsets[0] !== 0 || offsets[groups] !== entries) return `${what} offsets run from ${offsets[0]} to ${offsets[groups]}, over ${entries} entries`;
+  for (let i = 1; i <= groups; i++) if (offsets[i] < offsets[i - 1]) return `${what} offsets decrease at ${i}`;
+  return null;
+}
+
+const enc = new TextEncoder();
+
+/**
+ * CRC-32 of a segment record's content (IdbStore keeps it in the record and checks it on open; the
+ * FileStore's files carry a checksum of their bytes instead). Typed arrays in a fixed order, then the
+ * JSON of the rest.
+ */
+export function segmentChecksum(seg: SegmentRecord): number {
+  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let c = 0;
+  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
+  if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
+  if (seg.sparse) for (const a of [seg.sparse.tokens, seg.sparse.offsets, seg.sparse.rows, seg.sparse.weights]) c = crc32(bytes(a), c);
+  if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
+  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.docs, seg.bm25.tfs, seg.bm25.lengths]) c = crc32(bytes(a), c);
+  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
+  return crc32(enc.encode(JSON.stringify(rest)), c);
+}
+
+/** What a MetaRecord must hold to be used (meta.json and imported headers are read from outside: anything can be there). */
+export function metaProblem(m: unknown): string | null {
+  if (!m || typeof m !== 'object') return 'not an object';
+  const r = m as Record<string, unknown>;
+  const ints = (a: unknown) => Array.isArray(a) && a.every((x) => Number.isSafeInteger(x) && x >= 0);
+  if (!Number.isInteger(r.schemaVersion)) return 'no schemaVersion';
+  if (typeof r.modelId !== 'string' || !Number.isInteger(r.dims) || (r.dims as number) < 0) return 'no model identity';
+  if (!ints(r.segments) || !ints(r.tombstones)) return 'segments or tombstones are not lists of numbers';
+  if (![r.nextKey, r.nextSeq, r.docCount].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return 'bad counters';
+  return null;
+}
+
+/**
+ * A whole index from outside (an import, a static package) against its meta: segments as listed, keys
+ * unique and below nextKey, live ids unique and as many as docCount, and in each segment a document
+ * record for every live row, with that row's id and key (`docs[i]`: the records segment i carries).
+ * Returns why not, or null.
+ */
+export function contentsProblem(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[][]): string | null {
+  const mp = metaProblem(meta);
+  if (mp) return `its index description is malformed (${mp})`;
+  if (segments.map((s) => s.seq).join() !== meta.segments.join()) return 'its segments do not match its description';
+  const dead = new Set(meta.tombstones);
+  const keys = new Set<number>();
+  const liveIds = new Set<string>();
+  for (let j = 0; j < segments.length; j++) {
+    const s = segments[j];
+    if (s.seq >= meta.nextSeq) return `segment ${s.seq} is numbered past nextSeq ${meta.nextSeq}`;
+    const p = segmentProblem(s, meta.dims);
+    if (p) return `segment ${s.seq}: ${p}`;
+    const rowOf = new Map<number, string>();
+    for (let i = 0; i < s.keys.length; i++) {
+      const k = s.keys[i];
+      if (keys.has(k)) return `key ${k} appears in two segments`;
+      if (k >= meta.nextKey) return `key ${k} is at or past nextKey ${meta.nextKey}`;
+      keys.add(k);
+      rowOf.set(k, s.ids[i]);
+      if (dead.has(k)) continue;
+      if (liveIds.has(s.ids[i])) return `document ${JSON.stringify(s.ids[i])} is live twice`;
+      liveIds.add(s.ids[i]);
+    }
+    const recorded = new Set<number>();
+    for (const d of docs[j] ?? []) {
+      if (rowOf.get(d.key) !== d.id) return `segment ${s.seq}: document record ${JSON.stringify(d.id)} (key ${d.key}) matches none of its rows`;
+      if (recorded.has(d.key)) return `segment ${s.seq}: document record ${JSON.stringify(d.id)} appears twice`;
+      recorded.add(d.key);
+    }
+    for (const [k, id] of rowOf) if (!dead.has(k) && !recorded.has(k)) return `segment ${s.seq}: document ${JSON.stringify(id)} has no record (no text)`;
+  }
+  for (const k of dead) if (!keys.has(k)) return `tombstone ${k} names no stored row`;
+  if (liveIds.size !== meta.docCount) return `${liveIds.size} live documents, the description says ${meta.docCount}`;
+  return null;
+}
