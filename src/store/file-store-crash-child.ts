@@ -23,7 +23,7 @@ let committed = 0; // meta.json renames in the current operation
 
 const kindOf = (path: string) => {
   const b = basename(String(path));
-  return b.startsWith('meta.json') ? 'meta' : b.startsWith('seg-') ? 'seg' : b === 'write.lock' ? 'lock' : 'other';
+  return b.startsWith('meta.json') ? 'meta' : b.startsWith('seg-') ? 'seg' : b.startsWith('write.lock') ? 'lock' : 'other';
 };
 const say = (line: string) => writeSync(1, `${line}\n`); // synchronous: the parent must see it before the freeze
 const matches = (step: string, path: string, phase: string) => op === wantOp && step === wantStep && kindOf(path) === wantFile && phase === wantPhase;

@@ -64,10 +64,10 @@ describe('FileStore', () => {
     const child = fileURLToPath(new URL('./file-store-crash-child.ts', import.meta.url));
     const BATCH = 50;
     // Where each child is killed: every step of an add's commit (segment file, then meta.json, the commit point,
-    // then the lock), of a removal's (meta.json only) and of the compaction a removal sets off.
+    // then the lock's release, which moves it aside before removing it), of a removal's (meta.json only) and of the compaction a removal sets off.
     const POINTS = [
       'add:open:seg:pre', 'add:write:seg:torn', 'add:sync:seg:pre', 'add:rename:seg:post', 'add:write:meta:torn',
-      'add:rename:meta:pre', 'add:rename:meta:post', 'add:rm:lock:pre', 'remove:rename:meta:pre', 'remove:rename:meta:post',
+      'add:rename:meta:pre', 'add:rename:meta:post', 'add:rename:lock:pre', 'remove:rename:meta:pre', 'remove:rename:meta:post',
       'remove:rename:seg:post', 'remove:rm:seg:pre',
     ];
     // The parent's own model of which batches exist, from the operations the children reported.
