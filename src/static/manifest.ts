@@ -75,6 +75,14 @@ export class StaticPackageError extends M3Error {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+/** An untrusted value in a message: a template would call its toString, which a parsed object can break. */
+const shown = (v: unknown): string => {
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+};
 
 /**
  * Checks a parsed manifest completely (format, versions, model, structure) before a byte of the package is
@@ -83,10 +91,10 @@ const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
  */
 export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest {
   if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT) throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
-  if (m.packageVersion !== STATIC_PACKAGE_VERSION) throw new StaticPackageError(`package format version ${m.packageVersion}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
+  if (m.packageVersion !== STATIC_PACKAGE_VERSION) throw new StaticPackageError(`package format version ${shown(m.packageVersion)}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
   const readable = Number.isInteger(m.schemaVersion) && m.schemaVersion >= MIN_READ_SCHEMA && m.schemaVersion <= SCHEMA_VERSION;
   if (!readable || !m.meta || typeof m.meta !== 'object' || m.meta.schemaVersion !== m.schemaVersion) {
-    throw new StaticPackageError(`it was built with index schema version ${m.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
+    throw new StaticPackageError(`it was built with index schema version ${shown(m.schemaVersion)}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
   }
   const metaBad = metaProblem(m.meta);
   if (metaBad) throw new StaticPackageError(`the manifest is corrupt (its index meta: ${metaBad})`);
@@ -110,13 +118,13 @@ export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest
     if (c.bytes > MAX_CHUNK_BYTES) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} declares ${c.bytes} bytes; at most ${MAX_CHUNK_BYTES} are accepted)`);
     total += c.bytes;
   });
-  if (total !== m.totalBytes) throw new StaticPackageError(`the manifest is corrupt (chunks add up to ${total} bytes, it says ${m.totalBytes})`);
+  if (total !== m.totalBytes) throw new StaticPackageError(`the manifest is corrupt (chunks add up to ${total} bytes, it says ${shown(m.totalBytes)})`);
   const used = new Set<number>();
   for (const s of m.segments) {
     if (!s || !isCount(s.seq) || !isCount(s.bytes) || !Array.isArray(s.chunks) || !s.chunks.length) throw new StaticPackageError('the manifest is corrupt (a segment lacks its chunks)');
     let sum = 0;
     for (const c of s.chunks) {
-      if (!isCount(c) || c >= m.chunks.length || used.has(c)) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq} names chunk ${c})`);
+      if (!isCount(c) || c >= m.chunks.length || used.has(c)) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq} names chunk ${shown(c)})`);
       used.add(c);
       sum += m.chunks[c].bytes;
     }
