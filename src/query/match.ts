@@ -16,6 +16,7 @@
 import { analyze, analyzeTerms, type AnalyzerOptions } from '../rank/analyzer.ts';
 import type { NormalQuery } from './parse.ts';
 import { clauseLabel, type NormalClause, type Occur } from './types.ts';
+import { indexInSorted } from '../util/sorted.ts';
 
 /** What matching needs from an index's BM25 term dictionary. */
 export interface TermDictionary {
@@ -206,16 +207,7 @@ export function explainClauses(cq: CompiledQuery, text: string, analyzer: Analyz
 // ---------------------------------------------------------------- sorted key sets
 
 export function hasSorted(a: Uint32Array, x: number): boolean {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = a[mid];
-    if (v < x) lo = mid + 1;
-    else if (v > x) hi = mid - 1;
-    else return true;
-  }
-  return false;
+  return indexInSorted(a, x) >= 0;
 }
 
 /** Intersection of ascending key lists, smallest first (galloping would help only for very skewed sizes). */
