@@ -3,7 +3,7 @@
  * `*.test.ts`, everything under e2e/, the two runner configs) and every module they import through relative
  * paths, with the TypeScript parser (string literals and import specifiers, not comments), for:
  *   - relative imports or path literals that resolve outside the repository root;
- *   - absolute paths into a machine's home or work folders (/work, /home, /root, /mnt, /srv, ~/) and `../shared`;
+ *   - absolute paths into a machine's home or work folders (/work, /home, /root, /mnt, /srv, ~/) and a `shared/` folder beside the clone;
  *   - the user's home directory (`homedir()`, `process.env.HOME`);
  *   - bare imports of packages package.json does not declare (they would come from some parent node_modules).
  */
