@@ -102,7 +102,8 @@ export class Ranker {
       if (!emb?.colbert) throw new Error('ColBERT rerank needs the query\'s ColBERT vectors (an encoder with a ColBERT head, or embedding.colbert)');
       const top = topOf(cand, fused, Math.min(req.rerank.topN, cand.length));
       const sub = top.map((t) => t.key);
-      const idx = top.map((t) => cand.indexOf(t.key));
+      const at = positionsIn(cand);
+      const idx = top.map((t) => at.get(t.key)!);
       const cols: SignalColumn[] = columns
         .filter((c) => c.name !== 'colbert')
         .map((c) => ({ ...c, scores: idx.map((i) => c.scores[i]), ranks: idx.map((i) => c.ranks[i]) }));
@@ -115,8 +116,11 @@ export class Ranker {
   }
 
   private hits(cand: number[], fused: ArrayLike<number>, columns: SignalColumn[], k: number): RankedHit[] {
-    return topOf(cand, fused, k).map(({ key, score }) => {
-      const i = cand.indexOf(key);
+    const top = topOf(cand, fused, k);
+    // A map, not cand.indexOf per hit: phrase checks rank with k in the tens of thousands (quadratic before).
+    const at = positionsIn(cand);
+    return top.map(({ key, score }) => {
+      const i = at.get(key)!;
       const signals: RankedHit['signals'] = {};
       for (const c of columns) signals[c.name] = { score: c.scores[i], rank: c.ranks[i] || null };
       return { key, score, signals };
@@ -337,6 +341,13 @@ function ranksOf(list: Ranked | undefined, cand: number[]): number[] {
 function rankedBy(keys: number[], scores: ArrayLike<number>, limit = keys.length): Ranked {
   const idx = keys.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b]).slice(0, limit);
   return { keys: idx.map((i) => keys[i]), scores: idx.map((i) => scores[i]) };
+}
+
+/** Each key's index in `keys`. */
+function positionsIn(keys: number[]): Map<number, number> {
+  const at = new Map<number, number>();
+  for (let i = 0; i < keys.length; i++) at.set(keys[i], i);
+  return at;
 }
 
 function topOf(keys: number[], scores: ArrayLike<number>, k: number): { key: number; score: number }[] {
