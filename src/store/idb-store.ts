@@ -152,22 +152,37 @@ export class IdbStore implements Store {
   }
 
   private block(seq: number, g: number): Promise<TextEntry[]> {
-    const id = `${seq}:${g}`;
-    let p = this.blocks.get(id);
-    if (!p) {
-      p = this.database()
-        .get('texts', [seq, g])
-        .then((b) => (!b ? [] : b.docs ?? inflateEntries(b.z!)));
-      p.catch(() => this.blocks.delete(id));
-      if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
-      this.blocks.set(id, p);
-    }
-    return p;
+    return this.blocksOf([[seq, g]]).get(`${seq}:${g}`)!;
   }
 
-  private async docAt(id: string, seq: number, row: number): Promise<DocRecord | undefined> {
+  /**
+   * The text groups `pairs` ([seq, group]) name, each read and inflated once, those not cached in one
+   * transaction. A phrase check can ask for tens of thousands of documents at once, far more than the
+   * cache holds: asking per document re-read and re-inflated a group for every one of its 32 documents.
+   */
+  private blocksOf(pairs: Iterable<[number, number]>): Map<string, Promise<TextEntry[]>> {
+    const out = new Map<string, Promise<TextEntry[]>>();
+    let tx: IDBPTransaction<M3DB, ["texts"], "readonly"> | undefined;
+    for (const [seq, g] of pairs) {
+      const id = `${seq}:${g}`;
+      if (out.has(id)) continue;
+      let p = this.blocks.get(id);
+      if (!p) {
+        tx ??= this.database().transaction(['texts'], 'readonly');
+        p = tx.store.get([seq, g]).then((b) => (!b ? [] : b.docs ?? inflateEntries(b.z!)));
+        p.catch(() => this.blocks.delete(id));
+        if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
+        this.blocks.set(id, p);
+      }
+      out.set(id, p);
+    }
+    tx?.done.catch(() => {}); // a failed read rejects its own promise; this only keeps the abort from going unhandled
+    return out;
+  }
+
+  private async docAt(id: string, seq: number, row: number, block = this.block(seq, Math.floor(row / TEXT_GROUP))): Promise<DocRecord | undefined> {
     const s = this.segIds.get(seq);
-    const e = (await this.block(seq, Math.floor(row / TEXT_GROUP)))[row % TEXT_GROUP];
+    const e = (await block)[row % TEXT_GROUP];
     if (!s || !e) return undefined;
     const metadata = s.metadata[row];
     return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
@@ -220,13 +235,15 @@ export class IdbStore implements Store {
       where = await this.locate();
     }
     const dead = this.deadKeys();
-    return Promise.all(
-      ids.map((id) => {
-        const w = where.get(id);
-        if (!w || dead.has(this.segIds.get(w[0])!.keys[w[1]])) return undefined;
-        return this.docAt(id, w[0], w[1]);
-      }),
-    );
+    const live = ids.map((id) => {
+      const w = where.get(id);
+      return w && !dead.has(this.segIds.get(w[0])!.keys[w[1]]) ? w : undefined;
+    });
+    const blocks = this.blocksOf(live.filter((w) => w !== undefined).map(([seq, row]) => [seq, Math.floor(row / TEXT_GROUP)]));
+    return Promise.all(ids.map((id, i) => {
+      const w = live[i];
+      return w && this.docAt(id, w[0], w[1], blocks.get(`${w[0]}:${Math.floor(w[1] / TEXT_GROUP)}`));
+    }));
   }
 
   async allDocs(): Promise<DocRecord[]> {
