@@ -75,6 +75,8 @@ test('query syntax: the word being typed is a prefix, clauses constrain and are 
   await page.locator('#q').fill('storage "offline');
   await page.locator('#q').press('Enter');
   await expect(page.locator('#search-status')).toContainText(/unbalanced quote.*character 9/);
+  // The QuerySyntaxError kept its class and position across the worker: the box selects the stray quote.
+  expect(await page.locator('#q').evaluate((el: HTMLInputElement) => [el.selectionStart, el.selectionEnd])).toEqual([8, 9]);
 });
 
 test('fits a phone: no sideways scrolling, controls reachable', async ({ page }) => {

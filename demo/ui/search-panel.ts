@@ -1,4 +1,5 @@
 /** Search as you type (the word being typed is a prefix), mode / weight / fusion controls, results and latency. */
+import { QuerySyntaxError } from '../../src/query/parse.ts';
 import { asYouType } from '../../src/query/typing.ts';
 import type { FusionMode, SearchMode, SignalName } from '../../src/search/types.ts';
 import type { WorkerSearchOptions } from '../../src/worker/api.ts';
@@ -58,6 +59,8 @@ export function setupSearchPanel(app: App): SearchPanel {
       fill(results);
       say(status, `Search failed: ${errorText(e)}`, 'error');
       document.body.dataset.search = 'error';
+      // Point at the culprit: the error crossed the worker boundary with its class and position intact.
+      if (e instanceof QuerySyntaxError && q === input.value) input.setSelectionRange(e.position, e.position + 1);
     }
   }
 

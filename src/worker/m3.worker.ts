@@ -1,5 +1,6 @@
 /** The worker entry: an M3Service behind Comlink, with typed arrays transferred rather than copied. */
 import * as Comlink from 'comlink';
+import './error-transfer.ts';
 import type { M3Embedding } from '../encoder/types.ts';
 import { M3Service } from './service.ts';
 
