@@ -1,6 +1,6 @@
 // `npm run build` (and prepack): the package in dist/ — tsc's ESM and .d.ts from the entry points, then three
 // fixes tsc leaves to us, each checked so a source change that defeats one fails the build instead of shipping:
-// - .d.ts files keep the sources' `./x.ts` specifiers; consumers resolve `./x.js`.
+// - .d.ts files keep the sources' `./x.ts` specifiers (side-effect imports too); consumers resolve `./x.js`.
 // - `nodeImport(name)` (a Node built-in, never resolved by browser bundlers) gets wrapped in tsc's
 //   extension-rewriting helper, which hides the webpackIgnore / @vite-ignore comments: unwrap it.
 // - the worker URL `new URL('./m3.worker.ts', import.meta.url)` is a string, not an import: point it at the .js.
@@ -19,7 +19,7 @@ const expectOne = (text, re, what) => {
   if (n !== 1) throw new Error(`build-package: expected one ${what}, found ${n}`);
 };
 
-const RELATIVE_TS = /((?:from |import\()\s*['"])(\.{1,2}\/[^'"]+)\.ts(['"])/g;
+const RELATIVE_TS = /((?:from |import\(|import )\s*['"])(\.{1,2}\/[^'"]+)\.ts(['"])/g;
 for (const f of files(DIST)) {
   if (f.endsWith('.d.ts')) edit(f, (s) => s.replace(RELATIVE_TS, '$1$2.js$3'));
 }

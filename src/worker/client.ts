@@ -8,7 +8,7 @@
  *   const { hits, ms } = await m3.search('query', { explain: true });
  */
 import * as Comlink from 'comlink';
-import './error-transfer.ts';
+import { useErrorTransfer } from './error-transfer.ts';
 import type { EncoderInfo } from '../encoder/m3-encoder.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
@@ -30,6 +30,7 @@ export class M3WorkerClient {
   private nextTask = 0;
 
   constructor(readonly worker: Worker) {
+    useErrorTransfer();
     this.remote = Comlink.wrap<M3WorkerApi>(worker);
   }
 

@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { M3Error, M3InputError } from '../errors.ts';
 import { parseQuery, QuerySyntaxError } from '../query/parse.ts';
 import { M3QuotaError } from '../store/errors.ts';
-import './error-transfer.ts';
+import { useErrorTransfer } from './error-transfer.ts';
+
+useErrorTransfer();
 
 // A real Comlink round trip over a MessageChannel (structured cloning included), as between page and worker.
 const channels: MessageChannel[] = [];

@@ -2,7 +2,8 @@
  * Errors across the worker boundary. Comlink's own 'throw' handler sends only name, message and stack, so an
  * m3-search error reached the page as a plain Error: no `code`, no QuerySyntaxError `position`, no
  * M3QuotaError `docsStored`, and `instanceof` failed. This handler sends an M3Error's own fields too and
- * rebuilds it on the page as the same class. Both sides import this module (client.ts, m3.worker.ts).
+ * rebuilds it on the page as the same class. Both sides call `useErrorTransfer()` (client.ts, m3.worker.ts): a
+ * call, not a side-effect import, which bundlers honouring package.json `sideEffects` would drop.
  */
 import * as Comlink from 'comlink';
 import { M3Error, M3InputError } from '../errors.ts';
@@ -47,7 +48,7 @@ function cloneableFields(e: M3Error): Record<string, unknown> {
 }
 
 /** Rebuilds a sent error as a real Error object whose prototype is its class (its constructor is not rerun). */
-export function reviveError(s: SentM3Error): M3Error {
+function reviveError(s: SentM3Error): M3Error {
   const cls = CLASSES[s.name] ?? M3Error;
   const e = Reflect.construct(Error, [s.message], cls as unknown as new () => M3Error) as M3Error;
   Object.assign(e, s.fields);
@@ -55,23 +56,29 @@ export function reviveError(s: SentM3Error): M3Error {
   return e;
 }
 
-/** The wire form of an error (exported for the unit test, which has no worker). */
-export function sendError(e: M3Error): SentM3Error {
+/** The wire form of an m3-search error. */
+function sendError(e: M3Error): SentM3Error {
   return { m3: true, name: e.name, message: e.message, stack: e.stack, fields: cloneableFields(e) };
 }
 
-const fallback = Comlink.transferHandlers.get('throw')!;
+let installed = false;
 
-Comlink.transferHandlers.set('throw', {
-  canHandle: fallback.canHandle,
-  serialize(thrown: unknown) {
-    const value = (thrown as { value: unknown }).value;
-    if (value instanceof M3Error) return [{ isError: true, value: sendError(value) }, []];
-    return fallback.serialize(thrown);
-  },
-  deserialize(serialized: unknown) {
-    const s = serialized as { isError: boolean; value: SentM3Error | unknown };
-    if (s.isError && (s.value as SentM3Error | null)?.m3 === true) throw reviveError(s.value as SentM3Error);
-    return fallback.deserialize(serialized);
-  },
-});
+/** Installs the handler in this realm's Comlink (idempotent). */
+export function useErrorTransfer(): void {
+  if (installed) return;
+  installed = true;
+  const fallback = Comlink.transferHandlers.get('throw')!;
+  Comlink.transferHandlers.set('throw', {
+    canHandle: fallback.canHandle,
+    serialize(thrown: unknown) {
+      const value = (thrown as { value: unknown }).value;
+      if (value instanceof M3Error) return [{ isError: true, value: sendError(value) }, []];
+      return fallback.serialize(thrown);
+    },
+    deserialize(serialized: unknown) {
+      const s = serialized as { isError: boolean; value: SentM3Error | unknown };
+      if (s.isError && (s.value as SentM3Error | null)?.m3 === true) throw reviveError(s.value as SentM3Error);
+      return fallback.deserialize(serialized);
+    },
+  });
+}

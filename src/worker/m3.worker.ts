@@ -1,6 +1,6 @@
 /** The worker entry: an M3Service behind Comlink, with typed arrays transferred rather than copied. */
 import * as Comlink from 'comlink';
-import './error-transfer.ts';
+import { useErrorTransfer } from './error-transfer.ts';
 import type { M3Embedding } from '../encoder/types.ts';
 import { M3Service } from './service.ts';
 
@@ -18,4 +18,5 @@ class TransferringService extends M3Service {
   }
 }
 
+useErrorTransfer();
 Comlink.expose(new TransferringService());
