@@ -1,8 +1,9 @@
 /// <reference types="vite/client" />
 /**
  * The m3-search demo: everything heavy (model, encoding, index, ranking) runs in the library's worker;
- * this thread only draws. On first visit it loads the bundled test model and indexes the project's docs;
- * later visits (offline too) reopen the stored index.
+ * this thread only draws. On first visit it loads the bundled test model and imports the project's docs as
+ * indexed at build time (or indexes them here when that index doesn't fit the model); later visits (offline
+ * too) reopen the stored index.
  */
 import { App, TINY_MODEL } from './app.ts';
 import { setupDocsPanel } from './ui/docs-panel.ts';
@@ -19,7 +20,7 @@ setupStoragePanel(app);
 setupTunePanel(app);
 const docs = setupDocsPanel(app);
 const model = setupModelPanel(app, async (count) => {
-  if (count === 0 && app.isTestModel) await docs.indexCorpus();
+  if (count === 0 && app.isTestModel) await docs.seedCorpus();
   document.body.dataset.ready = 'yes';
 });
 
