@@ -10,6 +10,7 @@
  *   --only node,wasm,webgpu   pick the parts     --threads N   WASM and Node threads (default: the encoder's
  *                                                 own default, one per core up to 8)
  *   --webgpu-budget S         seconds (default 120) before the WebGPU run is abandoned
+ *   --model DIR               another model folder inside the repository (default models-full/bge-m3-shaped)
  *   --gpu-flags               launch Chromium for a real GPU (Vulkan; see bench/gpu-encoder.sh)
  *   --webgpu-dtypes q8,fp16   the WebGPU runs (default q8; fp16 needs shader-f16 and onnx/model_fp16.onnx)
  *   --out FILE                results file (default bench/encoder-results.json)
@@ -23,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { M3Encoder } from '../src/encoder/m3-encoder.ts';
 import { softwareAdapter } from '../src/encoder/device.ts';
 import { REAL_GPU_ARGS } from './gpu-flags.ts';
@@ -64,7 +65,7 @@ const opt = (name: string): string | undefined => {
   if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
   return v;
 };
-const known = new Set(['--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
+const known = new Set(['--model', '--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
 for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
 const GPU_FLAGS = argv.includes('--gpu-flags');
 const posInt = (name: string, dflt: number): number => {
@@ -84,8 +85,12 @@ if (TOKENS < 8) throw new Error('--tokens must be at least 8');
 const WEBGPU_DTYPES = (opt('--webgpu-dtypes') ?? 'q8').split(',') as DType[];
 for (const d of WEBGPU_DTYPES) if (!['q8', 'fp16', 'fp32'].includes(d)) throw new Error(`--webgpu-dtypes: unknown dtype ${d}`);
 
-const MODEL_DIR = resolve('models-full/bge-m3-shaped');
-const MODEL_URL_PATH = '/models-full/bge-m3-shaped';
+// --model: another folder under the repository (served by the same dev server), e.g. a 2-layer full-width
+// cut of the graph whose layers have the full graph's shapes: a per-layer comparison in minutes, not hours.
+const MODEL_ARG = opt('--model');
+const MODEL_DIR = resolve(MODEL_ARG ?? 'models-full/bge-m3-shaped');
+if (!MODEL_DIR.startsWith(resolve('.') + '/')) throw new Error('--model must be a folder inside the repository (the dev server serves it)');
+const MODEL_URL_PATH = '/' + relative(resolve('.'), MODEL_DIR).split('\\').join('/');
 const OUT = resolve(opt('--out') ?? 'bench/encoder-results.json');
 const ENCODE = { dense: true, sparse: true, colbert: true, batchSize: BATCH };
 
@@ -98,6 +103,7 @@ function ensureModel(): void {
   const fp16 = ONLY.has('webgpu') && WEBGPU_DTYPES.includes('fp16');
   if (fp16) need.push('onnx/model_fp16.onnx');
   if (need.every((f) => existsSync(`${MODEL_DIR}/${f}`))) return;
+  if (MODEL_ARG) throw new Error(`${MODEL_DIR} lacks ${need.filter((f) => !existsSync(`${MODEL_DIR}/${f}`)).join(', ')}`);
   log(`${MODEL_DIR} is incomplete: generating it (npm run make-test-model -- --full)`);
   const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full', '--variants', fp16 ? 'fp32,fp16,q8' : 'fp32,q8'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`make-test-model --full failed (exit ${r.status})`);
@@ -316,6 +322,12 @@ function maxDiff(a: number[][], b: number[][]): number {
   return m;
 }
 
+/** The model's shape from its config.json (the default is the full-size 24 × 1024 graph). */
+function modelShapeText(): string {
+  const c = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8'));
+  return `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads, intermediate ${c.intermediate_size}, vocab ${c.vocab_size}, random weights`;
+}
+
 // ---------- report ----------
 function table(results: Result[], nodeRate: Partial<Record<DType, number>>): string {
   const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'max|Δdense|', 'loadavg', 'note'];
@@ -431,7 +443,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: { ...machine, chromium: chromiumVersion },
-    model: { dir: 'models-full/bge-m3-shaped', shape: '24 layers, hidden 1024, 16 heads, intermediate 4096, vocab 9820, random weights' },
+    model: { dir: relative(resolve('.'), MODEL_DIR), shape: modelShapeText() },
     inputs: { texts: N_TEXTS, tokensPerText: TOKENS, totalTokens: tokens, batchSize: BATCH, outputs: 'dense+sparse+colbert', warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed` },
     options: { threads: THREADS ?? 'encoder default (one per core, at most 8)', webgpuBudgetS: WEBGPU_BUDGET_S, webgpuDtypes: WEBGPU_DTYPES, gpuFlags: GPU_FLAGS },
     results,
@@ -444,7 +456,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
 
-  console.log(`\nEncoder throughput, full-size BGE-M3-shaped model, ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
+  console.log(`\nEncoder throughput, ${relative(resolve('.'), MODEL_DIR)} (${modelShapeText()}), ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`);
   console.log(table(results, nodeRate));
   console.log(`\n"vs Node" = tokens/s ÷ Node's tokens/s at the same dtype. load s = cold load (browser: fetched from a local Vite server).`);
