@@ -125,8 +125,18 @@ describe('M3Service.importStatic (an index built at build time seeds an editable
     await other.loadModel({ model: 'other' });
     await other.openIndex('y');
     await other.ingest(docs.slice(0, 2));
-    await expect(other.importStatic(url)).rejects.toMatchObject({ name: 'StaticPackageError', message: expect.stringMatching(/model/) });
+    await expect(other.importStatic(url)).rejects.toThrow(/another model|model "fake"/);
     expect(await other.count()).toBe(2);
+    // Another dtype (the demo's package holds q8 vectors; a page on fp32 must index itself): refused before
+    // any write, and the open index still answers.
+    const q8Page = new M3Service({ makeStore: () => new MemoryStore(), loadEncoder: async () => new FakeEncoder({ modelId: 'fake', dims: 16, dtype: 'q8' }) as any });
+    await q8Page.loadModel({ model: 'fake' });
+    await q8Page.openIndex('z');
+    await q8Page.ingest(docs.slice(0, 3));
+    await expect(q8Page.importStatic(url)).rejects.toMatchObject({ name: 'M3IndexMismatchError', fields: ['dtype'] });
+    await expect(q8Page.importIndex(await s.exportIndex())).rejects.toMatchObject({ name: 'M3IndexMismatchError', fields: ['dtype'] });
+    expect(await q8Page.count()).toBe(3);
+    expect((await q8Page.search('pears', { k: 3 })).hits.length).toBeGreaterThan(0);
 
     const chunk = join(dir, manifest.chunks[1].file);
     const bytes = readFileSync(chunk);
