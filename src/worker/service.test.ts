@@ -127,8 +127,8 @@ describe('M3Service.importStatic (an index built at build time seeds an editable
     await other.ingest(docs.slice(0, 2));
     await expect(other.importStatic(url)).rejects.toThrow(/another model|model "fake"/);
     expect(await other.count()).toBe(2);
-    // Another dtype (the demo's package holds q8 vectors; a page on fp32 must index itself): refused before
-    // any write, and the open index still answers.
+    // Another dtype (as the demo's q8 package on a page that runs fp32): refused before any write, and the
+    // open index still answers.
     const q8Page = new M3Service({ makeStore: () => new MemoryStore(), loadEncoder: async () => new FakeEncoder({ modelId: 'fake', dims: 16, dtype: 'q8' }) as any });
     await q8Page.loadModel({ model: 'fake' });
     await q8Page.openIndex('z');
