@@ -21,7 +21,7 @@
  * Writes bench/encoder-results.json (beside the index benchmark's bench/results.json), or --out.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
@@ -44,6 +44,13 @@ interface Result {
   tokens?: number;
   seconds?: number;
   tokensPerS?: number;
+  /**
+   * CPU seconds the timed encode consumed (Node: this process; Chromium: its processes), and tokens per CPU
+   * second: on a shared machine wall time measures the other workers too, CPU time mostly this run's work
+   * (with one thread it compares the kernels themselves; with more it includes threads spinning while idle).
+   */
+  cpuS?: number;
+  tokensPerCpuS?: number;
   /** Threads the runtime used (encoder.info.threads: WASM threads or onnxruntime-node intra-op threads). */
   threads?: number;
   /** Why fewer threads ran than asked for / the machine has. */
@@ -153,10 +160,13 @@ async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{
     await enc.encode(texts.slice(0, BATCH), ENCODE);
     const warmupS = secs(t0);
     t0 = performance.now();
+    const c0 = process.cpuUsage();
     const out = await enc.encode(texts, ENCODE);
     const seconds = secs(t0);
+    const c = process.cpuUsage(c0);
+    const cpuS = (c.user + c.system) / 1e6;
     return {
-      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, ...threadsOf(enc.info.threads) },
+      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, cpuS, tokensPerCpuS: tokens / cpuS, ...threadsOf(enc.info.threads) },
       dense: out.map((e) => Array.from(e.dense!)),
     };
   } finally {
@@ -213,12 +223,12 @@ async function runBrowser(
     const page = await browser.newPage();
     // tsx compiles the evaluated callback with esbuild's keepNames, which calls a __name helper the page lacks.
     await page.addInitScript('globalThis.__name = (f) => f;');
-    const seen: { loadS?: number; warmupS?: number; at?: number } = {};
+    const seen: { loadS?: number; warmupS?: number; at?: number; cpuAtTimed?: number } = {};
     page.on('console', (m) => {
       const loaded = /^\[m3bench\] loaded in ([\d.]+) s/.exec(m.text());
       if (loaded) Object.assign(seen, { loadS: +loaded[1], at: performance.now() });
       const warm = /^\[m3bench\] warm-up batch ([\d.]+) s/.exec(m.text());
-      if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now() });
+      if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now(), cpuAtTimed: childrenCpuS() });
       if (m.text().startsWith('[m3bench]') || (m.type() === 'error' && !/status of 404/.test(m.text()))) console.log(`  [chromium ${device} ${dtype}] ${m.text()}`);
     });
     page.on('response', (r) => {
@@ -280,6 +290,7 @@ async function runBrowser(
       ? new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), budgetS * 1000)))
       : new Promise<never>(() => undefined);
     const r = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    const cpuS = seen.cpuAtTimed === undefined ? undefined : childrenCpuS() - seen.cpuAtTimed;
     if (r === 'timeout') {
       const since = seen.at === undefined ? 0 : secs(seen.at);
       const reason =
@@ -303,6 +314,7 @@ async function runBrowser(
         tokens: r.tokens,
         seconds: r.seconds,
         tokensPerS: r.tokens / r.seconds,
+        ...(cpuS ? { cpuS, tokensPerCpuS: r.tokens / cpuS } : {}),
         ...threadsOf(r.threads),
         ...(r.adapter ? { adapter: r.adapter } : {}),
       },
@@ -315,6 +327,37 @@ async function runBrowser(
     await browser.close().catch(() => undefined);
   }
 }
+
+/** CPU seconds (user + system) of this process's descendants: the Chromium it launched (Linux /proc). */
+function childrenCpuS(): number {
+  if (!existsSync('/proc/self/stat')) return NaN;
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(+d, +f[1]);
+      ticks.set(+d, +f[11] + +f[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const mine = (pid: number): boolean => {
+    for (let p = parent.get(pid), hops = 0; p !== undefined && hops < 64; p = parent.get(p), hops++) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, t] of ticks) if (mine(pid)) total += t;
+  return total / CLOCK_TICKS;
+}
+/** USER_HZ: clock ticks per second in /proc/<pid>/stat (100 on Linux unless `getconf CLK_TCK` says otherwise). */
+const CLOCK_TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout?.trim()) || 100;
+})();
 
 function maxDiff(a: number[][], b: number[][]): number {
   let m = 0;
@@ -330,10 +373,12 @@ function modelShapeText(): string {
 
 // ---------- report ----------
 function table(results: Result[], nodeRate: Partial<Record<DType, number>>): string {
-  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'max|Δdense|', 'loadavg', 'note'];
+  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'CPU s', 'tok/CPU-s', 'vs Node (CPU)', 'max|Δdense|', 'loadavg', 'note'];
   const rows = results.map((r) => {
     const ok = r.status === 'ok';
     const ratio = ok && r.runtime !== 'node-cpu' && nodeRate[r.dtype] ? `${(r.tokensPerS! / nodeRate[r.dtype]!).toFixed(2)}×` : '';
+    const node = results.find((n) => n.runtime === 'node-cpu' && n.dtype === r.dtype && n.status === 'ok');
+    const cpuRatio = ok && r.runtime !== 'node-cpu' && r.tokensPerCpuS && node?.tokensPerCpuS ? `${(r.tokensPerCpuS / node.tokensPerCpuS).toFixed(2)}×` : '';
     return [
       r.runtime,
       r.dtype,
@@ -344,6 +389,9 @@ function table(results: Result[], nodeRate: Partial<Record<DType, number>>): str
       ok ? r.seconds!.toFixed(1) : '',
       ok ? r.tokensPerS!.toFixed(1) : '',
       ratio,
+      r.cpuS === undefined ? '' : r.cpuS.toFixed(1),
+      r.tokensPerCpuS === undefined ? '' : r.tokensPerCpuS.toFixed(1),
+      cpuRatio,
       r.denseMaxDiffVsNode === undefined ? '' : r.denseMaxDiffVsNode.toExponential(1),
       r.loadAvg1 === undefined ? '' : r.loadAvg1.toFixed(1),
       r.status === 'ok' ? (r.runtime === 'webgpu' ? webgpuNote(r.adapter) : '') : `${r.status.toUpperCase()}: ${r.reason}`,
@@ -449,6 +497,13 @@ async function main(): Promise<void> {
     results,
     wasmOverNode: Object.fromEntries(
       results.filter((r) => r.runtime === 'wasm' && r.status === 'ok' && nodeRate[r.dtype]).map((r) => [r.dtype, r.tokensPerS! / nodeRate[r.dtype]!]),
+    ),
+    /** The same per CPU second (see Result.cpuS): what the kernels do with the CPU they get. */
+    wasmOverNodePerCpuS: Object.fromEntries(
+      results.flatMap((r) => {
+        const node = results.find((n) => n.runtime === 'node-cpu' && n.dtype === r.dtype && n.tokensPerCpuS);
+        return r.runtime === 'wasm' && r.tokensPerCpuS && node ? [[r.dtype, r.tokensPerCpuS / node.tokensPerCpuS!]] : [];
+      }),
     ),
     totalS: secs(started),
   };
