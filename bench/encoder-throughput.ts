@@ -10,6 +10,7 @@
  *   --only node,wasm,webgpu   pick the parts     --threads N   WASM and Node threads (default: the encoder's
  *                                                 own default, one per core up to 8)
  *   --webgpu-budget S         seconds (default 120) before the WebGPU run is abandoned
+ *   --dtypes q8,fp32          the Node and WASM runs (default both)
  *   --model DIR               another model folder inside the repository (default models-full/bge-m3-shaped)
  *   --gpu-flags               launch Chromium for a real GPU (Vulkan; see bench/gpu-encoder.sh)
  *   --webgpu-dtypes q8,fp16   the WebGPU runs (default q8; fp16 needs shader-f16 and onnx/model_fp16.onnx)
@@ -72,7 +73,7 @@ const opt = (name: string): string | undefined => {
   if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
   return v;
 };
-const known = new Set(['--model', '--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
+const known = new Set(['--model', '--dtypes', '--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
 for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
 const GPU_FLAGS = argv.includes('--gpu-flags');
 const posInt = (name: string, dflt: number): number => {
@@ -89,6 +90,9 @@ const THREADS = opt('--threads') === undefined ? undefined : posInt('--threads',
 const ONLY = new Set((opt('--only') ?? 'node,wasm,webgpu').split(','));
 for (const p of ONLY) if (!['node', 'wasm', 'webgpu'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 if (TOKENS < 8) throw new Error('--tokens must be at least 8');
+// The Node and WASM runs (default both); the 1.28 GB fp32 graph takes the longest.
+const CPU_DTYPES = (opt('--dtypes') ?? 'q8,fp32').split(',') as DType[];
+for (const d of CPU_DTYPES) if (!['q8', 'fp32'].includes(d)) throw new Error(`--dtypes: unknown dtype ${d} (q8, fp32)`);
 const WEBGPU_DTYPES = (opt('--webgpu-dtypes') ?? 'q8').split(',') as DType[];
 for (const d of WEBGPU_DTYPES) if (!['q8', 'fp16', 'fp32'].includes(d)) throw new Error(`--webgpu-dtypes: unknown dtype ${d}`);
 
@@ -441,7 +445,7 @@ async function main(): Promise<void> {
   };
 
   if (ONLY.has('node')) {
-    for (const dtype of ['q8', 'fp32'] as const) {
+    for (const dtype of CPU_DTYPES) {
       log(`node-cpu ${dtype} …`);
       try {
         const { result, dense } = await runNode(dtype, texts, tokens);
@@ -474,7 +478,7 @@ async function main(): Promise<void> {
       chromiumVersion = b.version();
       await b.close();
       const runs: ['wasm' | 'webgpu', DType][] = [];
-      if (ONLY.has('wasm')) runs.push(['wasm', 'q8'], ['wasm', 'fp32']);
+      if (ONLY.has('wasm')) for (const d of CPU_DTYPES) runs.push(['wasm', d]);
       if (ONLY.has('webgpu')) for (const d of WEBGPU_DTYPES) runs.push(['webgpu', d]);
       for (const [device, dtype] of runs) {
         log(`chromium ${device} ${dtype} …`);
