@@ -22,7 +22,7 @@
  * Writes bench/encoder-results.json (beside the index benchmark's bench/results.json), or --out.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
@@ -31,6 +31,7 @@ import { softwareAdapter } from '../src/encoder/device.ts';
 import { REAL_GPU_ARGS } from './gpu-flags.ts';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
 import { mulberry32 as rng } from '../src/util/random.ts';
+import { childrenCpuS } from './cpu-time.ts';
 
 type DType = 'q8' | 'fp32' | 'fp16';
 type Runtime = 'node-cpu' | 'wasm' | 'webgpu';
@@ -331,37 +332,6 @@ async function runBrowser(
     await browser.close().catch(() => undefined);
   }
 }
-
-/** CPU seconds (user + system) of this process's descendants: the Chromium it launched (Linux /proc). */
-function childrenCpuS(): number {
-  if (!existsSync('/proc/self/stat')) return NaN;
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(+d, +f[1]);
-      ticks.set(+d, +f[11] + +f[12]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const mine = (pid: number): boolean => {
-    for (let p = parent.get(pid), hops = 0; p !== undefined && hops < 64; p = parent.get(p), hops++) if (p === process.pid) return true;
-    return false;
-  };
-  let total = 0;
-  for (const [pid, t] of ticks) if (mine(pid)) total += t;
-  return total / CLOCK_TICKS;
-}
-/** USER_HZ: clock ticks per second in /proc/<pid>/stat (100 on Linux unless `getconf CLK_TCK` says otherwise). */
-const CLOCK_TICKS = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(r.stdout?.trim()) || 100;
-})();
 
 function maxDiff(a: number[][], b: number[][]): number {
   let m = 0;
