@@ -7,7 +7,7 @@ import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import { M3Index, type IndexInfo } from '../search/m3-index.ts';
 import { exportStore, parsePortable, writePortable, type PortableIndex } from '../search/portable.ts';
-import { fetchStaticPackage, type StaticProgress } from '../static/loader.ts';
+import type { StaticProgress } from '../static/loader.ts';
 import type { EncoderLike, IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
 import { M3IndexMismatchError } from '../store/errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
@@ -139,6 +139,8 @@ export class M3Service implements M3WorkerApi {
   }
 
   async importStatic(url: string, onProgress?: (p: StaticProgress) => void): Promise<IndexInfo & { version: string }> {
+    // Loaded on first use, as M3Index.fromStatic does: an app that never imports a package doesn't carry it.
+    const { fetchStaticPackage } = await import('../static/loader.ts');
     const { manifest, contents } = await fetchStaticPackage(url, { model: this.identity(), onProgress: throttle(onProgress, (p) => p.phase !== 'download') });
     return { ...(await this.replaceIndex(contents)), version: manifest.version };
   }
