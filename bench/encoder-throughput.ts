@@ -10,6 +10,8 @@
  *   --only node,wasm,webgpu   pick the parts     --threads N   WASM and Node threads (default: the encoder's
  *                                                 own default, one per core up to 8)
  *   --webgpu-budget S         seconds (default 120) before the WebGPU run is abandoned
+ *   --dtypes q8,fp32          the Node and WASM runs (default both)
+ *   --model DIR               another model folder inside the repository (default models-full/bge-m3-shaped)
  *   --gpu-flags               launch Chromium for a real GPU (Vulkan; see bench/gpu-encoder.sh)
  *   --webgpu-dtypes q8,fp16   the WebGPU runs (default q8; fp16 needs shader-f16 and onnx/model_fp16.onnx)
  *   --out FILE                results file (default bench/encoder-results.json)
@@ -23,12 +25,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { M3Encoder } from '../src/encoder/m3-encoder.ts';
 import { softwareAdapter } from '../src/encoder/device.ts';
 import { REAL_GPU_ARGS } from './gpu-flags.ts';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
 import { mulberry32 as rng } from '../src/util/random.ts';
+import { childrenCpuS } from './cpu-time.ts';
 
 type DType = 'q8' | 'fp32' | 'fp16';
 type Runtime = 'node-cpu' | 'wasm' | 'webgpu';
@@ -43,6 +46,13 @@ interface Result {
   tokens?: number;
   seconds?: number;
   tokensPerS?: number;
+  /**
+   * CPU seconds the timed encode consumed (Node: this process; Chromium: its processes), and tokens per CPU
+   * second: on a shared machine wall time measures the other workers too, CPU time mostly this run's work
+   * (with one thread it compares the kernels themselves; with more it includes threads spinning while idle).
+   */
+  cpuS?: number;
+  tokensPerCpuS?: number;
   /** Threads the runtime used (encoder.info.threads: WASM threads or onnxruntime-node intra-op threads). */
   threads?: number;
   /** Why fewer threads ran than asked for / the machine has. */
@@ -64,7 +74,7 @@ const opt = (name: string): string | undefined => {
   if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
   return v;
 };
-const known = new Set(['--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
+const known = new Set(['--model', '--dtypes', '--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
 for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
 const GPU_FLAGS = argv.includes('--gpu-flags');
 const posInt = (name: string, dflt: number): number => {
@@ -81,11 +91,18 @@ const THREADS = opt('--threads') === undefined ? undefined : posInt('--threads',
 const ONLY = new Set((opt('--only') ?? 'node,wasm,webgpu').split(','));
 for (const p of ONLY) if (!['node', 'wasm', 'webgpu'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 if (TOKENS < 8) throw new Error('--tokens must be at least 8');
+// The Node and WASM runs (default both); the 1.28 GB fp32 graph takes the longest.
+const CPU_DTYPES = (opt('--dtypes') ?? 'q8,fp32').split(',') as DType[];
+for (const d of CPU_DTYPES) if (!['q8', 'fp32'].includes(d)) throw new Error(`--dtypes: unknown dtype ${d} (q8, fp32)`);
 const WEBGPU_DTYPES = (opt('--webgpu-dtypes') ?? 'q8').split(',') as DType[];
 for (const d of WEBGPU_DTYPES) if (!['q8', 'fp16', 'fp32'].includes(d)) throw new Error(`--webgpu-dtypes: unknown dtype ${d}`);
 
-const MODEL_DIR = resolve('models-full/bge-m3-shaped');
-const MODEL_URL_PATH = '/models-full/bge-m3-shaped';
+// --model: another folder under the repository (served by the same dev server), e.g. a 2-layer full-width
+// cut of the graph whose layers have the full graph's shapes: a per-layer comparison in minutes, not hours.
+const MODEL_ARG = opt('--model');
+const MODEL_DIR = resolve(MODEL_ARG ?? 'models-full/bge-m3-shaped');
+if (!MODEL_DIR.startsWith(resolve('.') + '/')) throw new Error('--model must be a folder inside the repository (the dev server serves it)');
+const MODEL_URL_PATH = '/' + relative(resolve('.'), MODEL_DIR).split('\\').join('/');
 const OUT = resolve(opt('--out') ?? 'bench/encoder-results.json');
 const ENCODE = { dense: true, sparse: true, colbert: true, batchSize: BATCH };
 
@@ -98,6 +115,7 @@ function ensureModel(): void {
   const fp16 = ONLY.has('webgpu') && WEBGPU_DTYPES.includes('fp16');
   if (fp16) need.push('onnx/model_fp16.onnx');
   if (need.every((f) => existsSync(`${MODEL_DIR}/${f}`))) return;
+  if (MODEL_ARG) throw new Error(`${MODEL_DIR} lacks ${need.filter((f) => !existsSync(`${MODEL_DIR}/${f}`)).join(', ')}`);
   log(`${MODEL_DIR} is incomplete: generating it (npm run make-test-model -- --full)`);
   const r = spawnSync('npm', ['run', 'make-test-model', '--', '--full', '--variants', fp16 ? 'fp32,fp16,q8' : 'fp32,q8'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`make-test-model --full failed (exit ${r.status})`);
@@ -147,10 +165,13 @@ async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{
     await enc.encode(texts.slice(0, BATCH), ENCODE);
     const warmupS = secs(t0);
     t0 = performance.now();
+    const c0 = process.cpuUsage();
     const out = await enc.encode(texts, ENCODE);
     const seconds = secs(t0);
+    const c = process.cpuUsage(c0);
+    const cpuS = (c.user + c.system) / 1e6;
     return {
-      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, ...threadsOf(enc.info.threads) },
+      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, cpuS, tokensPerCpuS: tokens / cpuS, ...threadsOf(enc.info.threads) },
       dense: out.map((e) => Array.from(e.dense!)),
     };
   } finally {
@@ -207,12 +228,12 @@ async function runBrowser(
     const page = await browser.newPage();
     // tsx compiles the evaluated callback with esbuild's keepNames, which calls a __name helper the page lacks.
     await page.addInitScript('globalThis.__name = (f) => f;');
-    const seen: { loadS?: number; warmupS?: number; at?: number } = {};
+    const seen: { loadS?: number; warmupS?: number; at?: number; cpuAtTimed?: number } = {};
     page.on('console', (m) => {
       const loaded = /^\[m3bench\] loaded in ([\d.]+) s/.exec(m.text());
       if (loaded) Object.assign(seen, { loadS: +loaded[1], at: performance.now() });
       const warm = /^\[m3bench\] warm-up batch ([\d.]+) s/.exec(m.text());
-      if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now() });
+      if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now(), cpuAtTimed: childrenCpuS() });
       if (m.text().startsWith('[m3bench]') || (m.type() === 'error' && !/status of 404/.test(m.text()))) console.log(`  [chromium ${device} ${dtype}] ${m.text()}`);
     });
     page.on('response', (r) => {
@@ -274,6 +295,7 @@ async function runBrowser(
       ? new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), budgetS * 1000)))
       : new Promise<never>(() => undefined);
     const r = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    const cpuS = seen.cpuAtTimed === undefined ? undefined : childrenCpuS() - seen.cpuAtTimed;
     if (r === 'timeout') {
       const since = seen.at === undefined ? 0 : secs(seen.at);
       const reason =
@@ -297,6 +319,7 @@ async function runBrowser(
         tokens: r.tokens,
         seconds: r.seconds,
         tokensPerS: r.tokens / r.seconds,
+        ...(cpuS ? { cpuS, tokensPerCpuS: r.tokens / cpuS } : {}),
         ...threadsOf(r.threads),
         ...(r.adapter ? { adapter: r.adapter } : {}),
       },
@@ -316,12 +339,20 @@ function maxDiff(a: number[][], b: number[][]): number {
   return m;
 }
 
+/** The model's shape from its config.json (the default is the full-size 24 × 1024 graph). */
+function modelShapeText(): string {
+  const c = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8'));
+  return `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads, intermediate ${c.intermediate_size}, vocab ${c.vocab_size}, random weights`;
+}
+
 // ---------- report ----------
 function table(results: Result[], nodeRate: Partial<Record<DType, number>>): string {
-  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'max|Δdense|', 'loadavg', 'note'];
+  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'CPU s', 'tok/CPU-s', 'vs Node (CPU)', 'max|Δdense|', 'loadavg', 'note'];
   const rows = results.map((r) => {
     const ok = r.status === 'ok';
     const ratio = ok && r.runtime !== 'node-cpu' && nodeRate[r.dtype] ? `${(r.tokensPerS! / nodeRate[r.dtype]!).toFixed(2)}×` : '';
+    const node = results.find((n) => n.runtime === 'node-cpu' && n.dtype === r.dtype && n.status === 'ok');
+    const cpuRatio = ok && r.runtime !== 'node-cpu' && r.tokensPerCpuS && node?.tokensPerCpuS ? `${(r.tokensPerCpuS / node.tokensPerCpuS).toFixed(2)}×` : '';
     return [
       r.runtime,
       r.dtype,
@@ -332,6 +363,9 @@ function table(results: Result[], nodeRate: Partial<Record<DType, number>>): str
       ok ? r.seconds!.toFixed(1) : '',
       ok ? r.tokensPerS!.toFixed(1) : '',
       ratio,
+      r.cpuS === undefined ? '' : r.cpuS.toFixed(1),
+      r.tokensPerCpuS === undefined ? '' : r.tokensPerCpuS.toFixed(1),
+      cpuRatio,
       r.denseMaxDiffVsNode === undefined ? '' : r.denseMaxDiffVsNode.toExponential(1),
       r.loadAvg1 === undefined ? '' : r.loadAvg1.toFixed(1),
       r.status === 'ok' ? (r.runtime === 'webgpu' ? webgpuNote(r.adapter) : '') : `${r.status.toUpperCase()}: ${r.reason}`,
@@ -381,7 +415,7 @@ async function main(): Promise<void> {
   };
 
   if (ONLY.has('node')) {
-    for (const dtype of ['q8', 'fp32'] as const) {
+    for (const dtype of CPU_DTYPES) {
       log(`node-cpu ${dtype} …`);
       try {
         const { result, dense } = await runNode(dtype, texts, tokens);
@@ -414,7 +448,7 @@ async function main(): Promise<void> {
       chromiumVersion = b.version();
       await b.close();
       const runs: ['wasm' | 'webgpu', DType][] = [];
-      if (ONLY.has('wasm')) runs.push(['wasm', 'q8'], ['wasm', 'fp32']);
+      if (ONLY.has('wasm')) for (const d of CPU_DTYPES) runs.push(['wasm', d]);
       if (ONLY.has('webgpu')) for (const d of WEBGPU_DTYPES) runs.push(['webgpu', d]);
       for (const [device, dtype] of runs) {
         log(`chromium ${device} ${dtype} …`);
@@ -431,12 +465,19 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: { ...machine, chromium: chromiumVersion },
-    model: { dir: 'models-full/bge-m3-shaped', shape: '24 layers, hidden 1024, 16 heads, intermediate 4096, vocab 9820, random weights' },
+    model: { dir: relative(resolve('.'), MODEL_DIR), shape: modelShapeText() },
     inputs: { texts: N_TEXTS, tokensPerText: TOKENS, totalTokens: tokens, batchSize: BATCH, outputs: 'dense+sparse+colbert', warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed` },
     options: { threads: THREADS ?? 'encoder default (one per core, at most 8)', webgpuBudgetS: WEBGPU_BUDGET_S, webgpuDtypes: WEBGPU_DTYPES, gpuFlags: GPU_FLAGS },
     results,
     wasmOverNode: Object.fromEntries(
       results.filter((r) => r.runtime === 'wasm' && r.status === 'ok' && nodeRate[r.dtype]).map((r) => [r.dtype, r.tokensPerS! / nodeRate[r.dtype]!]),
+    ),
+    /** The same per CPU second (see Result.cpuS): what the kernels do with the CPU they get. */
+    wasmOverNodePerCpuS: Object.fromEntries(
+      results.flatMap((r) => {
+        const node = results.find((n) => n.runtime === 'node-cpu' && n.dtype === r.dtype && n.tokensPerCpuS);
+        return r.runtime === 'wasm' && r.tokensPerCpuS && node ? [[r.dtype, r.tokensPerCpuS / node.tokensPerCpuS!]] : [];
+      }),
     ),
     totalS: secs(started),
   };
@@ -444,7 +485,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
 
-  console.log(`\nEncoder throughput, full-size BGE-M3-shaped model, ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
+  console.log(`\nEncoder throughput, ${relative(resolve('.'), MODEL_DIR)} (${modelShapeText()}), ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`);
   console.log(table(results, nodeRate));
   console.log(`\n"vs Node" = tokens/s ÷ Node's tokens/s at the same dtype. load s = cold load (browser: fetched from a local Vite server).`);

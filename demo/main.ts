@@ -1,8 +1,9 @@
 /// <reference types="vite/client" />
 /**
  * The m3-search demo: everything heavy (model, encoding, index, ranking) runs in the library's worker;
- * this thread only draws. On first visit it loads the bundled test model and indexes the project's docs;
- * later visits (offline too) reopen the stored index.
+ * this thread only draws. On first visit it loads the bundled test model and imports the project's docs as
+ * indexed at build time (or indexes them here when that index doesn't fit the model); later visits (offline
+ * too) reopen the stored index.
  */
 import { App, TINY_MODEL } from './app.ts';
 import { setupDocsPanel } from './ui/docs-panel.ts';
@@ -19,7 +20,7 @@ setupStoragePanel(app);
 setupTunePanel(app);
 const docs = setupDocsPanel(app);
 const model = setupModelPanel(app, async (count) => {
-  if (count === 0 && app.isTestModel) await docs.indexCorpus();
+  if (count === 0 && app.isTestModel) await docs.seedCorpus();
   document.body.dataset.ready = 'yes';
 });
 
@@ -30,6 +31,10 @@ const firstDevice = device === 'wasm' || device === 'webgpu' ? device : 'auto';
 
 // ?threads=N sets the WASM thread count (default: one per core, at most 8).
 const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
+// ?dtype=q8|fp16|fp32 picks the first load's dtype, as the Dtype menu does for later loads.
+const dtype = new URLSearchParams(location.search).get('dtype');
+const firstDtype = (['q8', 'fp16', 'fp32'] as const).find((d) => d === dtype);
+if (firstDtype) (document.getElementById('dtype') as HTMLSelectElement).value = firstDtype;
 
 // The service worker exists only in a production build (vite build): it precaches the app and ORT's runtime;
 // the library's model cache keeps the models, so a reload works with the network gone. Registered after the
@@ -37,7 +42,7 @@ const threads = Number(new URLSearchParams(location.search).get('threads')) || u
 void (async () => {
   // The model used last time (kept in the model cache, so this works offline), else the bundled test model.
   const last = lastModel();
-  const t = threads ? { threads } : {};
+  const t = { ...(threads ? { threads } : {}), ...(firstDtype ? { dtype: firstDtype } : {}) };
   if (!last || !(await model.load({ ...last, ...t, device: device ? firstDevice : last.device }))) await model.load({ model: TINY_MODEL, device: firstDevice, ...t });
 })().finally(() => {
   if (import.meta.env.PROD && 'serviceWorker' in navigator) {

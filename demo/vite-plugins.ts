@@ -1,13 +1,15 @@
 /**
- * The demo's build plugins: its corpus (the project's docs, rebuilt at every build and dev start) and the
- * offline PWA (manifest, icons, a Workbox service worker precaching the app and ORT's wasm; models live in the library's cache).
+ * The demo's build plugins: its corpus (the project's docs) and that corpus indexed by the CLI (both rebuilt
+ * when they change, at build and dev start), and the offline PWA (manifest, icons, a Workbox service worker
+ * precaching the app and ORT's wasm; models live in the library's cache).
  */
 import type { Plugin, PluginOption } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-import { writeDemoCorpus } from '../scripts/build-demo-corpus.ts';
+import { buildDemoIndex } from '../scripts/build-demo-index.ts';
 
+/** The corpus (public/demo-corpus.json) and its index built by the CLI (public/demo-index/, a static package). */
 function demoCorpus(): Plugin {
-  const write = () => void writeDemoCorpus(process.cwd());
+  const write = () => void buildDemoIndex(process.cwd());
   return { name: 'm3-demo-corpus', buildStart: write, configureServer: write };
 }
 

@@ -7,7 +7,12 @@ import { seconds } from './format.ts';
 
 export interface DocsPanel {
   indexCorpus(): Promise<void>;
+  /** A first visit: the corpus as indexed at build time (demo-index/), else indexed here. */
+  seedCorpus(): Promise<void>;
 }
+
+/** The static package scripts/build-demo-index.ts writes (the CLI's `index --static`). */
+const DEMO_INDEX_URL = '/demo-index/';
 
 interface Corpus {
   sources: string[];
@@ -81,6 +86,21 @@ export function setupDocsPanel(app: App): DocsPanel {
     }
   }
 
+  async function seedCorpus(): Promise<void> {
+    const t0 = performance.now();
+    say(msg, 'Loading the index of the project docs built with the site…');
+    try {
+      const r = await app.client.importStatic(DEMO_INDEX_URL);
+      app.emit('index');
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      say(msg, `Loaded ${r.count} sections of the project docs, indexed at build time by \`m3-search index --static\` (version ${r.version}), in ${secs} s. “Index the project docs” encodes them here instead.`, 'ok');
+    } catch (e) {
+      // Another dtype or device than the package was built for, or no package: encode the corpus here.
+      console.info(`demo index not used: ${errorText(e)}`);
+      await indexCorpus();
+    }
+  }
+
   async function indexFiles(list: File[]): Promise<void> {
     if (!list.length) return;
     let docs: IndexDoc[];
@@ -125,5 +145,5 @@ export function setupDocsPanel(app: App): DocsPanel {
     files.disabled = !can || app.indexing;
   });
   void loadCorpus().catch((e) => say(msg, errorText(e), 'error'));
-  return { indexCorpus };
+  return { indexCorpus, seedCorpus };
 }

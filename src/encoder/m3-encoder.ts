@@ -170,20 +170,38 @@ export class M3Encoder {
     const store = isNode ? null : browserModelStore(tf.env);
     const config = await readJson(loc, 'config.json', progress, store);
     const shape = modelShape(config, where);
-    let tokenizer: any;
-    try {
-      tokenizer = await tf.AutoTokenizer.from_pretrained(id, { progress_callback: progress.transformers });
-    } catch (e: any) {
-      throw new Error(`Failed to load the tokenizer (tokenizer.json) of ${where}: ${e?.message ?? e}`);
-    }
-    const headLoc = options.heads ? await locateModel(options.heads) : loc;
-    const { heads, hash } = await loadHeads(headLoc, shape.hidden, progress, store);
-    const maxLength = Math.min(shape.maxPositions - 2, Number(tokenizer.model_max_length) || Infinity);
-
     const probedGpu = isNode ? { adapter: false, f16: false, description: 'Node' } : await probeWebGpu();
     const gpu: GpuProbe = { ...probedGpu, ...options.testHooks?.adapter };
     const plan = planDevice(requested, options.dtype, { node: isNode, gpu }, shape);
     const threads = await resolveThreads(options.threads);
+    const external = externalDataFormat(config, shape);
+    const open = async (device: ResolvedDevice, dtype: DType) => {
+      const s = await openSession(id, where, device, dtype, progress.transformers, threads.used, external);
+      if (!isNode) wasmThreadsStarted ??= threads.used; // onnxruntime-web fixes its thread count at start
+      return s;
+    };
+    const decide = plan.device === 'webgpu' && options.verify !== 'never';
+    // Without a WebGPU decision (which probes with the tokenizer and heads) the session needs neither: it opens
+    // beside them, so the runtime's start (ORT's wasm fetched and compiled, the graph loaded) is not queued
+    // behind the tokenizer and head files.
+    const early = decide ? null : open(plan.device, plan.dtype);
+    early?.catch(() => undefined); // awaited below; a failure meanwhile must not count as unhandled
+    let tokenizer: any;
+    let heads: Heads;
+    let hash: string;
+    try {
+      try {
+        tokenizer = await tf.AutoTokenizer.from_pretrained(id, { progress_callback: progress.transformers });
+      } catch (e: any) {
+        throw new Error(`Failed to load the tokenizer (tokenizer.json) of ${where}: ${e?.message ?? e}`);
+      }
+      const headLoc = options.heads ? await locateModel(options.heads) : loc;
+      ({ heads, hash } = await loadHeads(headLoc, shape.hidden, progress, store));
+    } catch (e) {
+      void early?.then((s) => s.model.dispose?.(), () => undefined);
+      throw e;
+    }
+    const maxLength = Math.min(shape.maxPositions - 2, Number(tokenizer.model_max_length) || Infinity);
     const info: EncoderInfo = {
       model: where,
       modelId: loc.kind === 'hub' ? loc.id : where.replace(/\/+$/, '').split('/').pop()!,
@@ -197,17 +215,11 @@ export class M3Encoder {
       threads,
       ...(plan.reason ? { fallbackReason: plan.reason } : {}),
     };
-    const external = externalDataFormat(config, shape);
-    const open = async (device: ResolvedDevice, dtype: DType) => {
-      const s = await openSession(id, where, device, dtype, progress.transformers, threads.used, external);
-      if (!isNode) wasmThreadsStarted ??= threads.used; // onnxruntime-web fixes its thread count at start
-      return s;
-    };
     const encoder = new M3Encoder(info, undefined as unknown as Session, tokenizer, heads, options.testHooks);
-    if (plan.device === 'webgpu' && options.verify !== 'never') {
+    if (decide) {
       await M3Encoder.decideWebGpu(encoder, { requested, dtype: options.dtype, plan, gpu, loc, where, threads: threads.used, verify: options.verify, runtime: options.testHooks?.runtimeVersion, open });
     } else {
-      encoder.session = await open(plan.device, plan.dtype);
+      encoder.session = await early!;
       if (requested === 'auto' && !isNode) {
         info.choice = { device: plan.device, dtype: plan.dtype, reason: plan.reason ?? 'WebGPU verification skipped (verify: never)', timings: {}, cached: false, addedMs: 0 };
       }

@@ -178,6 +178,36 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
   });
 }
 
+/**
+ * Downloads a package and checks every chunk (size, SHA-256) and every segment against the manifest and the
+ * model, without installing it: for code that writes the contents into an index of its own (the worker's
+ * `importStatic`, which seeds an app's editable index with documents indexed at build time). A refusal
+ * throws a StaticPackageError. Nothing is cached: a cut transfer resumes within this call only.
+ */
+export async function fetchStaticPackage(
+  url: string | URL,
+  opts: Pick<StaticLoadOptions, 'encoder' | 'model' | 'fetch' | 'signal' | 'retries' | 'concurrency' | 'onProgress'> = {},
+): Promise<{ manifest: StaticManifest; contents: ReturnType<typeof decodePackage> }> {
+  const f = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const manifestUrl = toManifestUrl(url);
+  let raw: unknown;
+  try {
+    const res = await f(manifestUrl, { cache: 'no-cache', signal: opts.signal });
+    if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
+    raw = await res.json().catch(() => {
+      throw new StaticPackageError('manifest.json is not valid JSON');
+    });
+  } catch (e) {
+    if (e instanceof StaticPackageError || opts.signal?.aborted) throw e;
+    throw new StaticPackageError(`the network is unreachable (${(e as Error)?.message ?? e})`);
+  }
+  const manifest = validateManifest(raw, expectedModel(opts));
+  const progress = (p: Omit<StaticProgress, 'version'>) => opts.onProgress?.({ ...p, version: manifest.version });
+  const got = await downloadChunks(manifestUrl, manifest, null, f, opts, progress);
+  progress({ phase: 'verify', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length });
+  return { manifest, contents: decodePackage(manifest, got.chunks) };
+}
+
 /** The version currently installed under `name` (null when none), without any network access. */
 export async function installedStaticVersion(name = 'site', factory: IDBFactory = globalThis.indexedDB): Promise<Pointer | null> {
   const db = await openPointerDb(factory, name);
@@ -193,7 +223,8 @@ export async function installedStaticVersion(name = 'site', factory: IDBFactory 
 async function downloadChunks(
   manifestUrl: string,
   m: StaticManifest,
-  db: IDBDatabase,
+  /** The chunk cache of an install (null: no cache, e.g. fetchStaticPackage). */
+  db: IDBDatabase | null,
   f: typeof fetch,
   opts: StaticLoadOptions,
   onProgress: (p: Omit<StaticProgress, 'version'>) => void,
@@ -213,7 +244,7 @@ async function downloadChunks(
       const i = next++;
       const c = m.chunks[i];
       if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('aborted', 'AbortError');
-      const cached = await getCachedChunk(db, c.sha256);
+      const cached = db ? await getCachedChunk(db, c.sha256) : undefined;
       // A cached chunk is verified again: IndexedDB contents are not trusted blindly either.
       if (cached && cached.byteLength === c.bytes && (await sha256Hex(cached)) === c.sha256) {
         out[i] = cached;
@@ -232,7 +263,7 @@ async function downloadChunks(
         rangeResumes += r.rangeResumes;
         fetched++;
         // Kept until the install completes, so a reload mid-download resumes instead of starting over.
-        await putCachedChunk(db, c.sha256, r.bytes).catch(() => {});
+        if (db) await putCachedChunk(db, c.sha256, r.bytes).catch(() => {});
       }
       done++;
       report();

@@ -9,6 +9,7 @@ import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
 import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions, SearchQuery } from '../search/types.ts';
+import type { StaticProgress } from '../static/loader.ts';
 import type { StorageInfo } from '../store/types.ts';
 import type { TuneOptions, TuneProgress, TuneResult } from '../tune/tune.ts';
 
@@ -90,6 +91,12 @@ export interface M3WorkerApi {
   exportIndex(): Promise<Uint8Array>;
   /** Replaces the open index with a file, after checking all of it against the loaded model. */
   importIndex(bytes: Uint8Array): Promise<IndexInfo>;
+  /**
+   * Replaces the open index with a static package (`m3-search index --static DIR` at build time: manifest
+   * + chunks) fetched from `url`, after verifying every chunk and checking the package against the loaded
+   * model; a refusal (StaticPackageError) leaves the open index as it was. The index stays editable.
+   */
+  importStatic(url: string, onProgress?: (p: StaticProgress) => void): Promise<IndexInfo & { version: string }>;
   /** Tunes the open index's sparse head on its documents (issue 5); the worker keeps its hidden-state cache. */
   tune(options?: WorkerTuneOptions, onProgress?: (p: TuneProgress) => void): Promise<TuneResult>;
   /** Back to the base head (sparse postings re-made). */

@@ -14,6 +14,7 @@ import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
 import type { IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
+import type { StaticProgress } from '../static/loader.ts';
 import type { StorageInfo } from '../store/types.ts';
 import type { M3WorkerApi, WorkerIndexOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
 import type { TuneProgress, TuneResult } from '../tune/tune.ts';
@@ -98,6 +99,15 @@ export class M3WorkerClient {
     // Transferred: a copy of a large index would cost the page a long task.
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     return this.remote.importIndex(Comlink.transfer(own, [own.buffer as ArrayBuffer]));
+  }
+
+  /**
+   * Replaces the open index with a static package built by `m3-search index --static DIR` (a relative `url`
+   * resolves against this page): every chunk is verified and the package must match the loaded model, or it
+   * is refused (StaticPackageError) and the open index stays as it was.
+   */
+  importStatic(url: string | URL, onProgress?: (p: StaticProgress) => void): Promise<IndexInfo & { version: string }> {
+    return this.remote.importStatic(new URL(String(url), location.href).href, onProgress && Comlink.proxy(onProgress));
   }
 
   /** Tunes the open index's sparse head in the worker; `signal` cancels (the index stays as it was). */

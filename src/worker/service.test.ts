@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeEncoder } from '../search/fake-encoder.ts';
+import { M3Index } from '../search/m3-index.ts';
+import { writeStaticPackage } from '../static/build.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { M3Service } from './service.ts';
 
@@ -74,5 +80,70 @@ describe('M3Service (the worker body)', () => {
     await other.ingest(docs.slice(0, 2));
     await expect(other.importIndex(file)).rejects.toThrow(/another model/);
     expect(await other.count()).toBe(2);
+  });
+});
+
+describe('M3Service.importStatic (an index built at build time seeds an editable one)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'm3-service-static-'));
+  // A static server over the package folder, as a site would serve it.
+  const server = createServer((req, res) => {
+    try {
+      res.end(readFileSync(join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname).replace(/^\/pkg\//, ''))));
+    } catch {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  const ready = new Promise<string>((res) => server.listen(0, '127.0.0.1', () => res(`http://127.0.0.1:${(server.address() as { port: number }).port}/pkg/`)));
+  afterAll(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('imports a verified package built with the same model, keeps it editable, refuses one from another model or a corrupt one', async () => {
+    const store = new MemoryStore();
+    const built = await M3Index.open('site', { encoder: new FakeEncoder({ modelId: 'fake', dims: 16 }), store });
+    await built.add(docs);
+    const manifest = await writeStaticPackage(store, dir, { chunkBytes: 4096 });
+    expect(manifest.chunks.length).toBeGreaterThan(1);
+    const url = await ready;
+
+    const s = service();
+    await s.loadModel({ model: 'fake' });
+    await s.openIndex('x');
+    await s.ingest([{ id: 'mine', text: 'a document of my own' }]);
+    const phases = new Set<string>();
+    const info = await s.importStatic(url, (p) => phases.add(p.phase));
+    expect(info).toMatchObject({ count: 50, version: manifest.version, name: 'x' });
+    expect(phases).toEqual(new Set(['download', 'verify']));
+    expect(await s.get('mine')).toBeUndefined(); // replaced, like importIndex
+    expect((await s.search('pears plums', { k: 3 })).hits).toHaveLength(3);
+    await s.ingest([{ id: 'added', text: 'added after the import' }]);
+    expect(await s.count()).toBe(51);
+
+    const other = service();
+    await other.loadModel({ model: 'other' });
+    await other.openIndex('y');
+    await other.ingest(docs.slice(0, 2));
+    await expect(other.importStatic(url)).rejects.toThrow(/another model|model "fake"/);
+    expect(await other.count()).toBe(2);
+    // Another dtype (as the demo's q8 package on a page that runs fp32): refused before any write, and the
+    // open index still answers.
+    const q8Page = new M3Service({ makeStore: () => new MemoryStore(), loadEncoder: async () => new FakeEncoder({ modelId: 'fake', dims: 16, dtype: 'q8' }) as any });
+    await q8Page.loadModel({ model: 'fake' });
+    await q8Page.openIndex('z');
+    await q8Page.ingest(docs.slice(0, 3));
+    await expect(q8Page.importStatic(url)).rejects.toMatchObject({ name: 'M3IndexMismatchError', fields: ['dtype'] });
+    await expect(q8Page.importIndex(await s.exportIndex())).rejects.toMatchObject({ name: 'M3IndexMismatchError', fields: ['dtype'] });
+    expect(await q8Page.count()).toBe(3);
+    expect((await q8Page.search('pears', { k: 3 })).hits.length).toBeGreaterThan(0);
+
+    const chunk = join(dir, manifest.chunks[1].file);
+    const bytes = readFileSync(chunk);
+    bytes[10] ^= 0xff;
+    writeFileSync(chunk, bytes);
+    await expect(s.importStatic(url)).rejects.toMatchObject({ name: 'StaticPackageError', message: expect.stringMatching(/chunk 2 of \d+ .*corrupt/) });
+    expect(await s.count()).toBe(51); // the open index as it was
+    await expect(s.importStatic(url.replace('/pkg/', '/nothing/'))).rejects.toThrow(/manifest.json could not be fetched \(HTTP 404\)/);
   });
 });

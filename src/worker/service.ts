@@ -6,10 +6,12 @@ import { M3Encoder, type EncoderInfo } from '../encoder/m3-encoder.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import { M3Index, type IndexInfo } from '../search/m3-index.ts';
-import { exportStore, parsePortable, writePortable } from '../search/portable.ts';
+import { exportStore, parsePortable, writePortable, type PortableIndex } from '../search/portable.ts';
+import type { StaticProgress } from '../static/loader.ts';
 import type { EncoderLike, IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
+import { M3IndexMismatchError } from '../store/errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
-import type { Store } from '../store/types.ts';
+import type { ModelIdentity, Store } from '../store/types.ts';
 import { HiddenCache } from '../tune/hidden-cache.ts';
 import { listHeads } from '../tune/head-store.ts';
 import { postingsPerDoc, revertSparseHead, tuneSparseHead, type TuneProgress, type TuneResult } from '../tune/tune.ts';
@@ -132,24 +134,45 @@ export class M3Service implements M3WorkerApi {
   }
 
   async importIndex(bytes: Uint8Array): Promise<IndexInfo> {
-    const index = this.open();
-    const info = index.info;
     // Everything is checked first; a refused file throws here with the current index untouched.
-    const parsed = await parsePortable(bytes, { modelId: info.modelId, dims: info.dims, headHash: info.headHash, dtype: info.dtype });
+    return this.replaceIndex(await parsePortable(bytes, this.identity()));
+  }
+
+  async importStatic(url: string, onProgress?: (p: StaticProgress) => void): Promise<IndexInfo & { version: string }> {
+    // Loaded on first use, as M3Index.fromStatic does: an app that never imports a package doesn't carry it.
+    const { fetchStaticPackage } = await import('../static/loader.ts');
+    const { manifest, contents } = await fetchStaticPackage(url, { model: this.identity(), onProgress: throttle(onProgress, (p) => p.phase !== 'download') });
+    return { ...(await this.replaceIndex(contents)), version: manifest.version };
+  }
+
+  /** The open index's model identity: what an imported file or package must have been built with. */
+  private identity(): ModelIdentity {
+    const { modelId, dims, headHash, dtype } = this.open().info;
+    return { modelId, dims, headHash, dtype };
+  }
+
+  /** Replaces the open index's contents with checked ones, in one atomic write (a failure leaves it as it was). */
+  private async replaceIndex(parsed: PortableIndex): Promise<IndexInfo> {
+    // Contents the open index could not be reopened with (another dtype: q8 and fp32 vectors differ) are
+    // refused before anything is written, not found out after the write when reopening fails.
+    const want = this.identity();
+    const got: ModelIdentity = { modelId: parsed.meta.modelId, dims: parsed.meta.dims, headHash: parsed.meta.headHash, dtype: parsed.meta.dtype };
+    const diff = (['modelId', 'dims', 'headHash', 'dtype'] as const).filter((k) => got[k] !== want[k]);
+    if (diff.length) throw new M3IndexMismatchError(got, want, diff);
     await this.closeIndex();
     const store = this.makeStore(this.indexName);
     let failed: { error: unknown } | null = null;
     try {
       await store.open();
-      await writePortable(store, parsed); // one atomic step: on failure the old index is as it was
+      await writePortable(store, parsed);
     } catch (error) {
       failed = { error };
     } finally {
       store.close();
     }
-    const info2 = await this.openIndex(this.indexName, this.indexOptions); // the old index after a failure
+    const info = await this.openIndex(this.indexName, this.indexOptions); // the old index after a failure
     if (failed) throw failed.error;
-    return info2;
+    return info;
   }
 
   // ---- head tuning (issue 5). The hidden-state cache lives as long as the model: tuning again, or
