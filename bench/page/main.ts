@@ -229,12 +229,12 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
   for (const s of segs) {
     const total = segmentBytes(s);
     const dense = s.dense ? s.dense.codes.byteLength + s.dense.scales.byteLength : 0;
-    const sparse = s.sparse ? s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.rows.byteLength + s.sparse.weights.byteLength : 0;
+    const sparse = s.sparse ? s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.postings.byteLength : 0;
     const colbert = s.colbert ? s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength : 0;
     let bm25 = 0;
     if (s.bm25) {
       for (const t of s.bm25.terms) bm25 += t.length * 2;
-      bm25 += s.bm25.offsets.byteLength + s.bm25.docs.byteLength + s.bm25.tfs.byteLength + s.bm25.lengths.byteLength;
+      bm25 += s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
     }
     b.dense += dense;
     b.sparse += sparse;

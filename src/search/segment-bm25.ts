@@ -17,6 +17,8 @@ import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25Searc
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
 import { termsWithinSorted } from '../query/levenshtein.ts';
+import { bm25ListBytes, decodeBm25Into, encodeBm25 } from '../store/postings.ts';
+import type { Bm25Block } from '../store/types.ts';
 import type { TermDictionary, WeightedTerm } from '../query/match.ts';
 
 const MAX_TF = 0xffff;
@@ -25,8 +27,11 @@ const CACHE_TERMS = 20_000;
 
 interface Segment {
   keys: ArrayLike<number>;
-  bm25: Bm25PostingsBlock;
+  bm25: Bm25Block;
 }
+
+/** A stored segment's coded BM25 block (read in place), or a plain postings block (coded when added). */
+export type SegmentBm25Source = Bm25BlockSource | { keys: ArrayLike<number>; bm25: Bm25Block };
 
 /** One term's live postings over all segments, keys ascending. */
 interface TermPostings {
@@ -87,12 +92,13 @@ export class SegmentBm25 implements TermDictionary {
 
   /**
    * Adds segments (their documents, except those `alive` rejects); a key already present is
-   * replaced, as Bm25Index.add does. O(documents): postings are only read when a query needs them.
+   * replaced, as Bm25Index.add does. O(documents) for stored (coded) blocks: postings are only read
+   * when a query needs them.
    */
-  addBlocks(sources: readonly Bm25BlockSource[], alive?: (key: number) => boolean): void {
+  addBlocks(sources: readonly SegmentBm25Source[], alive?: (key: number) => boolean): void {
     for (const src of sources) {
       const s = this.segs.length;
-      const seg = { keys: src.keys, bm25: sortedBlock(src.bm25) };
+      const seg: Segment = { keys: src.keys, bm25: 'postings' in src.bm25 ? src.bm25 : codedBlock(src.bm25) };
       this.segs.push(seg);
       const { keys } = seg;
       const lengths = seg.bm25.lengths;
@@ -252,32 +258,36 @@ export class SegmentBm25 implements TermDictionary {
     const hit = this.cache.get(term);
     if (hit) return hit;
     const parts: { s: number; t: number }[] = [];
-    let total = 0;
+    let bytes = 0;
     for (let s = 0; s < this.segs.length; s++) {
       const b = this.segs[s].bm25;
       const t = indexInSorted(b.terms, term);
       if (t >= 0) {
         parts.push({ s, t });
-        total += b.offsets[t + 1] - b.offsets[t];
+        bytes = Math.max(bytes, bm25ListBytes(b, t));
       }
     }
     let out = NONE;
-    if (total > 0) {
+    if (parts.length > 0) {
+      let total = 0;
+      for (const { s, t } of parts) total += bm25ListBytes(this.segs[s].bm25, t); // ≥ 1 byte per posting
       const keys = new Uint32Array(total);
       const tfs = new Uint16Array(total);
+      const segDocs = new Uint32Array(bytes);
+      const segTfs = new Uint32Array(bytes);
       const owner = this.owner;
       let n = 0;
       let ascending = true;
       for (const { s, t } of parts) {
         const { keys: segKeys, bm25 } = this.segs[s];
-        const { docs, tfs: segTfs } = bm25;
-        for (let e = bm25.offsets[t], end = bm25.offsets[t + 1]; e < end; e++) {
-          const key = segKeys[docs[e]];
-          const raw = segTfs[e];
-          if (owner[key] !== s || !(raw > 0)) continue;
+        const m = decodeBm25Into(bm25, t, segDocs, segTfs, 0);
+        for (let e = 0; e < m; e++) {
+          const key = segKeys[segDocs[e]];
+          const tf = segTfs[e];
+          if (owner[key] !== s || tf === 0) continue;
           if (n > 0 && keys[n - 1] >= key) ascending = false;
           keys[n] = key;
-          tfs[n++] = raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
+          tfs[n++] = tf;
         }
       }
       out = n === 0 ? NONE : ascending ? { keys: keys.subarray(0, n), tfs: tfs.subarray(0, n) } : sortByKey(keys.subarray(0, n), tfs.subarray(0, n));
@@ -321,24 +331,33 @@ function sortByKey(keys: Uint32Array, tfs: Uint16Array): TermPostings {
   return { keys: Uint32Array.from(idx, (i) => keys[i]), tfs: Uint16Array.from(idx, (i) => tfs[i]) };
 }
 
+/** A stored tf as search uses it: 0 (skipped) unless > 0, else an integer in 1..MAX_TF. */
+function usableTf(raw: number): number {
+  if (!(raw > 0)) return 0;
+  return raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
+}
+
 /**
- * The block with its terms in ascending order and no duplicates (what the segment builder writes;
- * anything else is repaired once here, since lookups binary-search the terms).
+ * A plain postings block coded as a stored one. What the segment builder writes (terms ascending, each
+ * term's documents ascending) is coded as it is; anything else is repaired first, as lookups binary-search
+ * the terms and the coding needs ascending documents.
  */
-function sortedBlock(b: Bm25PostingsBlock): Bm25PostingsBlock {
-  const terms = b.terms;
+function codedBlock(b: Bm25PostingsBlock): Bm25Block {
+  const { terms, offsets } = b;
   let ok = true;
   for (let t = 1; t < terms.length && ok; t++) if (!(terms[t - 1] < terms[t])) ok = false;
-  if (ok) return b;
+  for (let t = 0; t < terms.length && ok; t++) for (let e = offsets[t] + 1; e < offsets[t + 1]; e++) if (!(b.docs[e] > b.docs[e - 1])) ok = false;
+  const lengths = uint32Lengths(b.lengths);
+  if (ok) return encodeBm25([...terms], offsets, b.docs, Array.from(b.tfs, usableTf), lengths);
   // Group entries by term (duplicates merged), terms sorted.
   const byTerm = new Map<string, { doc: number; tf: number }[]>();
   for (let t = 0; t < terms.length; t++) {
     let list = byTerm.get(terms[t]);
     if (!list) byTerm.set(terms[t], (list = []));
-    for (let e = b.offsets[t]; e < b.offsets[t + 1]; e++) list.push({ doc: b.docs[e], tf: b.tfs[e] });
+    for (let e = offsets[t]; e < offsets[t + 1]; e++) list.push({ doc: b.docs[e], tf: b.tfs[e] });
   }
   const sorted = [...byTerm.keys()].sort();
-  const offsets = new Uint32Array(sorted.length + 1);
+  const sortedOffsets = new Uint32Array(sorted.length + 1);
   const docs: number[] = [];
   const tfs: number[] = [];
   sorted.forEach((term, i) => {
@@ -349,7 +368,15 @@ function sortedBlock(b: Bm25PostingsBlock): Bm25PostingsBlock {
       docs.push(doc);
       tfs.push(perDoc.get(doc)!);
     }
-    offsets[i + 1] = docs.length;
+    sortedOffsets[i + 1] = docs.length;
   });
-  return { terms: sorted, offsets, docs: Uint32Array.from(docs), tfs: Uint32Array.from(tfs), lengths: b.lengths };
+  return encodeBm25(sorted, sortedOffsets, docs, tfs, lengths);
+}
+
+function uint32Lengths(a: ArrayLike<number>): Uint32Array {
+  for (let i = 0; i < a.length; i++) {
+    const length = a[i];
+    if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);
+  }
+  return Uint32Array.from(a);
 }

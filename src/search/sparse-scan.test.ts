@@ -1,10 +1,11 @@
 /** Learned-sparse accumulation over CSR segments against a plain float64 dot product of the stored weights. */
 import { describe, expect, it } from 'vitest';
 import type { SparseBlock } from '../store/types.ts';
+import { encodeSparse } from '../store/postings.ts';
 import { docWeight, SparseAccumulator, type SparseSegment } from './sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
 
-/** A segment's CSR block from per-row {token: uint8 code}, written out here (not by the segment builder). */
+/** A segment's CSR block from per-row {token: uint8 code}, written out here (coded by postings.ts, not by the segment builder). */
 function block(rows: Record<number, number>[], scale: number): SparseBlock {
   const tokens = [...new Set(rows.flatMap((r) => Object.keys(r).map(Number)))].sort((a, b) => a - b);
   const offsets = [0];
@@ -16,7 +17,7 @@ function block(rows: Record<number, number>[], scale: number): SparseBlock {
     });
     offsets.push(rowList.length);
   }
-  return { tokens: Uint32Array.from(tokens), offsets: Uint32Array.from(offsets), rows: Uint16Array.from(rowList), weights: Uint8Array.from(weights), scale };
+  return encodeSparse(Uint32Array.from(tokens), offsets, rowList, weights, scale);
 }
 
 /** Σ_t w_q(t) · code_d(t) · scale in float64. */

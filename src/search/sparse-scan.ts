@@ -1,12 +1,13 @@
 /**
- * Learned-sparse scoring over the segments' CSR postings, term-at-a-time:
+ * Learned-sparse scoring over the segments' coded postings (store/postings.ts), term-at-a-time:
  * for each query token, each segment's posting list (found by binary search over its sorted token
- * ids) adds w_q · w_d into a Float32Array indexed by global row. Exact M3 lexical score (up to the
+ * ids, then decoded in place) adds w_q · w_d into a Float32Array indexed by global row. Exact M3 lexical score (up to the
  * uint8 quantisation of w_d) for every row that shares a token with the query; 0 for the rest.
  */
 import type { SparseBlock } from '../store/types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
 import { indexInSorted } from '../util/sorted.ts';
+import { forEachSparse } from '../store/postings.ts';
 
 export interface SparseSegment {
   rowBase: number;
@@ -32,18 +33,25 @@ export class SparseAccumulator {
     const { acc, touched } = this;
     let n = 0;
     for (const seg of segments) {
-      const { tokens, offsets, rows, weights, scale } = seg.sparse;
-      const base = seg.rowBase;
+      const { tokens, offsets, postings, scale } = seg.sparse;
       for (let q = 0; q < query.ids.length; q++) {
         const wq = query.weights[q];
         if (!(wq > 0)) continue;
         const t = indexInSorted(tokens, query.ids[q]);
         if (t < 0) continue;
         const f = wq * scale;
-        for (let e = offsets[t], end = offsets[t + 1]; e < end; e++) {
-          const row = base + rows[e];
+        let row = seg.rowBase - 1;
+        // Gap varints inlined (postings.ts): one byte for gaps < 128, the usual case.
+        for (let p = offsets[t], end = offsets[t + 1]; p < end; ) {
+          let b = postings[p++];
+          let gap = b & 0x7f;
+          for (let shift = 7; b >= 0x80; shift += 7) {
+            b = postings[p++];
+            gap |= (b & 0x7f) << shift;
+          }
+          row += gap + 1;
           if (acc[row] === 0) touched[n++] = row; // contributions are > 0, so 0 = not yet touched
-          acc[row] += f * weights[e];
+          acc[row] += f * postings[p++];
         }
       }
     }
@@ -65,14 +73,9 @@ export class SparseAccumulator {
 export function docWeight(sparse: SparseBlock, token: number, row: number): number {
   const t = indexInSorted(sparse.tokens, token);
   if (t < 0) return 0;
-  let lo = sparse.offsets[t];
-  let hi = sparse.offsets[t + 1] - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const r = sparse.rows[mid];
-    if (r < row) lo = mid + 1;
-    else if (r > row) hi = mid - 1;
-    else return sparse.weights[mid] * sparse.scale;
-  }
-  return 0;
+  let q = 0;
+  forEachSparse(sparse, t, (r, w) => {
+    if (r === row) q = w;
+  });
+  return q * sparse.scale;
 }

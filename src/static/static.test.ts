@@ -192,7 +192,7 @@ describe('static index packages', () => {
     expect(reasons.missing).toMatch(/chunk 2 of \d+ .* is missing \(HTTP 404\)/);
     expect(reasons.model).toMatch(/another model: model "fake-m3" \(this page uses "BAAI\/bge-m3"\)/);
     expect(reasons.heads).toMatch(/another model: other sparse\/ColBERT heads/);
-    expect(reasons.schema).toMatch(/schema version 9; this version of m3-search reads versions 2 to 3/);
+    expect(reasons.schema).toMatch(/schema version 9; this version of m3-search reads versions 2 to 4/);
     expect(reasons.packageVersion).toMatch(/package format version 2/);
     expect(reasons.outside).toMatch(/points outside the package/);
     expect(reasons.foreign).toMatch(/not an m3-search static package/);

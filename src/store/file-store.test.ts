@@ -266,29 +266,7 @@ describe('FileStore: damaged files and the schema 2 → 3 migration', () => {
   }
   const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.m3s')).sort();
 
-  it('migrates a folder of schema 2 (segment files without checksums) in place; every file is then checksummed', async () => {
-    const dir = await built();
-    const sealed = new Map(segFiles(dir).map((f) => [f, readFileSync(join(dir, f))]));
-    // Rewrite as schema 2 wrote it: format 1, no checksum before the length trailer.
-    for (const [f, b] of sealed) {
-      const v1 = Buffer.concat([b.subarray(0, b.length - 8), Buffer.alloc(4)]);
-      v1.writeUInt32LE(1, 4);
-      v1.writeUInt32LE(v1.length, v1.length - 4);
-      writeFileSync(join(dir, f), v1);
-    }
-    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, schemaVersion: 2 }));
-    // Read-only opens read the old files as they are and change nothing.
-    const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL });
-    expect(ro.count()).toBe(30);
-    ro.close();
-    expect(readFileSync(join(dir, 'seg-00000000.m3s')).readUInt32LE(4)).toBe(1);
-    const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
-    expect(idx.count()).toBe(30);
-    idx.close();
-    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(3);
-    for (const [f, b] of sealed) expect(readFileSync(join(dir, f)).equals(b)).toBe(true);
-  });
+  // Migrations from schema 2 and 3 folders: schema3-migration.test.ts (against files those versions wrote).
 
   it('a flipped bit, a missing segment, a bad meta.json: each refused with the file named and what to do', async () => {
     const dir = await built();

@@ -117,9 +117,9 @@ export class FileStore implements Store {
   }
 
   /**
-   * Schema 2 → 3: segment files gain a checksum (format 1 → 2). Each file is checked, then replaced
-   * atomically by the same bytes with the checksum; meta.json records the new schema last. A crash midway
-   * leaves a readable mix that the next open finishes.
+   * Schema 2 or 3 → 4: segment files are rewritten in the current format (format 1 → 3 adds the checksum,
+   * 2 → 3 re-codes the postings). Each file is checked, then replaced atomically; meta.json records the new
+   * schema last. A crash midway leaves a readable mix that the next open finishes.
    */
   private async migrate(): Promise<void> {
     const meta = this.meta!;

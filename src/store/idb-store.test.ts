@@ -44,12 +44,12 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(4);
+    expect(raw.version).toBe(5);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
     const meta = await raw.get('meta', 'meta');
-    expect(meta.schemaVersion).toBe(3);
+    expect(meta.schemaVersion).toBe(4);
     expect(meta.segments.length).toBe(1);
     raw.close();
   });
@@ -105,7 +105,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:v2');
     g.indexedDB = prev;
-    expect(raw.version).toBe(4);
+    expect(raw.version).toBe(5);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
     expect(blocks.map((b) => [b.seq, b.g])).toEqual([[blocks[0].seq, 0], [blocks[0].seq, 1]]); // 39 docs: groups of 32
@@ -237,7 +237,7 @@ describe('IdbStore', () => {
     expect(() => idx.count()).toThrow(/another tab/);
   });
 
-  it('migrates a v3 database (schema 2, no checksums) to v4: records sealed; a damaged record is then refused by name', async () => {
+  it('migrates a v3 database (schema 2, no checksums) to v5: records sealed; a damaged record is then refused by name', async () => {
     const factory = new IDBFactory();
     const docs = corpus(30, DIMS, 5);
     const idx = await M3Index.open('src', { store: new IdbStore('src', { indexedDB: factory }), model });
@@ -271,8 +271,8 @@ describe('IdbStore', () => {
       again.close();
       g.indexedDB = factory;
       const raw = await openDB('m3-search:old');
-      expect(raw.version).toBe(4);
-      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(3);
+      expect(raw.version).toBe(5);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(4);
       const sealed = await raw.getAll('segments');
       expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);
       // One flipped dense code: wrong scores before; now the open refuses, naming the record.

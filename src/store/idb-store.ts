@@ -14,12 +14,14 @@
  *
  * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
  * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
- * structure whenever a segment is read: a damaged record is refused by name, never searched.
+ * structure whenever a segment is read: a damaged record is refused by name, never searched;
+ * 5 = postings gap + varint coded (schema 4, store/postings.ts).
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
-import { segmentChecksum, segmentProblem } from './segment-check.ts';
+import { compactPostings, type LegacySegment } from './postings.ts';
+import { legacySegmentChecksum, segmentChecksum, segmentProblem } from './segment-check.ts';
 import { SCHEMA_VERSION, type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
@@ -43,7 +45,7 @@ interface M3DB extends DBSchema {
 }
 
 const META_KEY = 'meta';
-const IDB_VERSION = 4;
+const IDB_VERSION = 5;
 /**
  * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond
  * (~20 KB of JSON for typical passages), big enough to keep deflate's ratio and the puts per batch few.
@@ -447,21 +449,25 @@ function upgrade(
     if (oldVersion === 1) await migrateV1(db, tx);
     if (oldVersion === 2) await migrateV2(tx);
     if (oldVersion < 3) db.deleteObjectStore('docs');
-    if (oldVersion < 4) await addChecksums(tx);
+    if (oldVersion < 5) await upgradeSegments(tx);
   })();
 }
 
 /**
- * IndexedDB 3 → 4 (schema 2 → 3): each segment record gains its checksum, after its structure is checked:
- * a damaged record is not sealed as good, so reading it later fails with an error that names it.
+ * IndexedDB < 5 (schema 2 or 3 → 4): each segment record's postings are re-coded (postings.ts) and the
+ * record sealed with its checksum, once its old checksum (schema 3) and its structure check out: a damaged
+ * record is neither converted nor sealed as good, so reading it later fails with an error that names it.
  */
-async function addChecksums(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> {
+async function upgradeSegments(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> {
   const segs = tx.objectStore('segments');
   const meta = await tx.objectStore('meta').get(META_KEY);
   let cursor = await segs.openCursor();
   while (cursor) {
-    const seg = cursor.value;
-    if (!segmentProblem(seg, meta?.dims || undefined)) await cursor.update({ ...seg, checksum: segmentChecksum(seg) });
+    const old = cursor.value as unknown as LegacySegment;
+    if (old.checksum === undefined || intact(old)) {
+      const seg = compactPostings(old);
+      if (!segmentProblem(seg, meta?.dims || undefined)) await cursor.update({ ...seg, checksum: segmentChecksum(seg) });
+    }
     cursor = await cursor.continue();
   }
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
@@ -521,6 +527,15 @@ async function migrateV1(
     updatedAt: now,
   };
   await tx.objectStore('meta').put(meta, META_KEY);
+}
+
+/** A schema 3 record whose checksum still matches its content. */
+function intact(seg: LegacySegment): boolean {
+  try {
+    return legacySegmentChecksum(seg) === seg.checksum;
+  } catch {
+    return false; // fields missing: not what schema 3 wrote
+  }
 }
 
 async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {

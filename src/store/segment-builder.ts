@@ -2,6 +2,7 @@
  * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
+import { encodeBm25, encodeSparse } from './postings.ts';
 import { quantizeUint8, uint8Scale } from './quantize.ts';
 import type { Bm25Block, ColbertBlock, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
@@ -99,7 +100,7 @@ export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
     total += s.ids.length;
     for (let i = 0; i < s.weights.length; i++) if (s.weights[i] > max) max = s.weights[i];
   }
-  if (total === 0) return rows.some((r) => r.sparse) ? emptySparse(rows.length) : null;
+  if (total === 0) return rows.some((r) => r.sparse) ? emptySparse() : null;
   // Counting sort of (token, row) entries by token; rows come out ascending because we scan in row order.
   const entTok = new Uint32Array(total);
   const entRow = new Uint32Array(total);
@@ -129,7 +130,7 @@ export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
   for (let i = 0; i < e; i++) if (i === 0 || entTok[sorted[i]] !== entTok[sorted[i - 1]]) distinct++;
   const tokens = new Uint32Array(distinct);
   const offsets = new Uint32Array(distinct + 1);
-  const rowsOut = rows.length < 65536 ? new Uint16Array(e) : new Uint32Array(e);
+  const rowsOut = new Uint32Array(e);
   const weights = new Uint8Array(e);
   const scale = uint8Scale(max);
   let t = -1;
@@ -144,17 +145,11 @@ export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
     weights[i] = quantizeUint8(entW[j], scale);
   }
   offsets[distinct] = e;
-  return { tokens, offsets, rows: rowsOut, weights, scale };
+  return encodeSparse(tokens, offsets, rowsOut, weights, scale);
 }
 
-function emptySparse(nRows: number): SparseBlock {
-  return {
-    tokens: new Uint32Array(0),
-    offsets: new Uint32Array(1),
-    rows: nRows < 65536 ? new Uint16Array(0) : new Uint32Array(0),
-    weights: new Uint8Array(0),
-    scale: 1,
-  };
+function emptySparse(): SparseBlock {
+  return { tokens: new Uint32Array(0), offsets: new Uint32Array(1), postings: new Uint8Array(0), entries: 0, scale: 1 };
 }
 
 function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
@@ -206,10 +201,8 @@ function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
   }
   const terms = [...byTerm.keys()].sort();
   const offsets = new Uint32Array(terms.length + 1);
-  const docsOut = docs.length < 65536 ? new Uint16Array(entries) : new Uint32Array(entries);
-  let maxTf = 0;
-  for (const list of byTerm.values()) for (let i = 1; i < list.length; i += 2) if (list[i] > maxTf) maxTf = list[i];
-  const tfs = maxTf < 256 ? new Uint8Array(entries) : new Uint16Array(entries);
+  const docsOut = new Uint32Array(entries);
+  const tfs = new Uint32Array(entries);
   let e = 0;
   for (let t = 0; t < terms.length; t++) {
     offsets[t] = e;
@@ -221,7 +214,7 @@ function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
     }
   }
   offsets[terms.length] = e;
-  return { terms, offsets, docs: docsOut, tfs, lengths };
+  return encodeBm25(terms, offsets, docsOut, tfs, lengths);
 }
 
 /** Rough byte size of a segment's typed arrays and strings (quota reports, bench). */
@@ -230,11 +223,11 @@ export function segmentBytes(s: SegmentRecord): number {
   for (const id of s.ids) b += id.length * 2;
   for (const m of s.metadata) if (m) b += JSON.stringify(m).length;
   if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
-  if (s.sparse) b += s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.rows.byteLength + s.sparse.weights.byteLength;
+  if (s.sparse) b += s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.postings.byteLength;
   if (s.colbert) b += s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength;
   if (s.bm25) {
     for (const t of s.bm25.terms) b += t.length * 2;
-    b += s.bm25.offsets.byteLength + s.bm25.docs.byteLength + s.bm25.tfs.byteLength + s.bm25.lengths.byteLength;
+    b += s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
   }
   return b;
 }

@@ -4,6 +4,7 @@
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
 import { crc32 } from '../util/crc32.ts';
+import { bm25PostingsProblem, sparsePostingsProblem, type LegacyBm25Block, type LegacySegment, type LegacySparseBlock } from './postings.ts';
 import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 
 /** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
@@ -40,13 +41,14 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
   }
   if (seg.sparse) {
-    const { tokens, offsets, rows: srows, weights, scale } = seg.sparse;
-    const bad = csrProblem('sparse', tokens?.length, offsets, srows?.length);
+    const { tokens, offsets, postings, scale, entries } = seg.sparse;
+    if (!(tokens instanceof Uint32Array) || !(postings instanceof Uint8Array) || !Number.isSafeInteger(entries)) return 'sparse block is not in the schema 4 layout';
+    const bad = csrProblem('sparse', tokens.length, offsets, postings.length);
     if (bad) return bad;
-    if (weights?.length !== srows.length) return `sparse block has ${srows.length} entries but ${weights?.length} weights`;
     if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
     for (let t = 1; t < tokens.length; t++) if (tokens[t] <= tokens[t - 1]) return 'sparse token ids are not strictly ascending';
-    for (let e = 0; e < srows.length; e++) if (srows[e] >= rows) return `sparse entry ${e} names row ${srows[e]} of ${rows}`;
+    const p = sparsePostingsProblem(seg.sparse, rows);
+    if (p) return p;
   }
   if (seg.colbert) {
     const { dims: cd, rowOffsets, codes, scales } = seg.colbert;
@@ -56,14 +58,15 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     if (codes?.length !== scales.length * cd) return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
   }
   if (seg.bm25) {
-    const { terms, offsets, docs, tfs, lengths } = seg.bm25;
+    const { terms, offsets, postings, lengths } = seg.bm25;
     if (!Array.isArray(terms) || terms.some((t) => typeof t !== 'string')) return 'BM25 terms are not strings';
-    const bad = csrProblem('BM25', terms.length, offsets, docs?.length);
+    if (!(postings instanceof Uint8Array)) return 'BM25 block is not in the schema 4 layout';
+    const bad = csrProblem('BM25', terms.length, offsets, postings.length);
     if (bad) return bad;
-    if (tfs?.length !== docs.length) return `BM25 block has ${docs.length} postings but ${tfs?.length} term frequencies`;
-    if (lengths?.length !== n) return `BM25 block has ${lengths?.length} document lengths for ${n} documents`;
+    if (!(lengths instanceof Uint32Array) || lengths.length !== n) return `BM25 block has ${lengths?.length} document lengths for ${n} documents`;
     for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
-    for (let e = 0; e < docs.length; e++) if (docs[e] >= n) return `BM25 posting ${e} names document ${docs[e]} of ${n}`;
+    const p = bm25PostingsProblem(seg.bm25, n);
+    if (p) return p;
   }
   return null;
 }
@@ -88,10 +91,25 @@ export function segmentChecksum(seg: SegmentRecord): number {
   let c = 0;
   for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
   if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
-  if (seg.sparse) for (const a of [seg.sparse.tokens, seg.sparse.offsets, seg.sparse.rows, seg.sparse.weights]) c = crc32(bytes(a), c);
+  if (seg.sparse) for (const a of [seg.sparse.tokens, seg.sparse.offsets, seg.sparse.postings]) c = crc32(bytes(a), c);
   if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
-  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.docs, seg.bm25.tfs, seg.bm25.lengths]) c = crc32(bytes(a), c);
-  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
+  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
+  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.sparse?.entries ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
+  return crc32(enc.encode(JSON.stringify(rest)), c);
+}
+
+/** The checksum schema 3 sealed its segment records with (postings as parallel arrays); migrations check it. */
+export function legacySegmentChecksum(seg: LegacySegment): number {
+  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const sp = seg.sparse as LegacySparseBlock | null;
+  const bm = seg.bm25 as LegacyBm25Block | null;
+  let c = 0;
+  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
+  if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
+  if (sp) for (const a of [sp.tokens, sp.offsets, sp.rows, sp.weights]) c = crc32(bytes(a), c);
+  if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
+  if (bm) for (const a of [bm.offsets, bm.docs, bm.tfs, bm.lengths]) c = crc32(bytes(a), c);
+  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, sp?.scale ?? null, seg.colbert?.dims ?? null, bm?.terms ?? null];
   return crc32(enc.encode(JSON.stringify(rest)), c);
 }
 

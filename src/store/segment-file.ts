@@ -2,7 +2,8 @@
  * The FileStore's segment file: one self-describing binary per segment.
  *
  *   bytes 0..3   magic "M3SG"
- *   bytes 4..7   format version (uint32 LE): 2 (1 = the same without the checksum; still read)
+ *   bytes 4..7   format version (uint32 LE): 3 (2 = postings as parallel arrays, schema ≤ 3; 1 = that without
+ *                the checksum; both still read, their postings re-coded on read)
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
@@ -19,12 +20,16 @@
  */
 import { crc32 } from '../util/crc32.ts';
 import { M3StorageError } from './errors.ts';
+import { compactPostings, type LegacySegment } from './postings.ts';
 import { segmentProblem } from './segment-check.ts';
 import type { DocRecord, SegmentRecord } from './types.ts';
 
 const MAGIC = 0x4753334d; // "M3SG" little-endian
-/** Segment file format written now; 1 (no checksum) is still read, and FileStore's migration upgrades it. */
-export const SEGMENT_FILE_VERSION = 2;
+/**
+ * Segment file format written now; 1 (no checksum) and 2 (uncoded postings) are still read, and FileStore's
+ * migration upgrades them.
+ */
+export const SEGMENT_FILE_VERSION = 3;
 
 type ArrayName = 'Int8Array' | 'Uint8Array' | 'Uint16Array' | 'Uint32Array' | 'Float32Array';
 type Typed = Int8Array | Uint8Array | Uint16Array | Uint32Array | Float32Array;
@@ -37,6 +42,8 @@ interface Header {
   denseDims: number | null;
   colbertDims: number | null;
   sparseScale: number | null;
+  /** Format 3: the sparse block's entry count. */
+  sparseEntries?: number | null;
   bm25Terms: string[] | null;
   blobs: Record<string, [ArrayName, number, number]>; // type, byte offset, element count
   docs: [number, number]; // byte offset, byte length
@@ -59,8 +66,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     arrays.push(
       ['sparse.tokens', seg.sparse.tokens],
       ['sparse.offsets', seg.sparse.offsets],
-      ['sparse.rows', seg.sparse.rows],
-      ['sparse.weights', seg.sparse.weights],
+      ['sparse.postings', seg.sparse.postings],
     );
   if (seg.colbert)
     arrays.push(
@@ -71,8 +77,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   if (seg.bm25)
     arrays.push(
       ['bm25.offsets', seg.bm25.offsets],
-      ['bm25.docs', seg.bm25.docs],
-      ['bm25.tfs', seg.bm25.tfs],
+      ['bm25.postings', seg.bm25.postings],
       ['bm25.lengths', seg.bm25.lengths],
     );
   const blobs: Header['blobs'] = {};
@@ -90,6 +95,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     denseDims: seg.dense?.dims ?? null,
     colbertDims: seg.colbert?.dims ?? null,
     sparseScale: seg.sparse?.scale ?? null,
+    sparseEntries: seg.sparse?.entries ?? null,
     bm25Terms: seg.bm25?.terms ?? null,
     blobs,
     docs: [off, docsBytes.byteLength],
@@ -114,28 +120,20 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
 }
 
 /**
- * A version-1 file as version 2: the same bytes with the version field set and the checksum inserted
- * before the length trailer (blob offsets are relative to the blob area, so nothing moves). The input is
- * decoded first, so a damaged v1 file is refused rather than sealed with a fresh checksum.
+ * An older file in the current format: decoded (and so checked) first, so a damaged file is refused rather
+ * than sealed with a fresh checksum; its postings come out re-coded, everything else the same.
  */
 export function upgradeSegmentFile(bytes: Uint8Array, where: string, codec: DocsCodec = {}): Uint8Array {
-  const version = decodeSegmentFile(bytes, where, codec).version;
-  if (version === SEGMENT_FILE_VERSION) return bytes;
-  const total = bytes.byteLength + 4;
-  const out = new Uint8Array(total);
-  out.set(bytes.subarray(0, bytes.byteLength - 4));
-  const dv = new DataView(out.buffer);
-  dv.setUint32(4, SEGMENT_FILE_VERSION, true);
-  dv.setUint32(total - 8, crc32(out.subarray(0, total - 8)), true);
-  dv.setUint32(total - 4, total, true);
-  return out;
+  const d = decodeSegmentFile(bytes, where, codec);
+  if (d.version === SEGMENT_FILE_VERSION) return bytes;
+  return encodeSegmentFile(d.segment, d.docs(), codec);
 }
 
 export interface DecodedSegmentFile {
   segment: SegmentRecord;
   /** The segment's documents, parsed on first use (an open needs only the vectors). */
   docs: () => DocRecord[];
-  /** Format version of the file (1 = before checksums). */
+  /** Format version of the file (1 = before checksums, 2 = before coded postings). */
   version?: number;
 }
 
@@ -150,7 +148,7 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) bad('not an m3-search segment (its first bytes are not "M3SG")');
   const version = dv.getUint32(4, true);
-  if (version !== 1 && version !== SEGMENT_FILE_VERSION) bad(`segment format ${version} is not one this version of m3-search reads (1, ${SEGMENT_FILE_VERSION})`);
+  if (version !== 1 && version !== 2 && version !== SEGMENT_FILE_VERSION) bad(`segment format ${version} is not one this version of m3-search reads (1 to ${SEGMENT_FILE_VERSION})`);
   if (dv.getUint32(bytes.byteLength - 4, true) !== bytes.byteLength) bad(`truncated or padded (${bytes.byteLength} bytes, its trailer says ${dv.getUint32(bytes.byteLength - 4, true)})`);
   const end = version === 1 ? bytes.byteLength - 4 : bytes.byteLength - 8; // where blobs must end
   if (version >= 2 && crc32(bytes.subarray(0, end)) !== dv.getUint32(end, true)) bad('checksum mismatch: the file was damaged after it was written');
@@ -180,7 +178,7 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
   const has = (name: string) => Object.hasOwn(header.blobs, name);
   let segment: SegmentRecord;
   try {
-    segment = {
+    const legacy: LegacySegment = {
       seq: header.seq,
       keys: arr('keys'),
       ids: header.ids,
@@ -188,14 +186,19 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
       rowDoc: arr('rowDoc'),
       rowSpans: arr('rowSpans'),
       dense: has('dense.codes') ? { dims: header.denseDims!, codes: arr('dense.codes'), scales: arr('dense.scales') } : null,
-      sparse: has('sparse.tokens')
-        ? { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! }
-        : null,
+      sparse: !has('sparse.tokens')
+        ? null
+        : version >= 3
+          ? { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), postings: arr('sparse.postings'), entries: header.sparseEntries!, scale: header.sparseScale! }
+          : { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! },
       colbert: has('colbert.codes') ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') } : null,
-      bm25: has('bm25.offsets')
-        ? { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') }
-        : null,
+      bm25: !has('bm25.offsets')
+        ? null
+        : version >= 3
+          ? { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), postings: arr('bm25.postings'), lengths: arr('bm25.lengths') }
+          : { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') },
     };
+    segment = version >= 3 ? (legacy as SegmentRecord) : compactPostings(legacy);
   } catch (e) {
     if (e instanceof M3StorageError) throw e;
     return bad(`its blocks are inconsistent (${(e as Error).message})`);

@@ -3,6 +3,7 @@
  * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
  * the merged segment's max weight); BM25 postings are carried over by term.
  */
+import { bm25ListBytes, decodeBm25Into, forEachSparse } from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { SegmentRecord } from './types.ts';
 
@@ -41,21 +42,20 @@ export function rowsByDoc(seg: SegmentRecord): number[][] {
   return out;
 }
 
-/** A segment's sparse CSR (by token) turned back into per-row weights, ids ascending. */
+/** A segment's sparse postings (by token) turned back into per-row weights, ids ascending. */
 export function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Float32Array }[] {
   const s = seg.sparse!;
   const n = seg.rowDoc.length;
   const counts = new Uint32Array(n);
-  for (let e = 0; e < s.rows.length; e++) counts[s.rows[e]]++;
+  for (let t = 0; t < s.tokens.length; t++) forEachSparse(s, t, (r) => counts[r]++);
   const out = Array.from(counts, (c) => ({ ids: new Uint32Array(c), weights: new Float32Array(c) }));
   const fill = new Uint32Array(n);
   for (let t = 0; t < s.tokens.length; t++) {
-    for (let e = s.offsets[t]; e < s.offsets[t + 1]; e++) {
-      const r = s.rows[e];
+    forEachSparse(s, t, (r, q) => {
       const at = fill[r]++;
       out[r].ids[at] = s.tokens[t]; // tokens ascending, so each row's ids come out ascending
-      out[r].weights[at] = s.weights[e] * s.scale;
-    }
+      out[r].weights[at] = q * s.scale;
+    });
   }
   return out;
 }
@@ -63,6 +63,13 @@ export function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Fl
 function bm25ByDoc(seg: SegmentRecord): { tf: Map<string, number>; length: number }[] {
   const b = seg.bm25!;
   const out = Array.from(b.lengths, (length) => ({ tf: new Map<string, number>(), length }));
-  for (let t = 0; t < b.terms.length; t++) for (let e = b.offsets[t]; e < b.offsets[t + 1]; e++) out[b.docs[e]].tf.set(b.terms[t], b.tfs[e]);
+  let docs = new Uint32Array(0);
+  let tfs = new Uint32Array(0);
+  for (let t = 0; t < b.terms.length; t++) {
+    const bytes = bm25ListBytes(b, t);
+    if (docs.length < bytes) [docs, tfs] = [new Uint32Array(bytes * 2), new Uint32Array(bytes * 2)];
+    const n = decodeBm25Into(b, t, docs, tfs, 0);
+    for (let e = 0; e < n; e++) out[docs[e]].tf.set(b.terms[t], tfs[e]);
+  }
   return out;
 }

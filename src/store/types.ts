@@ -12,22 +12,26 @@ import type { LegacyDoc } from './legacy.ts';
 /**
  * Bumped whenever the stored layout changes; Store.open migrates older layouts.
  * 2: segments + tombstones. 3: segments carry checksums (FileStore: segment file format 2; IdbStore: a
- * `checksum` in each segment record), checked on open.
+ * `checksum` in each segment record), checked on open. 4: sparse and BM25 postings gap + varint coded
+ * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
 export const MIN_READ_SCHEMA = 2;
 
-/** Sparse postings of one segment in CSR form by token id (rows ascending inside each token). */
+/** Sparse postings of one segment by token id (rows ascending inside each token), coded as postings.ts says. */
 export interface SparseBlock {
   /** Distinct token ids, ascending. */
   tokens: Uint32Array;
-  /** offsets[i]..offsets[i+1] index the entries of tokens[i]; length tokens.length + 1. */
+  /** offsets[i]..offsets[i+1] is the byte run of tokens[i]'s entries in `postings`; length tokens.length + 1. */
   offsets: Uint32Array;
-  /** Segment-local row per entry (Uint16Array when the segment has < 65,536 rows). */
-  rows: Uint16Array | Uint32Array;
-  /** Weight per entry quantised to uint8: w ≈ q · scale (round to nearest, so |error| ≤ scale/2). */
-  weights: Uint8Array;
+  /**
+   * Per entry: the segment-local row as a varint gap, then its weight quantised to uint8:
+   * w ≈ q · scale (round to nearest, so |error| ≤ scale/2).
+   */
+  postings: Uint8Array;
+  /** Entries in all (what the byte runs decode to). */
+  entries: number;
   scale: number;
 }
 
@@ -53,10 +57,10 @@ export interface ColbertBlock {
  */
 export interface Bm25Block {
   terms: string[];
-  offsets: Uint32Array; // length terms.length + 1
-  docs: Uint16Array | Uint32Array; // segment-local document index per entry
-  /** Term frequency per entry: Uint8Array when every tf in the segment fits (the usual case). */
-  tfs: Uint8Array | Uint16Array;
+  /** offsets[t]..offsets[t+1] is the byte run of terms[t]'s postings in `postings`; length terms.length + 1. */
+  offsets: Uint32Array;
+  /** Per posting: the segment-local document as a varint gap and its term frequency (postings.ts). */
+  postings: Uint8Array;
   /** Document length in terms (what BM25 length normalisation uses). */
   lengths: Uint32Array; // [docs]
 }

@@ -380,7 +380,7 @@ export function postingsPerDoc(index: M3Index): number {
   const n = index.count();
   if (!n) return 0;
   let total = 0;
-  for (const s of (index as unknown as { live: { sparseSegments?: { sparse?: { weights: Uint8Array } }[] } }).live.sparseSegments ?? []) total += s.sparse?.weights.length ?? 0;
+  for (const s of (index as unknown as { live: { sparseSegments?: { sparse?: { entries: number } }[] } }).live.sparseSegments ?? []) total += s.sparse?.entries ?? 0;
   return total / n;
 }
 
