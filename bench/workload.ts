@@ -184,11 +184,11 @@ export class Workload {
     return this.sparse(new Rng(streamSeed(this.seed, i, F.docSparse)), SPARSE_PER_DOC);
   }
 
-  /** COLBERT_DOC_ROWS unit Gaussian rows [rows × 1024]. */
-  docColbert(i: number): Float32Array {
+  /** `rows` (COLBERT_DOC_ROWS by default) unit Gaussian rows [rows × 1024]; more rows extend the same stream. */
+  docColbert(i: number, rows = COLBERT_DOC_ROWS): Float32Array {
     const rng = new Rng(streamSeed(this.seed, i, F.docColbert));
-    const out = new Float32Array(COLBERT_DOC_ROWS * DIMS);
-    for (let r = 0; r < COLBERT_DOC_ROWS; r++) gaussUnit(rng, out, r * DIMS, DIMS);
+    const out = new Float32Array(rows * DIMS);
+    for (let r = 0; r < rows; r++) gaussUnit(rng, out, r * DIMS, DIMS);
     return out;
   }
 

@@ -229,7 +229,7 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
   for (const s of segs) {
     const total = segmentBytes(s);
     const dense = s.dense ? s.dense.codes.byteLength + s.dense.scales.byteLength : 0;
-    const sparse = s.sparse ? s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.postings.byteLength : 0;
+    const sparse = s.sparse ? s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength : 0;
     const colbert = s.colbert ? s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength : 0;
     let bm25 = 0;
     if (s.bm25) {

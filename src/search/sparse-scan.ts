@@ -1,13 +1,12 @@
 /**
  * Learned-sparse scoring over the segments' coded postings (store/postings.ts), term-at-a-time:
  * for each query token, each segment's posting list (found by binary search over its sorted token
- * ids, then decoded in place) adds w_q · w_d into a Float32Array indexed by global row. Exact M3 lexical score (up to the
+ * dictionary, then decoded in place) adds w_q · w_d into a Float32Array indexed by global row. Exact M3 lexical score (up to the
  * uint8 quantisation of w_d) for every row that shares a token with the query; 0 for the rest.
  */
 import type { SparseBlock } from '../store/types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
-import { indexInSorted } from '../util/sorted.ts';
-import { forEachSparse } from '../store/postings.ts';
+import { findSparseList, forEachSparseEntry } from '../store/postings.ts';
 
 export interface SparseSegment {
   rowBase: number;
@@ -18,6 +17,7 @@ export class SparseAccumulator {
   private acc = new Float32Array(0);
   private touched = new Uint32Array(0);
   private n = 0;
+  private readonly list = { pos: 0, end: 0 };
 
   /**
    * Scores every row sharing a token with the query. Returns the touched rows (a view valid until the
@@ -33,16 +33,16 @@ export class SparseAccumulator {
     const { acc, touched } = this;
     let n = 0;
     for (const seg of segments) {
-      const { tokens, offsets, postings, scale } = seg.sparse;
+      const { postings, scale } = seg.sparse;
+      const list = this.list;
       for (let q = 0; q < query.ids.length; q++) {
         const wq = query.weights[q];
         if (!(wq > 0)) continue;
-        const t = indexInSorted(tokens, query.ids[q]);
-        if (t < 0) continue;
+        if (!findSparseList(seg.sparse, query.ids[q], list)) continue;
         const f = wq * scale;
         let row = seg.rowBase - 1;
         // Gap varints inlined (postings.ts): one byte for gaps < 128, the usual case.
-        for (let p = offsets[t], end = offsets[t + 1]; p < end; ) {
+        for (let p = list.pos, end = list.end; p < end; ) {
           let b = postings[p++];
           let gap = b & 0x7f;
           for (let shift = 7; b >= 0x80; shift += 7) {
@@ -71,10 +71,10 @@ export class SparseAccumulator {
 
 /** The stored (dequantised) weight of `token` in segment-local `row`, or 0. */
 export function docWeight(sparse: SparseBlock, token: number, row: number): number {
-  const t = indexInSorted(sparse.tokens, token);
-  if (t < 0) return 0;
+  const list = { pos: 0, end: 0 };
+  if (!findSparseList(sparse, token, list)) return 0;
   let q = 0;
-  forEachSparse(sparse, t, (r, w) => {
+  forEachSparseEntry(sparse, list.pos, list.end, (r, w) => {
     if (r === row) q = w;
   });
   return q * sparse.scale;

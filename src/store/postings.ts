@@ -5,7 +5,8 @@
  * itself, the next ones as (this − previous − 1). A segment holds far fewer than 2^28 rows, so a varint
  * is at most 4 bytes; longer ones are refused as damage.
  *
- *   sparse, per entry:  varint(gap), then the uint8 weight
+ *   sparse, per token:  varint(token gap in its group of 16), varint(byte length), then per entry:
+ *                       varint(row gap), then the uint8 weight (group starts: groupTokens/groupOffsets)
  *   BM25,   per entry:  varint(gap·2 + (tf = 1 ? 1 : 0)), then varint(tf) unless tf = 1
  *
  * (tf = 1 is most postings, so it rides in the gap's low bit.) Nothing is decoded on open: a query walks
@@ -41,6 +42,13 @@ export class ByteWriter {
     this.buf[this.length++] = v;
   }
 
+  /** Appends what another writer holds. */
+  append(other: ByteWriter): void {
+    this.room(other.length);
+    this.buf.set(other.buf.subarray(0, other.length), this.length);
+    this.length += other.length;
+  }
+
   /** The bytes written, in an array of their own size. */
   bytes(): Uint8Array {
     return this.buf.slice(0, this.length);
@@ -71,28 +79,95 @@ export function readVarint(bytes: Uint8Array, at: { pos: number }, end: number):
 
 // ---------------------------------------------------------------------------- sparse
 
-/** Encodes a sparse list set from parallel arrays (entries of token t at offsets[t]..offsets[t+1]). */
-export function encodeSparse(tokens: Uint32Array, entryOffsets: ArrayLike<number>, rows: ArrayLike<number>, weights: ArrayLike<number>, scale: number): SparseBlock {
-  const w = new ByteWriter(rows.length * 2 + 16);
-  const offsets = new Uint32Array(tokens.length + 1);
+/**
+ * Tokens per group of the sparse dictionary. A lookup binary-searches the groups' first tokens, then walks at
+ * most this many token headers; the ids and list lengths in between cost ~2 bytes a token instead of 8.
+ */
+export const SPARSE_GROUP = 16;
+
+/**
+ * Encodes sparse lists from parallel arrays (entries of tokens[t] at entryOffsets[t]..entryOffsets[t+1]).
+ * Per token: varint(token − the previous token of its group; 0 for a group's first), varint(byte length of
+ * its entries), then the entries.
+ */
+export function encodeSparse(tokens: ArrayLike<number>, entryOffsets: ArrayLike<number>, rows: ArrayLike<number>, weights: ArrayLike<number>, scale: number): SparseBlock {
+  const w = new ByteWriter(rows.length * 2 + tokens.length * 3 + 16);
+  const entries = new ByteWriter(256);
+  const groups = Math.ceil(tokens.length / SPARSE_GROUP);
+  const groupTokens = new Uint32Array(groups);
+  const groupOffsets = new Uint32Array(groups + 1);
   for (let t = 0; t < tokens.length; t++) {
-    offsets[t] = w.length;
+    const g = Math.floor(t / SPARSE_GROUP);
+    if (t % SPARSE_GROUP === 0) {
+      groupTokens[g] = tokens[t];
+      groupOffsets[g] = w.length;
+    }
+    entries.length = 0;
     let prev = -1;
     for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
-      w.varint(rows[e] - prev - 1);
-      w.byte(weights[e]);
+      entries.varint(rows[e] - prev - 1);
+      entries.byte(weights[e]);
       prev = rows[e];
     }
+    w.varint(t % SPARSE_GROUP === 0 ? 0 : tokens[t] - tokens[t - 1]);
+    w.varint(entries.length);
+    w.append(entries);
   }
-  offsets[tokens.length] = w.length;
-  return { tokens, offsets, postings: w.bytes(), entries: rows.length, scale };
+  groupOffsets[groups] = w.length;
+  return { groupTokens, groupOffsets, postings: w.bytes(), tokens: tokens.length, entries: rows.length, scale };
 }
 
-/** Calls fn(row, quantised weight) for each entry of token index t, rows ascending. */
-export function forEachSparse(s: SparseBlock, t: number, fn: (row: number, q: number) => void): void {
+/**
+ * Finds `token`'s list: sets at.pos/at.end to its entries' byte range and returns true, or returns false.
+ */
+export function findSparseList(s: SparseBlock, token: number, at: { pos: number; end: number }): boolean {
+  const { groupTokens, groupOffsets, postings } = s;
+  let lo = 0;
+  let hi = groupTokens.length - 1;
+  if (hi < 0 || token < groupTokens[0]) return false;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (groupTokens[mid] <= token) lo = mid;
+    else hi = mid - 1;
+  }
+  const end = groupOffsets[lo + 1];
+  const cur = { pos: groupOffsets[lo] };
+  let tok = groupTokens[lo];
+  while (cur.pos < end) {
+    tok += readVarint(postings, cur, end);
+    const len = readVarint(postings, cur, end);
+    if (tok === token) {
+      at.pos = cur.pos;
+      at.end = cur.pos + len;
+      return true;
+    }
+    if (tok > token) return false;
+    cur.pos += len;
+  }
+  return false;
+}
+
+/** Calls fn(token, start, end) for each token's entry byte range, tokens ascending. */
+export function forEachSparseList(s: SparseBlock, fn: (token: number, start: number, end: number) => void): void {
+  const { groupTokens, groupOffsets, postings } = s;
+  const cur = { pos: 0 };
+  for (let g = 0; g < groupTokens.length; g++) {
+    const end = groupOffsets[g + 1];
+    cur.pos = groupOffsets[g];
+    let tok = groupTokens[g];
+    while (cur.pos < end) {
+      tok += readVarint(postings, cur, end);
+      const len = readVarint(postings, cur, end);
+      fn(tok, cur.pos, cur.pos + len);
+      cur.pos += len;
+    }
+  }
+}
+
+/** Calls fn(row, quantised weight) for each entry in bytes start..end of the postings, rows ascending. */
+export function forEachSparseEntry(s: SparseBlock, start: number, end: number, fn: (row: number, q: number) => void): void {
   const { postings } = s;
-  const at = { pos: s.offsets[t] };
-  const end = s.offsets[t + 1];
+  const at = { pos: start };
   let row = -1;
   while (at.pos < end) {
     row += readVarint(postings, at, end) + 1;
@@ -100,24 +175,44 @@ export function forEachSparse(s: SparseBlock, t: number, fn: (row: number, q: nu
   }
 }
 
-/** Why the block's byte runs do not decode into `entries` entries over `rows` rows, or null. */
+/** Why the block does not decode into its `tokens` ascending token lists and `entries` entries over `rows` rows, or null. */
 export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
-  const { postings, offsets } = s;
+  const { groupTokens, groupOffsets, postings } = s;
+  const groups = groupTokens.length;
+  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== postings.length) return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${postings.length} bytes`;
   const at = { pos: 0 };
-  let n = 0;
-  for (let t = 0; t < s.tokens.length; t++) {
-    const end = offsets[t + 1];
-    let row = -1;
+  let tokens = 0;
+  let entries = 0;
+  let last = -1;
+  for (let g = 0; g < groups; g++) {
+    const end = groupOffsets[g + 1];
+    if (at.pos !== groupOffsets[g] || !(end > at.pos)) return `sparse group ${g} does not start where the previous one ended, or is empty`;
+    let tok = groupTokens[g];
+    let first = true;
     while (at.pos < end) {
       const gap = readVarint(postings, at, end);
-      if (gap < 0 || at.pos >= end) return `sparse postings of token ${s.tokens[t]} are cut short or malformed`;
-      row += gap + 1;
-      if (row >= rows) return `sparse entry ${n} names row ${row} of ${rows}`;
-      at.pos++;
-      n++;
+      const len = readVarint(postings, at, end);
+      if (gap < 0 || len < 0 || at.pos + len > end) return `sparse group ${g} is cut short or malformed`;
+      if (first ? gap !== 0 : gap === 0) return `sparse token ids of group ${g} are not strictly ascending`;
+      tok += gap;
+      first = false;
+      if (tok <= last) return 'sparse token ids are not strictly ascending';
+      last = tok;
+      tokens++;
+      const listEnd = at.pos + len;
+      let row = -1;
+      while (at.pos < listEnd) {
+        const rg = readVarint(postings, at, listEnd);
+        if (rg < 0 || at.pos >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
+        row += rg + 1;
+        if (row >= rows) return `sparse entry ${entries} names row ${row} of ${rows}`;
+        at.pos++;
+        entries++;
+      }
     }
   }
-  return n === s.entries ? null : `sparse block says ${s.entries} entries but holds ${n}`;
+  if (tokens !== s.tokens) return `sparse block says ${s.tokens} tokens but holds ${tokens}`;
+  return entries === s.entries ? null : `sparse block says ${s.entries} entries but holds ${entries}`;
 }
 
 // ---------------------------------------------------------------------------- BM25

@@ -149,7 +149,7 @@ export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
 }
 
 function emptySparse(): SparseBlock {
-  return { tokens: new Uint32Array(0), offsets: new Uint32Array(1), postings: new Uint8Array(0), entries: 0, scale: 1 };
+  return { groupTokens: new Uint32Array(0), groupOffsets: new Uint32Array(1), postings: new Uint8Array(0), tokens: 0, entries: 0, scale: 1 };
 }
 
 function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
@@ -223,7 +223,7 @@ export function segmentBytes(s: SegmentRecord): number {
   for (const id of s.ids) b += id.length * 2;
   for (const m of s.metadata) if (m) b += JSON.stringify(m).length;
   if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
-  if (s.sparse) b += s.sparse.tokens.byteLength + s.sparse.offsets.byteLength + s.sparse.postings.byteLength;
+  if (s.sparse) b += s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength;
   if (s.colbert) b += s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength;
   if (s.bm25) {
     for (const t of s.bm25.terms) b += t.length * 2;

@@ -41,12 +41,11 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
   }
   if (seg.sparse) {
-    const { tokens, offsets, postings, scale, entries } = seg.sparse;
-    if (!(tokens instanceof Uint32Array) || !(postings instanceof Uint8Array) || !Number.isSafeInteger(entries)) return 'sparse block is not in the schema 4 layout';
-    const bad = csrProblem('sparse', tokens.length, offsets, postings.length);
-    if (bad) return bad;
+    const { groupTokens, groupOffsets, postings, scale, tokens, entries } = seg.sparse;
+    if (!(groupTokens instanceof Uint32Array) || !(groupOffsets instanceof Uint32Array) || !(postings instanceof Uint8Array) || !Number.isSafeInteger(tokens) || !Number.isSafeInteger(entries)) {
+      return 'sparse block is not in the schema 4 layout';
+    }
     if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
-    for (let t = 1; t < tokens.length; t++) if (tokens[t] <= tokens[t - 1]) return 'sparse token ids are not strictly ascending';
     const p = sparsePostingsProblem(seg.sparse, rows);
     if (p) return p;
   }
@@ -91,10 +90,10 @@ export function segmentChecksum(seg: SegmentRecord): number {
   let c = 0;
   for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
   if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
-  if (seg.sparse) for (const a of [seg.sparse.tokens, seg.sparse.offsets, seg.sparse.postings]) c = crc32(bytes(a), c);
+  if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
   if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
   if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
-  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.sparse?.entries ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
+  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.sparse?.tokens ?? null, seg.sparse?.entries ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
   return crc32(enc.encode(JSON.stringify(rest)), c);
 }
 

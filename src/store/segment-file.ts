@@ -42,7 +42,8 @@ interface Header {
   denseDims: number | null;
   colbertDims: number | null;
   sparseScale: number | null;
-  /** Format 3: the sparse block's entry count. */
+  /** Format 3: the sparse block's token and entry counts. */
+  sparseTokens?: number | null;
   sparseEntries?: number | null;
   bm25Terms: string[] | null;
   blobs: Record<string, [ArrayName, number, number]>; // type, byte offset, element count
@@ -64,8 +65,8 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   if (seg.dense) arrays.push(['dense.codes', seg.dense.codes], ['dense.scales', seg.dense.scales]);
   if (seg.sparse)
     arrays.push(
-      ['sparse.tokens', seg.sparse.tokens],
-      ['sparse.offsets', seg.sparse.offsets],
+      ['sparse.groupTokens', seg.sparse.groupTokens],
+      ['sparse.groupOffsets', seg.sparse.groupOffsets],
       ['sparse.postings', seg.sparse.postings],
     );
   if (seg.colbert)
@@ -95,6 +96,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     denseDims: seg.dense?.dims ?? null,
     colbertDims: seg.colbert?.dims ?? null,
     sparseScale: seg.sparse?.scale ?? null,
+    sparseTokens: seg.sparse?.tokens ?? null,
     sparseEntries: seg.sparse?.entries ?? null,
     bm25Terms: seg.bm25?.terms ?? null,
     blobs,
@@ -186,11 +188,14 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
       rowDoc: arr('rowDoc'),
       rowSpans: arr('rowSpans'),
       dense: has('dense.codes') ? { dims: header.denseDims!, codes: arr('dense.codes'), scales: arr('dense.scales') } : null,
-      sparse: !has('sparse.tokens')
-        ? null
-        : version >= 3
-          ? { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), postings: arr('sparse.postings'), entries: header.sparseEntries!, scale: header.sparseScale! }
-          : { tokens: arr('sparse.tokens'), offsets: arr('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! },
+      sparse:
+        version >= 3
+          ? has('sparse.postings')
+            ? { groupTokens: arr('sparse.groupTokens'), groupOffsets: arr('sparse.groupOffsets'), postings: arr('sparse.postings'), tokens: header.sparseTokens!, entries: header.sparseEntries!, scale: header.sparseScale! }
+            : null
+          : has('sparse.tokens')
+            ? { tokens: arr<Uint32Array>('sparse.tokens'), offsets: arr<Uint32Array>('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! }
+            : null,
       colbert: has('colbert.codes') ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') } : null,
       bm25: !has('bm25.offsets')
         ? null

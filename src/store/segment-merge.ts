@@ -3,7 +3,7 @@
  * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
  * the merged segment's max weight); BM25 postings are carried over by term.
  */
-import { bm25ListBytes, decodeBm25Into, forEachSparse } from './postings.ts';
+import { bm25ListBytes, decodeBm25Into, forEachSparseEntry, forEachSparseList } from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { SegmentRecord } from './types.ts';
 
@@ -47,16 +47,16 @@ export function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Fl
   const s = seg.sparse!;
   const n = seg.rowDoc.length;
   const counts = new Uint32Array(n);
-  for (let t = 0; t < s.tokens.length; t++) forEachSparse(s, t, (r) => counts[r]++);
+  forEachSparseList(s, (_, start, end) => forEachSparseEntry(s, start, end, (r) => counts[r]++));
   const out = Array.from(counts, (c) => ({ ids: new Uint32Array(c), weights: new Float32Array(c) }));
   const fill = new Uint32Array(n);
-  for (let t = 0; t < s.tokens.length; t++) {
-    forEachSparse(s, t, (r, q) => {
+  forEachSparseList(s, (token, start, end) =>
+    forEachSparseEntry(s, start, end, (r, q) => {
       const at = fill[r]++;
-      out[r].ids[at] = s.tokens[t]; // tokens ascending, so each row's ids come out ascending
+      out[r].ids[at] = token; // tokens ascending, so each row's ids come out ascending
       out[r].weights[at] = q * s.scale;
-    });
-  }
+    }),
+  );
   return out;
 }
 

@@ -21,15 +21,17 @@ export const MIN_READ_SCHEMA = 2;
 
 /** Sparse postings of one segment by token id (rows ascending inside each token), coded as postings.ts says. */
 export interface SparseBlock {
-  /** Distinct token ids, ascending. */
-  tokens: Uint32Array;
-  /** offsets[i]..offsets[i+1] is the byte run of tokens[i]'s entries in `postings`; length tokens.length + 1. */
-  offsets: Uint32Array;
+  /** First token id of each group of SPARSE_GROUP consecutive tokens, ascending. */
+  groupTokens: Uint32Array;
+  /** Byte offset of each group in `postings`; length groups + 1 (the last is postings.length). */
+  groupOffsets: Uint32Array;
   /**
-   * Per entry: the segment-local row as a varint gap, then its weight quantised to uint8:
-   * w ≈ q · scale (round to nearest, so |error| ≤ scale/2).
+   * Per token: its id (as a gap inside its group) and byte length, then per entry the segment-local row as a
+   * varint gap and its weight quantised to uint8: w ≈ q · scale (round to nearest, so |error| ≤ scale/2).
    */
   postings: Uint8Array;
+  /** Distinct tokens in all. */
+  tokens: number;
   /** Entries in all (what the byte runs decode to). */
   entries: number;
   scale: number;

@@ -1,0 +1,77 @@
+/** Coded postings: lookups over the grouped dictionary, round trips with long gaps, and damage refused. */
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../util/random.ts';
+import { bm25PostingsProblem, decodeBm25Into, encodeBm25, encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './postings.ts';
+
+/** tokens → sorted rows with weights, over `rows` rows; gaps up to ~rows (multi-byte varints). */
+function randomLists(seed: number, nTokens: number, rows: number) {
+  const r = mulberry32(seed);
+  const tokens: number[] = [];
+  let t = 0;
+  for (let i = 0; i < nTokens; i++) tokens.push((t += 1 + Math.floor(r() * (i % 5 === 0 ? 300_000 : 40))));
+  const lists = tokens.map(() => {
+    const set = new Set<number>();
+    const n = 1 + Math.floor(r() * 6);
+    while (set.size < n) set.add(Math.floor(r() * rows));
+    return [...set].sort((a, b) => a - b).map((row) => [row, 1 + Math.floor(r() * 255)] as [number, number]);
+  });
+  const offsets = [0];
+  const flatRows: number[] = [];
+  const weights: number[] = [];
+  for (const l of lists) {
+    for (const [row, w] of l) flatRows.push(row), weights.push(w);
+    offsets.push(flatRows.length);
+  }
+  return { tokens, lists, block: encodeSparse(tokens, offsets, flatRows, weights, 0.5) };
+}
+
+describe('sparse postings', () => {
+  it('every token is found with its entries; ids between, below and above are not', () => {
+    const { tokens, lists, block } = randomLists(3, 5 * SPARSE_GROUP + 3, 70_000);
+    expect(block.groupTokens.length).toBe(6);
+    expect(sparsePostingsProblem(block, 70_000)).toBeNull();
+    const at = { pos: 0, end: 0 };
+    tokens.forEach((t, i) => {
+      expect(findSparseList(block, t, at)).toBe(true);
+      const got: [number, number][] = [];
+      forEachSparseEntry(block, at.pos, at.end, (row, q) => got.push([row, q]));
+      expect(got).toEqual(lists[i]);
+      if (!tokens.includes(t + 1)) expect(findSparseList(block, t + 1, at)).toBe(false);
+    });
+    expect(findSparseList(block, tokens[0] - 1, at)).toBe(false);
+    expect(findSparseList(block, 2 ** 32 - 1, at)).toBe(false);
+    const seen: number[] = [];
+    forEachSparseList(block, (t) => seen.push(t));
+    expect(seen).toEqual(tokens);
+  });
+
+  it('refuses a row past the segment, a cut list, wrong counts and bytes that do not parse', () => {
+    const { block } = randomLists(4, 40, 300);
+    expect(sparsePostingsProblem(block, 300)).toBeNull();
+    expect(sparsePostingsProblem(block, 10)).toMatch(/names row \d+ of 10/);
+    expect(sparsePostingsProblem({ ...block, entries: block.entries + 1 }, 300)).toMatch(/entries/);
+    expect(sparsePostingsProblem({ ...block, tokens: 3 }, 300)).toMatch(/tokens/);
+    expect(sparsePostingsProblem({ ...block, postings: block.postings.slice(0, -1) }, 300)).toMatch(/sparse groups/);
+    const junk = { ...block, postings: block.postings.map(() => 0xff) };
+    expect(sparsePostingsProblem(junk, 300)).toMatch(/malformed|ascending/);
+    const swapped = { ...block, groupTokens: block.groupTokens.slice().reverse() };
+    expect(sparsePostingsProblem(swapped, 300)).toMatch(/ascending/);
+  });
+});
+
+describe('BM25 postings', () => {
+  it('round-trips documents and term frequencies (1 in the gap bit, others after), gaps of any size', () => {
+    const docs = [0, 1, 200, 70_000, 2 ** 20, 5, 6, 7];
+    const tfs = [1, 2, 1, 65_535, 3, 1, 1, 300];
+    const b = encodeBm25(['a', 'b'], [0, 5, 8], docs, tfs, new Uint32Array(2 ** 20 + 1));
+    expect(bm25PostingsProblem(b, 2 ** 20 + 1)).toBeNull();
+    expect(bm25PostingsProblem(b, 70_001)).toMatch(/names document 1048576/);
+    const d = new Uint32Array(32);
+    const t = new Uint32Array(32);
+    expect(decodeBm25Into(b, 0, d, t, 0)).toBe(5);
+    expect(decodeBm25Into(b, 1, d, t, 5)).toBe(8);
+    expect([...d.subarray(0, 8)]).toEqual(docs);
+    expect([...t.subarray(0, 8)]).toEqual(tfs);
+    expect(bm25PostingsProblem({ ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) }, 2 ** 20 + 1)).toMatch(/cut short/);
+  });
+});
