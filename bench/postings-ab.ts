@@ -13,9 +13,11 @@ const oldRoot = resolve(process.argv[2] ?? '');
 const n = Number(process.argv[process.argv.indexOf('--n') + 1] || 10_000) || 10_000;
 type Mod = typeof import('../src/search/m3-index.ts');
 type MemMod = typeof import('../src/store/memory-store.ts');
+type CheckMod = typeof import('../src/store/segment-check.ts');
 const load = async (root: string) => ({
   M3Index: ((await import(`${root}/src/search/m3-index.ts`)) as Mod).M3Index,
   MemoryStore: ((await import(`${root}/src/store/memory-store.ts`)) as MemMod).MemoryStore,
+  check: (await import(`${root}/src/store/segment-check.ts`)) as CheckMod,
 });
 const impls = { old: await load(oldRoot), new: await load(resolve('.')) };
 const w = new Workload(n);
@@ -31,7 +33,15 @@ for (const [name, m] of Object.entries(impls)) {
   indexes[name] = idx;
   let sparse = 0;
   let bm25 = 0;
-  for (const s of await store.readSegments()) {
+  const segs = await store.readSegments();
+  // What an IdbStore open checks per segment record: structure, then the checksum.
+  let t = performance.now();
+  for (let rep = 0; rep < 3; rep++) for (const s of segs) if (m.check.segmentProblem(s as never, 1024)) throw new Error('segment problem');
+  const checkMs = (performance.now() - t) / 3;
+  t = performance.now();
+  for (let rep = 0; rep < 3; rep++) for (const s of segs) m.check.segmentChecksum(s as never);
+  console.log(`${name}: structure check ${checkMs.toFixed(1)} ms, checksum ${((performance.now() - t) / 3).toFixed(1)} ms per open (${segs.length} segments)`);
+  for (const s of segs) {
     const sp = s.sparse as unknown as Record<string, ArrayBufferView>;
     const bm = s.bm25 as unknown as Record<string, ArrayBufferView | string[]>;
     for (const k of ['tokens', 'offsets', 'rows', 'weights', 'postings']) sparse += sp[k]?.byteLength ?? 0;

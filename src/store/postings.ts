@@ -177,36 +177,56 @@ export function forEachSparseEntry(s: SparseBlock, start: number, end: number, f
 
 /** Why the block does not decode into its `tokens` ascending token lists and `entries` entries over `rows` rows, or null. */
 export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
-  const { groupTokens, groupOffsets, postings } = s;
+  const { groupTokens, groupOffsets, postings: bytes } = s;
   const groups = groupTokens.length;
-  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== postings.length) return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${postings.length} bytes`;
-  const at = { pos: 0 };
+  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length) return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
+  // Runs on every open over every byte: varints decoded inline (a byte past `end` reads as undefined → 0,
+  // and the position checks below catch it).
+  let p = 0;
   let tokens = 0;
   let entries = 0;
   let last = -1;
   for (let g = 0; g < groups; g++) {
     const end = groupOffsets[g + 1];
-    if (at.pos !== groupOffsets[g] || !(end > at.pos)) return `sparse group ${g} does not start where the previous one ended, or is empty`;
+    if (p !== groupOffsets[g] || !(end > p)) return `sparse group ${g} does not start where the previous one ended, or is empty`;
     let tok = groupTokens[g];
     let first = true;
-    while (at.pos < end) {
-      const gap = readVarint(postings, at, end);
-      const len = readVarint(postings, at, end);
-      if (gap < 0 || len < 0 || at.pos + len > end) return `sparse group ${g} is cut short or malformed`;
+    while (p < end) {
+      let b = bytes[p++];
+      let gap = b & 0x7f;
+      for (let shift = 7; b >= 0x80; shift += 7) {
+        if (shift > 21) return `sparse group ${g} is malformed`;
+        b = bytes[p++];
+        gap |= (b & 0x7f) << shift;
+      }
+      b = bytes[p++];
+      let len = b & 0x7f;
+      for (let shift = 7; b >= 0x80; shift += 7) {
+        if (shift > 21) return `sparse group ${g} is malformed`;
+        b = bytes[p++];
+        len |= (b & 0x7f) << shift;
+      }
+      const listEnd = p + len;
+      if (p > end || listEnd > end) return `sparse group ${g} is cut short or malformed`;
       if (first ? gap !== 0 : gap === 0) return `sparse token ids of group ${g} are not strictly ascending`;
       tok += gap;
       first = false;
       if (tok <= last) return 'sparse token ids are not strictly ascending';
       last = tok;
       tokens++;
-      const listEnd = at.pos + len;
       let row = -1;
-      while (at.pos < listEnd) {
-        const rg = readVarint(postings, at, listEnd);
-        if (rg < 0 || at.pos >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
+      while (p < listEnd) {
+        b = bytes[p++];
+        let rg = b & 0x7f;
+        for (let shift = 7; b >= 0x80; shift += 7) {
+          if (shift > 21) return `sparse postings of token ${tok} are malformed`;
+          b = bytes[p++];
+          rg |= (b & 0x7f) << shift;
+        }
         row += rg + 1;
+        if (p >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
         if (row >= rows) return `sparse entry ${entries} names row ${row} of ${rows}`;
-        at.pos++;
+        p++;
         entries++;
       }
     }
@@ -263,15 +283,28 @@ export function bm25ListBytes(b: Bm25Block, t: number): number {
 
 /** Why the block's byte runs do not decode into postings over `docs` documents, or null. */
 export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
-  const { postings, offsets } = b;
-  const at = { pos: 0 };
+  const { postings: bytes, offsets } = b;
+  let p = 0;
+  // Every open, every byte: varints inline, as in sparsePostingsProblem.
   for (let t = 0; t < b.terms.length; t++) {
     const end = offsets[t + 1];
     let doc = -1;
-    while (at.pos < end) {
-      const v = readVarint(postings, at, end);
-      const tf = v < 0 ? -1 : v & 1 ? 1 : readVarint(postings, at, end);
-      if (tf < 0) return `BM25 postings of ${JSON.stringify(b.terms[t])} are cut short or malformed`;
+    while (p < end) {
+      let c = bytes[p++];
+      let v = c & 0x7f;
+      for (let shift = 7; c >= 0x80; shift += 7) {
+        if (shift > 21) return `BM25 postings of ${JSON.stringify(b.terms[t])} are malformed`;
+        c = bytes[p++];
+        v |= (c & 0x7f) << shift;
+      }
+      if (!(v & 1)) {
+        c = bytes[p++];
+        for (let shift = 7; c >= 0x80; shift += 7) {
+          if (shift > 21) return `BM25 postings of ${JSON.stringify(b.terms[t])} are malformed`;
+          c = bytes[p++];
+        }
+      }
+      if (p > end) return `BM25 postings of ${JSON.stringify(b.terms[t])} are cut short or malformed`;
       doc += (v >>> 1) + 1;
       if (doc >= docs) return `BM25 posting of ${JSON.stringify(b.terms[t])} names document ${doc} of ${docs}`;
     }
