@@ -40,7 +40,7 @@ export class SparseAccumulator {
         if (!(wq > 0)) continue;
         if (!findSparseList(seg.sparse, query.ids[q], list)) continue;
         const f = wq * scale;
-        let row = seg.rowBase - 1;
+        let row = seg.rowBase;
         // Gap varints inlined (postings.ts): one byte for gaps < 128, the usual case.
         for (let p = list.pos, end = list.end; p < end; ) {
           let b = postings[p++];
@@ -49,7 +49,7 @@ export class SparseAccumulator {
             b = postings[p++];
             gap |= (b & 0x7f) << shift;
           }
-          row += gap + 1;
+          row += gap;
           if (acc[row] === 0) touched[n++] = row; // contributions are > 0, so 0 = not yet touched
           acc[row] += f * postings[p++];
         }

@@ -1,5 +1,6 @@
 /** Coded postings: lookups over the grouped dictionary, round trips with long gaps, and damage refused. */
 import { describe, expect, it } from 'vitest';
+import { SparseAccumulator } from '../search/sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
 import { bm25PostingsProblem, decodeBm25Into, encodeBm25, encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './postings.ts';
 
@@ -43,6 +44,21 @@ describe('sparse postings', () => {
     const seen: number[] = [];
     forEachSparseList(block, (t) => seen.push(t));
     expect(seen).toEqual(tokens);
+  });
+
+  it('a row named twice for one token (its input repeated the token) keeps both entries, as schema 3 did', () => {
+    const b = encodeSparse([7], [0, 4], [3, 3, 200, 200], [10, 20, 30, 40], 1);
+    expect(sparsePostingsProblem(b, 201)).toBeNull();
+    const at = { pos: 0, end: 0 };
+    expect(findSparseList(b, 7, at)).toBe(true);
+    const got: number[][] = [];
+    forEachSparseEntry(b, at.pos, at.end, (row, q) => got.push([row, q]));
+    expect(got).toEqual([[3, 10], [3, 20], [200, 30], [200, 40]]);
+    const acc = new SparseAccumulator();
+    const touched = acc.run({ ids: Uint32Array.of(7), weights: Float32Array.of(0.5) }, [{ rowBase: 0, sparse: b }], 201);
+    expect([...touched]).toEqual([3, 200]);
+    expect(acc.score(3)).toBe(Math.fround(Math.fround(0.5 * 10) + 0.5 * 20));
+    expect(() => encodeSparse([7], [0, 2], [5, 4], [1, 1], 1)).toThrow(/cannot be stored/);
   });
 
   it('refuses a row past the segment, a cut list, wrong counts and bytes that do not parse', () => {

@@ -1,8 +1,9 @@
 /**
  * Compact postings (schema 4): each posting list is a byte run of LEB128 varints, read in place.
  *
- * Rows (sparse) and documents (BM25) ascend inside a list, so each is stored as its gap: the first as
- * itself, the next ones as (this − previous − 1). A segment holds far fewer than 2^28 rows, so a varint
+ * Documents (BM25) ascend inside a list, so each is stored as its gap: the first as itself, the next ones
+ * as (this − previous − 1). Sparse rows may repeat (a row whose input named a token twice keeps both
+ * entries, as schema 3 did, so scores stay the same): their gaps are (this − previous), the first the row. A segment holds far fewer than 2^28 rows, so a varint
  * is at most 4 bytes; longer ones are refused as damage.
  *
  *   sparse, per token:  varint(token gap in its group of 16), varint(byte length), then per entry:
@@ -103,9 +104,9 @@ export function encodeSparse(tokens: ArrayLike<number>, entryOffsets: ArrayLike<
       groupOffsets[g] = w.length;
     }
     entries.length = 0;
-    let prev = -1;
+    let prev = 0;
     for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
-      entries.varint(rows[e] - prev - 1);
+      entries.varint(rows[e] - prev);
       entries.byte(weights[e]);
       prev = rows[e];
     }
@@ -168,9 +169,9 @@ export function forEachSparseList(s: SparseBlock, fn: (token: number, start: num
 export function forEachSparseEntry(s: SparseBlock, start: number, end: number, fn: (row: number, q: number) => void): void {
   const { postings } = s;
   const at = { pos: start };
-  let row = -1;
+  let row = 0;
   while (at.pos < end) {
-    row += readVarint(postings, at, end) + 1;
+    row += readVarint(postings, at, end);
     fn(row, postings[at.pos++]);
   }
 }
@@ -214,7 +215,7 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
       if (tok <= last) return 'sparse token ids are not strictly ascending';
       last = tok;
       tokens++;
-      let row = -1;
+      let row = 0;
       while (p < listEnd) {
         b = bytes[p++];
         let rg = b & 0x7f;
@@ -223,7 +224,7 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
           b = bytes[p++];
           rg |= (b & 0x7f) << shift;
         }
-        row += rg + 1;
+        row += rg;
         if (p >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
         if (row >= rows) return `sparse entry ${entries} names row ${row} of ${rows}`;
         p++;
@@ -351,7 +352,7 @@ export function hasLegacyPostings(seg: LegacySegment | SegmentRecord): boolean {
 export function compactPostings(seg: LegacySegment): SegmentRecord {
   const out = { ...seg } as SegmentRecord;
   const s = seg.sparse;
-  if (isLegacySparse(s) && legacyCsrOk(s.offsets, s.tokens?.length, s.rows?.length) && s.weights?.length === s.rows.length && ascending(s.offsets, s.rows)) {
+  if (isLegacySparse(s) && legacyCsrOk(s.offsets, s.tokens?.length, s.rows?.length) && s.weights?.length === s.rows.length && ascending(s.offsets, s.rows, true)) {
     out.sparse = encodeSparse(s.tokens, s.offsets, s.rows, s.weights, s.scale);
   }
   const b = seg.bm25;
@@ -368,9 +369,9 @@ function legacyCsrOk(offsets: Uint32Array | undefined, groups: number | undefine
   return true;
 }
 
-/** Entries strictly ascending inside each group (what gap coding needs). */
-function ascending(offsets: Uint32Array, values: ArrayLike<number>): boolean {
-  for (let g = 0; g + 1 < offsets.length; g++) for (let e = offsets[g] + 1; e < offsets[g + 1]; e++) if (values[e] <= values[e - 1]) return false;
+/** Entries ascending inside each group, strictly unless `repeats` (what gap coding needs). */
+function ascending(offsets: Uint32Array, values: ArrayLike<number>, repeats = false): boolean {
+  for (let g = 0; g + 1 < offsets.length; g++) for (let e = offsets[g] + 1; e < offsets[g + 1]; e++) if (values[e] < values[e - 1] || (!repeats && values[e] === values[e - 1])) return false;
   return true;
 }
 
