@@ -148,7 +148,8 @@ function referenceBm25(live: Bm25DocTerms[], query: RefQuery, { k1, b }: { k1: n
   const N = live.length;
   const avg = N === 0 ? 0 : live.reduce((a, d) => a + d.length, 0) / N;
   const words = typeof query === 'string' ? query.split(/\s+/).filter(Boolean).map((term) => ({ term, weight: 1 })) : query;
-  const df = (t: string) => live.filter((d) => (d.terms.get(t) ?? 0) > 0).length;
+  const dfs = new Map<string, number>();
+  const df = (t: string) => dfs.get(t) ?? dfs.set(t, live.filter((d) => (d.terms.get(t) ?? 0) > 0).length).get(t)!;
   const qw = new Map<string, number>();
   for (const { term, weight } of words) if (weight > 0 && df(term) > 0) qw.set(term, (qw.get(term) ?? 0) + weight);
   const scores = new Map<number, number>();
