@@ -170,50 +170,97 @@ test('document text with <script>, onerror and javascript: links shows as text a
   expect(requests.filter((u) => /\/(x|y)$/.test(new URL(u).pathname))).toEqual([]);
 });
 
-test('the main thread stays responsive while the worker loads the model and indexes a corpus', async ({ page }) => {
+test('the main thread stays responsive while the worker loads the model and indexes a corpus', async ({ page }, testInfo) => {
   await page.addInitScript(() => {
     const w = window as any;
     w.__longTasks = [] as [number, number][];
-    w.__longScripts = [] as [string, number][];
+    w.__longScripts = [] as [string, string, number][];
+    w.__keys = [] as { indexing: string | undefined; label: string }[];
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) w.__longTasks.push([Math.round(e.startTime), Math.round(e.duration)]);
     }).observe({ type: 'longtask', buffered: true });
     // Long animation frames name the scripts that ran in them: what this page's own code costs.
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries() as any[]) for (const sc of e.scripts ?? []) w.__longScripts.push([`${sc.invoker} ${String(sc.sourceURL).split('/').pop()}`, Math.round(sc.duration)]);
+      for (const e of list.getEntries() as any[]) for (const sc of e.scripts ?? []) w.__longScripts.push([String(sc.invoker), String(sc.sourceURL), Math.round(sc.duration)]);
     }).observe({ type: 'long-animation-frame', buffered: true });
+    // A key press is handled on the main thread: note how far indexing was when it was.
+    document.addEventListener('keydown', () => w.__keys.push({ indexing: document.body.dataset.indexing, label: document.getElementById('index-progress-label')?.textContent ?? '' }));
   });
   await openDemo(page, '?device=wasm'); // model load + the project docs, in the worker
   // A bigger corpus: 2,000 documents dropped as one .jsonl file.
-  const lines = Array.from({ length: 2000 }, (_, i) =>
+  const N = 2000;
+  const lines = Array.from({ length: N }, (_, i) =>
     JSON.stringify({ id: `gen-${i}`, text: `Generated document ${i} about ${['boundary layers', 'sparse retrieval', 'offline search', 'service workers', 'vector quantisation'][i % 5]} and the number ${i * 7}.` }),
   );
   const before = await count(page);
   const t0 = Date.now();
   await page.setInputFiles('#files', { name: 'generated.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) });
-  await page.waitForFunction(() => document.body.dataset.indexing === 'yes', null, { timeout: 10_000 }).catch(() => undefined);
   // While it runs, the progress line shows both rates and the device.
   await expect(page.locator('#index-progress-label')).toContainText(/of 2000 documents · [\d.]+ docs\/s · \d+ tokens\/s on WASM q8/);
+  // Tied to progress, not to the clock: once the worker has reported a batch done (and before the last), a key
+  // press and an animation frame are both served while indexing goes on. Were the work on the main thread,
+  // neither would run before it ended.
+  const mid = await page.waitForFunction(() => Number(/^(\d+) of/.exec(document.getElementById('index-progress-label')?.textContent ?? '')?.[1]) > 0, null, { timeout: 90_000 });
+  await mid.dispose();
+  await page.keyboard.press('Shift');
+  const frame = await page.evaluate(() => new Promise<string | undefined>((r) => requestAnimationFrame(() => r(document.body.dataset.indexing))));
   await waitIndexed(page);
   const secs = (Date.now() - t0) / 1000;
-  expect(await count(page)).toBe(before + 2000);
+  expect(await count(page)).toBe(before + N);
+  const keys: { indexing: string; label: string }[] = await page.evaluate(() => (window as any).__keys);
+  expect(keys.length).toBe(1);
+  expect(keys[0].indexing).toBe('yes');
+  const doneAtKey = Number(/^(\d+) of 2000/.exec(keys[0].label)?.[1]);
+  expect(doneAtKey).toBeGreaterThan(0);
+  expect(doneAtKey).toBeLessThan(N);
+  expect(frame).toBe('yes');
   await search(page, 'service workers');
+
+  // Structure: no encoder or ranker code runs on the main thread. Every script the page loaded lacks what the
+  // worker's scripts hold: ONNX Runtime's InferenceSession (the encoder) and the BM25 ranker's scoreDocs.
+  const markers = ['InferenceSession', 'scoreDocs'];
+  const scriptsOf = (urls: string[]) => [...new Set(urls.filter((u) => /\.m?js(\?|$)/.test(u)))];
+  const worker = page.workers().find((w) => /m3\.worker/.test(w.url()));
+  expect(worker, 'the m3-search worker').toBeTruthy();
+  // The page fetches the worker's entry script to start it (it runs in the worker): not a main-thread script.
+  const fetched = await page.evaluate(() => [...performance.getEntriesByType('resource').map((e) => e.name), ...[...document.scripts].map((s) => s.src)]);
+  expect(fetched).toContain(worker!.url());
+  const pageScripts = scriptsOf(fetched).filter((u) => u !== worker!.url());
+  const workerScripts = scriptsOf([worker!.url(), ...(await worker!.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name)))]);
+  const text = async (u: string) => (await page.request.get(u)).text();
+  const holds = async (urls: string[]) => {
+    const all = (await Promise.all(urls.map(text))).join('\n');
+    return markers.filter((m) => all.includes(m));
+  };
+  expect(pageScripts.length).toBeGreaterThan(0);
+  expect(await holds(workerScripts)).toEqual(markers);
+  expect(await holds(pageScripts), `main-thread scripts ${pageScripts.join(', ')}`).toEqual([]);
+  // Every script attributed to a long frame is one of those (or the browser's own, without a source URL).
   const tasks: [number, number][] = await page.evaluate(() => (window as any).__longTasks);
-  const scripts: [string, number][] = await page.evaluate(() => (window as any).__longScripts);
-  const longest = Math.max(0, ...tasks.map((t) => t[1]));
-  const longestScript = Math.max(0, ...scripts.map((t) => t[1]));
+  const scripts: [string, string, number][] = await page.evaluate(() => (window as any).__longScripts);
+  const pageUrl = page.url().split('?')[0];
+  const foreign = scripts.filter(([, src]) => src && !pageScripts.includes(src) && src.split('?')[0] !== pageUrl);
+  expect(foreign).toEqual([]);
+
+  // The figures are recorded, not asserted (they follow the machine's load: on the shared 2-core machine at load
+  // average 16 the longest long task was 2,070 ms, the longest page script 95 ms): printed, and written to
+  // test-results/<this test>/main-thread.json.
+  const figures = {
+    loadavg: loadavg().map((l) => l.toFixed(1)),
+    seconds: Number(secs.toFixed(1)),
+    docsBefore: before,
+    longTasks: tasks.length,
+    longestTaskMs: Math.max(0, ...tasks.map((t) => t[1])),
+    longestPageScriptMs: Math.max(0, ...scripts.map((t) => t[2])),
+    doneAtKeyPress: doneAtKey,
+    tasks,
+    scripts: scripts.map(([invoker, src, ms]) => [invoker, src.split('/').pop(), ms]),
+  };
   console.log(
-    `long tasks on the main thread: ${tasks.length}, longest ${longest} ms [start, ms] ${JSON.stringify(tasks)}; ` +
-      `longest script in a long frame ${longestScript} ms ${JSON.stringify(scripts)} (model load + ${before} docs + 2,000 docs in ${secs.toFixed(1)} s)`,
+    `main thread while indexing: ${figures.longTasks} long tasks, longest ${figures.longestTaskMs} ms; longest page script in a long frame ` +
+      `${figures.longestPageScriptMs} ms (model load + ${before} docs + ${N} docs in ${figures.seconds} s, load average ${figures.loadavg.join(' ')})`,
   );
-  // Measured on this 2-core machine (shared, load average ~12): longest long task 150–600 ms, all of them
-  // frames whose rendering waited for a CPU (no script of the page in them) while ORT's threads and the
-  // service worker's precache download ran; the page's own scripts took at most ~55 ms (a 62 ms rAF callback
-  // seen once was Playwright's own waitForFunction polling). The bounds: the
-  // page's code never blocks for long, and no task comes near what indexing on the main thread costs
-  // (seconds for this corpus).
-  expect(longestScript).toBeLessThan(100);
-  expect(longest).toBeLessThan(1000);
+  writeFileSync(testInfo.outputPath('main-thread.json'), JSON.stringify(figures, null, 1));
 });
 
 test('a dropped binary or oversized file gets a clear message and indexes nothing', async ({ page }) => {

@@ -425,12 +425,30 @@ test('quota: a real QuotaExceededError becomes M3QuotaError, the index stays con
   expect(more).toBe(r.count + 500);
 });
 
-test('two tabs write one index concurrently: all docs, exact count, no key collisions', async ({ context }) => {
+test('two tabs write one index concurrently: the write lock handed over every round, all docs, exact count, no key collisions', async ({ context }) => {
   const committed = [0, 0];
   const waiters: (() => void)[] = [];
   await context.exposeFunction('reportCommitted', (tab: number, n: number) => {
     committed[tab] = n;
     for (const w of waiters.splice(0)) w();
+  });
+  // The write lock's history, as the tabs report it: a request, entering the critical section, leaving it.
+  // A tab that enters holds it until the other tab has requested it too, so every round hands the lock over
+  // from one tab to the other while the second waits; a broken lock (both inside at once) shows as overlap.
+  const lockLog: { tab: number; kind: 'request' | 'enter' | 'exit' }[] = [];
+  const requests = [0, 0];
+  const lockWaiters: (() => void)[] = [];
+  await context.exposeFunction('lockEvent', async (tab: number, kind: 'request' | 'enter' | 'exit') => {
+    lockLog.push({ tab, kind });
+    if (kind === 'request') {
+      requests[tab]++;
+      for (const w of lockWaiters.splice(0)) w();
+    }
+    if (kind === 'enter')
+      await new Promise<void>((res) => {
+        const check = () => (requests[1 - tab] >= requests[tab] ? res() : lockWaiters.push(check));
+        check();
+      });
   });
   const bothCommitted = (n: number) =>
     new Promise<void>((res) => {
@@ -445,8 +463,8 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
   const BATCH = 100;
   // Each tab opens the index and builds its documents. Its store holds every write-lock request at a gate until
   // the test grants a turn: in each round both tabs get one turn at once and race for the lock (Web Locks), and
-  // the next round starts when both have reported that batch committed. The interleaving is set by progress,
-  // not by the clock.
+  // the next round starts when both have reported that batch committed. The interleaving is set by progress
+  // (commits and lock events), not by the clock.
   const A = await context.newPage();
   const B = await context.newPage();
   await openHarness(A, PAGE);
@@ -462,8 +480,17 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
         w.waiting = [] as (() => void)[];
         w.grant = () => (w.waiting.length ? w.waiting.shift()() : w.turns++);
         store.withWriteLock = async (fn: () => Promise<unknown>) => {
-          if (w.gated) await new Promise<void>((r) => (w.turns > 0 ? (w.turns--, r()) : w.waiting.push(r)));
-          return lock(fn);
+          if (!w.gated) return lock(fn);
+          await new Promise<void>((r) => (w.turns > 0 ? (w.turns--, r()) : w.waiting.push(r)));
+          await w.lockEvent(tab, 'request');
+          return lock(async () => {
+            await w.lockEvent(tab, 'enter');
+            try {
+              return await fn();
+            } finally {
+              await w.lockEvent(tab, 'exit');
+            }
+          });
         };
         w.tab = tab;
         w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims }, store });
@@ -485,6 +512,31 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
     await bothCommitted(round);
   }
   const [countA, countB] = await adds;
+  // The lock, event by event: never held by both tabs; in every round both requested it, one entered and left,
+  // and only then the other, which had been waiting (one handover per round).
+  const rounds = N / BATCH;
+  const entries: string[] = [];
+  let holder = -1;
+  let handovers = 0;
+  for (const [i, e] of lockLog.entries()) {
+    if (e.kind === 'enter') {
+      expect(holder, `event ${i}: tab ${e.tab} entered while tab ${holder} held the lock`).toBe(-1);
+      holder = e.tab;
+      entries.push(e.tab === 0 ? 'A' : 'B');
+      // A handover: the last release was the other tab's, and this tab had asked before it.
+      const released = lockLog.slice(0, i).findLastIndex((x) => x.kind === 'exit');
+      const asked = lockLog.slice(0, i).findLastIndex((x) => x.kind === 'request' && x.tab === e.tab);
+      if (released >= 0 && lockLog[released].tab !== e.tab && asked < released) handovers++;
+    }
+    if (e.kind === 'exit') {
+      expect(holder, `event ${i}: tab ${e.tab} left a lock it did not hold`).toBe(e.tab);
+      holder = -1;
+    }
+  }
+  expect(lockLog.filter((e) => e.kind === 'request').length).toBe(2 * rounds);
+  // Within each round the second tab entered on the first one's release, having requested before it.
+  expect(handovers).toBeGreaterThanOrEqual(rounds);
+  console.log(`two tabs: ${lockLog.length} lock events, ${handovers} handovers from a waiting tab`);
   // Whichever tab finished first learns of the other's last batches through the BroadcastChannel refresh.
   for (const p of [A, B]) await p.waitForFunction((n) => (window as any).idx.count() === n, 2 * N, { timeout: 10_000 });
   // The writes really interleaved: segment order alternates between the tabs.
@@ -497,6 +549,8 @@ test('two tabs write one index concurrently: all docs, exact count, no key colli
   expect(order.length).toBe((2 * N) / BATCH);
   // One segment of each tab per round, in whichever order the lock gave them.
   expect(order).toMatch(new RegExp(`^(AB|BA){${N / BATCH}}$`));
+  // The segments were written in the order the lock was entered.
+  expect(entries.join('')).toBe(order);
   // Each tab, without reopening, gets every id's own text and finds the other tab's docs.
   for (const [p, other] of [[A, fams[1]], [B, fams[0]]] as const) {
     const bad = await p.evaluate(

@@ -2,7 +2,7 @@
  * Static index packages in real Chromium, through an example site page (e2e/pages/static-site.html):
  *   - first visit online installs the package into IndexedDB; with the network cut (context.setOffline) a
  *     reload still starts (the page's service worker) and still searches (IndexedDB), from that first visit;
- *   - bad packages (bad checksum, missing chunk, other model, unknown schema version) are refused with their
+ *   - bad packages (bad checksum, missing chunk, other model or dtype, unknown schema version) are refused with their
  *     reasons while the current index keeps answering, and a good update replaces it atomically;
  *   - a cut chunk transfer resumes with a Range request against the real server (vite preview);
  *   - load time and bytes of a 2,000-document, 1,024-dim package (printed).
@@ -83,12 +83,20 @@ test('bad packages are refused with their reasons while the current index keeps 
   const refused = {
     checksum: (await update('bad-checksum')).refused,
     missing: (await update('missing-chunk')).refused,
-    model: (await update('other-model')).refused,
     schema: (await update('schema-99')).refused,
   };
+  // Another model or another dtype: the index's own mismatch error (code MODEL_MISMATCH), before any chunk.
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  const model = await update('other-model');
+  const dtype = await update('other-dtype');
+  expect(requested.filter((p) => p.startsWith(pkg('other-model')) || p.startsWith(pkg('other-dtype'))).sort()).toEqual([`${pkg('other-dtype')}manifest.json`, `${pkg('other-model')}manifest.json`]);
   expect(refused.checksum).toMatch(/^chunk 2 of 4 \(chunks\/[0-9a-f]{32}\.bin\) is corrupt \(SHA-256 checksum mismatch\)$/);
   expect(refused.missing).toMatch(/^chunk 2 of 4 \(chunks\/[0-9a-f]{32}\.bin\) is missing \(HTTP 404\)$/);
-  expect(refused.model).toBe('it was built with another model: model "BAAI/bge-m3" (this page uses "fake-m3")');
+  expect(model).toMatchObject({ code: 'MODEL_MISMATCH', fields: ['model id'] });
+  expect(model.refused).toMatch(/^static index package was built with model "BAAI\/bge-m3" \(dims 16, head fake-head-1, dtype fp32\) but opened with model "fake-m3" /);
+  expect(dtype).toMatchObject({ code: 'MODEL_MISMATCH', fields: ['dtype'] });
+  expect(dtype.refused).toContain('built with model "fake-m3" (dims 16, head fake-head-1, dtype q8) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype fp32) (differs in dtype)');
   expect(refused.schema).toMatch(/^it was built with index schema version 99; this version of m3-search reads versions \d+ to \d+$/);
   // Nothing replaced: same databases, same version, same answers, no beta documents.
   expect(await page.evaluate(() => (window as any).site.databases())).toEqual(dbs);

@@ -8,6 +8,7 @@ import { M3Index } from '../../src/search/m3-index.ts';
 import { FakeEncoder } from '../../src/search/fake-encoder.ts';
 import { installedStaticVersion, staticLoadReport, type StaticLoadReport, type StaticProgress } from '../../src/static/loader.ts';
 import { StaticPackageError } from '../../src/static/manifest.ts';
+import { M3IndexMismatchError } from '../../src/store/errors.ts';
 
 const params = new URLSearchParams(location.search);
 const pkg = params.get('pkg') ?? '/site-index/';
@@ -29,8 +30,11 @@ const site = {
   },
   count: () => index?.count() ?? 0,
   version: async () => (await installedStaticVersion('site'))?.version ?? null,
-  /** Loads another package (a site update); refusals come back as { refused: reason } and change nothing. */
-  async update(url: string): Promise<{ refused?: string; report?: StaticLoadReport }> {
+  /**
+   * Loads another package (a site update); refusals come back as { refused: reason, code } and change nothing
+   * (a package built by another model or dtype is refused with the index's M3IndexMismatchError).
+   */
+  async update(url: string): Promise<{ refused?: string; code?: string; fields?: string[]; report?: StaticLoadReport }> {
     try {
       const next = await M3Index.fromStatic(url, { name: 'site', encoder });
       const old = index;
@@ -38,7 +42,8 @@ const site = {
       old?.close();
       return { report: staticLoadReport(next) };
     } catch (e) {
-      if (e instanceof StaticPackageError) return { refused: e.reason };
+      if (e instanceof StaticPackageError) return { refused: e.reason, code: e.code };
+      if (e instanceof M3IndexMismatchError) return { refused: e.message, code: e.code, fields: e.fields };
       throw e;
     }
   },

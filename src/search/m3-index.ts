@@ -10,7 +10,7 @@
 import type { M3Embedding } from '../encoder/types.ts';
 import { bm25DocTerms } from '../rank/bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
-import { abortError, isQuotaError, M3ClosedError, M3IndexMismatchError, M3QuotaError } from '../store/errors.ts';
+import { abortError, isQuotaError, M3ClosedError, M3IndexMismatchError, M3QuotaError, modelMismatch } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
@@ -87,7 +87,7 @@ export class M3Index {
     let reembed = false;
     if (stored) {
       const legacy = stored.headHash === '' && stored.dtype === ''; // migrated from v1: not recorded
-      const diff = mismatch(stored, given, legacy);
+      const diff = modelMismatch(stored, given);
       if (diff.length) {
         const mode = opts.onMismatch ?? 'error';
         if (mode === 'error') {
@@ -646,16 +646,6 @@ function identityOf(opts: OpenOptions, stored: MetaRecord | null): ModelIdentity
 
 function identity(m: ModelIdentity): ModelIdentity {
   return { modelId: m.modelId, dims: m.dims, headHash: m.headHash, dtype: m.dtype };
-}
-
-function mismatch(stored: MetaRecord, given: ModelIdentity, legacy: boolean): string[] {
-  const diff: string[] = [];
-  if (stored.modelId !== given.modelId) diff.push('model id');
-  if (stored.dims !== given.dims) diff.push('dims');
-  if (!legacy && stored.headHash !== given.headHash) diff.push('head hash');
-  // fp32, fp16 and q8 graphs give different vectors: an index is queried with the dtype that built it.
-  if (!legacy && stored.dtype !== given.dtype) diff.push('dtype');
-  return diff;
 }
 
 function freshMeta(id: ModelIdentity, colbert: boolean): MetaRecord {

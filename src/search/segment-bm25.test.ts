@@ -1,5 +1,5 @@
 /** SegmentBm25 (postings read in place from segments) must score exactly like Bm25Index. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Bm25Index, DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import { mulberry32 } from '../util/random.ts';
@@ -128,4 +128,256 @@ describe('SegmentBm25 edges', () => {
     const all = WORDS.join(' ');
     expect(a.search(all, 1000)).toEqual(b.search(all, 1000));
   });
+});
+
+// ---- Against a reference BM25 computed here (float64, the textbook formula), never by the code under test ----
+
+type RefQuery = string | { term: string; weight: number }[];
+interface Ref {
+  scores: Map<number, number>;
+  parts: Map<number, { term: string; weight: number }[]>;
+}
+
+/**
+ * BM25 over the live documents: N, avgdl = Σ|d| / N, df among live documents, idf = ln(1 + (N − df + 0.5) /
+ * (df + 0.5)), and per query term qw · idf · (k1 + 1) · tf / (tf + k1 · (1 − b + b · |d| / avgdl)). A query's
+ * weight per term is the sum of its positive weights (a word in a text query weighs 1 per occurrence); terms no
+ * live document has are dropped. With avgdl = 0 the length ratio is taken as 0.
+ */
+function referenceBm25(live: Bm25DocTerms[], query: RefQuery, { k1, b }: { k1: number; b: number }): Ref {
+  const N = live.length;
+  const avg = N === 0 ? 0 : live.reduce((a, d) => a + d.length, 0) / N;
+  const words = typeof query === 'string' ? query.split(/\s+/).filter(Boolean).map((term) => ({ term, weight: 1 })) : query;
+  const dfs = new Map<string, number>();
+  const df = (t: string) => dfs.get(t) ?? dfs.set(t, live.filter((d) => (d.terms.get(t) ?? 0) > 0).length).get(t)!;
+  const qw = new Map<string, number>();
+  for (const { term, weight } of words) if (weight > 0 && df(term) > 0) qw.set(term, (qw.get(term) ?? 0) + weight);
+  const scores = new Map<number, number>();
+  const parts = new Map<number, { term: string; weight: number }[]>();
+  for (const d of live) {
+    const mine: { term: string; weight: number }[] = [];
+    for (const [term, w] of qw) {
+      const tf = d.terms.get(term) ?? 0;
+      if (tf <= 0) continue;
+      const n = df(term);
+      const idf = Math.log(1 + (N - n + 0.5) / (n + 0.5));
+      const ratio = avg > 0 ? d.length / avg : 0;
+      mine.push({ term, weight: (w * idf * (k1 + 1) * tf) / (tf + k1 * (1 - b + b * ratio)) });
+    }
+    if (mine.length) {
+      scores.set(d.key, mine.reduce((a, p) => a + p.weight, 0));
+      parts.set(d.key, mine);
+    }
+  }
+  return { scores, parts };
+}
+
+/** Scores are accumulated in float32 (search, scoreDocs): relative error measured ≤ 7.9e-8 on these corpora. */
+const F32_TOL = 1e-6;
+/** matchedTerms computes each part in float64: measured ≤ 4.0e-16 relative. */
+const F64_TOL = 4e-15;
+const close = (got: number, want: number, tol: number) => Math.abs(got - want) <= tol * Math.abs(want);
+let worstF32 = 0;
+let worstF64 = 0;
+
+function expectReference(seg: SegmentBm25, live: Bm25DocTerms[], queries: RefQuery[], probeKeys: number[], params = DEFAULT_BM25_PARAMS): void {
+  expect(seg.size).toBe(live.length);
+  expect(seg.avgLength).toBe(live.length ? live.reduce((a, d) => a + d.length, 0) / live.length : 0);
+  const vocabulary = new Set(live.flatMap((d) => [...d.terms.keys()]));
+  for (const t of [...vocabulary, 'absent-term']) {
+    const keys = live.filter((d) => (d.terms.get(t) ?? 0) > 0).map((d) => d.key).sort((x, y) => x - y);
+    expect(seg.docFreq(t), t).toBe(keys.length);
+    expect(Array.from(seg.keysOf(t)), t).toEqual(keys);
+  }
+  for (const q of queries) {
+    const ref = referenceBm25(live, q, params);
+    const want = [...ref.scores.values()].sort((x, y) => y - x);
+    const all = seg.search(q, 1e9);
+    expect(all.map((h) => h.key).sort((x, y) => x - y), JSON.stringify(q)).toEqual([...ref.scores.keys()].sort((x, y) => x - y));
+    for (let i = 0; i < all.length; i++) {
+      const w = ref.scores.get(all[i].key)!;
+      worstF32 = Math.max(worstF32, Math.abs(all[i].score - w) / w);
+      expect(close(all[i].score, w, F32_TOL), `${JSON.stringify(q)} key ${all[i].key}: ${all[i].score} vs ${w}`).toBe(true);
+      if (i > 0) expect(all[i].score < all[i - 1].score || (all[i].score === all[i - 1].score && all[i].key > all[i - 1].key)).toBe(true);
+    }
+    // The top 3, and the top 5 of the odd keys: the best reference scores (compared by value: ties may swap).
+    const top = seg.search(q, 3);
+    expect(top.length).toBe(Math.min(3, want.length));
+    top.forEach((h, i) => expect(close(h.score, want[i], F32_TOL)).toBe(true));
+    const oddWant = [...ref.scores].filter(([k]) => k % 2 === 1).map(([, s]) => s).sort((x, y) => y - x).slice(0, 5);
+    const odd = seg.search(q, 5, { filter: (key) => key % 2 === 1 });
+    expect(odd.every((h) => h.key % 2 === 1)).toBe(true);
+    expect(odd.length).toBe(oddWant.length);
+    odd.forEach((h, i) => expect(close(h.score, oddWant[i], F32_TOL)).toBe(true));
+    // scoreDocs: the same values for any keys, 0 for unknown, removed or unmatched ones.
+    const sd = seg.scoreDocs(q, probeKeys);
+    probeKeys.forEach((k, j) => {
+      const w = ref.scores.get(k);
+      if (w === undefined) expect(sd[j], `scoreDocs ${JSON.stringify(q)} key ${k}`).toBe(0);
+      else expect(close(sd[j], w, F32_TOL), `scoreDocs ${JSON.stringify(q)} key ${k}: ${sd[j]} vs ${w}`).toBe(true);
+    });
+    for (const k of probeKeys) {
+      const got = seg.matchedTerms(q, k);
+      const exp = ref.parts.get(k) ?? [];
+      expect(got.map((p) => p.term)).toEqual(exp.map((p) => p.term));
+      got.forEach((p, i) => {
+        worstF64 = Math.max(worstF64, Math.abs(p.weight - exp[i].weight) / exp[i].weight);
+        expect(close(p.weight, exp[i].weight, F64_TOL)).toBe(true);
+      });
+    }
+  }
+}
+
+const terms = (key: number, words: string): Bm25DocTerms => {
+  const list = words.split(/\s+/).filter(Boolean);
+  const m = new Map<string, number>();
+  for (const w of list) m.set(w, (m.get(w) ?? 0) + 1);
+  return { key, length: list.length, terms: m };
+};
+
+describe('SegmentBm25 against a reference BM25 computed in the test', () => {
+  const rr = mulberry32(23);
+  const words = Array.from({ length: 40 }, (_, i) => `t${i}`);
+  const doc = (key: number) => terms(key, Array.from({ length: 1 + Math.floor(rr() * 25) }, () => words[Math.floor(words.length * rr() * rr())]).join(' '));
+  const REF_QUERIES: RefQuery[] = [
+    't0',
+    't1 t2 t3',
+    't5 t5 t30', // a repeated word weighs twice
+    't39 t0 t7 t0 nothing',
+    '',
+    [{ term: 't3', weight: 0.5 }, { term: 't1', weight: 2 }, { term: 't3', weight: 0.25 }],
+    // Non-positive and NaN weights drop the term (not a negative score); the positive ones remain.
+    [{ term: 't0', weight: -1 }, { term: 't2', weight: 1 }, { term: 't4', weight: 0 }, { term: 't6', weight: Number.NaN }],
+    [{ term: 't0', weight: 0 }],
+  ];
+
+  it('segments, dead keys, removals and replacements: N, avgdl, df, keys, scores, top k, filters, matched terms', () => {
+    const docs = Array.from({ length: 300 }, (_, i) => doc(i));
+    docs[17] = terms(17, ''); // an empty document counts in N and avgdl
+    const dead = new Set([4, 150, 151]);
+    const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    seg.addBlocks([block(docs.slice(0, 100)), block(docs.slice(100, 101)), block(docs.slice(101, 200))], (k) => !dead.has(k));
+    const live = new Map(docs.slice(0, 200).filter((d) => !dead.has(d.key)).map((d) => [d.key, d]));
+    const probe = [0, 1, 4, 17, 99, 100, 150, 199, 250, 5000, -1];
+    expectReference(seg, [...live.values()], REF_QUERIES, probe);
+    seg.addBlocks([block(docs.slice(200))]);
+    for (const d of docs.slice(200)) live.set(d.key, d);
+    for (const k of [0, 10, 201, 299, 4]) (seg.remove(k), live.delete(k));
+    expectReference(seg, [...live.values()], REF_QUERIES, probe);
+    // A later segment replaces keys (another tab's upsert): their old postings no longer count.
+    const again = [10, 20, 30, 250].map((key) => terms(key, 't1 t1 t2 t39 new'));
+    seg.addBlocks([block(again)]);
+    for (const d of again) live.set(d.key, d);
+    expectReference(seg, [...live.values()], [...REF_QUERIES, 'new t39'], [...probe, 20, 30]);
+    // Other parameters.
+    for (const params of [{ k1: 0.9, b: 0.4 }, { k1: 2, b: 0 }, { k1: 1.2, b: 1 }]) {
+      const other = new SegmentBm25(params);
+      other.addBlocks([block(docs.slice(0, 150)), block(docs.slice(150))]);
+      expectReference(other, docs, REF_QUERIES.slice(0, 4), probe, params);
+    }
+  });
+
+  it('a block whose terms are unsorted or repeated is repaired: repeated terms add their tfs', () => {
+    // Terms out of order, "a" listed twice (doc 0 twice: tfs 1 + 2; doc 1 once), and "c" with a zero tf for doc 2.
+    const raw: Bm25BlockSource = {
+      keys: Uint32Array.of(7, 8, 9),
+      bm25: { terms: ['b', 'a', 'a', 'c'], offsets: Uint32Array.of(0, 1, 3, 4, 6), docs: Uint32Array.of(1, 0, 1, 0, 2, 1), tfs: Uint32Array.of(2, 1, 1, 2, 0, 4), lengths: Uint32Array.of(3, 7, 5) },
+    };
+    const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    seg.addBlocks([raw]);
+    const live: Bm25DocTerms[] = [
+      { key: 7, length: 3, terms: new Map([['a', 3]]) },
+      { key: 8, length: 7, terms: new Map([['b', 2], ['a', 1], ['c', 4]]) },
+      { key: 9, length: 5, terms: new Map() },
+    ];
+    expectReference(seg, live, ['a', 'b', 'c', 'a b c', 'c c a'], [7, 8, 9]);
+    // Sorted but with a term listed twice in a row: still repaired (a lookup would find one of the two).
+    const dup: Bm25BlockSource = { keys: [1, 2], bm25: { terms: ['a', 'a', 'b'], offsets: [0, 1, 2, 3], docs: [0, 1, 1], tfs: [1, 3, 1], lengths: [2, 4] } };
+    const s2 = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    s2.addBlocks([dup]);
+    expectReference(s2, [{ key: 1, length: 2, terms: new Map([['a', 1]]) }, { key: 2, length: 4, terms: new Map([['a', 3], ['b', 1]]) }], ['a', 'b', 'a b'], [1, 2]);
+    expect(s2.termsWithPrefix('').sort()).toEqual(['a', 'b']);
+    expect(s2.termsWithin('a', 1).sort()).toEqual(['a', 'b']);
+  });
+
+  it('stored tfs read in place: fractional ones round, oversized ones clamp to 65535, zero and NaN ones are no posting', () => {
+    for (const repaired of [false, true]) {
+      // Sorted terms read in place; the same entries with the terms reversed go through the repair.
+      const terms2 = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const tfs = [2.6, 70000, 0, 0.2, 65535, Number.NaN];
+      const order = repaired ? [5, 4, 3, 2, 1, 0] : [0, 1, 2, 3, 4, 5];
+      const src: Bm25BlockSource = {
+        keys: [3, 4],
+        bm25: { terms: order.map((i) => terms2[i]), offsets: [0, 1, 2, 3, 4, 5, 6], docs: order.map((i) => i % 2), tfs: order.map((i) => tfs[i]), lengths: [10, 12] },
+      };
+      const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+      seg.addBlocks([src]);
+      const live: Bm25DocTerms[] = [
+        { key: 3, length: 10, terms: new Map([['a', 3], ['c', 0], ['e', 65535]]) },
+        { key: 4, length: 12, terms: new Map([['b', 65535], ['d', 1], ['f', 0]]) },
+      ];
+      expectReference(seg, live, ['a', 'b', 'c', 'd', 'e', 'f', 'a b c d e f'], [3, 4]);
+    }
+  });
+
+  it('keys: descending within a block and far past the first allocation; the postings come back ascending', () => {
+    const docs = [terms(5000, 'x y'), terms(3, 'x'), terms(70_000, 'x z z'), terms(2, 'y')];
+    const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    seg.addBlocks([block(docs)]);
+    expect(docs.map((d) => seg.has(d.key))).toEqual([true, true, true, true]);
+    expectReference(seg, docs, ['x', 'y', 'z', 'x y z'], [2, 3, 5000, 70_000, 4]);
+    expect(Array.from(seg.keysOf('x'))).toEqual([3, 5000, 70_000]);
+  });
+
+  it('degenerate corpora score finitely: b = 1 with an empty document, lengths all 0, a length of 2^32 − 1', () => {
+    // b = 1: the length norm of an empty document is 0; it matches nothing and scores 0, not 0/0.
+    const full = new SegmentBm25({ k1: 1.2, b: 1 });
+    const docs = [terms(0, 'a b'), terms(1, ''), terms(2, 'b b c')];
+    full.addBlocks([block(docs)]);
+    expectReference(full, docs, ['a', 'b', 'a b c'], [0, 1, 2], { k1: 1.2, b: 1 });
+    expect(Array.from(full.scoreDocs('a b c', [1]))).toEqual([0]);
+    // Stored lengths all 0 (postings without lengths): no length normalisation, finite scores.
+    const zero = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    zero.addBlocks([{ keys: [0, 1], bm25: { terms: ['a'], offsets: [0, 2], docs: [0, 1], tfs: [1, 2], lengths: [0, 0] } }]);
+    expect(zero.avgLength).toBe(0);
+    expectReference(zero, [{ key: 0, length: 0, terms: new Map([['a', 1]]) }, { key: 1, length: 0, terms: new Map([['a', 2]]) }], ['a'], [0, 1]);
+    // The largest length a uint32 holds is accepted.
+    const long = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    long.addBlocks([{ keys: [0, 1], bm25: { terms: ['a'], offsets: [0, 1], docs: [0], tfs: [1], lengths: [0xffffffff, 1] } }]);
+    expect(long.avgLength).toBe((0xffffffff + 1) / 2);
+    expectReference(long, [{ key: 0, length: 0xffffffff, terms: new Map([['a', 1]]) }, { key: 1, length: 1, terms: new Map() }], ['a'], [0, 1]);
+  });
+
+  it('k that is not a count gives no hits (and leaves the next search clean)', () => {
+    const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    const docs = [terms(0, 'a b'), terms(1, 'a'), terms(2, 'b')];
+    seg.addBlocks([block(docs)]);
+    for (const k of [0, 0.5, -1, Number.NaN]) expect(seg.search('a', k)).toEqual([]);
+    expectReference(seg, docs, ['a', 'b', 'a b'], [0, 1, 2]);
+    expect(seg.search('a', Infinity).map((h) => h.key).sort()).toEqual([0, 1]);
+  });
+
+  it('the term dictionary: prefixes and edit distance over every segment, against brute force', () => {
+    const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
+    const vocab = ['alpha', 'alps', 'alpine', 'beta', 'bet', 'better', 'zeta', 'a', 'al', 'alp'];
+    const docs = vocab.map((w, i) => terms(i, `${w} ${vocab[(i * 3) % vocab.length]}`));
+    // Two segments (one of them repaired, the terms reversed) and a dead document: its terms stay in the dictionary.
+    seg.addBlocks([block(docs.slice(0, 5), true), block(docs.slice(5))], (k) => k !== 9);
+    const lev = (s: string, t: string): number => {
+      const d = Array.from({ length: s.length + 1 }, (_, i) => [i, ...Array(t.length).fill(0)]);
+      for (let j = 1; j <= t.length; j++) d[0][j] = j;
+      for (let i = 1; i <= s.length; i++) for (let j = 1; j <= t.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
+      return d[s.length][t.length];
+    };
+    const all = [...new Set(vocab)].sort();
+    for (const p of ['', 'a', 'al', 'alp', 'alpha', 'alphas', 'b', 'bet', 'c', 'zeta', 'zz']) expect(seg.termsWithPrefix(p).sort(), p).toEqual(all.filter((t) => t.startsWith(p)));
+    for (const [q, d] of [['alp', 1], ['alpha', 2], ['bet', 0], ['beta', 1], ['zzz', 1], ['', 1]] as const) expect(seg.termsWithin(q, d).sort(), `${q}~${d}`).toEqual(all.filter((t) => lev(q, t) <= d));
+    // A new segment brings its terms into the dictionary.
+    seg.addBlocks([block([terms(20, 'alpaca')])]);
+    expect(seg.termsWithPrefix('alp').sort()).toEqual(['alp', 'alpaca', 'alpha', 'alpine', 'alps']);
+    expect(seg.termsWithin('alpaca', 0)).toEqual(['alpaca']);
+    expect(Array.from(seg.keysOf('alpaca'))).toEqual([20]);
+  });
+
+  afterAll(() => console.log(`segment BM25 vs reference: worst relative error ${worstF32.toExponential(2)} (float32 paths), ${worstF64.toExponential(2)} (matchedTerms)`));
 });

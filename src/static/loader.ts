@@ -10,7 +10,8 @@
  *   4. writes them into the new version's database (one transaction, via writePortable);
  *   5. switches the pointer (one transaction), then deletes the old version's database.
  * Until step 5 the current index is untouched and keeps answering; any failure before it leaves it as it
- * was, with the reason in a StaticPackageError. Offline (the manifest can't be fetched), the current version
+ * was, with the reason in a StaticPackageError (or, for a package built by another model or dtype than the
+ * page's encoder, an M3IndexMismatchError, the error opening such an index gives). Offline (the manifest can't be fetched), the current version
  * is opened as it is: a site searches offline from the first visit on.
  */
 import { M3Index } from '../search/m3-index.ts';
@@ -54,7 +55,7 @@ export interface StaticLoadReport {
 export interface StaticLoadOptions {
   /** Name of the index on this origin (default 'site'): packages of one name replace each other. */
   name?: string;
-  /** The page's encoder: the package must have been built by the same model. */
+  /** The page's encoder: the package must have been built by the same model, heads and dtype (else M3IndexMismatchError). */
   encoder?: EncoderLike;
   /** Without an encoder: the model identity the package must have. */
   model?: ModelIdentity;

@@ -11,6 +11,7 @@
  * This module is browser-safe (no Node APIs): the loader validates manifests with it.
  */
 import { M3Error } from '../errors.ts';
+import { M3IndexMismatchError, modelMismatch } from '../store/errors.ts';
 import { metaProblem } from '../store/segment-check.ts';
 import { MIN_READ_SCHEMA, SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from '../store/types.ts';
 
@@ -86,8 +87,9 @@ const shown = (v: unknown): string => {
 
 /**
  * Checks a parsed manifest completely (format, versions, model, structure) before a byte of the package is
- * fetched. With `expect`, the package must have been built by that model: otherwise its vectors would be
- * searched with the wrong encoder's queries.
+ * fetched. With `expect`, the package must have been built by that model (id, dims, heads and dtype): otherwise
+ * its vectors would be searched with the wrong encoder's queries. A model mismatch is an M3IndexMismatchError
+ * (code MODEL_MISMATCH), as when an index is opened; everything else is a StaticPackageError.
  */
 export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest {
   if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT) throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
@@ -100,14 +102,14 @@ export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest
   if (metaBad) throw new StaticPackageError(`the manifest is corrupt (its index meta: ${metaBad})`);
   if (typeof m.version !== 'string' || !/^[0-9a-f]{8,64}$/.test(m.version)) throw new StaticPackageError('the manifest is corrupt (no version id)');
   const model = m.model;
-  if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
-  if (model.modelId !== m.meta.modelId || model.dims !== m.meta.dims || model.headHash !== m.meta.headHash) throw new StaticPackageError('the manifest is corrupt (its model and its index meta disagree)');
+  if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string' || typeof model.dtype !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
+  if (model.modelId !== m.meta.modelId || model.dims !== m.meta.dims || model.headHash !== m.meta.headHash || model.dtype !== m.meta.dtype) throw new StaticPackageError('the manifest is corrupt (its model and its index meta disagree)');
   if (expect) {
-    const diff: string[] = [];
-    if (model.modelId !== expect.modelId) diff.push(`model "${model.modelId}" (this page uses "${expect.modelId}")`);
-    if (model.dims !== expect.dims) diff.push(`${model.dims} dims (this page: ${expect.dims})`);
-    if (expect.headHash && model.headHash !== expect.headHash) diff.push(`other sparse/ColBERT heads (hash ${model.headHash.slice(0, 8)}…, this page ${expect.headHash.slice(0, 8)}…)`);
-    if (diff.length) throw new StaticPackageError(`it was built with another model: ${diff.join(', ')}`);
+    // The same comparison (and error) as opening an index; a head hash or dtype the page leaves unset is not compared.
+    const page: ModelIdentity = { modelId: expect.modelId, dims: expect.dims, headHash: expect.headHash || model.headHash, dtype: expect.dtype || model.dtype };
+    const built: ModelIdentity = { modelId: model.modelId, dims: model.dims, headHash: model.headHash, dtype: model.dtype };
+    const diff = modelMismatch(built, page);
+    if (diff.length) throw new M3IndexMismatchError(built, page, diff, 'static index package', 'rebuild the package with the model this page loads (m3-search index … --static)');
   }
   if (!Array.isArray(m.chunks) || !Array.isArray(m.segments)) throw new StaticPackageError('the manifest is corrupt (no chunk list)');
   let total = 0;

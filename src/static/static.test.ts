@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeEncoder } from '../search/fake-encoder.ts';
 import { M3Index } from '../search/m3-index.ts';
+import { M3IndexMismatchError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { writeStaticPackage } from './build.ts';
 import { installedStaticVersion, loadStaticIndex, staticLoadReport, type StaticLoadOptions } from './loader.ts';
@@ -32,9 +33,9 @@ const TEXTS = [
 ];
 
 /** Builds a package of `n` documents (texts cycle, ids unique) into a fresh folder. */
-async function build(tag: string, n: number, chunkBytes = 2048): Promise<{ dir: string; manifest: StaticManifest }> {
+async function build(tag: string, n: number, chunkBytes = 2048, encoder = enc): Promise<{ dir: string; manifest: StaticManifest }> {
   const store = new MemoryStore();
-  const idx = await M3Index.open(tag, { encoder: enc, store });
+  const idx = await M3Index.open(tag, { encoder, store });
   await idx.add(
     Array.from({ length: n }, (_, i) => ({ id: `${tag}-${i}`, text: `${TEXTS[i % TEXTS.length]} ${tag} number ${i}`, metadata: { i } })),
     { batchSize: 20 },
@@ -81,6 +82,17 @@ function server(dir: string, fault?: Fault) {
 const offline = (async () => {
   throw new TypeError('Failed to fetch');
 }) as unknown as typeof fetch;
+
+/** The model-mismatch refusal a load ends in (anything else fails the test). */
+async function mismatch(p: Promise<unknown>): Promise<M3IndexMismatchError> {
+  const e = await p.then(
+    () => new Error('accepted'),
+    (e) => e,
+  );
+  if (!(e instanceof M3IndexMismatchError)) throw e;
+  expect(e.code).toBe('MODEL_MISMATCH');
+  return e;
+}
 
 async function ids(idx: M3Index, q: string) {
   return (await idx.search(q, { k: 3, includeText: false })).map((h) => h.id);
@@ -181,8 +193,9 @@ describe('static index packages', () => {
     const reasons = {
       checksum: await refusal(loadStaticIndex(BASE, { ...opts, fetch: flipped.fetch })),
       missing: await refusal(loadStaticIndex(BASE, { ...opts, fetch: missing.fetch })),
-      model: await refusal(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, modelId: 'BAAI/bge-m3' }), fetch: server(bad.dir).fetch })),
-      heads: await refusal(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, headHash: 'tuned-2' }), fetch: server(bad.dir).fetch })),
+      model: await mismatch(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, modelId: 'BAAI/bge-m3' }), fetch: server(bad.dir).fetch })),
+      dims: await mismatch(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 8 }), fetch: server(bad.dir).fetch })),
+      heads: await mismatch(loadStaticIndex(BASE, { ...opts, encoder: new FakeEncoder({ dims: 16, headHash: 'tuned-2' }), fetch: server(bad.dir).fetch })),
       schema: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => ((m.schemaVersion = 9), (m.meta.schemaVersion = 9))).fetch })),
       packageVersion: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => (m.packageVersion = 2)).fetch })),
       outside: await refusal(loadStaticIndex(BASE, { ...opts, fetch: editManifest((m) => (m.chunks[0].file = '../../secret.bin')).fetch })),
@@ -190,8 +203,11 @@ describe('static index packages', () => {
     };
     expect(reasons.checksum).toMatch(/chunk 2 of \d+ .* is corrupt \(SHA-256 checksum mismatch\)/);
     expect(reasons.missing).toMatch(/chunk 2 of \d+ .* is missing \(HTTP 404\)/);
-    expect(reasons.model).toMatch(/another model: model "fake-m3" \(this page uses "BAAI\/bge-m3"\)/);
-    expect(reasons.heads).toMatch(/another model: other sparse\/ColBERT heads/);
+    expect(reasons.model.fields).toEqual(['model id']);
+    expect(reasons.model.message).toMatch(/^static index package was built with model "fake-m3" \(dims 16, .*\) but opened with model "BAAI\/bge-m3" \(dims 16, .*\); rebuild the package/);
+    expect(reasons.dims.fields).toEqual(['dims']);
+    expect(reasons.heads.fields).toEqual(['head hash']);
+    expect([reasons.heads.stored.headHash, reasons.heads.given.headHash]).toEqual([enc.info.headHash, 'tuned-2']);
     expect(reasons.schema).toMatch(/schema version 9; this version of m3-search reads versions 2 to 4/);
     expect(reasons.packageVersion).toMatch(/package format version 2/);
     expect(reasons.outside).toMatch(/points outside the package/);
@@ -204,6 +220,44 @@ describe('static index packages', () => {
     expect(current.count()).toBe(20);
     expect(await ids(current, 'boundary layer')).toContain('g1-0');
     current.close();
+  });
+
+  it('a package built at one dtype is refused by a page whose encoder uses another, both ways, before any chunk is fetched', async () => {
+    const fp32 = await build('d32', 8, 2048, new FakeEncoder({ dims: 16, dtype: 'fp32' }));
+    const q8 = await build('dq8', 8, 2048, new FakeEncoder({ dims: 16, dtype: 'q8' }));
+    expect([fp32.manifest.model.dtype, q8.manifest.model.dtype]).toEqual(['fp32', 'q8']);
+    for (const [pkg, page] of [
+      [fp32, 'q8'],
+      [q8, 'fp32'],
+    ] as const) {
+      const built = pkg.manifest.model.dtype;
+      const factory = new IDBFactory();
+      const srv = server(pkg.dir);
+      const e = await mismatch(loadStaticIndex(BASE, { name: 'docs', indexedDB: factory, encoder: new FakeEncoder({ dims: 16, dtype: page }), fetch: srv.fetch }));
+      expect(e.fields).toEqual(['dtype']);
+      expect([e.stored.dtype, e.given.dtype]).toEqual([built, page]);
+      expect(e.message).toContain(`static index package was built with model "fake-m3" (dims 16, head fake-head-1, dtype ${built}) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype ${page}) (differs in dtype)`);
+      expect(e.message).toContain(`load the encoder with { dtype: '${built}' }`);
+      // Refused on the manifest alone: no chunk requested, nothing installed.
+      expect(srv.log.map((l) => l.path)).toEqual(['manifest.json']);
+      expect(await installedStaticVersion('docs', factory)).toBeNull();
+      // The page's own dtype loads and answers.
+      const ok = await loadStaticIndex(BASE, { name: 'docs', indexedDB: factory, encoder: new FakeEncoder({ dims: 16, dtype: built }), fetch: server(pkg.dir).fetch });
+      expect(ok.info.dtype).toBe(built);
+      expect(await ids(ok, 'boundary layer')).toContain(`${built === 'fp32' ? 'd32' : 'dq8'}-0`);
+      ok.close();
+    }
+    // Without an encoder, { model } is compared the same way; a dtype it leaves unset is not compared.
+    const id = { modelId: 'fake-m3', dims: 16, headHash: 'fake-head-1' };
+    expect(validateManifest(structuredClone(q8.manifest), { ...id, dtype: 'q8' }).version).toBe(q8.manifest.version);
+    expect(validateManifest(structuredClone(q8.manifest), { ...id, dtype: '' }).version).toBe(q8.manifest.version);
+    expect(() => validateManifest(structuredClone(q8.manifest), { ...id, dtype: 'fp16' })).toThrow(M3IndexMismatchError);
+    // A manifest whose model names another dtype than its index meta, or none, is corrupt.
+    const lying = structuredClone(q8.manifest) as any;
+    lying.model.dtype = 'fp32';
+    expect(() => validateManifest(lying, { ...id, dtype: 'fp32' })).toThrow(/its model and its index meta disagree/);
+    delete lying.model.dtype;
+    expect(() => validateManifest(lying)).toThrow(/no model identity/);
   });
 
   it('chunk paths: only plain relative paths inside the package; a huge declared size is refused before any allocation', async () => {

@@ -5,19 +5,40 @@ import type { ModelIdentity } from './types.ts';
 export class M3IndexMismatchError extends M3Error {
   override name = 'M3IndexMismatchError';
 
+  /**
+   * `subject` and `remedy` name what was built and what to do: an index (re-embed or reset) by default, a
+   * static package (rebuild it) from src/static/manifest.ts.
+   */
   constructor(
     readonly stored: ModelIdentity,
     readonly given: ModelIdentity,
     readonly fields: string[],
+    subject = 'index',
+    remedy = "open with { onMismatch: 're-embed' } to re-encode the stored texts, or { onMismatch: 'reset' } to start empty",
   ) {
     super(
       'MODEL_MISMATCH',
-      `index was built with ${describe(stored)} but opened with ${describe(given)} ` +
-        `(differs in ${fields.join(', ')}); open with { onMismatch: 're-embed' } to re-encode the stored ` +
-        `texts, or { onMismatch: 'reset' } to start empty` +
-        (fields.includes('dtype') ? ` (or load the encoder with { dtype: '${stored.dtype}' }, the dtype the index was built with)` : ''),
+      `${subject} was built with ${describe(stored)} but opened with ${describe(given)} ` +
+        `(differs in ${fields.join(', ')}); ${remedy}` +
+        (fields.includes('dtype') ? ` (or load the encoder with { dtype: '${stored.dtype}' }, the dtype the ${subject} was built with)` : ''),
     );
   }
+}
+
+/**
+ * Which parts of the model identity differ between what built an index (or package) and what opens it:
+ * 'model id', 'dims', 'head hash', 'dtype'. fp32, fp16 and q8 graphs give different vectors, so the dtype
+ * counts. An identity with neither head hash nor dtype recorded (an index migrated from schema 1) is
+ * compared on model id and dims only.
+ */
+export function modelMismatch(built: ModelIdentity, given: ModelIdentity): string[] {
+  const legacy = built.headHash === '' && built.dtype === '';
+  const diff: string[] = [];
+  if (built.modelId !== given.modelId) diff.push('model id');
+  if (built.dims !== given.dims) diff.push('dims');
+  if (!legacy && built.headHash !== given.headHash) diff.push('head hash');
+  if (!legacy && built.dtype !== given.dtype) diff.push('dtype');
+  return diff;
 }
 
 function describe(m: ModelIdentity): string {

@@ -9,7 +9,7 @@ import { M3Index, type IndexInfo } from '../search/m3-index.ts';
 import { exportStore, parsePortable, writePortable, type PortableIndex } from '../search/portable.ts';
 import type { StaticProgress } from '../static/loader.ts';
 import type { EncoderLike, IndexDoc, IngestProgress, SearchQuery } from '../search/types.ts';
-import { M3IndexMismatchError } from '../store/errors.ts';
+import { M3IndexMismatchError, modelMismatch } from '../store/errors.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import type { ModelIdentity, Store } from '../store/types.ts';
 import { HiddenCache } from '../tune/hidden-cache.ts';
@@ -157,7 +157,7 @@ export class M3Service implements M3WorkerApi {
     // refused before anything is written, not found out after the write when reopening fails.
     const want = this.identity();
     const got: ModelIdentity = { modelId: parsed.meta.modelId, dims: parsed.meta.dims, headHash: parsed.meta.headHash, dtype: parsed.meta.dtype };
-    const diff = (['modelId', 'dims', 'headHash', 'dtype'] as const).filter((k) => got[k] !== want[k]);
+    const diff = modelMismatch(got, want);
     if (diff.length) throw new M3IndexMismatchError(got, want, diff);
     await this.closeIndex();
     const store = this.makeStore(this.indexName);
