@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_WEIGHTS } from '../search/m3-index.ts';
+import { DEFAULT_WEIGHTS } from '../search/search-options.ts';
 import { f32, f32s, type ExportRow, type ExportSource } from './reader.ts';
 import { LineWriter } from './write.ts';
 

@@ -13,10 +13,14 @@
  * was, with the reason in a StaticPackageError. Offline (the manifest can't be fetched), the current version
  * is opened as it is: a site searches offline from the first visit on.
  */
-import { M3Index } from '../search/m3-index.ts';
-import { sha256Hex, writePortable } from '../search/portable.ts';
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { encoderIdentity } from '../search/index-identity.ts';
+import { writePortable } from '../search/portable.ts';
 import type { EncoderLike, OpenOptions } from '../search/types.ts';
+import { withFactory } from '../store/idb-factory.ts';
 import { IdbStore } from '../store/idb-store.ts';
+import { sha256Hex } from '../util/sha256.ts';
+import { withLock } from '../util/web-locks.ts';
 import { decodeSegmentFile } from '../store/segment-file.ts';
 import { contentsProblem } from '../store/segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type ModelIdentity, type SegmentRecord } from '../store/types.ts';
@@ -81,11 +85,14 @@ interface Pointer {
   manifestUrl: string;
 }
 
-/** Installs (or confirms) the package at `url` and opens it as an M3Index. */
-export async function loadStaticIndex(url: string | URL, opts: StaticLoadOptions = {}): Promise<M3Index> {
+/**
+ * Installs (or confirms) the package at `url` and opens it with `open` (M3Index.fromStatic passes
+ * M3Index.open: the loader does not import the index, so the two modules form no cycle).
+ */
+export async function openStaticPackage<T extends object>(url: string | URL, opts: StaticLoadOptions, open: (name: string, o: OpenOptions) => Promise<T>): Promise<T> {
   const report = await installStaticPackage(url, opts);
   const factory = opts.indexedDB ?? globalThis.indexedDB;
-  const index = await M3Index.open(report.indexName, {
+  const index = await open(report.indexName, {
     ...opts.open,
     ...(opts.encoder ? { encoder: opts.encoder } : {}),
     store: new IdbStore(report.indexName, { indexedDB: factory }),
@@ -98,9 +105,9 @@ export async function loadStaticIndex(url: string | URL, opts: StaticLoadOptions
   return index;
 }
 
-const staticReports = new WeakMap<M3Index, StaticLoadReport>();
-/** What the load that opened `index` did (bytes, chunks, time, status), if it came from loadStaticIndex. */
-export function staticLoadReport(index: M3Index): StaticLoadReport | undefined {
+const staticReports = new WeakMap<object, StaticLoadReport>();
+/** What the load that opened `index` did (bytes, chunks, time, status), if it came from a static package. */
+export function staticLoadReport(index: object): StaticLoadReport | undefined {
   return staticReports.get(index);
 }
 
@@ -224,7 +231,7 @@ async function downloadChunks(
   manifestUrl: string,
   m: StaticManifest,
   /** The chunk cache of an install (null: no cache, e.g. fetchStaticPackage). */
-  db: IDBDatabase | null,
+  db: IDBPDatabase<PointerDb> | null,
   f: typeof fetch,
   opts: StaticLoadOptions,
   onProgress: (p: Omit<StaticProgress, 'version'>) => void,
@@ -386,62 +393,47 @@ function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticM
 
 // ---------------------------------------------------------------- IndexedDB plumbing
 
-function req<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((res, rej) => {
-    r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
-  });
+interface PointerDb extends DBSchema {
+  state: { key: string; value: Pointer };
+  /** Verified chunks of a load in progress, by SHA-256: a reload resumes from them. */
+  chunks: { key: string; value: Uint8Array };
 }
 
-function txDone(tx: IDBTransaction): Promise<void> {
-  return new Promise((res, rej) => {
-    tx.oncomplete = () => res();
-    tx.onerror = () => rej(tx.error);
-    tx.onabort = () => rej(tx.error ?? new Error('transaction aborted'));
-  });
+function openPointerDb(factory: IDBFactory, name: string): Promise<IDBPDatabase<PointerDb>> {
+  return withFactory(factory, () =>
+    openDB<PointerDb>(pointerDbName(name), POINTER_VERSION, {
+      upgrade(db) {
+        if (!db.objectStoreNames.contains('state')) db.createObjectStore('state');
+        if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
+      },
+      // Another tab deletes or upgrades it: let go at once.
+      blocking(_current, _next, event) {
+        (event.target as IDBDatabase).close();
+      },
+    }),
+  );
 }
 
-function openPointerDb(factory: IDBFactory, name: string): Promise<IDBDatabase> {
-  return new Promise((res, rej) => {
-    const r = factory.open(pointerDbName(name), POINTER_VERSION);
-    r.onupgradeneeded = () => {
-      const db = r.result;
-      if (!db.objectStoreNames.contains('state')) db.createObjectStore('state');
-      if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
-    };
-    r.onsuccess = () => {
-      r.result.onversionchange = () => r.result.close();
-      res(r.result);
-    };
-    r.onerror = () => rej(r.error);
-  });
+async function getPointer(db: IDBPDatabase<PointerDb>): Promise<Pointer | undefined> {
+  return db.get('state', 'current');
 }
 
-async function getPointer(db: IDBDatabase): Promise<Pointer | undefined> {
-  return req(db.transaction('state').objectStore('state').get('current'));
-}
-
-async function putPointer(db: IDBDatabase, p: Pointer): Promise<void> {
+async function putPointer(db: IDBPDatabase<PointerDb>, p: Pointer): Promise<void> {
   const tx = db.transaction('state', 'readwrite', { durability: 'strict' });
-  tx.objectStore('state').put(p, 'current');
-  await txDone(tx);
+  await Promise.all([tx.store.put(p, 'current'), tx.done]);
 }
 
-async function getCachedChunk(db: IDBDatabase, sha: string): Promise<Uint8Array | undefined> {
-  return req(db.transaction('chunks').objectStore('chunks').get(sha));
+async function getCachedChunk(db: IDBPDatabase<PointerDb>, sha: string): Promise<Uint8Array | undefined> {
+  return db.get('chunks', sha);
 }
 
-async function putCachedChunk(db: IDBDatabase, sha: string, bytes: Uint8Array): Promise<void> {
-  const tx = db.transaction('chunks', 'readwrite');
-  tx.objectStore('chunks').put(bytes, sha);
-  await txDone(tx);
+async function putCachedChunk(db: IDBPDatabase<PointerDb>, sha: string, bytes: Uint8Array): Promise<void> {
+  await db.put('chunks', bytes, sha);
 }
 
 /** The whole cache goes: chunks of abandoned versions are garbage once a version is installed. */
-async function clearChunkCache(db: IDBDatabase): Promise<void> {
-  const tx = db.transaction('chunks', 'readwrite');
-  tx.objectStore('chunks').clear();
-  await txDone(tx);
+async function clearChunkCache(db: IDBPDatabase<PointerDb>): Promise<void> {
+  await db.clear('chunks');
 }
 
 /**
@@ -449,34 +441,28 @@ async function clearChunkCache(db: IDBDatabase): Promise<void> {
  * `databases()`: after an unclean shutdown Chromium 156 was seen discarding an origin's IndexedDB when a
  * listing was the first call to it (e2e/index.spec.ts notes).
  */
-function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const r = factory.open(dbName);
-    let missing = false;
-    r.onupgradeneeded = (e) => {
-      if (e.oldVersion === 0) {
-        missing = true;
-        r.transaction!.abort(); // leaves no empty database behind
-      }
-    };
-    r.onsuccess = () => {
-      r.result.close();
-      resolve(true);
-    };
-    r.onerror = (e) => {
-      if (!missing) return reject(r.error);
-      e.preventDefault();
-      resolve(false);
-    };
-  });
+async function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
+  let missing = false;
+  try {
+    const db = await withFactory(factory, () =>
+      openDB(dbName, undefined, {
+        upgrade(_db, oldVersion, _newVersion, tx) {
+          if (oldVersion !== 0) return;
+          missing = true;
+          tx.abort(); // leaves no empty database behind
+        },
+      }),
+    );
+    db.close();
+    return true;
+  } catch (e) {
+    if (missing) return false;
+    throw e;
+  }
 }
 
 function deleteDatabase(factory: IDBFactory, dbName: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const r = factory.deleteDatabase(dbName);
-    r.onsuccess = () => res();
-    r.onerror = () => rej(r.error);
-  });
+  return withFactory(factory, () => deleteDB(dbName));
 }
 
 /** Databases of versions that never became current (a load killed mid-install) or were superseded. */
@@ -489,12 +475,6 @@ async function removeStale(factory: IDBFactory, name: string, keep: (string | un
   }
 }
 
-function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (!locks?.request) return fn();
-  return locks.request(name, { mode: 'exclusive' }, fn) as Promise<T>;
-}
-
 function toManifestUrl(url: string | URL): string {
   const base = typeof location !== 'undefined' ? location.href : undefined;
   const u = new URL(String(url), base);
@@ -504,6 +484,6 @@ function toManifestUrl(url: string | URL): string {
 
 function expectedModel(opts: StaticLoadOptions): ModelIdentity | undefined {
   const e = opts.encoder?.info;
-  if (e) return { modelId: e.modelId ?? e.model ?? '', dims: e.hidden, headHash: e.headHash ?? '', dtype: String(e.dtype ?? '') };
+  if (e) return encoderIdentity(e);
   return opts.model;
 }

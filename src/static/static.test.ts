@@ -14,7 +14,8 @@ import { FakeEncoder } from '../search/fake-encoder.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { writeStaticPackage } from './build.ts';
-import { installedStaticVersion, loadStaticIndex, staticLoadReport, type StaticLoadOptions } from './loader.ts';
+import { installedStaticVersion, staticLoadReport, type StaticLoadOptions } from './loader.ts';
+import { loadStaticIndex } from './load-index.ts';
 import { StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'm3-static-'));

@@ -15,6 +15,7 @@ import { basename } from 'node:path';
 import { M3Index } from '../search/m3-index.ts';
 import { corpus } from '../search/test-corpus.ts';
 import { FileStore } from './file-store.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 
 const [dir, spec] = process.argv.slice(2);
 const [wantOp, wantStep, wantFile, wantPhase] = spec.split(':');
@@ -72,7 +73,7 @@ const ids = (b: number) => Array.from({ length: BATCH }, (_, i) => `d${b * BATCH
 // compactThreshold 0: every second removal (64+ tombstones) compacts, so compaction's steps come up too.
 const idx = await M3Index.open('crash', { store: new FileStore(dir), model: { modelId: 'precomputed', dims: 64, headHash: 'h' }, compactThreshold: 0 });
 for (let n = 0; n < 16; n++) {
-  const added = idx.tuning.meta.nextKey / BATCH; // keys are dense and every add is one batch of 50
+  const added = tuningAccess(idx).meta.nextKey / BATCH; // keys are dense and every add is one batch of 50
   const doomed = Array.from({ length: Math.max(0, added - 2) }, (_, b) => b).find((b) => b % 3 === 0 && idx.has(`d${b * BATCH}`));
   committed = 0;
   if (doomed !== undefined) {

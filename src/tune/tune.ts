@@ -8,6 +8,7 @@
 import { applyHeads, colbertScore, denseScore, type SparseHead } from '../encoder/heads.ts';
 import { Bm25Index, bm25DocTerms } from '../rank/bm25.ts';
 import type { M3Index } from '../search/m3-index.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 import type { EncoderLike, SearchMode } from '../search/types.ts';
 import { buildSparse, type PreparedRow } from '../store/segment-builder.ts';
 import { abortError } from '../store/errors.ts';
@@ -113,7 +114,7 @@ type TunableEncoder = EncoderLike & HiddenEncoder & {
 };
 
 function tunable(index: M3Index): TunableEncoder {
-  const e = index.tuning.baseEncoder as Partial<TunableEncoder> | undefined;
+  const e = tuningAccess(index).baseEncoder as Partial<TunableEncoder> | undefined;
   if (!e) throw new Error('tuning needs the index to be opened with an encoder');
   if (!canSwapHead(e) || typeof e.encodeHidden !== 'function' || typeof e.getHeads !== 'function') {
     throw new Error('tuning needs an M3Encoder (encodeHidden, getHeads, withSparseHead)');
@@ -133,7 +134,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   };
   if ((o.stages ?? ['sparse']).some((s) => s !== 'sparse')) throw new Error("only the 'sparse' stage is implemented; the ColBERT stage is not yet");
   const encoder = tunable(index);
-  const { store } = index.tuning;
+  const { store } = tuningAccess(index);
   if (!store.writeHead) throw new Error(`this ${store.kind} store cannot keep tuned heads`);
   const progress = (p: TuneProgress) => o.onProgress?.(p);
 
@@ -169,7 +170,7 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
 
   // ---- hard negatives, mined with the current index (queries embedded from the cache: no extra forward)
   const tNeg = now();
-  const current = (index.tuning.encoder ?? encoder) as Partial<TunableEncoder>;
+  const current = (tuningAccess(index).encoder ?? encoder) as Partial<TunableEncoder>;
   const currentHeads = typeof current.getHeads === 'function' ? current.getHeads() : encoder.getHeads();
   const H = encoder.info.hidden;
   const K = o.hardNegatives ?? DEFAULT_TRAIN.hardNegatives;
@@ -332,8 +333,8 @@ export async function revertSparseHead(index: M3Index, opts: { cache?: HiddenCac
 /** Makes a stored tuned version active again (e.g. after a revert). */
 export async function activateSparseHead(index: M3Index, version: number, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
   const encoder = tunable(index);
-  const rec = await readHead(index.tuning.store, version);
-  if (!rec) throw new Error(`no tuned head v${version} in this index (have: ${(await listHeads(index.tuning.store)).map((h) => h.version).join(', ') || 'none'})`);
+  const rec = await readHead(tuningAccess(index).store, version);
+  if (!rec) throw new Error(`no tuned head v${version} in this index (have: ${(await listHeads(tuningAccess(index).store)).map((h) => h.version).join(', ') || 'none'})`);
   if (rec.baseHeadHash !== encoder.info.headHash) throw new Error(`tuned head v${version} belongs to another base head`);
   const cache = opts.cache ?? new HiddenCache(encoder);
   await reindexSparse(index, encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
@@ -356,9 +357,9 @@ async function reindexSparse(
   const H = encoder.info.hidden;
   const total = index.count();
   let done = 0;
-  await index.rewriteSparse(view, rec ? { version: rec.version, hash: rec.hash } : undefined, async (seg: SegmentRecord) => {
+  await tuningAccess(index).rewriteSparse(view, rec ? { version: rec.version, hash: rec.hash } : undefined, async (seg: SegmentRecord) => {
     if (signal?.aborted) throw abortError(signal.reason);
-    const docs = await index.tuning.store.getDocs(seg.ids);
+    const docs = await tuningAccess(index).store.getDocs(seg.ids);
     const texts: string[] = [];
     for (let r = 0; r < seg.rowDoc.length; r++) {
       const d = docs[seg.rowDoc[r]];
@@ -375,13 +376,13 @@ async function reindexSparse(
   });
 }
 
-/** Average sparse postings per live document in the index's segments. */
+/**
+ * Sparse postings stored per live document: every segment's postings, over the live documents. Rows of
+ * deleted documents count until compaction removes them (tuning compacts before it rewrites the postings).
+ */
 export function postingsPerDoc(index: M3Index): number {
   const n = index.count();
-  if (!n) return 0;
-  let total = 0;
-  for (const s of (index as unknown as { live: { sparseSegments?: { sparse?: { weights: Uint8Array } }[] } }).live.sparseSegments ?? []) total += s.sparse?.weights.length ?? 0;
-  return total / n;
+  return n ? tuningAccess(index).sparsePostings() / n : 0;
 }
 
 /** Token positions [a, b) of characters [start, end) of `text` as the model sees it (`<s>` at 0). */
