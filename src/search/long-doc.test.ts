@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../store/memory-store.ts';
 import { MAX_DOC_CHARS } from './chunking.ts';
-import { FakeEncoder } from './fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
 import { tuningAccess } from './tuning-access.ts';
 

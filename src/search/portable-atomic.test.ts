@@ -18,7 +18,7 @@ import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types
 import { M3Index } from './m3-index.ts';
 import { exportStore, parsePortable, PortableImportError, writePortable } from './portable.ts';
 import { sha256Hex } from '../util/sha256.ts';
-import { corpus } from './test-corpus.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 
 const MODEL = { modelId: 'precomputed', dims: 16, headHash: 'h' };
 const dirs: string[] = [];

@@ -10,7 +10,7 @@ import { FileStore } from '../store/file-store.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/types.ts';
-import { WORDS_EN } from '../testmodel/words-en.ts';
+import { WORDS_EN } from '../../test/testmodel/vocab.ts';
 import { decodeHead, encodeHead, hashHead } from './head-codec.ts';
 import { listHeads } from './head-store.ts';
 import { HiddenCache } from './hidden-cache.ts';

@@ -12,10 +12,10 @@
  */
 import { promises as fsp, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { M3Index } from '../search/m3-index.ts';
-import { corpus } from '../search/test-corpus.ts';
-import { FileStore } from './file-store.ts';
-import { tuningAccess } from '../search/tuning-access.ts';
+import { M3Index } from '../../src/search/m3-index.ts';
+import { corpus } from './test-corpus.ts';
+import { FileStore } from '../../src/store/file-store.ts';
+import { tuningAccess } from '../../src/search/tuning-access.ts';
 
 const [dir, spec] = process.argv.slice(2);
 const [wantOp, wantStep, wantFile, wantPhase] = spec.split(':');

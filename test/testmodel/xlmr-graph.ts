@@ -2,7 +2,7 @@
 // in three flavours: fp32; fp16 (float16 weights and activations, int64 inputs, float16 output); q8 (ORT
 // dynamic-quantisation pattern: DynamicQuantizeLinear → MatMulInteger → Cast → Mul(scale) for every weight
 // MatMul, uint8 Gather + DequantizeLinear for the embedding tables).
-import { toFloat16Array } from '../encoder/float16.ts';
+import { toFloat16Array } from '../../src/encoder/float16.ts';
 import {
   DataType,
   bytesOf,

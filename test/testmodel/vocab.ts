@@ -2,7 +2,12 @@
 // <mask> last. Scores are log-probabilities arranged in bands so Viterbi prefers, in order: a whole listed
 // word ("▁flow", -4.5..-8.5) over any split of it (every non-word piece is <= -8.6, so two pieces sum to
 // < -12), affixes over letter pairs over single characters. Everything is derived from committed data.
-import { WORDS_EN } from './words-en.ts';
+import { readFileSync } from 'node:fs';
+
+// English word list (words-en.txt, one a line): ~650 hand-picked common English words followed by the
+// frequent (>= 3 occurrences) lowercase words of the Cranfield titles/abstracts/queries, most frequent first.
+// Extracted once while developing and committed, so the generator never reads the dataset.
+export const WORDS_EN: readonly string[] = readFileSync(new URL('./words-en.txt', import.meta.url), 'utf8').trim().split('\n');
 
 export const SPECIALS = { bos: '<s>', pad: '<pad>', eos: '</s>', unk: '<unk>', mask: '<mask>' } as const;
 export const WORD_MARK = '\u2581'; // ▁

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../encoder/float16.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/encoder/float16.ts';
 import { modelFiles, sha256, sha256sumsText } from './make.ts';
 import { normalArray } from './prng.ts';
 import { quantizeAsymmetricUint8, quantizeSymmetricInt8, roundHalfEven } from './quantize.ts';

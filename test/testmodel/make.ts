@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeSafetensors } from '../encoder/safetensors.ts';
+import { writeSafetensors } from '../../src/encoder/safetensors.ts';
 import { materialize, type Chunk } from './onnx-writer.ts';
 import { tokenizerConfigJson, tokenizerJson, specialTokensMapJson } from './tokenizer-json.ts';
 import { paddedVocab, VOCAB } from './vocab.ts';

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { float16BitsToFloat32 } from '../encoder/float16.ts';
-import { mulberry32 } from '../util/random.ts';
+import { float16BitsToFloat32 } from '../../src/encoder/float16.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 import { referenceForward } from './reference.ts';
 import { generateWeights, tinyConfig, type TestModelWeights } from './weights.ts';
 

@@ -3,7 +3,7 @@
  * tests can forge the hostile inputs the readers must refuse (bombs, shared storages, lying headers).
  */
 import { deflateRawSync } from 'node:zlib';
-import { crc32 } from '../util/crc32.ts';
+import { crc32 } from '../../src/util/crc32.ts';
 
 export interface ZipInput {
   name: string;

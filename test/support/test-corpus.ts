@@ -2,9 +2,9 @@
  * Test fixtures: a seeded random corpus with precomputed M3-shaped outputs, and float64 brute-force
  * reference scorers written independently of the index code (no shared helpers).
  */
-import type { M3Embedding } from '../encoder/types.ts';
-import type { IndexDoc } from './types.ts';
-import { mulberry32 as rng } from '../util/random.ts';
+import type { M3Embedding } from '../../src/encoder/types.ts';
+import type { IndexDoc } from '../../src/search/types.ts';
+import { mulberry32 as rng } from '../../src/util/random.ts';
 
 export function gaussianUnit(r: () => number, dims: number): Float32Array {
   const v = new Float32Array(dims);

@@ -1,7 +1,7 @@
 // Deterministic PRNG streams: one independent stream per tensor name, so adding or reordering tensors never
 // changes the values of the others, and the same name + seed always yields bit-identical weights.
 
-import { mulberry32 } from '../util/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 /** 32-bit FNV-1a of a string (UTF-16 code units); only used to derive stream seeds. */
 export function fnv1a32(s: string): number {

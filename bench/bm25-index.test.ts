@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, bm25DocTerms, type Bm25Snapshot } from './bm25.ts';
-import { refBm25 as handScore } from '../search/test-corpus.ts';
+import { bm25DocTerms } from '../src/rank/bm25.ts';
+import { Bm25Index, type Bm25Snapshot } from './bm25-index.ts';
+import { refBm25 as handScore } from '../test/support/test-corpus.ts';
 
 const DOCS = ['the cat sat on the mat', 'the dog sat', 'cat cat cat and a dog in the house of the cat'];
 

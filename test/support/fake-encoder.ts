@@ -3,8 +3,8 @@
  * token whose id, dense direction, sparse weight and ColBERT vector derive from a hash of the word,
  * so related texts (shared words) really score higher on every signal, and nothing is constant.
  */
-import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
-import type { EncoderLike } from './types.ts';
+import type { EncodeOptions, M3Embedding } from '../../src/encoder/types.ts';
+import type { EncoderLike } from '../../src/search/types.ts';
 
 const VOCAB = 250_002;
 
