@@ -3,11 +3,11 @@
  * the indexed documents, plots the loss live, shows before/after on the held-out pairs and the postings per
  * document, and reverts to the base head. Builds its own section (no markup in index.html).
  */
-import { App, errorText } from './app.ts';
-import { readClicks } from './clicks.ts';
-import { byId, fill, h, say } from './ui/dom.ts';
-import type { TuneProgress, TuneResult } from '../src/tune/tune.ts';
-import type { WorkerHeadsInfo } from '../src/worker/api.ts';
+import { App, errorText } from '../app.ts';
+import { readClicks } from '../clicks.ts';
+import { byId, fill, h, say } from './dom.ts';
+import type { TuneProgress, TuneResult } from '../../src/tune/tune.ts';
+import type { WorkerHeadsInfo } from '../../src/worker/api.ts';
 
 export function setupTunePanel(app: App): void {
   const tuneBtn = h('button', { type: 'button', id: 'tune-start' }, 'Tune on my documents');
