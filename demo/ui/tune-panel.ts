@@ -3,7 +3,7 @@
  * the indexed documents, plots the loss live, shows before/after on the held-out pairs and the postings per
  * document, and reverts to the base head. Builds its own section (no markup in index.html).
  */
-import { App, errorText } from '../app.ts';
+import { type App, errorText } from '../app.ts';
 import { readClicks } from '../clicks.ts';
 import { byId, fill, h, say } from './dom.ts';
 import type { TuneProgress, TuneResult } from '../../src/tune/tune.ts';

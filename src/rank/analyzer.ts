@@ -148,7 +148,7 @@ function stemCached(term: string): string {
 /** Stop-word check and stemming of a normalised term; '' means "drop". */
 function finish(term: string, r: Resolved): string {
   if (term.length === 0 || term.length > r.maxLen) return '';
-  if (r.stop !== null && r.stop.has(term)) return '';
+  if (r.stop?.has(term)) return '';
   if (r.stem && term.length > 2 && ONLY_AZ.test(term)) return stemCached(term);
   return term;
 }

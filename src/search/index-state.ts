@@ -64,7 +64,10 @@ export class IndexState {
   }
 
   forgetDocs(ids?: Iterable<string>): void {
-    if (!ids) return this.docCache.clear();
+    if (!ids) {
+      this.docCache.clear();
+      return;
+    }
     for (const id of ids) this.docCache.delete(id);
   }
 

@@ -14,7 +14,7 @@ import type { TunedHeadRecord } from './head-codec.ts';
 import { listHeads, readHead } from './head-store.ts';
 import { HiddenCache } from './hidden-cache.ts';
 import { type TunableEncoder, tunable } from './tunable.ts';
-import type { TuneProgress } from './tune.ts';
+import type { TuneProgress } from './types.ts';
 
 /** Goes back to the base head: sparse postings re-made by it (re-encoding, or from `cache`). */
 export async function revertSparseHead(index: M3Index, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {

@@ -141,7 +141,7 @@ describe('tuneSparseHead', () => {
       return r;
     };
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => ({ limits, requestDevice: async () => device }) } });
-    let viaGpu;
+    let viaGpu: Awaited<ReturnType<typeof run>>;
     try {
       viaGpu = await run('auto');
     } finally {

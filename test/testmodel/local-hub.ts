@@ -131,7 +131,7 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
     if (req.headers['if-none-match'] === etag) return end(304);
     // If-Range with another ETag means "the file changed: send all of it", as RFC 9110 says.
     const ifRange = req.headers['if-range'];
-    let range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, st.size);
+    const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, st.size);
     if (range === 'bad') {
       res.setHeader('Content-Range', `bytes */${st.size}`);
       return end(416);
