@@ -136,10 +136,6 @@ export interface BuiltModel {
   externalData?: ExternalData;
 }
 
-export function buildXlmrModel(weights: TestModelWeights, opts: GraphOptions): PbMessage {
-  return buildXlmr(weights, opts).model;
-}
-
 export function buildXlmr(weights: TestModelWeights, opts: GraphOptions): BuiltModel {
   const c = weights.config;
   const H = c.hiddenSize;
