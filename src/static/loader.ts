@@ -13,77 +13,21 @@
  * was, with the reason in a StaticPackageError. Offline (the manifest can't be fetched), the current version
  * is opened as it is: a site searches offline from the first visit on.
  */
-import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { encoderIdentity } from '../search/index-identity.ts';
 import { writePortable } from '../search/portable.ts';
-import type { EncoderLike, OpenOptions } from '../search/types.ts';
-import { withFactory } from '../store/idb-factory.ts';
+import type { OpenOptions } from '../search/types.ts';
 import { IdbStore } from '../store/idb-store.ts';
-import { sha256Hex } from '../util/sha256.ts';
 import { withLock } from '../util/web-locks.ts';
 import { decodeSegmentFile } from '../store/segment-file.ts';
 import { contentsProblem } from '../store/segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type ModelIdentity, type SegmentRecord } from '../store/types.ts';
-import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticChunk, type StaticManifest } from './manifest.ts';
+import { downloadChunks } from './download.ts';
+import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
+import { clearChunkCache, databaseExists, deleteDatabase, getCachedChunk, getPointer, indexDbName, openPointerDb, type Pointer, putCachedChunk, putPointer, removeStale } from './pointer-db.ts';
+import type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
 
-export interface StaticProgress {
-  phase: 'manifest' | 'download' | 'verify' | 'install' | 'ready';
-  /** Bytes of chunks received (or taken from an interrupted earlier load) so far. */
-  loadedBytes: number;
-  totalBytes: number;
-  chunksDone: number;
-  chunks: number;
-  version: string | null;
-  /** Set with phase 'ready'. */
-  report?: StaticLoadReport;
-}
+export type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
 
-export interface StaticLoadReport {
-  /** installed: a new version was written; current: already installed; offline: manifest unreachable, current version used. */
-  status: 'installed' | 'current' | 'offline';
-  version: string;
-  indexName: string;
-  previous: string | null;
-  bytesFetched: number;
-  chunksFetched: number;
-  /** Chunks reused from an interrupted earlier load (verified again before use). */
-  chunksResumed: number;
-  /** Range requests that resumed a cut transfer. */
-  rangeResumes: number;
-  ms: number;
-  /** Why the network was not used (offline). */
-  reason?: string;
-}
-
-export interface StaticLoadOptions {
-  /** Name of the index on this origin (default 'site'): packages of one name replace each other. */
-  name?: string;
-  /** The page's encoder: the package must have been built by the same model. */
-  encoder?: EncoderLike;
-  /** Without an encoder: the model identity the package must have. */
-  model?: ModelIdentity;
-  onProgress?: (p: StaticProgress) => void;
-  signal?: AbortSignal;
-  /** Attempts per chunk after the first (default 3): a cut transfer resumes where it stopped. */
-  retries?: number;
-  /** Chunk downloads at once (default 4). */
-  concurrency?: number;
-  fetch?: typeof fetch;
-  indexedDB?: IDBFactory;
-  /** Options for the M3Index that loadStaticIndex opens (store and encoder are set by the loader). */
-  open?: Omit<OpenOptions, 'store' | 'encoder' | 'model'>;
-}
-
-const POINTER_VERSION = 1;
-const pointerDbName = (name: string) => `m3-search-static:${name}`;
-const indexDbName = (indexName: string) => `m3-search:${indexName}`;
-
-interface Pointer {
-  version: string;
-  indexName: string;
-  installedAt: number;
-  manifestUrl: string;
-}
 
 /**
  * Installs (or confirms) the package at `url` and opens it with `open` (M3Index.fromStatic passes
@@ -150,7 +94,7 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
       const indexName = `${name}@${manifest.version}`;
       await removeStale(factory, name, [current?.indexName, indexName]);
 
-      const got = await downloadChunks(manifestUrl, manifest, db, f, opts, (p) => progress(p, manifest.version));
+      const got = await downloadChunks(manifestUrl, manifest, { get: (sha) => getCachedChunk(db, sha), put: (sha, b) => putCachedChunk(db, sha, b) }, f, opts, (p) => progress(p, manifest.version));
       progress({ phase: 'verify', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length }, manifest.version);
       const parsed = decodePackage(manifest, got.chunks);
 
@@ -225,145 +169,6 @@ export async function installedStaticVersion(name = 'site', factory: IDBFactory 
   }
 }
 
-// ---------------------------------------------------------------- download
-
-async function downloadChunks(
-  manifestUrl: string,
-  m: StaticManifest,
-  /** The chunk cache of an install (null: no cache, e.g. fetchStaticPackage). */
-  db: IDBPDatabase<PointerDb> | null,
-  f: typeof fetch,
-  opts: StaticLoadOptions,
-  onProgress: (p: Omit<StaticProgress, 'version'>) => void,
-): Promise<{ chunks: Uint8Array[]; bytesFetched: number; fetched: number; resumed: number; rangeResumes: number }> {
-  const out: Uint8Array[] = new Array(m.chunks.length);
-  let loaded = 0;
-  let done = 0;
-  let bytesFetched = 0;
-  let fetched = 0;
-  let resumed = 0;
-  let rangeResumes = 0;
-  const report = () => onProgress({ phase: 'download', loadedBytes: loaded, totalBytes: m.totalBytes, chunksDone: done, chunks: m.chunks.length });
-  let next = 0;
-  let failed: unknown = null;
-  const worker = async () => {
-    while (next < m.chunks.length && !failed) {
-      const i = next++;
-      const c = m.chunks[i];
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('aborted', 'AbortError');
-      const cached = db ? await getCachedChunk(db, c.sha256) : undefined;
-      // A cached chunk is verified again: IndexedDB contents are not trusted blindly either.
-      if (cached && cached.byteLength === c.bytes && (await sha256Hex(cached)) === c.sha256) {
-        out[i] = cached;
-        resumed++;
-        loaded += c.bytes;
-      } else {
-        // validateManifest allows plain relative paths only; the resolved URL is checked as well.
-        const url = new URL(c.file, manifestUrl);
-        if (!url.href.startsWith(new URL('.', manifestUrl).href)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
-        const r = await fetchChunk(url.href, c, i, m.chunks.length, f, opts, (n) => {
-          loaded += n;
-          bytesFetched += n;
-          report();
-        });
-        out[i] = r.bytes;
-        rangeResumes += r.rangeResumes;
-        fetched++;
-        // Kept until the install completes, so a reload mid-download resumes instead of starting over.
-        if (db) await putCachedChunk(db, c.sha256, r.bytes).catch(() => {});
-      }
-      done++;
-      report();
-    }
-  };
-  // On a failure, chunks already in flight still finish and are cached: the next load resumes from them.
-  await Promise.all(
-    Array.from({ length: Math.min(opts.concurrency ?? 4, m.chunks.length) }, () =>
-      worker().catch((e) => {
-        failed ??= e;
-      }),
-    ),
-  );
-  if (failed) throw failed;
-  return { chunks: out, bytesFetched, fetched, resumed, rangeResumes };
-}
-
-async function fetchChunk(
-  url: string,
-  c: StaticChunk,
-  i: number,
-  n: number,
-  f: typeof fetch,
-  opts: StaticLoadOptions,
-  onBytes: (n: number) => void,
-): Promise<{ bytes: Uint8Array; rangeResumes: number }> {
-  const where = `chunk ${i + 1} of ${n} (${c.file})`;
-  // Received pieces, joined once whole: memory follows the bytes that arrived, never the size a manifest
-  // claims (validateManifest bounds that too).
-  let parts: Uint8Array[] = [];
-  const attempts = 1 + (opts.retries ?? 3);
-  let got = 0;
-  let rangeResumes = 0;
-  let last = '';
-  const take = (b: Uint8Array) => {
-    if (got + b.byteLength > c.bytes) throw new StaticPackageError(`${where} is larger than the manifest says (over ${c.bytes} bytes)`);
-    parts.push(b);
-    got += b.byteLength;
-    onBytes(b.byteLength);
-  };
-  for (let a = 0; a < attempts && got < c.bytes; a++) {
-    let res: Response;
-    try {
-      res = await f(url, { signal: opts.signal, ...(got > 0 ? { headers: { Range: `bytes=${got}-` }, cache: 'no-store' as RequestCache } : {}) });
-    } catch (e) {
-      if (opts.signal?.aborted) throw e;
-      last = `network error (${(e as Error)?.message ?? e})`;
-      continue;
-    }
-    if (res.status === 404 || res.status === 410) throw new StaticPackageError(`${where} is missing (HTTP ${res.status})`);
-    if (!res.ok) {
-      last = `HTTP ${res.status}`;
-      continue;
-    }
-    if (got > 0) {
-      const start = res.status === 206 ? Number(/bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1]) : NaN;
-      if (start === got) rangeResumes++;
-      else {
-        // The server sent the whole file (no Range support) or another range: start this chunk over.
-        onBytes(-got);
-        got = 0;
-        parts = [];
-      }
-    }
-    try {
-      const reader = res.body?.getReader();
-      if (!reader) take(new Uint8Array(await res.arrayBuffer()));
-      else {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          try {
-            take(value);
-          } catch (e) {
-            void reader.cancel().catch(() => {});
-            throw e;
-          }
-        }
-      }
-    } catch (e) {
-      if (e instanceof StaticPackageError || opts.signal?.aborted) throw e;
-      last = `the connection dropped after ${got} of ${c.bytes} bytes`;
-      continue;
-    }
-    if (got < c.bytes) last = `truncated: ${got} of ${c.bytes} bytes arrived`;
-  }
-  if (got < c.bytes) throw new StaticPackageError(`${where} could not be downloaded whole: ${last} (${attempts} attempts)`);
-  const buf = parts.length === 1 ? parts[0] : new Uint8Array(c.bytes);
-  if (parts.length !== 1) for (let at = 0, k = 0; k < parts.length; at += parts[k].byteLength, k++) buf.set(parts[k], at);
-  if ((await sha256Hex(buf)) !== c.sha256) throw new StaticPackageError(`${where} is corrupt (SHA-256 checksum mismatch)`);
-  return { bytes: buf, rangeResumes };
-}
-
 // ---------------------------------------------------------------- decode
 
 function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticManifest['meta']; segments: SegmentRecord[]; docs: DocRecord[] } {
@@ -389,90 +194,6 @@ function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticM
   const problem = contentsProblem(m.meta, segments, perSegment);
   if (problem) throw new StaticPackageError(`the package is corrupt (${problem})`);
   return { meta: { ...m.meta, schemaVersion: SCHEMA_VERSION }, segments, docs };
-}
-
-// ---------------------------------------------------------------- IndexedDB plumbing
-
-interface PointerDb extends DBSchema {
-  state: { key: string; value: Pointer };
-  /** Verified chunks of a load in progress, by SHA-256: a reload resumes from them. */
-  chunks: { key: string; value: Uint8Array };
-}
-
-function openPointerDb(factory: IDBFactory, name: string): Promise<IDBPDatabase<PointerDb>> {
-  return withFactory(factory, () =>
-    openDB<PointerDb>(pointerDbName(name), POINTER_VERSION, {
-      upgrade(db) {
-        if (!db.objectStoreNames.contains('state')) db.createObjectStore('state');
-        if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
-      },
-      // Another tab deletes or upgrades it: let go at once.
-      blocking(_current, _next, event) {
-        (event.target as IDBDatabase).close();
-      },
-    }),
-  );
-}
-
-async function getPointer(db: IDBPDatabase<PointerDb>): Promise<Pointer | undefined> {
-  return db.get('state', 'current');
-}
-
-async function putPointer(db: IDBPDatabase<PointerDb>, p: Pointer): Promise<void> {
-  const tx = db.transaction('state', 'readwrite', { durability: 'strict' });
-  await Promise.all([tx.store.put(p, 'current'), tx.done]);
-}
-
-async function getCachedChunk(db: IDBPDatabase<PointerDb>, sha: string): Promise<Uint8Array | undefined> {
-  return db.get('chunks', sha);
-}
-
-async function putCachedChunk(db: IDBPDatabase<PointerDb>, sha: string, bytes: Uint8Array): Promise<void> {
-  await db.put('chunks', bytes, sha);
-}
-
-/** The whole cache goes: chunks of abandoned versions are garbage once a version is installed. */
-async function clearChunkCache(db: IDBPDatabase<PointerDb>): Promise<void> {
-  await db.clear('chunks');
-}
-
-/**
- * Whether a database exists, found by opening it and aborting the upgrade a missing one would need. Not by
- * `databases()`: after an unclean shutdown Chromium 156 was seen discarding an origin's IndexedDB when a
- * listing was the first call to it (e2e/index.spec.ts notes).
- */
-async function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
-  let missing = false;
-  try {
-    const db = await withFactory(factory, () =>
-      openDB(dbName, undefined, {
-        upgrade(_db, oldVersion, _newVersion, tx) {
-          if (oldVersion !== 0) return;
-          missing = true;
-          tx.abort(); // leaves no empty database behind
-        },
-      }),
-    );
-    db.close();
-    return true;
-  } catch (e) {
-    if (missing) return false;
-    throw e;
-  }
-}
-
-function deleteDatabase(factory: IDBFactory, dbName: string): Promise<void> {
-  return withFactory(factory, () => deleteDB(dbName));
-}
-
-/** Databases of versions that never became current (a load killed mid-install) or were superseded. */
-async function removeStale(factory: IDBFactory, name: string, keep: (string | undefined)[]): Promise<void> {
-  if (typeof factory.databases !== 'function') return;
-  const prefix = indexDbName(`${name}@`);
-  const keepNames = new Set(keep.filter(Boolean).map((k) => indexDbName(k!)));
-  for (const d of await factory.databases()) {
-    if (d.name?.startsWith(prefix) && !keepNames.has(d.name)) void deleteDatabase(factory, d.name).catch(() => {});
-  }
 }
 
 function toManifestUrl(url: string | URL): string {
