@@ -4,7 +4,6 @@
  * (which cannot be cloned) becomes a task id that the client cancels through `cancel(task)`.
  */
 import type { EncoderInfo, LoadOptions } from '../encoder/m3-encoder.ts';
-import type { Device, DType } from '../encoder/device.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
