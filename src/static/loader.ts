@@ -73,11 +73,7 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
       progress({ phase: 'manifest', loadedBytes: 0, totalBytes: 0, chunksDone: 0, chunks: 0 }, current?.version ?? null);
       let raw: unknown;
       try {
-        const res = await f(manifestUrl, { cache: 'no-cache', signal: opts.signal });
-        if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
-        raw = await res.json().catch(() => {
-          throw new StaticPackageError('manifest.json is not valid JSON');
-        });
+        raw = await readManifest(f, manifestUrl, opts.signal);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         const reason = e instanceof StaticPackageError ? e.reason : `the network is unreachable (${(e as Error)?.message ?? e})`;
@@ -143,11 +139,7 @@ export async function fetchStaticPackage(
   const manifestUrl = toManifestUrl(url);
   let raw: unknown;
   try {
-    const res = await f(manifestUrl, { cache: 'no-cache', signal: opts.signal });
-    if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
-    raw = await res.json().catch(() => {
-      throw new StaticPackageError('manifest.json is not valid JSON');
-    });
+    raw = await readManifest(f, manifestUrl, opts.signal);
   } catch (e) {
     if (e instanceof StaticPackageError || opts.signal?.aborted) throw e;
     throw new StaticPackageError(`the network is unreachable (${(e as Error)?.message ?? e})`);
@@ -194,6 +186,15 @@ function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticM
   const problem = contentsProblem(m.meta, segments, perSegment);
   if (problem) throw new StaticPackageError(`the package is corrupt (${problem})`);
   return { meta: { ...m.meta, schemaVersion: SCHEMA_VERSION }, segments, docs };
+}
+
+/** The manifest's JSON; a StaticPackageError for an HTTP error or bad JSON, the fetch's own error when unreachable. */
+async function readManifest(f: typeof fetch, manifestUrl: string, signal: AbortSignal | undefined): Promise<unknown> {
+  const res = await f(manifestUrl, { cache: 'no-cache', signal });
+  if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
+  return res.json().catch(() => {
+    throw new StaticPackageError('manifest.json is not valid JSON');
+  });
 }
 
 function toManifestUrl(url: string | URL): string {
