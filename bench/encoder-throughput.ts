@@ -394,7 +394,7 @@ async function main(): Promise<void> {
   if (machine.loadAvg1AtStart > machine.cpus / 2) log(`warning: other processes are busy (load average ${machine.loadAvg1AtStart}): timings will be low and noisy`);
 
   // The Node q8 encoder also builds and counts the inputs.
-  let t0 = performance.now();
+  const t0 = performance.now();
   const counter = await M3Encoder.load({ model: MODEL_DIR, device: 'cpu', dtype: 'q8' });
   const texts = buildTexts(counter, N_TEXTS, TOKENS);
   const perText = texts.map((t) => counter.tokenize(t).ids.length);

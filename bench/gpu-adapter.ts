@@ -10,7 +10,7 @@ import { REAL_GPU_ARGS } from './gpu-flags.ts';
 
 async function main(): Promise<Record<string, unknown>> {
   const { chromium } = await import('playwright-core');
-  let browser;
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, '--enable-unsafe-webgpu', ...REAL_GPU_ARGS] });
   } catch (e: any) {

@@ -32,6 +32,3 @@ export function logClick(indexName: string, click: Click): void {
   }
 }
 
-export function clearClicks(indexName: string): void {
-  localStorage.removeItem(key(indexName));
-}

@@ -10,7 +10,7 @@ import { setupDocsPanel } from './ui/docs-panel.ts';
 import { lastModel, setupModelPanel } from './ui/model-panel.ts';
 import { setupSearchPanel } from './ui/search-panel.ts';
 import { setupStoragePanel } from './ui/storage-panel.ts';
-import { setupTunePanel } from './tune-panel.ts';
+import { setupTunePanel } from './ui/tune-panel.ts';
 
 const app = new App();
 (window as unknown as { m3demo: App }).m3demo = app; // for tests and the curious

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_ARGS, CHROMIUM, PORT } from '../playwright.config.ts';
-import { startLocalHub, type LocalHub } from '../src/testmodel/local-hub.ts';
+import { startLocalHub, type LocalHub } from '../test/testmodel/local-hub.ts';
 
 const ROOT = process.env.M3_REAL_SHAPE_DIR ?? 'models-full/real-shape';
 const MODEL_DIR = join(ROOT, 'bge-m3');

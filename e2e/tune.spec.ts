@@ -33,7 +33,7 @@ for (const device of ['wasm', 'webgpu']) {
           heldOut: r.heldOut,
           phases: [...phases],
           losses: losses.length,
-          active: index.tuning.meta.sparseHead,
+          active: w.m3.tuningAccess(index).meta.sparseHead,
           base: base.map((h: any) => [h.id, h.score]),
           tuned: tuned.map((h: any) => [h.id, h.score]),
         };
@@ -59,9 +59,9 @@ for (const device of ['wasm', 'webgpu']) {
         const w = window as any;
         const { encoder, index } = await w.openTuneIndex(device, name, false);
         const tuned = await index.search('boundary layer study', { mode: 'sparse', includeText: false });
-        const active = index.tuning.meta.sparseHead;
-        const viaEncoder = index.tuning.encoder.info.sparseHead;
-        const versions = (await w.m3.listSparseHeads(index.tuning.store)).map((h: any) => h.version);
+        const active = w.m3.tuningAccess(index).meta.sparseHead;
+        const viaEncoder = w.m3.tuningAccess(index).encoder.info.sparseHead;
+        const versions = (await w.m3.listSparseHeads(w.m3.tuningAccess(index).store)).map((h: any) => h.version);
         await w.m3.revertSparseHead(index);
         const reverted = await index.search('boundary layer study', { mode: 'sparse', includeText: false });
         index.close();
@@ -82,8 +82,9 @@ for (const device of ['wasm', 'webgpu']) {
     await page.waitForFunction(() => (window as any).m3Ready === true);
     const third = await page.evaluate(
       async ({ device, name }) => {
-        const { index } = await (window as any).openTuneIndex(device, name, false);
-        const r = { active: index.tuning.meta.sparseHead ?? null, sparseHead: index.tuning.encoder.info.sparseHead ?? null };
+        const w = window as any;
+        const { index } = await w.openTuneIndex(device, name, false);
+        const r = { active: w.m3.tuningAccess(index).meta.sparseHead ?? null, sparseHead: w.m3.tuningAccess(index).encoder.info.sparseHead ?? null };
         index.close();
         return r;
       },

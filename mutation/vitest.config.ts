@@ -6,7 +6,6 @@ export default defineConfig({
     include: [
       'src/search/fusion.test.ts',
       'src/search/sparse-scan.test.ts',
-      'src/rank/bm25.test.ts',
       'src/search/segment-bm25.test.ts',
       'src/search/colbert.test.ts',
     ],

@@ -9,7 +9,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Bm25Index, bm25DocTerms, type Bm25Params } from '../src/rank/bm25.ts';
+import { bm25DocTerms, type Bm25Params } from '../src/rank/bm25.ts';
+import { Bm25Index } from '../bench/bm25-index.ts';
 import { analyzeTerms, type AnalyzerOptions } from '../src/rank/analyzer.ts';
 import { cranfieldDir, loadCranfield, type Cranfield, type CranfieldDoc } from '../src/eval/cranfield.ts';
 import { evaluateRun, writeTrecRun, type Run } from '../src/eval/metrics.ts';

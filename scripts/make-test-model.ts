@@ -15,7 +15,7 @@ import {
   writeModelDir,
   type Variant,
   type WriteResult,
-} from '../src/testmodel/index.ts';
+} from '../test/testmodel/index.ts';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startLocalHub } from '../src/testmodel/local-hub.ts';
+import { startLocalHub } from '../test/testmodel/local-hub.ts';
 
 const ROOT = resolve(process.env.M3_REAL_SHAPE_DIR ?? 'models-full/real-shape');
 const MODEL = join(ROOT, 'bge-m3');

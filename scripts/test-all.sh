@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, then type-checks, runs the unit tests (Vitest, Node), the browser
+# `npm test`: installs what is missing, then type-checks, lints (Biome's linter, knip's dead-code check), runs the unit tests (Vitest, Node), the browser
 # tests (Playwright, Debian's Chromium), and the package as users get it: build, pack, publint, attw, the
 # search-path size budget, and the consumer tests (the tarball installed in fresh folders: Vite, webpack,
 # Node, CLI, TypeScript).
@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsc --noEmit -p .
+npm run -s lint
 npx vitest run
 npx playwright test
 if [ -z "${M3_PACK_DIR:-}" ]; then M3_PACK_DIR=$(mktemp -d); trap 'rm -rf "$M3_PACK_DIR"' EXIT; fi

@@ -7,3 +7,5 @@ export { batchLoss, type TrainExample } from './tune/train.ts';
 export { SparseHeadModel } from './tune/sparse-model.ts';
 export { jsMatrixOps, type MatrixOps } from './tune/matrix-ops.ts';
 export { createWebGpuOps } from './tune/webgpu-ops.ts';
+// What head tuning may reach inside an open index (e2e/tune.spec.ts reads the active head through it).
+export { tuningAccess } from './search/tuning-access.ts';

@@ -1,6 +1,6 @@
 /** Indexing: the project docs, pasted text, dropped files; progress with docs/s and time left; cancel. */
 import type { IndexDoc } from '../../src/search/types.ts';
-import { App, errorText, type IngestView } from '../app.ts';
+import { type App, errorText, type IngestView } from '../app.ts';
 import { readDocs, RefusedFile } from '../files.ts';
 import { byId, say } from './dom.ts';
 import { seconds } from './format.ts';

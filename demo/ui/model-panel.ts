@@ -1,7 +1,7 @@
 /** Model picker, download progress and the device/dtype badge. */
 import type { LoadProgress } from '../../src/encoder/model-source.ts';
 import type { WorkerLoadOptions } from '../../src/worker/api.ts';
-import { App, errorText, TINY_MODEL } from '../app.ts';
+import { type App, errorText, TINY_MODEL } from '../app.ts';
 import { byId, fill, h, say } from './dom.ts';
 import { bytes } from './format.ts';
 

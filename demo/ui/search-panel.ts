@@ -3,7 +3,7 @@ import { QuerySyntaxError } from '../../src/query/parse.ts';
 import { asYouType } from '../../src/query/typing.ts';
 import type { FusionMode, SearchMode, SignalName } from '../../src/search/types.ts';
 import type { WorkerSearchOptions } from '../../src/worker/api.ts';
-import { App, errorText } from '../app.ts';
+import { type App, errorText } from '../app.ts';
 import { byId, fill, say } from './dom.ts';
 import { ms } from './format.ts';
 import { renderHit, scales } from './results.ts';

@@ -1,5 +1,5 @@
 /** Document count, bytes used / quota, persistence, offline readiness; clear, export and import. */
-import { App, errorText } from '../app.ts';
+import { type App, errorText } from '../app.ts';
 import { byId, say } from './dom.ts';
 import { bytes } from './format.ts';
 

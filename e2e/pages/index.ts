@@ -2,8 +2,8 @@
 // the corpus fixtures, and a few read-only helpers that look at the raw IndexedDB (tests check the stored
 // state independently of the index code).
 import * as lib from '../../src/index.ts';
-import { FakeEncoder, words } from '../../src/search/fake-encoder.ts';
-import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse } from '../../src/search/test-corpus.ts';
+import { FakeEncoder, words } from '../../test/support/fake-encoder.ts';
+import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse } from '../../test/support/test-corpus.ts';
 import { mulberry32 as rng } from '../../src/util/random.ts';
 import { DenseMatrix } from '../../src/rank/dense-scan.ts';
 import { wasmKernelSupported } from '../../src/rank/dense-scan-wasm.ts';

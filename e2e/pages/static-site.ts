@@ -5,7 +5,7 @@
 //
 // The "encoder" is the FakeEncoder: the packages the test builds use it too, so no model download is needed.
 import { M3Index } from '../../src/search/m3-index.ts';
-import { FakeEncoder } from '../../src/search/fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { installedStaticVersion, staticLoadReport, type StaticLoadReport, type StaticProgress } from '../../src/static/loader.ts';
 import { StaticPackageError } from '../../src/static/manifest.ts';
 import { M3IndexMismatchError } from '../../src/store/errors.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertHeads } from './convert-heads.ts';
-import { makeTorchFile, makeZip } from './torch-fixture.ts';
+import { makeTorchFile, makeZip } from '../../test/support/torch-fixture.ts';
 import { readTorchStateDict } from './torch-pt.ts';
 import { MAX_ZIP_ENTRY_BYTES, readZipDirectory, readZipEntry, ZipError } from './zip.ts';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { M3Encoder } from '../encoder/m3-encoder.ts';
-import { generateHeadWeights, generateWeights, referenceForward, tinyConfig } from '../testmodel/index.ts';
+import { generateHeadWeights, generateWeights, referenceForward, tinyConfig } from '../../test/testmodel/index.ts';
 
 const weights = generateWeights(tinyConfig());
 const heads = generateHeadWeights(tinyConfig());

@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mutated, onlyThrows, RUNS } from '../util/fuzz.ts';
+import { mutated, onlyThrows, RUNS } from '../../test/support/fuzz.ts';
 import { DocsInputError, parseDoc } from './docs-jsonl.ts';
-import { makeTorchFile, makeZip } from './torch-fixture.ts';
+import { makeTorchFile, makeZip } from '../../test/support/torch-fixture.ts';
 import { readTorchStateDict, TorchFileError } from './torch-pt.ts';
 import { unpickle, UnpickleError, type AllowedGlobal } from './unpickle.ts';
 import { readZipDirectory, readZipEntry, ZipError } from './zip.ts';

@@ -45,9 +45,3 @@ export function toFloat16Array(src: Float32Array): Uint16Array {
   return out;
 }
 
-/** Values as float16 would hold them (for reference computations and drift bounds). */
-export function roundToFloat16(src: Float32Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = float16BitsToFloat32(float32ToFloat16Bits(src[i]));
-  return out;
-}

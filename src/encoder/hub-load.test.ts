@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { env } from '@huggingface/transformers';
 import { M3Encoder } from './m3-encoder.ts';
 import { resumableFetch } from './resumable-fetch.ts';
-import { startLocalHub, type LocalHub } from '../testmodel/local-hub.ts';
+import { startLocalHub, type LocalHub } from '../../test/testmodel/local-hub.ts';
 
 const MODEL = 'public/models/tiny-m3';
 const Q8 = 'onnx/model_quantized.onnx';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { M3Encoder } from './m3-encoder.ts';
 import { writeSafetensors } from './safetensors.ts';
-import { generateHeadWeights, generateWeights, referenceForward, tinyConfig } from '../testmodel/index.ts';
+import { generateHeadWeights, generateWeights, referenceForward, tinyConfig } from '../../test/testmodel/index.ts';
 import type { M3Embedding } from './types.ts';
 
 const MODEL = 'public/models/tiny-m3';

@@ -53,7 +53,7 @@ export function compareProbe(candidate: M3Embedding[], reference: ProbeAnswer[],
     const c = candidate[t];
     const r = reference[t];
     const d = c.dense ?? new Float32Array();
-    if (d.some((x) => !Number.isFinite(x)) || (c.sparse && c.sparse.weights.some((x) => !Number.isFinite(x)))) {
+    if (d.some((x) => !Number.isFinite(x)) || (c.sparse?.weights.some((x) => !Number.isFinite(x)))) {
       return { ok: false, reason: `probe ${t}: output has NaN or Infinity`, minCosine: NaN, against };
     }
     const cos = cosine(d, r.dense);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
-import { corpus } from '../search/test-corpus.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 import type { IndexDoc, SearchOptions } from '../search/types.ts';
 import { FileStore } from '../store/file-store.ts';
 import { MemoryStore } from '../store/memory-store.ts';

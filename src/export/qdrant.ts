@@ -21,8 +21,8 @@ export function qdrantCollection(dims: number, colbert: boolean): Record<string,
 export function qdrantPoint(row: ExportRow): Record<string, unknown> {
   const vector: Record<string, unknown> = {};
   if (row.dense) vector.dense = f32s(row.dense);
-  if (row.sparse && row.sparse.ids.length) vector.sparse = { indices: Array.from(row.sparse.ids), values: f32s(row.sparse.weights) };
-  if (row.colbert && row.colbert.length) vector.colbert = row.colbert.map(f32s);
+  if (row.sparse?.ids.length) vector.sparse = { indices: Array.from(row.sparse.ids), values: f32s(row.sparse.weights) };
+  if (row.colbert?.length) vector.colbert = row.colbert.map(f32s);
   const payload: Record<string, unknown> = { doc_id: row.docId, text: row.text };
   if (row.metadata) payload.metadata = row.metadata;
   if (row.span) {

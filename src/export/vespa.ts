@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_WEIGHTS } from '../search/m3-index.ts';
+import { DEFAULT_WEIGHTS } from '../search/search-options.ts';
 import { f32, f32s, type ExportRow, type ExportSource } from './reader.ts';
 import { LineWriter } from './write.ts';
 
@@ -113,13 +113,13 @@ export function vespaPut(row: ExportRow): Record<string, unknown> {
   const fields: Record<string, unknown> = { doc_id: row.docId, passage: row.passage, text: row.text };
   const meta = { ...(row.metadata ?? {}), ...(row.span ? { _span: row.span } : {}) };
   if (Object.keys(meta).length) fields.metadata = JSON.stringify(meta);
-  if (row.sparse && row.sparse.ids.length) {
+  if (row.sparse?.ids.length) {
     const cells: Record<string, number> = {};
     row.sparse.ids.forEach((id, i) => (cells[String(id)] = f32(row.sparse!.weights[i])));
     fields.lexical_rep = cells; // short form for a single mapped dimension
   }
   if (row.dense) fields.dense_rep = f32s(row.dense); // indexed short form
-  if (row.colbert && row.colbert.length) {
+  if (row.colbert?.length) {
     const blocks: Record<string, number[]> = {};
     row.colbert.forEach((v, i) => (blocks[String(i)] = f32s(v)));
     fields.colbert_rep = blocks; // mixed short form: one dense block per label

@@ -10,7 +10,7 @@ import { loadCranfield } from '../eval/cranfield.ts';
 import { analyze, analyzeTerms } from '../rank/analyzer.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
-import { gaussianUnit } from '../search/test-corpus.ts';
+import { gaussianUnit } from '../../test/support/test-corpus.ts';
 import { mulberry32 } from '../util/random.ts';
 import { formatQuery, isPlain, type NormalQuery } from './parse.ts';
 import type { NormalClause } from './types.ts';

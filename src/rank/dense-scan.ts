@@ -227,7 +227,7 @@ function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
  * The sign bits are derived from the codes on every write (bit = code < 0), in blocks of 16 rows
  * transposed by byte (see signScanKernel); they cost 1/8 of the codes in memory and nothing on disk.
  * Rows are zero-padded to `stride` (a multiple of 64) so the kernel needs no tail loop, and
- * stored in blocks of 4 rows interleaved by 64-byte chunk (see ROW_BLOCK in dense-scan-wasm.ts)
+ * stored in blocks of 4 rows interleaved by 64-byte chunk (see Row blocks in dense-scan-wasm.ts)
  * so a scan is one sequential stream; the capacity is a multiple of 4 because the kernel scores
  * 4 rows per step (the extra slots are scored and ignored).
  */

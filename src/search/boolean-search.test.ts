@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../store/memory-store.ts';
-import { FakeEncoder } from './fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
 import { QuerySyntaxError } from '../query/parse.ts';
 import type { SearchMode } from './types.ts';

@@ -1,6 +1,6 @@
 /** ColBERT MaxSim: the WASM kernel and the JS fallback agree exactly, and both match float MaxSim closely. */
 import { describe, expect, it } from 'vitest';
-import { dotsKernelSupported } from '../rank/dense-scan-wasm.ts';
+import { dotsKernelSupported } from '../rank/colbert-wasm.ts';
 import { quantizeInt8Batch } from '../rank/dense-scan.ts';
 import type { ColbertBlock } from '../store/types.ts';
 import { MaxSimScorer, maxSim, prepareColbertQuery } from './colbert.ts';

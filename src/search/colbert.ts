@@ -8,7 +8,7 @@
  * `dots`) computes every dot of a document's rows against all query rows at once; the plain-JS
  * fallback computes the same integers, so both give identical scores.
  */
-import { dotsKernelSupported, instantiateDots, type DotsKernel } from '../rank/dense-scan-wasm.ts';
+import { dotsKernelSupported, instantiateDots, type DotsKernel } from '../rank/colbert-wasm.ts';
 import type { ColbertBlock } from '../store/types.ts';
 
 const I32_MAX = 2147483647;

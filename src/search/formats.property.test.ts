@@ -11,10 +11,11 @@ import { M3StorageError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { decodeSegmentFile } from '../store/segment-file.ts';
 import { crc32 } from '../util/crc32.ts';
-import { mutated, onlyRejects, onlyThrows, RUNS } from '../util/fuzz.ts';
+import { mutated, onlyRejects, onlyThrows, RUNS } from '../../test/support/fuzz.ts';
 import { M3Index } from './m3-index.ts';
-import { exportStore, parsePortable, PortableImportError, sha256Hex } from './portable.ts';
-import { corpus } from './test-corpus.ts';
+import { exportStore, parsePortable, PortableImportError } from './portable.ts';
+import { sha256Hex } from '../util/sha256.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 
 const MODEL = { modelId: 'precomputed', dims: 8, headHash: 'h' };
 const store = new MemoryStore();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../store/memory-store.ts';
-import { FakeEncoder } from './fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 
 /** Events in order: each built segment's rowDoc array → the event number when it was built. */
 let clock = 0;

@@ -54,7 +54,7 @@ export class LiveIndex {
   chunked = false;
   hasColbert = false;
 
-  constructor(private readonly opts: LiveOptions) {
+  constructor(opts: LiveOptions) {
     this.dims = opts.dims;
     this.bm25Index = opts.bm25 ? new SegmentBm25(DEFAULT_BM25_PARAMS, opts.analyzer) : null;
   }

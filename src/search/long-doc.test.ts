@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../store/memory-store.ts';
 import { MAX_DOC_CHARS } from './chunking.ts';
-import { FakeEncoder } from './fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
+import { tuningAccess } from './tuning-access.ts';
 
 describe('long documents', () => {
   it('a 5 MB document is indexed as passages, each within the model length, in bounded memory', async () => {
@@ -19,7 +20,7 @@ describe('long documents', () => {
     expect(idx.count()).toBe(2);
     expect(enc.calls.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
     expect(grew).toBeLessThan(512 * 2 ** 20); // 78 MiB measured (load average ~20, shared machine)
-    const [seg] = await idx.tuning.store.readSegments();
+    const [seg] = await tuningAccess(idx).store.readSegments();
     const spans = seg.rowSpans;
     expect(spans.length / 2).toBeGreaterThan(1000);
     for (let r = 0; r < spans.length / 2; r += 97) expect(enc.tokenize(text.slice(spans[2 * r], spans[2 * r + 1])).ids.length).toBeLessThanOrEqual(512);

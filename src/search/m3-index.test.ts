@@ -10,10 +10,10 @@ import { MemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/types.ts';
 import { M3IndexMismatchError } from '../store/errors.ts';
 import { M3Error, M3InputError } from '../errors.ts';
-import { FakeEncoder } from './fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from './m3-index.ts';
 import { QuerySyntaxError } from '../query/parse.ts';
-import { corpus, gaussianUnit, randomSparse, refBm25, refColbert, refDense, refSparse } from './test-corpus.ts';
+import { corpus, gaussianUnit, randomSparse, refBm25, refColbert, refDense, refSparse } from '../../test/support/test-corpus.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
 const dirs: string[] = [];

@@ -16,8 +16,9 @@ import { MemoryStore } from '../store/memory-store.ts';
 import { decodeSegmentFile, encodeSegmentFile } from '../store/segment-file.ts';
 import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types.ts';
 import { M3Index } from './m3-index.ts';
-import { exportStore, parsePortable, PortableImportError, sha256Hex, writePortable } from './portable.ts';
-import { corpus } from './test-corpus.ts';
+import { exportStore, parsePortable, PortableImportError, writePortable } from './portable.ts';
+import { sha256Hex } from '../util/sha256.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 
 const MODEL = { modelId: 'precomputed', dims: 16, headHash: 'h' };
 const dirs: string[] = [];

@@ -15,6 +15,7 @@
 import { M3Error } from '../errors.ts';
 import { contentsProblem } from '../store/segment-check.ts';
 import { decodeSegmentFile, encodeSegmentFile } from '../store/segment-file.ts';
+import { sha256Hex } from '../util/sha256.ts';
 import { MIN_READ_SCHEMA, SCHEMA_VERSION, type DocRecord, type MetaRecord, type ModelIdentity, type SegmentRecord, type Store } from '../store/types.ts';
 
 const MAGIC = 'M3IX';
@@ -151,9 +152,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
   let at = 0;
   for (const p of parts) out.set(p, at), (at += p.byteLength);
   return out;
-}
-
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }

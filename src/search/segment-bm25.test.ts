@@ -1,6 +1,7 @@
 /** SegmentBm25 (postings read in place from segments) must score exactly like Bm25Index. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Bm25Index, DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
+import { DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
+import { Bm25Index } from '../../bench/bm25-index.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import { mulberry32 } from '../util/random.ts';
 

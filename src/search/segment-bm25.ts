@@ -3,11 +3,12 @@
  * Each segment's BM25 block already holds its postings grouped by term with the terms sorted, so
  * a query term's postings are found by binary search in every segment and gathered into one list
  * (cached per term until the index changes). Opening 100k documents costs a pass over document
- * lengths instead of rebuilding ~5M postings into per-term arrays (Bm25Index.addBlocks).
+ * lengths instead of rebuilding ~5M postings into per-term arrays.
  *
- * Scores are exactly Bm25Index's: the same N, avgdl, df (live postings only), idf, the same
- * float32 accumulation in query-term order for search() and the same Math.fround chain in
- * scoreDocs(), so the two are interchangeable (the tests compare them bit for bit).
+ * The formula is src/rank/bm25.ts's. Scores are exactly those of the in-memory reference engine
+ * (bench/bm25-index.ts): the same N, avgdl, df (live postings only), idf, the same float32
+ * accumulation in query-term order for search() and the same Math.fround chain in scoreDocs()
+ * (the tests compare the two bit for bit).
  *
  * A document belongs to the segment that last added it: replaced or removed documents' postings
  * stay in their old segments but are skipped (owner check), and df counts only live postings.
@@ -92,8 +93,7 @@ export class SegmentBm25 implements TermDictionary {
 
   /**
    * Adds segments (their documents, except those `alive` rejects); a key already present is
-   * replaced, as Bm25Index.add does. O(documents) for stored (coded) blocks: postings are only read
-   * when a query needs them.
+   * replaced. O(documents) for stored (coded) blocks: postings are only read when a query needs them.
    */
   addBlocks(sources: readonly SegmentBm25Source[], alive?: (key: number) => boolean): void {
     for (const src of sources) {
@@ -311,19 +311,10 @@ export class SegmentBm25 implements TermDictionary {
   }
 }
 
-/** Binary search of a key's tf in ascending postings; 0 when absent. */
+/** A key's tf in ascending postings; 0 when absent. */
 function tfOf(p: TermPostings, key: number): number {
-  const { keys } = p;
-  let lo = 0;
-  let hi = keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = keys[mid];
-    if (k < key) lo = mid + 1;
-    else if (k > key) hi = mid - 1;
-    else return p.tfs[mid];
-  }
-  return 0;
+  const i = indexInSorted(p.keys, key);
+  return i < 0 ? 0 : p.tfs[i];
 }
 
 function sortByKey(keys: Uint32Array, tfs: Uint16Array): TermPostings {
@@ -361,7 +352,7 @@ function codedBlock(b: Bm25PostingsBlock): Bm25Block {
   const docs: number[] = [];
   const tfs: number[] = [];
   sorted.forEach((term, i) => {
-    // Per document, a duplicated term's tfs add up (as Bm25Index merges them), capped.
+    // Per document, a duplicated term's tfs add up (as the analyzer's counts would), capped.
     const perDoc = new Map<number, number>();
     for (const { doc, tf } of byTerm.get(term)!) if (tf > 0) perDoc.set(doc, Math.min(MAX_TF, (perDoc.get(doc) ?? 0) + Math.min(MAX_TF, Math.max(1, Math.round(tf)))));
     for (const doc of [...perDoc.keys()].sort((x, y) => x - y)) {

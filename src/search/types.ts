@@ -1,4 +1,5 @@
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Store } from '../store/types.ts';
 import type { ClauseMatch } from '../query/match.ts';
 import type { BoolQuery } from '../query/types.ts';
@@ -56,6 +57,12 @@ export interface OpenOptions {
   colbert?: boolean;
   /** Index text for BM25 (default true). */
   bm25?: boolean;
+  /**
+   * How BM25 and query syntax split text into terms (stemming, stop words, tokenizer). Stored with the index:
+   * reopening without it uses the stored options; other options than the stored ones are a mismatch
+   * (onMismatch). Default: the Unicode tokenizer without stemming or stop words.
+   */
+  analyzer?: AnalyzerOptions;
   chunk?: ChunkOptions;
   onMismatch?: OnMismatch;
   /** Progress of a re-embed or a v1 migration on open. */

@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from '../search/portable.ts';
+import { sha256Hex } from '../util/sha256.ts';
 import { encodeSegmentFile } from '../store/segment-file.ts';
 import type { DocRecord, Store } from '../store/types.ts';
 import { DEFAULT_CHUNK_BYTES, MANIFEST_FILE, MAX_CHUNK_BYTES, manifestVersion, STATIC_FORMAT, STATIC_PACKAGE_VERSION, type StaticChunk, type StaticManifest, type StaticSegment } from './manifest.ts';

@@ -14,79 +14,30 @@
  * page's encoder, an M3IndexMismatchError, the error opening such an index gives). Offline (the manifest can't be fetched), the current version
  * is opened as it is: a site searches offline from the first visit on.
  */
-import { M3Index } from '../search/m3-index.ts';
-import { sha256Hex, writePortable } from '../search/portable.ts';
-import type { EncoderLike, OpenOptions } from '../search/types.ts';
+import { encoderIdentity } from '../search/index-identity.ts';
+import { writePortable } from '../search/portable.ts';
+import type { OpenOptions } from '../search/types.ts';
 import { IdbStore } from '../store/idb-store.ts';
+import { withLock } from '../util/web-locks.ts';
 import { decodeSegmentFile } from '../store/segment-file.ts';
 import { contentsProblem } from '../store/segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type ModelIdentity, type SegmentRecord } from '../store/types.ts';
-import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticChunk, type StaticManifest } from './manifest.ts';
+import { downloadChunks } from './download.ts';
+import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
+import { clearChunkCache, databaseExists, deleteDatabase, getCachedChunk, getPointer, indexDbName, openPointerDb, type Pointer, putCachedChunk, putPointer, removeStale } from './pointer-db.ts';
+import type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
 
-export interface StaticProgress {
-  phase: 'manifest' | 'download' | 'verify' | 'install' | 'ready';
-  /** Bytes of chunks received (or taken from an interrupted earlier load) so far. */
-  loadedBytes: number;
-  totalBytes: number;
-  chunksDone: number;
-  chunks: number;
-  version: string | null;
-  /** Set with phase 'ready'. */
-  report?: StaticLoadReport;
-}
+export type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
 
-export interface StaticLoadReport {
-  /** installed: a new version was written; current: already installed; offline: manifest unreachable, current version used. */
-  status: 'installed' | 'current' | 'offline';
-  version: string;
-  indexName: string;
-  previous: string | null;
-  bytesFetched: number;
-  chunksFetched: number;
-  /** Chunks reused from an interrupted earlier load (verified again before use). */
-  chunksResumed: number;
-  /** Range requests that resumed a cut transfer. */
-  rangeResumes: number;
-  ms: number;
-  /** Why the network was not used (offline). */
-  reason?: string;
-}
 
-export interface StaticLoadOptions {
-  /** Name of the index on this origin (default 'site'): packages of one name replace each other. */
-  name?: string;
-  /** The page's encoder: the package must have been built by the same model, heads and dtype (else M3IndexMismatchError). */
-  encoder?: EncoderLike;
-  /** Without an encoder: the model identity the package must have. */
-  model?: ModelIdentity;
-  onProgress?: (p: StaticProgress) => void;
-  signal?: AbortSignal;
-  /** Attempts per chunk after the first (default 3): a cut transfer resumes where it stopped. */
-  retries?: number;
-  /** Chunk downloads at once (default 4). */
-  concurrency?: number;
-  fetch?: typeof fetch;
-  indexedDB?: IDBFactory;
-  /** Options for the M3Index that loadStaticIndex opens (store and encoder are set by the loader). */
-  open?: Omit<OpenOptions, 'store' | 'encoder' | 'model'>;
-}
-
-const POINTER_VERSION = 1;
-const pointerDbName = (name: string) => `m3-search-static:${name}`;
-const indexDbName = (indexName: string) => `m3-search:${indexName}`;
-
-interface Pointer {
-  version: string;
-  indexName: string;
-  installedAt: number;
-  manifestUrl: string;
-}
-
-/** Installs (or confirms) the package at `url` and opens it as an M3Index. */
-export async function loadStaticIndex(url: string | URL, opts: StaticLoadOptions = {}): Promise<M3Index> {
+/**
+ * Installs (or confirms) the package at `url` and opens it with `open` (M3Index.fromStatic passes
+ * M3Index.open: the loader does not import the index, so the two modules form no cycle).
+ */
+export async function openStaticPackage<T extends object>(url: string | URL, opts: StaticLoadOptions, open: (name: string, o: OpenOptions) => Promise<T>): Promise<T> {
   const report = await installStaticPackage(url, opts);
   const factory = opts.indexedDB ?? globalThis.indexedDB;
-  const index = await M3Index.open(report.indexName, {
+  const index = await open(report.indexName, {
     ...opts.open,
     ...(opts.encoder ? { encoder: opts.encoder } : {}),
     store: new IdbStore(report.indexName, { indexedDB: factory }),
@@ -99,9 +50,9 @@ export async function loadStaticIndex(url: string | URL, opts: StaticLoadOptions
   return index;
 }
 
-const staticReports = new WeakMap<M3Index, StaticLoadReport>();
-/** What the load that opened `index` did (bytes, chunks, time, status), if it came from loadStaticIndex. */
-export function staticLoadReport(index: M3Index): StaticLoadReport | undefined {
+const staticReports = new WeakMap<object, StaticLoadReport>();
+/** What the load that opened `index` did (bytes, chunks, time, status), if it came from a static package. */
+export function staticLoadReport(index: object): StaticLoadReport | undefined {
   return staticReports.get(index);
 }
 
@@ -123,11 +74,7 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
       progress({ phase: 'manifest', loadedBytes: 0, totalBytes: 0, chunksDone: 0, chunks: 0 }, current?.version ?? null);
       let raw: unknown;
       try {
-        const res = await f(manifestUrl, { cache: 'no-cache', signal: opts.signal });
-        if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
-        raw = await res.json().catch(() => {
-          throw new StaticPackageError('manifest.json is not valid JSON');
-        });
+        raw = await readManifest(f, manifestUrl, opts.signal);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         const reason = e instanceof StaticPackageError ? e.reason : `the network is unreachable (${(e as Error)?.message ?? e})`;
@@ -144,7 +91,7 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
       const indexName = `${name}@${manifest.version}`;
       await removeStale(factory, name, [current?.indexName, indexName]);
 
-      const got = await downloadChunks(manifestUrl, manifest, db, f, opts, (p) => progress(p, manifest.version));
+      const got = await downloadChunks(manifestUrl, manifest, { get: (sha) => getCachedChunk(db, sha), put: (sha, b) => putCachedChunk(db, sha, b) }, f, opts, (p) => progress(p, manifest.version));
       progress({ phase: 'verify', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length }, manifest.version);
       const parsed = decodePackage(manifest, got.chunks);
 
@@ -193,11 +140,7 @@ export async function fetchStaticPackage(
   const manifestUrl = toManifestUrl(url);
   let raw: unknown;
   try {
-    const res = await f(manifestUrl, { cache: 'no-cache', signal: opts.signal });
-    if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
-    raw = await res.json().catch(() => {
-      throw new StaticPackageError('manifest.json is not valid JSON');
-    });
+    raw = await readManifest(f, manifestUrl, opts.signal);
   } catch (e) {
     if (e instanceof StaticPackageError || opts.signal?.aborted) throw e;
     throw new StaticPackageError(`the network is unreachable (${(e as Error)?.message ?? e})`);
@@ -217,145 +160,6 @@ export async function installedStaticVersion(name = 'site', factory: IDBFactory 
   } finally {
     db.close();
   }
-}
-
-// ---------------------------------------------------------------- download
-
-async function downloadChunks(
-  manifestUrl: string,
-  m: StaticManifest,
-  /** The chunk cache of an install (null: no cache, e.g. fetchStaticPackage). */
-  db: IDBDatabase | null,
-  f: typeof fetch,
-  opts: StaticLoadOptions,
-  onProgress: (p: Omit<StaticProgress, 'version'>) => void,
-): Promise<{ chunks: Uint8Array[]; bytesFetched: number; fetched: number; resumed: number; rangeResumes: number }> {
-  const out: Uint8Array[] = new Array(m.chunks.length);
-  let loaded = 0;
-  let done = 0;
-  let bytesFetched = 0;
-  let fetched = 0;
-  let resumed = 0;
-  let rangeResumes = 0;
-  const report = () => onProgress({ phase: 'download', loadedBytes: loaded, totalBytes: m.totalBytes, chunksDone: done, chunks: m.chunks.length });
-  let next = 0;
-  let failed: unknown = null;
-  const worker = async () => {
-    while (next < m.chunks.length && !failed) {
-      const i = next++;
-      const c = m.chunks[i];
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new DOMException('aborted', 'AbortError');
-      const cached = db ? await getCachedChunk(db, c.sha256) : undefined;
-      // A cached chunk is verified again: IndexedDB contents are not trusted blindly either.
-      if (cached && cached.byteLength === c.bytes && (await sha256Hex(cached)) === c.sha256) {
-        out[i] = cached;
-        resumed++;
-        loaded += c.bytes;
-      } else {
-        // validateManifest allows plain relative paths only; the resolved URL is checked as well.
-        const url = new URL(c.file, manifestUrl);
-        if (!url.href.startsWith(new URL('.', manifestUrl).href)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
-        const r = await fetchChunk(url.href, c, i, m.chunks.length, f, opts, (n) => {
-          loaded += n;
-          bytesFetched += n;
-          report();
-        });
-        out[i] = r.bytes;
-        rangeResumes += r.rangeResumes;
-        fetched++;
-        // Kept until the install completes, so a reload mid-download resumes instead of starting over.
-        if (db) await putCachedChunk(db, c.sha256, r.bytes).catch(() => {});
-      }
-      done++;
-      report();
-    }
-  };
-  // On a failure, chunks already in flight still finish and are cached: the next load resumes from them.
-  await Promise.all(
-    Array.from({ length: Math.min(opts.concurrency ?? 4, m.chunks.length) }, () =>
-      worker().catch((e) => {
-        failed ??= e;
-      }),
-    ),
-  );
-  if (failed) throw failed;
-  return { chunks: out, bytesFetched, fetched, resumed, rangeResumes };
-}
-
-async function fetchChunk(
-  url: string,
-  c: StaticChunk,
-  i: number,
-  n: number,
-  f: typeof fetch,
-  opts: StaticLoadOptions,
-  onBytes: (n: number) => void,
-): Promise<{ bytes: Uint8Array; rangeResumes: number }> {
-  const where = `chunk ${i + 1} of ${n} (${c.file})`;
-  // Received pieces, joined once whole: memory follows the bytes that arrived, never the size a manifest
-  // claims (validateManifest bounds that too).
-  let parts: Uint8Array[] = [];
-  const attempts = 1 + (opts.retries ?? 3);
-  let got = 0;
-  let rangeResumes = 0;
-  let last = '';
-  const take = (b: Uint8Array) => {
-    if (got + b.byteLength > c.bytes) throw new StaticPackageError(`${where} is larger than the manifest says (over ${c.bytes} bytes)`);
-    parts.push(b);
-    got += b.byteLength;
-    onBytes(b.byteLength);
-  };
-  for (let a = 0; a < attempts && got < c.bytes; a++) {
-    let res: Response;
-    try {
-      res = await f(url, { signal: opts.signal, ...(got > 0 ? { headers: { Range: `bytes=${got}-` }, cache: 'no-store' as RequestCache } : {}) });
-    } catch (e) {
-      if (opts.signal?.aborted) throw e;
-      last = `network error (${(e as Error)?.message ?? e})`;
-      continue;
-    }
-    if (res.status === 404 || res.status === 410) throw new StaticPackageError(`${where} is missing (HTTP ${res.status})`);
-    if (!res.ok) {
-      last = `HTTP ${res.status}`;
-      continue;
-    }
-    if (got > 0) {
-      const start = res.status === 206 ? Number(/bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1]) : NaN;
-      if (start === got) rangeResumes++;
-      else {
-        // The server sent the whole file (no Range support) or another range: start this chunk over.
-        onBytes(-got);
-        got = 0;
-        parts = [];
-      }
-    }
-    try {
-      const reader = res.body?.getReader();
-      if (!reader) take(new Uint8Array(await res.arrayBuffer()));
-      else {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          try {
-            take(value);
-          } catch (e) {
-            void reader.cancel().catch(() => {});
-            throw e;
-          }
-        }
-      }
-    } catch (e) {
-      if (e instanceof StaticPackageError || opts.signal?.aborted) throw e;
-      last = `the connection dropped after ${got} of ${c.bytes} bytes`;
-      continue;
-    }
-    if (got < c.bytes) last = `truncated: ${got} of ${c.bytes} bytes arrived`;
-  }
-  if (got < c.bytes) throw new StaticPackageError(`${where} could not be downloaded whole: ${last} (${attempts} attempts)`);
-  const buf = parts.length === 1 ? parts[0] : new Uint8Array(c.bytes);
-  if (parts.length !== 1) for (let at = 0, k = 0; k < parts.length; at += parts[k].byteLength, k++) buf.set(parts[k], at);
-  if ((await sha256Hex(buf)) !== c.sha256) throw new StaticPackageError(`${where} is corrupt (SHA-256 checksum mismatch)`);
-  return { bytes: buf, rangeResumes };
 }
 
 // ---------------------------------------------------------------- decode
@@ -385,115 +189,13 @@ function decodePackage(m: StaticManifest, chunks: Uint8Array[]): { meta: StaticM
   return { meta: { ...m.meta, schemaVersion: SCHEMA_VERSION }, segments, docs };
 }
 
-// ---------------------------------------------------------------- IndexedDB plumbing
-
-function req<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((res, rej) => {
-    r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
+/** The manifest's JSON; a StaticPackageError for an HTTP error or bad JSON, the fetch's own error when unreachable. */
+async function readManifest(f: typeof fetch, manifestUrl: string, signal: AbortSignal | undefined): Promise<unknown> {
+  const res = await f(manifestUrl, { cache: 'no-cache', signal });
+  if (!res.ok) throw new StaticPackageError(`manifest.json could not be fetched (HTTP ${res.status})`);
+  return res.json().catch(() => {
+    throw new StaticPackageError('manifest.json is not valid JSON');
   });
-}
-
-function txDone(tx: IDBTransaction): Promise<void> {
-  return new Promise((res, rej) => {
-    tx.oncomplete = () => res();
-    tx.onerror = () => rej(tx.error);
-    tx.onabort = () => rej(tx.error ?? new Error('transaction aborted'));
-  });
-}
-
-function openPointerDb(factory: IDBFactory, name: string): Promise<IDBDatabase> {
-  return new Promise((res, rej) => {
-    const r = factory.open(pointerDbName(name), POINTER_VERSION);
-    r.onupgradeneeded = () => {
-      const db = r.result;
-      if (!db.objectStoreNames.contains('state')) db.createObjectStore('state');
-      if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
-    };
-    r.onsuccess = () => {
-      r.result.onversionchange = () => r.result.close();
-      res(r.result);
-    };
-    r.onerror = () => rej(r.error);
-  });
-}
-
-async function getPointer(db: IDBDatabase): Promise<Pointer | undefined> {
-  return req(db.transaction('state').objectStore('state').get('current'));
-}
-
-async function putPointer(db: IDBDatabase, p: Pointer): Promise<void> {
-  const tx = db.transaction('state', 'readwrite', { durability: 'strict' });
-  tx.objectStore('state').put(p, 'current');
-  await txDone(tx);
-}
-
-async function getCachedChunk(db: IDBDatabase, sha: string): Promise<Uint8Array | undefined> {
-  return req(db.transaction('chunks').objectStore('chunks').get(sha));
-}
-
-async function putCachedChunk(db: IDBDatabase, sha: string, bytes: Uint8Array): Promise<void> {
-  const tx = db.transaction('chunks', 'readwrite');
-  tx.objectStore('chunks').put(bytes, sha);
-  await txDone(tx);
-}
-
-/** The whole cache goes: chunks of abandoned versions are garbage once a version is installed. */
-async function clearChunkCache(db: IDBDatabase): Promise<void> {
-  const tx = db.transaction('chunks', 'readwrite');
-  tx.objectStore('chunks').clear();
-  await txDone(tx);
-}
-
-/**
- * Whether a database exists, found by opening it and aborting the upgrade a missing one would need. Not by
- * `databases()`: after an unclean shutdown Chromium 156 was seen discarding an origin's IndexedDB when a
- * listing was the first call to it (e2e/index.spec.ts notes).
- */
-function databaseExists(factory: IDBFactory, dbName: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const r = factory.open(dbName);
-    let missing = false;
-    r.onupgradeneeded = (e) => {
-      if (e.oldVersion === 0) {
-        missing = true;
-        r.transaction!.abort(); // leaves no empty database behind
-      }
-    };
-    r.onsuccess = () => {
-      r.result.close();
-      resolve(true);
-    };
-    r.onerror = (e) => {
-      if (!missing) return reject(r.error);
-      e.preventDefault();
-      resolve(false);
-    };
-  });
-}
-
-function deleteDatabase(factory: IDBFactory, dbName: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const r = factory.deleteDatabase(dbName);
-    r.onsuccess = () => res();
-    r.onerror = () => rej(r.error);
-  });
-}
-
-/** Databases of versions that never became current (a load killed mid-install) or were superseded. */
-async function removeStale(factory: IDBFactory, name: string, keep: (string | undefined)[]): Promise<void> {
-  if (typeof factory.databases !== 'function') return;
-  const prefix = indexDbName(`${name}@`);
-  const keepNames = new Set(keep.filter(Boolean).map((k) => indexDbName(k!)));
-  for (const d of await factory.databases()) {
-    if (d.name?.startsWith(prefix) && !keepNames.has(d.name)) void deleteDatabase(factory, d.name).catch(() => {});
-  }
-}
-
-function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (!locks?.request) return fn();
-  return locks.request(name, { mode: 'exclusive' }, fn) as Promise<T>;
 }
 
 function toManifestUrl(url: string | URL): string {
@@ -505,6 +207,6 @@ function toManifestUrl(url: string | URL): string {
 
 function expectedModel(opts: StaticLoadOptions): ModelIdentity | undefined {
   const e = opts.encoder?.info;
-  if (e) return { modelId: e.modelId ?? e.model ?? '', dims: e.hidden, headHash: e.headHash ?? '', dtype: String(e.dtype ?? '') };
+  if (e) return encoderIdentity(e);
   return opts.model;
 }

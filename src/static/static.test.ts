@@ -10,12 +10,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeEncoder } from '../search/fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { M3IndexMismatchError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { writeStaticPackage } from './build.ts';
-import { installedStaticVersion, loadStaticIndex, staticLoadReport, type StaticLoadOptions } from './loader.ts';
+import { installedStaticVersion, staticLoadReport, type StaticLoadOptions } from './loader.ts';
+import { loadStaticIndex } from './load-index.ts';
 import { StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'm3-static-'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
-import { corpus } from '../search/test-corpus.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 import { FileStore } from './file-store.ts';
 import { decodeSegmentFile, encodeSegmentFile } from './segment-file.ts';
 import { buildSegment } from './segment-builder.ts';
@@ -61,7 +61,7 @@ describe('FileStore', () => {
 
   it('processes killed at each step of a commit leave every batch all present or all absent (12 kills)', async () => {
     const dir = tmp();
-    const child = fileURLToPath(new URL('./file-store-crash-child.ts', import.meta.url));
+    const child = fileURLToPath(new URL('../../test/support/file-store-crash-child.ts', import.meta.url));
     const BATCH = 50;
     // Where each child is killed: every step of an add's commit (segment file, then meta.json, the commit point,
     // then the lock's release, which moves it aside before removing it), of a removal's (meta.json only) and of the compaction a removal sets off.
@@ -156,7 +156,7 @@ describe('FileStore under concurrent writers', () => {
     const procs = 4;
     const batches = 6;
     const size = 20;
-    await Promise.all(Array.from({ length: procs }, (_, p) => runChild('./file-store-writer-child.ts', [dir, `p${p}`, String(batches), String(size)])));
+    await Promise.all(Array.from({ length: procs }, (_, p) => runChild('../../test/support/file-store-writer-child.ts', [dir, `p${p}`, String(batches), String(size)])));
     const idx = await M3Index.open('stress', { store: new FileStore(dir), model: MODEL });
     const missing: string[] = [];
     for (let p = 0; p < procs; p++) for (let b = 0; b < batches; b++) for (let i = 0; i < size; i++) if (!idx.has(`p${p}-${b}-${i}`)) missing.push(`p${p}-${b}-${i}`);

@@ -3,11 +3,12 @@ import { IDBFactory } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
-import { FakeEncoder } from '../search/fake-encoder.ts';
-import { corpus } from '../search/test-corpus.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 import { M3QuotaError } from './errors.ts';
 import { IdbStore } from './idb-store.ts';
 import type { CommitBatch, CommitOptions } from './types.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 
 const DIMS = 16;
 const model = { modelId: 'precomputed', dims: DIMS, headHash: 'h' };
@@ -61,7 +62,7 @@ describe('IdbStore', () => {
     const idx = await M3Index.open('v2', { store: new IdbStore('v2', { indexedDB: factory }), model });
     await idx.add(docs, { batchSize: 15 });
     await idx.remove(['d3']);
-    const segsBefore = await idx.tuning.store.readSegments();
+    const segsBefore = await tuningAccess(idx).store.readSegments();
     idx.close();
     const g = globalThis as { indexedDB: IDBFactory };
     const prev = g.indexedDB;

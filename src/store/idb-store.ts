@@ -17,6 +17,8 @@
  * structure whenever a segment is read: a damaged record is refused by name, never searched;
  * 5 = postings gap + varint coded (schema 4, store/postings.ts).
  */
+import { withLock } from '../util/web-locks.ts';
+import { withFactory } from './idb-factory.ts';
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
@@ -385,9 +387,7 @@ export class IdbStore implements Store {
   }
 
   async withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
-    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-    if (!locks?.request) return fn();
-    return locks.request(`m3-search:${this.name}`, { mode: 'exclusive' }, fn) as Promise<T>;
+    return withLock(`m3-search:${this.name}`, fn);
   }
 
   onRemoteCommit(cb: () => void): () => void {
@@ -560,21 +560,6 @@ async function inflateEntries(z: Uint8Array): Promise<TextEntry[]> {
     json += dec.decode(value, { stream: true });
   }
   return JSON.parse(json + dec.decode()) as TextEntry[];
-}
-
-async function withFactory<T>(factory: IDBFactory, fn: () => Promise<T>): Promise<T> {
-  const g = globalThis as { indexedDB?: IDBFactory };
-  if (g.indexedDB === factory) return fn();
-  // openDB calls indexedDB.open synchronously, so the global only needs swapping for that call.
-  const prev = g.indexedDB;
-  g.indexedDB = factory;
-  let p: Promise<T>;
-  try {
-    p = fn();
-  } finally {
-    g.indexedDB = prev;
-  }
-  return p;
 }
 
 async function requestPersist(): Promise<boolean | null> {

@@ -339,11 +339,6 @@ export type LegacySegment = Omit<SegmentRecord, 'sparse' | 'bm25'> & { sparse: L
 export const isLegacySparse = (s: unknown): s is LegacySparseBlock => !!s && typeof s === 'object' && 'rows' in s && !('postings' in s);
 export const isLegacyBm25 = (b: unknown): b is LegacyBm25Block => !!b && typeof b === 'object' && 'docs' in b && !('postings' in b);
 
-/** True when the segment's postings are in the schema ≤ 3 layout. */
-export function hasLegacyPostings(seg: LegacySegment | SegmentRecord): boolean {
-  return isLegacySparse(seg.sparse) || isLegacyBm25(seg.bm25);
-}
-
 /**
  * The segment with schema ≤ 3 postings re-coded (the same entries, rows, weights and tfs, so every score
  * stays bit for bit). A malformed legacy block (its arrays disagreeing) is returned unconverted, so the

@@ -1,5 +1,5 @@
 /**
- * Schema 3 → 4 (coded postings) against an index schema 3 itself wrote (fixtures/schema3, made by
+ * Schema 3 → 4 (coded postings) against an index schema 3 itself wrote (test/fixtures/schema3, made by
  * scripts/fixtures/make-schema3-index.ts at schema 3): after each migration path — a FileStore folder, an
  * IndexedDB database, a portable export — every query gives the same hits with the same scores, bit for bit,
  * in every mode, and the stored postings are smaller.
@@ -14,14 +14,14 @@ import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { parsePortable, writePortable } from '../search/portable.ts';
-import { corpus } from '../search/test-corpus.ts';
+import { corpus } from '../../test/support/test-corpus.ts';
 import { FileStore } from './file-store.ts';
-import { FIXTURE_MODEL, fixtureAnswers, type FixtureAnswers } from './fixtures/schema3-queries.ts';
+import { FIXTURE_MODEL, fixtureAnswers, type FixtureAnswers } from '../../test/fixtures/schema3-queries.ts';
 import { IdbStore } from './idb-store.ts';
 import { MemoryStore } from './memory-store.ts';
 import { SCHEMA_VERSION } from './types.ts';
 
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'schema3');
+const FIXTURE = join(import.meta.dirname, '../../test/fixtures/schema3');
 const expected: FixtureAnswers = JSON.parse(readFileSync(join(FIXTURE, 'answers.json'), 'utf8'));
 const docs = corpus(400, FIXTURE_MODEL.dims, 14, { colbert: true }); // what the fixture indexed (its queries)
 const dirs: string[] = [];

@@ -183,7 +183,7 @@ function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
   return { dims, rowOffsets, codes, scales };
 }
 
-function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
+export function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
   if (!docs.some((d) => d.bm25)) return null;
   const byTerm = new Map<string, number[]>(); // term → [doc, tf, doc, tf, …], docs ascending
   const lengths = new Uint32Array(docs.length);

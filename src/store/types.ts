@@ -7,6 +7,7 @@
  * the meta record and written in the same transaction as the change; compaction rewrites live rows
  * into one segment and drops the tombstones.
  */
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { LegacyDoc } from './legacy.ts';
 
 /**
@@ -125,6 +126,8 @@ export interface MetaRecord extends ModelIdentity {
   updatedAt: number;
   /** The tuned sparse head that produced the sparse postings (issue 5); absent = the base head. */
   sparseHead?: { version: number; hash: string };
+  /** BM25 analyzer options the text was indexed with (OpenOptions.analyzer); absent = the defaults. */
+  analyzer?: AnalyzerOptions;
 }
 
 /** One stored head version (a tuned sparse head, src/tune/head-codec.ts), kept beside the index. */

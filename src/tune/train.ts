@@ -9,7 +9,7 @@ import type { CachedText } from './hidden-cache.ts';
 import { distill, infoNce, M3_TEMPERATURE, teacherProbs } from './losses.ts';
 import { mulberry32 } from '../util/random.ts';
 import { jsMatrixOps, type MatrixOps } from './matrix-ops.ts';
-import { Adam, clipGradients, dot, dotBackward, SparseHeadModel, type Activation, type Grads, type WeightTerm } from './sparse-model.ts';
+import { Adam, clipGradients, dot, dotBackward, type SparseHeadModel, type Activation, type Grads, type WeightTerm } from './sparse-model.ts';
 
 export interface TrainExample {
   query: CachedText;

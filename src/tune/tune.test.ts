@@ -10,13 +10,14 @@ import { FileStore } from '../store/file-store.ts';
 import { IdbStore } from '../store/idb-store.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/types.ts';
-import { WORDS_EN } from '../testmodel/words-en.ts';
+import { WORDS_EN } from '../../test/testmodel/vocab.ts';
 import { decodeHead, encodeHead, hashHead } from './head-codec.ts';
 import { listHeads } from './head-store.ts';
 import { HiddenCache } from './hidden-cache.ts';
 import { checkPairs, minePseudoQueries, parsePairs, splitHeldOut } from './pairs.ts';
 import { mulberry32 } from '../util/random.ts';
 import { postingsPerDoc, revertSparseHead, tuneSparseHead } from './tune.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 
 const MODEL = 'public/models/tiny-m3';
 let enc: M3Encoder;
@@ -119,7 +120,7 @@ describe('tuneSparseHead', () => {
     const r = await tuneSparseHead(index, { ...quick, lr: 1e30, vocabLr: 1e30, clip: 0 });
     expect(r.status).toBe('failed');
     expect(r.reason).toMatch(/previous head is kept/);
-    expect(index.tuning.meta.sparseHead).toBeUndefined();
+    expect(tuningAccess(index).meta.sparseHead).toBeUndefined();
     expect(await listHeads(store)).toEqual([]);
     expect(await index.search('the', { mode: 'sparse', includeText: false })).toEqual(before);
   });
@@ -140,7 +141,7 @@ describe('tuneSparseHead', () => {
       return r;
     };
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => ({ limits, requestDevice: async () => device }) } });
-    let viaGpu;
+    let viaGpu: Awaited<ReturnType<typeof run>>;
     try {
       viaGpu = await run('auto');
     } finally {
@@ -156,12 +157,12 @@ describe('tuneSparseHead', () => {
     const store = new MemoryStore();
     const index = await M3Index.open('cancel', { encoder: enc, store });
     await index.add(docs(16));
-    const metaBefore = structuredClone(index.tuning.meta);
+    const metaBefore = structuredClone(tuningAccess(index).meta);
     const ctl = new AbortController();
     const run = tuneSparseHead(index, { maxEpochs: 50, patience: 50, teacher: 'none', signal: ctl.signal, onProgress: (p) => p.phase === 'train' && p.done >= 3 && ctl.abort() });
     await expect(run).rejects.toThrow(/abort/);
-    expect(index.tuning.meta).toEqual(metaBefore);
-    expect(index.tuning.encoder).toBe(enc);
+    expect(tuningAccess(index).meta).toEqual(metaBefore);
+    expect(tuningAccess(index).encoder).toBe(enc);
     expect(await listHeads(store)).toEqual([]);
   });
 
@@ -192,7 +193,7 @@ async function roundTrip(makeStore: () => Store): Promise<void> {
   expect(r.version).toBe(1);
   expect(r.postingsPerDoc.before).toBeCloseTo(postingsBase, 6);
   expect(r.postingsPerDoc.after).toBeLessThan(postingsBase); // the pruning threshold drops postings
-  expect(index.tuning.meta.sparseHead).toEqual({ version: 1, hash: r.hash });
+  expect(tuningAccess(index).meta.sparseHead).toEqual({ version: 1, hash: r.hash });
   const tuned = await index.search(query, { mode: 'sparse', includeText: false });
   expect(base.length).toBeGreaterThan(0);
   expect(tuned.map((h) => h.score)).not.toEqual(base.map((h) => h.score));
@@ -200,23 +201,23 @@ async function roundTrip(makeStore: () => Store): Promise<void> {
 
   // Reopen with the plain encoder: the index knows its postings came from v1 and encodes queries with it.
   index = await M3Index.open('rt', { encoder: enc, store: makeStore() });
-  expect(index.tuning.meta.sparseHead?.version).toBe(1);
-  expect((index.tuning.encoder as M3Encoder).info.sparseHead).toEqual({ version: 1, hash: r.hash });
+  expect(tuningAccess(index).meta.sparseHead?.version).toBe(1);
+  expect((tuningAccess(index).encoder as M3Encoder).info.sparseHead).toEqual({ version: 1, hash: r.hash });
   expect(await index.search(query, { mode: 'sparse', includeText: false })).toEqual(tuned);
-  const heads = await listHeads(index.tuning.store);
+  const heads = await listHeads(tuningAccess(index).store);
   expect(heads.map((h) => h.version)).toEqual([1]);
   expect(heads[0].options.prune).toBe(0.5);
   expect(heads[0].metrics.heldOutAfter).toBeDefined();
 
   expect(await sparseBlocks(index)).not.toEqual(blocksBase);
   await revertSparseHead(index);
-  expect(index.tuning.meta.sparseHead).toBeUndefined();
+  expect(tuningAccess(index).meta.sparseHead).toBeUndefined();
   // The base head re-makes the very postings it made before: every sparse block byte for byte.
   expect(await sparseBlocks(index)).toEqual(blocksBase);
   expect(postingsPerDoc(index)).toBe(postingsBase);
   index.close();
   index = await M3Index.open('rt', { encoder: enc, store: makeStore() });
-  expect(index.tuning.encoder).toBe(enc);
+  expect(tuningAccess(index).encoder).toBe(enc);
   expect(await sparseBlocks(index)).toEqual(blocksBase);
   const reverted = await index.search(query, { mode: 'sparse', includeText: false });
   // The whole hit list, ids and scores to the last bit.
@@ -226,7 +227,7 @@ async function roundTrip(makeStore: () => Store): Promise<void> {
     expect(h.score === base[i].score, `${h.id}: ${h.score} vs ${base[i].score}`).toBe(true);
   });
   expect(reverted).toEqual(base);
-  expect((await listHeads(index.tuning.store)).length).toBe(1); // the version stays available
+  expect((await listHeads(tuningAccess(index).store)).length).toBe(1); // the version stays available
   index.close();
 }
 
@@ -235,7 +236,7 @@ async function roundTrip(makeStore: () => Store): Promise<void> {
  * of the block by name, typed arrays as hex of their bytes, numbers by their float64 bits.
  */
 async function sparseBlocks(index: M3Index): Promise<string[][]> {
-  const segs = await index.tuning.store.readSegments(index.tuning.meta.segments);
+  const segs = await tuningAccess(index).store.readSegments(tuningAccess(index).meta.segments);
   segs.sort((a, b) => a.keys[0] - b.keys[0]);
   const hex = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
   return segs.map((seg) => {

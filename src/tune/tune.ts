@@ -5,125 +5,40 @@
  * the sparse postings are rebuilt with it (from the cached hidden states) and the index records which head
  * made them. Failure (NaN, explosion) or cancel leaves the active head and the index as they were.
  */
-import { applyHeads, colbertScore, denseScore, type SparseHead } from '../encoder/heads.ts';
-import { Bm25Index, bm25DocTerms } from '../rank/bm25.ts';
+import { applyHeads } from '../encoder/heads.ts';
 import type { M3Index } from '../search/m3-index.ts';
-import type { EncoderLike, SearchMode } from '../search/types.ts';
-import { buildSparse, type PreparedRow } from '../store/segment-builder.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 import { abortError } from '../store/errors.ts';
-import type { SegmentRecord } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import { hashHead, type TunedHeadRecord } from './head-codec.ts';
-import { canSwapHead, listHeads, nextHeadVersion, readHead, writeHead } from './head-store.ts';
-import { HiddenCache, type CachedText, type HiddenEncoder } from './hidden-cache.ts';
+import { nextHeadVersion, writeHead } from './head-store.ts';
+import { postingsPerDoc, reindexSparse } from './head-switch.ts';
+import { HiddenCache, type CachedText } from './hidden-cache.ts';
 import { idfLogScale, tokenIdf } from './idf.ts';
-import { checkPairs, minePseudoQueries, splitHeldOut, type PairSource, type PseudoQueryOptions, type TrainingPair } from './pairs.ts';
-import { jsMatrixOps, type ComputeKind, type MatrixOps } from './matrix-ops.ts';
+import { checkPairs, minePseudoQueries, splitHeldOut, type PairSource, type TrainingPair } from './pairs.ts';
+import { jsMatrixOps, type MatrixOps } from './matrix-ops.ts';
 import { SparseHeadModel } from './sparse-model.ts';
-import { DEFAULT_TRAIN, trainSparseHead, type Candidate, type HeldOutMetrics, type TrainExample, type TrainInput } from './train.ts';
+import { makeTeacher, type Teacher } from './teacher.ts';
+import type { TuneOptions, TuneProgress, TuneResult } from './types.ts';
+import { type TunableEncoder, tunable } from './tunable.ts';
+import { DEFAULT_TRAIN, trainSparseHead, type TrainExample, type TrainInput } from './train.ts';
 import { createWebGpuOps } from './webgpu-ops.ts';
 
-export type Teacher = 'ensemble' | 'bm25' | 'none';
-
-export interface TuneOptions {
-  /** The user's (query, relevant document id) pairs. */
-  pairs?: { query: string; docId: string }[];
-  /** Clicks logged by a UI: (query, clicked document id). */
-  clicks?: { query: string; docId: string }[];
-  /** Mine pseudo-queries from the documents (default: on when no pairs or clicks are given). */
-  pseudoQueries?: boolean | PseudoQueryOptions;
-  /** Fraction of pairs held out for early stopping and the before/after metrics (default 0.1). */
-  heldOut?: number;
-  /** Learn the per-token scale/shift over the vocabulary (default true); false = exactly M3's head. */
-  vocab?: boolean;
-  /** Weight of the IDF prior on the per-token log-scale (default 1e-3); false = no IDF init and no prior. */
-  idfPrior?: number | false;
-  /** L1 penalty on the produced weights (default 1e-3). */
-  l1?: number;
-  /** Pruning threshold at index time, as a fraction of the mean document weight (default 0.7; 0 = off). */
-  prune?: number;
-  /** Global gradient-norm clip (default 1; 0 = off). */
-  clip?: number;
-  /** Self-distillation teacher (default 'ensemble': dense + 0.3·sparse + colbert, M3's recipe). */
-  teacher?: Teacher;
-  /** Weight of the distillation loss (default ½: M3's mean of the two losses). */
-  distillWeight?: number;
-  /** InfoNCE temperature (default 0.02, as M3). */
-  temperature?: number;
-  batchSize?: number;
-  /** Hard negatives per pair (default 7), mined with the current index. */
-  hardNegatives?: number;
-  /** Which ranking mines them (default 'hybrid'). */
-  negatives?: Extract<SearchMode, 'hybrid' | 'sparse' | 'bm25' | 'dense'>;
-  maxEpochs?: number;
-  patience?: number;
-  lr?: number;
-  vocabLr?: number;
-  seed?: number;
-  /** Training wall-clock budget in ms (default 60,000). */
-  maxMs?: number;
-  /** Bound on the hidden-state cache in bytes (default 256 MiB). */
-  cacheBytes?: number;
-  /** A cache to share between runs (evaluations); overrides cacheBytes. */
-  cache?: HiddenCache;
-  /** Progressive stages; only 'sparse' is implemented (ColBERT's head is not trained yet). */
-  stages?: ('sparse' | 'colbert')[];
-  /**
-   * Where the training's matrix work (projections, dL/dW) runs: 'auto' (default) = WebGPU compute when
-   * navigator.gpu gives an adapter, else JS; 'webgpu' = the same, but asked for explicitly; 'js' = JS.
-   * Any WebGPU failure falls back to JS; TuneResult.compute says which ran and why.
-   */
-  compute?: 'auto' | ComputeKind;
-  /** Rebuild the sparse postings with the tuned head and make it active (default true). */
-  activate?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: TuneProgress) => void;
-}
-
-export interface TuneProgress {
-  phase: 'pairs' | 'encode' | 'negatives' | 'train' | 'reindex';
-  done: number;
-  total: number;
-  epoch?: number;
-  loss?: number;
-  /** Held-out nDCG@10 after an epoch. */
-  heldOut?: number;
-}
-
-export interface TuneResult {
-  status: 'tuned' | 'failed';
-  reason?: string;
-  version?: number;
-  hash?: string;
-  pairs: { train: number; heldOut: number; bySource: Partial<Record<PairSource, number>>; unknownIds: string[]; skipped: number };
-  heldOut: { before: HeldOutMetrics; after: HeldOutMetrics };
-  postingsPerDoc: { before: number; after: number };
-  training: { status: string; reason?: string; epochs: number; steps: number };
-  curve: { step: number; epoch: number; loss: number; heldOut?: number }[];
-  ms: { total: number; encode: number; negatives: number; train: number; reindex: number };
-  cache: { bytes: number; hits: number; misses: number };
-  /** Which backend ran the training's matrix work; `reason` when it is JS although WebGPU was asked for (or 'auto'). */
-  compute: { requested: 'auto' | ComputeKind; used: ComputeKind; reason?: string };
-}
-
-type TunableEncoder = EncoderLike & HiddenEncoder & {
-  info: { hidden: number; headHash: string; vocabSize?: number; modelId?: string; model?: string };
-  getHeads(): { sparse?: SparseHead; colbert?: { weight: Float32Array; bias: Float32Array; dim: number } };
-  withSparseHead(head: SparseHead | null, tag?: { version: number; hash: string }): EncoderLike;
-  tokenize(text: string, maxLength?: number): { ids: ArrayLike<number> };
-};
-
-function tunable(index: M3Index): TunableEncoder {
-  const e = index.tuning.baseEncoder as Partial<TunableEncoder> | undefined;
-  if (!e) throw new Error('tuning needs the index to be opened with an encoder');
-  if (!canSwapHead(e) || typeof e.encodeHidden !== 'function' || typeof e.getHeads !== 'function') {
-    throw new Error('tuning needs an M3Encoder (encodeHidden, getHeads, withSparseHead)');
-  }
-  if (!e.getHeads().sparse) throw new Error('this model has no sparse head to tune (sparse_linear.safetensors)');
-  return e as TunableEncoder;
-}
+export type { Teacher } from './teacher.ts';
+export type { TuneOptions, TuneProgress, TuneResult } from './types.ts';
+export { activateSparseHead, postingsPerDoc, revertSparseHead } from './head-switch.ts';
+export { listHeads as listSparseHeads } from './head-store.ts';
 
 const now = () => performance.now();
 
+type Progress = (p: TuneProgress) => void;
+
+/**
+ * Tunes the index's sparse head, in phases: pairs → hidden states → hard negatives → training → (pruning
+ * threshold, head record, re-indexed postings). Each phase is one function below.
+ *
+ *   const r = await tuneSparseHead(index, { pairs: [{ query: 'laminar flow', docId: 'd17' }] });
+ */
 export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}): Promise<TuneResult> {
   const t0 = now();
   const o = options;
@@ -133,109 +48,33 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   };
   if ((o.stages ?? ['sparse']).some((s) => s !== 'sparse')) throw new Error("only the 'sparse' stage is implemented; the ColBERT stage is not yet");
   const encoder = tunable(index);
-  const { store } = index.tuning;
+  const { store } = tuningAccess(index);
   if (!store.writeHead) throw new Error(`this ${store.kind} store cannot keep tuned heads`);
-  const progress = (p: TuneProgress) => o.onProgress?.(p);
+  const progress: Progress = (p) => o.onProgress?.(p);
 
-  // ---- documents and pairs
-  const docs = (await store.allDocs()).filter((d) => index.has(d.id));
-  const userPairs = [...(o.pairs ?? []).map((p) => ({ ...p, source: 'user' as const })), ...(o.clicks ?? []).map((p) => ({ ...p, source: 'click' as const }))];
-  if (docs.length === 0) throw new Error('the index is empty: there are no documents to tune on (add documents first)');
-  const docIndex = new Map(docs.map((d, i) => [d.id, i]));
-  const checked = checkPairs(userPairs, (id) => docIndex.has(id));
-  const mine = o.pseudoQueries ?? userPairs.length === 0;
-  const mined = mine ? minePseudoQueries(docs, typeof mine === 'object' ? mine : {}) : [];
-  const all: TrainingPair[] = [...checked.ok, ...mined];
-  if (all.length === 0) {
-    const why = userPairs.length ? `none of the ${userPairs.length} pairs names a document in the index (unknown ids: ${checked.unknownIds.slice(0, 5).join(', ')})` : 'no pairs were given and pseudo-query mining found none';
-    throw new Error(`no training pairs: ${why}`);
-  }
-  const bySource: Partial<Record<PairSource, number>> = {};
-  for (const p of all) bySource[p.source] = (bySource[p.source] ?? 0) + 1;
-  const split = splitHeldOut(all, o.heldOut ?? 0.1, o.seed ?? 7);
-  progress({ phase: 'pairs', done: all.length, total: all.length });
+  const pairs = await gatherPairs(index, store, o);
+  progress({ phase: 'pairs', done: pairs.all.length, total: pairs.all.length });
 
-  // ---- hidden states (the one expensive step: a forward pass per text, cached)
   const cache = o.cache ?? new HiddenCache(encoder, { maxBytes: o.cacheBytes });
   const tEnc = now();
-  const docTexts = docs.map((d) => d.text);
-  const queryTexts = all.map((p) => p.query);
-  const totalTexts = docTexts.length + queryTexts.length;
-  const docHidden = await cache.get(docTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: d, total: totalTexts }) });
-  const queryHidden = await cache.get(queryTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: docTexts.length + d, total: totalTexts }) });
-  progress({ phase: 'encode', done: totalTexts, total: totalTexts }); // cached texts were never counted above
+  const { docHidden, queryHidden } = await hiddenStates(cache, pairs, signal, progress);
   const msEncode = now() - tEnc;
   check();
 
-  // ---- hard negatives, mined with the current index (queries embedded from the cache: no extra forward)
   const tNeg = now();
-  const current = (index.tuning.encoder ?? encoder) as Partial<TunableEncoder>;
-  const currentHeads = typeof current.getHeads === 'function' ? current.getHeads() : encoder.getHeads();
-  const H = encoder.info.hidden;
   const K = o.hardNegatives ?? DEFAULT_TRAIN.hardNegatives;
-  const depth = Math.max(K, 30); // held-out pairs are ranked against this many
-  const mode = o.negatives ?? 'hybrid';
-  const examples: TrainExample[] = [];
-  for (let i = 0; i < all.length; i++) {
-    if (i % 64 === 0) {
-      check();
-      progress({ phase: 'negatives', done: i, total: all.length });
-    }
-    const p = all[i];
-    const q = queryHidden[i];
-    const embedding = applyHeads(q.hidden, 0, H, q.ids, currentHeads, { dense: true, sparse: true, colbert: false }, q.truncated);
-    const hits = await index.search({ text: p.query, embedding }, { mode, syntax: 'plain', k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
-    const pos = docIndex.get(p.docId)!;
-    const negatives = hits.map((h) => docIndex.get(h.id)).filter((d): d is number => d !== undefined && d !== pos);
-    examples.push({ query: q, doc: pos, negatives, mask: p.span ? tokenSpan(encoder, docs[pos].text, p.span) : undefined });
-  }
+  const examples = await mineNegatives(index, encoder, pairs, queryHidden, K, o.negatives ?? 'hybrid', check, progress);
   const msNeg = now() - tNeg;
-  const exOf = new Map(all.map((p, i) => [p, examples[i]]));
-  const train = split.train.map((p) => exOf.get(p)!);
-  const held = split.heldOut.map((p) => exOf.get(p)!);
+  const exOf = new Map(pairs.all.map((p, i) => [p, examples[i]]));
+  const train = pairs.split.train.map((p) => exOf.get(p)!);
+  const held = pairs.split.heldOut.map((p) => exOf.get(p)!);
 
-  // ---- the model: from the base head, the per-token map initialised from the corpus IDF
-  const base = encoder.getHeads().sparse!;
-  const vocabSize = encoder.info.vocabSize ?? 1 + maxTokenId(docHidden);
-  const useVocab = o.vocab !== false;
-  const model = new SparseHeadModel(base, vocabSize, useVocab);
-  let prior: Float32Array | null = null;
-  if (useVocab && o.idfPrior !== false) {
-    const { idf, df } = tokenIdf(docHidden.map((d) => d.ids), vocabSize);
-    prior = idfLogScale(idf, df);
-    model.logScale!.set(prior);
-  }
+  const { model, prior } = initialModel(encoder, docHidden, o);
   const teacherKind = o.teacher ?? 'ensemble';
-  const teacher = makeTeacher(teacherKind, encoder, docs, docHidden, all, examples, K);
-  const config = {
-    ...DEFAULT_TRAIN,
-    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    hardNegatives: K,
-    ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs } : {}),
-    ...(o.patience !== undefined ? { patience: o.patience } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.vocabLr !== undefined ? { vocabLr: o.vocabLr } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
-    ...(o.maxMs !== undefined ? { maxMs: o.maxMs } : {}),
-    l1: o.l1 ?? 1e-3,
-    idfPrior: o.idfPrior === false ? 0 : (o.idfPrior ?? DEFAULT_TRAIN.idfPrior),
-    clip: o.clip ?? DEFAULT_TRAIN.clip,
-    distillWeight: teacher ? (o.distillWeight ?? DEFAULT_TRAIN.distillWeight) : 0,
-    teacherTemperature: teacherKind === 'bm25' ? 1 : DEFAULT_TRAIN.teacherTemperature,
-  };
+  const teacher = makeTeacher(teacherKind, encoder, pairs.docs, docHidden, pairs.all, examples, K, tuningAccess(index).meta.analyzer ?? {});
+  const config = trainConfig(o, K, !!teacher, teacherKind);
   const tTrain = now();
-  const requested = o.compute ?? 'auto';
-  const compute: TuneResult['compute'] = { requested, used: 'js' };
-  let ops: MatrixOps = jsMatrixOps;
-  if (requested !== 'js') {
-    const gpu = await createWebGpuOps([...docHidden, ...train.map((e) => e.query)], H);
-    if ('ops' in gpu) ops = gpu.ops;
-    else compute.reason = gpu.reason;
-  }
-  compute.used = ops.kind;
-  const start = model.snapshot();
-  const trainInput: TrainInput = {
+  const { trained, compute } = await runTraining(o, encoder.info.hidden, {
     model,
     docs: docHidden,
     train,
@@ -243,26 +82,14 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     prior: o.idfPrior === false ? null : prior,
     teacher: teacher ? (j, cands, s) => teacher(train[j], cands, s) : undefined,
     config,
-    ops,
+    ops: jsMatrixOps,
     signal,
     onStep: (p) => progress({ phase: 'train', done: p.step, total: p.steps, epoch: p.epoch, loss: p.loss }),
     onEpoch: (p) => progress({ phase: 'train', done: p.epoch, total: config.maxEpochs, epoch: p.epoch, loss: p.loss, heldOut: p.heldOut.ndcg10 }),
-  };
-  let trained: Awaited<ReturnType<typeof trainSparseHead>>;
-  try {
-    trained = await trainSparseHead(trainInput);
-  } catch (e) {
-    if (ops === jsMatrixOps || signal?.aborted) throw e;
-    // A GPU error mid-run: start over on JS from the same initial head (the partial run is not trusted).
-    model.restore(start);
-    compute.used = 'js';
-    compute.reason = `WebGPU failed during training (${(e as Error).message}); trained in JS instead`;
-    trained = await trainSparseHead({ ...trainInput, ops: jsMatrixOps });
-  } finally {
-    ops.destroy?.();
-  }
+  });
   const msTrain = now() - tTrain;
   const postingsBefore = postingsPerDoc(index);
+  const { checked, userPairs, bySource } = pairs;
   const result: TuneResult = {
     status: trained.status === 'failed' ? 'failed' : 'tuned',
     ...(trained.reason && trained.status === 'failed' ? { reason: trained.reason } : {}),
@@ -281,25 +108,14 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   }
   check();
 
-  // ---- the pruning threshold: a fraction of the mean weight the tuned head gives document terms
-  const prune = o.prune ?? 0.7;
-  let threshold = 0;
-  if (prune > 0) {
-    let sum = 0;
-    let n = 0;
-    for (const d of docHidden) {
-      const a = model.forward(d);
-      for (const w of a.w) (sum += w), n++;
-    }
-    threshold = n ? (prune * sum) / n : 0;
-  }
+  const threshold = pruneThreshold(model, docHidden, o.prune ?? 0.7);
   const head = model.toHead(threshold);
   const rec: TunedHeadRecord = {
     version: await nextHeadVersion(store),
     hash: await hashHead(head),
     baseHeadHash: encoder.info.headHash,
     modelId: String(encoder.info.modelId ?? encoder.info.model ?? ''),
-    hidden: H,
+    hidden: encoder.info.hidden,
     createdAt: Date.now(),
     options: recordableOptions(o, config, teacherKind, threshold),
     metrics: { heldOutBefore: trained.before, heldOutAfter: trained.after, training: result.training, pairs: result.pairs, postingsPerDocBefore: postingsBefore },
@@ -322,130 +138,156 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   return result;
 }
 
-/** Goes back to the base head: sparse postings re-made by it (re-encoding, or from `cache`). */
-export async function revertSparseHead(index: M3Index, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
-  const encoder = tunable(index);
-  const cache = opts.cache ?? new HiddenCache(encoder);
-  await reindexSparse(index, encoder.withSparseHead(null), null, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+interface Pairs {
+  docs: { id: string; text: string }[];
+  docIndex: Map<string, number>;
+  userPairs: { query: string; docId: string; source: 'user' | 'click' }[];
+  checked: ReturnType<typeof checkPairs>;
+  all: TrainingPair[];
+  bySource: Partial<Record<PairSource, number>>;
+  split: { train: TrainingPair[]; heldOut: TrainingPair[] };
 }
 
-/** Makes a stored tuned version active again (e.g. after a revert). */
-export async function activateSparseHead(index: M3Index, version: number, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
-  const encoder = tunable(index);
-  const rec = await readHead(index.tuning.store, version);
-  if (!rec) throw new Error(`no tuned head v${version} in this index (have: ${(await listHeads(index.tuning.store)).map((h) => h.version).join(', ') || 'none'})`);
-  if (rec.baseHeadHash !== encoder.info.headHash) throw new Error(`tuned head v${version} belongs to another base head`);
-  const cache = opts.cache ?? new HiddenCache(encoder);
-  await reindexSparse(index, encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+/** Phase 1: the index's live documents, the user's pairs and clicks checked, pseudo-queries mined, a held-out split. */
+async function gatherPairs(index: M3Index, store: Store, o: TuneOptions): Promise<Pairs> {
+  const docs = (await store.allDocs()).filter((d) => index.has(d.id));
+  const userPairs = [...(o.pairs ?? []).map((p) => ({ ...p, source: 'user' as const })), ...(o.clicks ?? []).map((p) => ({ ...p, source: 'click' as const }))];
+  if (docs.length === 0) throw new Error('the index is empty: there are no documents to tune on (add documents first)');
+  const docIndex = new Map(docs.map((d, i) => [d.id, i]));
+  const checked = checkPairs(userPairs, (id) => docIndex.has(id));
+  const mine = o.pseudoQueries ?? userPairs.length === 0;
+  const mined = mine ? minePseudoQueries(docs, typeof mine === 'object' ? mine : {}) : [];
+  const all: TrainingPair[] = [...checked.ok, ...mined];
+  if (all.length === 0) {
+    const why = userPairs.length ? `none of the ${userPairs.length} pairs names a document in the index (unknown ids: ${checked.unknownIds.slice(0, 5).join(', ')})` : 'no pairs were given and pseudo-query mining found none';
+    throw new Error(`no training pairs: ${why}`);
+  }
+  const bySource: Partial<Record<PairSource, number>> = {};
+  for (const p of all) bySource[p.source] = (bySource[p.source] ?? 0) + 1;
+  return { docs, docIndex, userPairs, checked, all, bySource, split: splitHeldOut(all, o.heldOut ?? 0.1, o.seed ?? 7) };
 }
 
-export { listHeads as listSparseHeads };
+/** Phase 2: hidden states of every document and query (the one expensive step: a forward pass per text, cached). */
+async function hiddenStates(cache: HiddenCache, pairs: Pairs, signal: AbortSignal | undefined, progress: Progress): Promise<{ docHidden: CachedText[]; queryHidden: CachedText[] }> {
+  const docTexts = pairs.docs.map((d) => d.text);
+  const queryTexts = pairs.all.map((p) => p.query);
+  const totalTexts = docTexts.length + queryTexts.length;
+  const docHidden = await cache.get(docTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: d, total: totalTexts }) });
+  const queryHidden = await cache.get(queryTexts, { signal, onProgress: (d) => progress({ phase: 'encode', done: docTexts.length + d, total: totalTexts }) });
+  progress({ phase: 'encode', done: totalTexts, total: totalTexts }); // cached texts were never counted above
+  return { docHidden, queryHidden };
+}
 
-/** Rebuilds every segment's sparse block with `view`'s head, from cached hidden states where possible. */
-async function reindexSparse(
+/** Phase 3: hard negatives, mined with the current index (queries embedded from the cache: no extra forward). */
+async function mineNegatives(
   index: M3Index,
-  view: EncoderLike,
-  rec: TunedHeadRecord | null,
-  cache: HiddenCache,
   encoder: TunableEncoder,
-  signal: AbortSignal | undefined,
-  onProgress: (done: number, total: number) => void,
-): Promise<void> {
-  const head = rec ? rec.head : encoder.getHeads().sparse!;
-  const heads = { sparse: head };
+  pairs: Pairs,
+  queryHidden: CachedText[],
+  K: number,
+  mode: NonNullable<TuneOptions['negatives']>,
+  check: () => void,
+  progress: Progress,
+): Promise<TrainExample[]> {
+  const current = (tuningAccess(index).encoder ?? encoder) as Partial<TunableEncoder>;
+  const currentHeads = typeof current.getHeads === 'function' ? current.getHeads() : encoder.getHeads();
   const H = encoder.info.hidden;
-  const total = index.count();
-  let done = 0;
-  await index.rewriteSparse(view, rec ? { version: rec.version, hash: rec.hash } : undefined, async (seg: SegmentRecord) => {
-    if (signal?.aborted) throw abortError(signal.reason);
-    const docs = await index.tuning.store.getDocs(seg.ids);
-    const texts: string[] = [];
-    for (let r = 0; r < seg.rowDoc.length; r++) {
-      const d = docs[seg.rowDoc[r]];
-      const text = d?.text ?? '';
-      // Only chunked documents' rows have spans (the others in the segment read [0, 0]).
-      texts.push(d?.chunks && seg.rowSpans.length ? text.slice(seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]) : text);
+  const depth = Math.max(K, 30); // held-out pairs are ranked against this many
+  const { all, docIndex, docs } = pairs;
+  const examples: TrainExample[] = [];
+  for (let i = 0; i < all.length; i++) {
+    if (i % 64 === 0) {
+      check();
+      progress({ phase: 'negatives', done: i, total: all.length });
     }
-    const hidden = await cache.get(texts, { signal });
-    const rows: PreparedRow[] = hidden.map((h) => ({ sparse: applyHeads(h.hidden, 0, H, h.ids, heads, { dense: false, sparse: true, colbert: false }, h.truncated).sparse }));
-    done += seg.ids.length;
-    onProgress(Math.min(done, total), total);
-    if (signal?.aborted) throw abortError(signal.reason);
-    return buildSparse(rows);
-  });
+    const p = all[i];
+    const q = queryHidden[i];
+    const embedding = applyHeads(q.hidden, 0, H, q.ids, currentHeads, { dense: true, sparse: true, colbert: false }, q.truncated);
+    const hits = await index.search({ text: p.query, embedding }, { mode, syntax: 'plain', k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
+    const pos = docIndex.get(p.docId)!;
+    const negatives = hits.map((h) => docIndex.get(h.id)).filter((d): d is number => d !== undefined && d !== pos);
+    examples.push({ query: q, doc: pos, negatives, mask: p.span ? tokenSpan(encoder, docs[pos].text, p.span) : undefined });
+  }
+  return examples;
 }
 
-/** Average sparse postings per live document in the index's segments. */
-export function postingsPerDoc(index: M3Index): number {
-  const n = index.count();
-  if (!n) return 0;
-  let total = 0;
-  for (const s of (index as unknown as { live: { sparseSegments?: { sparse?: { entries: number } }[] } }).live.sparseSegments ?? []) total += s.sparse?.entries ?? 0;
-  return total / n;
+/** Phase 4: the model, from the base head, its per-token map initialised from the corpus IDF. */
+function initialModel(encoder: TunableEncoder, docHidden: CachedText[], o: TuneOptions): { model: SparseHeadModel; prior: Float32Array | null } {
+  const base = encoder.getHeads().sparse!;
+  const vocabSize = encoder.info.vocabSize ?? 1 + maxTokenId(docHidden);
+  const useVocab = o.vocab !== false;
+  const model = new SparseHeadModel(base, vocabSize, useVocab);
+  let prior: Float32Array | null = null;
+  if (useVocab && o.idfPrior !== false) {
+    const { idf, df } = tokenIdf(docHidden.map((d) => d.ids), vocabSize);
+    prior = idfLogScale(idf, df);
+    model.logScale!.set(prior);
+  }
+  return { model, prior };
+}
+
+function trainConfig(o: TuneOptions, K: number, hasTeacher: boolean, teacherKind: Teacher): typeof DEFAULT_TRAIN {
+  return {
+    ...DEFAULT_TRAIN,
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    hardNegatives: K,
+    ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs } : {}),
+    ...(o.patience !== undefined ? { patience: o.patience } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.vocabLr !== undefined ? { vocabLr: o.vocabLr } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.maxMs !== undefined ? { maxMs: o.maxMs } : {}),
+    l1: o.l1 ?? 1e-3,
+    idfPrior: o.idfPrior === false ? 0 : (o.idfPrior ?? DEFAULT_TRAIN.idfPrior),
+    clip: o.clip ?? DEFAULT_TRAIN.clip,
+    distillWeight: hasTeacher ? (o.distillWeight ?? DEFAULT_TRAIN.distillWeight) : 0,
+    teacherTemperature: teacherKind === 'bm25' ? 1 : DEFAULT_TRAIN.teacherTemperature,
+  };
+}
+
+/** Phase 5: training, its matrix work on WebGPU where asked and available; a GPU failure starts over on JS. */
+async function runTraining(o: TuneOptions, H: number, input: TrainInput): Promise<{ trained: Awaited<ReturnType<typeof trainSparseHead>>; compute: TuneResult['compute'] }> {
+  const requested = o.compute ?? 'auto';
+  const compute: TuneResult['compute'] = { requested, used: 'js' };
+  let ops: MatrixOps = jsMatrixOps;
+  if (requested !== 'js') {
+    const gpu = await createWebGpuOps([...input.docs, ...input.train.map((e) => e.query)], H);
+    if ('ops' in gpu) ops = gpu.ops;
+    else compute.reason = gpu.reason;
+  }
+  compute.used = ops.kind;
+  const start = input.model.snapshot();
+  try {
+    return { trained: await trainSparseHead({ ...input, ops }), compute };
+  } catch (e) {
+    if (ops === jsMatrixOps || input.signal?.aborted) throw e;
+    // A GPU error mid-run: start over on JS from the same initial head (the partial run is not trusted).
+    input.model.restore(start);
+    compute.used = 'js';
+    compute.reason = `WebGPU failed during training (${(e as Error).message}); trained in JS instead`;
+    return { trained: await trainSparseHead({ ...input, ops: jsMatrixOps }), compute };
+  } finally {
+    ops.destroy?.();
+  }
+}
+
+/** Phase 6: the pruning threshold, a fraction of the mean weight the tuned head gives document terms. */
+function pruneThreshold(model: SparseHeadModel, docHidden: CachedText[], prune: number): number {
+  if (!(prune > 0)) return 0;
+  let sum = 0;
+  let n = 0;
+  for (const d of docHidden) {
+    const a = model.forward(d);
+    for (const w of a.w) (sum += w), n++;
+  }
+  return n ? (prune * sum) / n : 0;
 }
 
 /** Token positions [a, b) of characters [start, end) of `text` as the model sees it (`<s>` at 0). */
 function tokenSpan(encoder: TunableEncoder, text: string, span: [number, number]): [number, number] {
   const count = (s: string) => (s.trim() ? encoder.tokenize(s, 1 << 30).ids.length - 2 : 0);
   return [1 + count(text.slice(0, span[0])), 1 + count(text.slice(0, span[1]))];
-}
-
-function makeTeacher(
-  kind: Teacher,
-  encoder: TunableEncoder,
-  docs: { id: string; text: string }[],
-  docHidden: CachedText[],
-  pairs: TrainingPair[],
-  examples: TrainExample[],
-  hardNegatives: number,
-): ((ex: TrainExample, cands: Candidate[], student: Float64Array) => Float64Array) | undefined {
-  if (kind === 'none') return undefined;
-  if (kind === 'bm25') {
-    const bm25 = new Bm25Index();
-    docs.forEach((d, i) => bm25.add(bm25DocTerms(i, d.text)));
-    const queryOf = new Map(examples.map((e, i) => [e, pairs[i].query]));
-    return (ex, cands) => Float64Array.from(bm25.scoreDocs(queryOf.get(ex)!, cands.map((c) => c.doc)));
-  }
-  // M3's ensemble: dense + 0.3·sparse + colbert, with the student's own (current) sparse scores.
-  const H = encoder.info.hidden;
-  const heads = encoder.getHeads();
-  const dense = new WeakMap<CachedText, Float32Array>();
-  const colbert = new WeakMap<CachedText, Float32Array>();
-  const denseOf = (t: CachedText) => {
-    let v = dense.get(t);
-    if (!v) dense.set(t, (v = applyHeads(t.hidden, 0, H, t.ids, heads, { dense: true, sparse: false, colbert: false }, false).dense!));
-    return v;
-  };
-  const colbertOf = (t: CachedText) => {
-    let v = colbert.get(t);
-    if (!v) colbert.set(t, (v = applyHeads(t.hidden, 0, H, t.ids, heads, { dense: false, sparse: false, colbert: true }, false).colbert!));
-    return v;
-  };
-  // Dense and ColBERT scores are frozen: computed once per (query, document) of the query's own group
-  // (positive + hard negatives), which is what the distillation covers; MaxSim over every in-batch pair
-  // would cost Lq·Ld·D per pair, every step.
-  const frozen = new Map<TrainExample, Map<number, number>>();
-  const frozenOf = (ex: TrainExample) => {
-    let m = frozen.get(ex);
-    if (!m) {
-      m = new Map();
-      for (const doc of [ex.doc, ...ex.negatives.slice(0, hardNegatives)]) {
-        const d = docHidden[doc];
-        let s = denseScore(denseOf(ex.query), denseOf(d));
-        if (heads.colbert) s += colbertScore(colbertOf(ex.query), colbertOf(d), heads.colbert.dim);
-        m.set(doc, s);
-      }
-      frozen.set(ex, m);
-    }
-    return m;
-  };
-  return (ex, cands, student) => {
-    const m = frozenOf(ex);
-    return Float64Array.from(cands, (c, i) => {
-      const f = c.of !== undefined || c.doc !== ex.doc ? m.get(c.doc) : undefined;
-      return f === undefined ? NaN : f + 0.3 * student[i];
-    });
-  };
 }
 
 function recordableOptions(o: TuneOptions, config: typeof DEFAULT_TRAIN, teacher: Teacher, threshold: number): Record<string, unknown> {

@@ -248,6 +248,7 @@ class WebGpuOps implements MatrixOps {
       const validation = await d.popErrorScope();
       const oom = await d.popErrorScope();
       const err = validation ?? oom;
+      // biome-ignore lint/correctness/noUnsafeFinally: the error scopes are popped even when f() threw, and a GPU error explains that throw
       if (err) throw new Error(`WebGPU error: ${err.message}`);
     }
     if (this.lost) throw new Error(this.lost);

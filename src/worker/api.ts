@@ -3,10 +3,10 @@
  * Everything here is structured-cloneable; callbacks travel as Comlink proxies, and an AbortSignal
  * (which cannot be cloned) becomes a task id that the client cancels through `cancel(task)`.
  */
-import type { EncoderInfo } from '../encoder/m3-encoder.ts';
-import type { Device, DType } from '../encoder/device.ts';
+import type { EncoderInfo, LoadOptions } from '../encoder/m3-encoder.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
 import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions, SearchQuery } from '../search/types.ts';
 import type { StaticProgress } from '../static/loader.ts';
@@ -27,23 +27,15 @@ export interface WorkerHeadsInfo {
 }
 
 /** M3Encoder.load's options, minus the callbacks and test hooks that can't be cloned. */
-export interface WorkerLoadOptions {
-  model: string;
-  device?: Device;
-  dtype?: DType;
-  heads?: string;
-  remoteHost?: string;
-  remotePathTemplate?: string;
-  verify?: 'cached' | 'always' | 'never';
-  wasmPaths?: string;
-  threads?: number;
-}
+export type WorkerLoadOptions = Pick<LoadOptions, 'model' | 'device' | 'dtype' | 'heads' | 'remoteHost' | 'remotePathTemplate' | 'verify' | 'wasmPaths' | 'threads'>;
 
 export interface WorkerIndexOptions {
   colbert?: boolean;
   bm25?: boolean;
   chunk?: Omit<ChunkOptions, 'chunker'>;
   onMismatch?: OnMismatch;
+  /** OpenOptions.analyzer (a stop-word Set does not cross: pass an array). */
+  analyzer?: Omit<AnalyzerOptions, 'stopWords'> & { stopWords?: boolean | string[] };
 }
 
 /** SearchOptions with an object filter only (a function can't cross to the worker). */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeEncoder } from '../search/fake-encoder.ts';
+import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { writeStaticPackage } from '../static/build.ts';
 import { MemoryStore } from '../store/memory-store.ts';

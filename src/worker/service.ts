@@ -17,6 +17,7 @@ import { listHeads } from '../tune/head-store.ts';
 import { postingsPerDoc, revertSparseHead, tuneSparseHead, type TuneProgress, type TuneResult } from '../tune/tune.ts';
 import type { WorkerHeadsInfo, WorkerTuneOptions } from './api.ts';
 import type { M3WorkerApi, WorkerIndexOptions, WorkerIngestOptions, WorkerLoadOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './api.ts';
+import { tuningAccess } from '../search/tuning-access.ts';
 
 /** How often progress callbacks cross to the page at most: each crossing is a message the page must handle. */
 const PROGRESS_INTERVAL_MS = 50;
@@ -208,8 +209,8 @@ export class M3Service implements M3WorkerApi {
 
   async heads(): Promise<WorkerHeadsInfo> {
     const index = this.open();
-    const versions = (await listHeads(index.tuning.store)).map(({ version, hash, createdAt, options, metrics }) => ({ version, hash, createdAt, options, metrics }));
-    return { active: index.tuning.meta.sparseHead ?? null, versions, postingsPerDoc: postingsPerDoc(index) };
+    const versions = (await listHeads(tuningAccess(index).store)).map(({ version, hash, createdAt, options, metrics }) => ({ version, hash, createdAt, options, metrics }));
+    return { active: tuningAccess(index).meta.sparseHead ?? null, versions, postingsPerDoc: postingsPerDoc(index) };
   }
 
   private open(): M3Index {

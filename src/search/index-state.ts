@@ -1,0 +1,82 @@
+/**
+ * The state one open M3Index works on, shared by its modules (writer, tab sync, search): the store, the
+ * meta as last committed or read, the in-memory LiveIndex and its Ranker, the encoder in use, and a small
+ * cache of document records.
+ */
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import { M3ClosedError } from '../store/errors.ts';
+import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types.ts';
+import { LiveIndex } from './live-index.ts';
+import { Ranker } from './ranker.ts';
+import type { EncoderLike, OpenOptions } from './types.ts';
+
+const DOC_CACHE = 512;
+
+export class IndexState {
+  live: LiveIndex;
+  ranker: Ranker;
+  closed = false;
+  /** Set when another tab forced the index closed (a newer schema version, or a delete). */
+  closedReason: string | null = null;
+  private readonly docCache = new Map<string, DocRecord>();
+
+  constructor(
+    readonly name: string,
+    readonly store: Store,
+    /** Swapped by head tuning (a tuned sparse head encodes queries from then on). */
+    public encoder: EncoderLike | undefined,
+    public meta: MetaRecord,
+    readonly opts: OpenOptions,
+  ) {
+    this.live = new LiveIndex(this.liveOptions());
+    this.ranker = new Ranker(this.live);
+  }
+
+  /** The analyzer the index's text was indexed with (queries are analysed the same way). */
+  get analyzer(): AnalyzerOptions {
+    return this.meta.analyzer ?? {};
+  }
+
+  check(): void {
+    if (this.closed) throw new M3ClosedError(this.closedReason ?? `index "${this.name}" is closed`);
+  }
+
+  async loadAll(): Promise<void> {
+    const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments) : [];
+    this.rebuild(sortByKeys(segs));
+  }
+
+  rebuild(segs: SegmentRecord[]): void {
+    this.live = LiveIndex.build(segs, this.meta.tombstones, this.liveOptions());
+    this.ranker = new Ranker(this.live);
+    this.docCache.clear();
+  }
+
+  async doc(id: string): Promise<DocRecord | undefined> {
+    let d = this.docCache.get(id);
+    if (!d) {
+      d = await this.store.getDoc(id);
+      if (!d) return undefined;
+      if (this.docCache.size >= DOC_CACHE) this.docCache.delete(this.docCache.keys().next().value!);
+      this.docCache.set(id, d);
+    }
+    return d;
+  }
+
+  forgetDocs(ids?: Iterable<string>): void {
+    if (!ids) {
+      this.docCache.clear();
+      return;
+    }
+    for (const id of ids) this.docCache.delete(id);
+  }
+
+  private liveOptions() {
+    return { dims: this.meta.dims, bm25: this.opts.bm25 !== false, analyzer: this.analyzer };
+  }
+}
+
+/** Segments ordered by their first key: rows then run in key order, which BM25's merge relies on. */
+export function sortByKeys(segs: SegmentRecord[]): SegmentRecord[] {
+  return [...segs].sort((a, b) => (a.keys[0] ?? 0) - (b.keys[0] ?? 0) || a.seq - b.seq);
+}

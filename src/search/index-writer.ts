@@ -1,0 +1,305 @@
+/**
+ * Every write of an M3Index: add/upsert (pipelined batches, one segment and one transaction each), remove,
+ * clear, compaction, the v1 migration, a re-embed, and the sparse rewrite of head tuning.
+ *
+ * Each write takes the store's write lock (Web Locks across tabs, a lock file across processes) and first
+ * brings memory up to the stored meta (TabSync.underLock): segments another tab or process committed
+ * meanwhile are loaded first, so keys never clash.
+ */
+import { bm25DocTerms } from '../rank/bm25.ts';
+import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
+import { M3InputError } from '../errors.ts';
+import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
+import { mergeSegments } from '../store/segment-merge.ts';
+import type { DocRecord, MetaRecord, SegmentRecord, SparseBlock } from '../store/types.ts';
+import { withKeys } from '../util/sorted-sets.ts';
+import { passages } from './chunking.ts';
+import { planCompaction, shouldCompact } from './compaction-plan.ts';
+import { preview, validateDocs } from './doc-checks.ts';
+import { freshMeta, identity } from './index-identity.ts';
+import { type IndexState, sortByKeys } from './index-state.ts';
+import type { TabSync } from './tab-sync.ts';
+import type { ChunkOptions, EncoderLike, IndexDoc, IngestOptions } from './types.ts';
+
+const DEFAULT_BATCH = 1000;
+
+interface Prepared {
+  chunks: ([number, number][] | undefined)[];
+  /** The batch's segment, built outside the write lock: seq and keys are placeholders until commit. */
+  segment: SegmentRecord;
+}
+
+export class IndexWriter {
+  constructor(
+    private readonly state: IndexState,
+    private readonly sync: TabSync,
+  ) {}
+
+  /** Adds (`replace` false: an id already present is an error) or upserts documents; returns how many. */
+  async ingest(docs: IndexDoc[], opts: IngestOptions, replace: boolean, legacyIds?: string[][]): Promise<number> {
+    const { state } = this;
+    state.check();
+    validateDocs(docs, state.meta.dims);
+    if (!replace) {
+      const taken = docs.filter((d) => state.live.idToKey.has(d.id)).map((d) => d.id);
+      if (taken.length) throw new Error(`ids already in the index (use upsert to replace): ${preview(taken)}`);
+    }
+    if (!state.encoder && docs.some((d) => !d.embedding)) throw new Error('documents without an embedding need an encoder');
+    const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new M3InputError(`batchSize must be a positive integer, got ${batchSize}`);
+    let done = 0;
+    let bytes = 0;
+    // Pipelined: batch N+1 is prepared (vectors gathered, texts analysed for BM25) while batch N's transaction
+    // commits. Commits still run one at a time in batch order, each batch one transaction, so a failure or an
+    // abort leaves whole batches: the ones committed before it.
+    let inflight: Promise<void> | null = null;
+    const settle = async () => {
+      const p = inflight;
+      inflight = null;
+      await p;
+    };
+    for (let at = 0, b = 0; at < docs.length; at += batchSize, b++) {
+      if (opts.signal?.aborted) {
+        await settle();
+        throw abortError(opts.signal.reason);
+      }
+      const batch = docs.slice(at, at + batchSize);
+      const prepared = await this.prepare(batch, opts, at, docs.length);
+      await settle();
+      if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
+      let queued!: () => void;
+      const isQueued = new Promise<void>((r) => (queued = r));
+      const p: Promise<void> = this.commitBatch(batch, prepared, replace, legacyIds?.[b], queued).then(
+        (n) => {
+          bytes += n;
+          done += batch.length;
+          opts.onProgress?.({ done, total: docs.length, phase: 'write' });
+        },
+        (e) => {
+          if (isQuotaError(e)) throw new M3QuotaError(done, bytes, e);
+          throw e;
+        },
+      );
+      p.catch(() => {}); // surfaces through settle()
+      inflight = p;
+      // Go on once the writes are queued (the store then waits on the disk), or when the commit is over.
+      await Promise.race([isQueued, p]);
+    }
+    await settle();
+    await this.maybeCompact();
+    return done;
+  }
+
+  /** Encodes (where needed), chunks and analyses one batch; nothing is written here. */
+  private async prepare(batch: IndexDoc[], opts: IngestOptions, done: number, total: number): Promise<Prepared> {
+    const { state } = this;
+    const { meta, encoder } = state;
+    const rows: PreparedRow[][] = new Array(batch.length);
+    const chunks: ([number, number][] | undefined)[] = new Array(batch.length);
+    const texts: string[] = [];
+    const owners: [number, [number, number]][] = [];
+    const chunkOpts: ChunkOptions = state.opts.chunk ?? {};
+    batch.forEach((d, i) => {
+      const e = d.embedding;
+      if (e) {
+        rows[i] = [{ dense: e.dense, sparse: e.sparse, colbert: meta.colbert ? e.colbert : undefined }];
+        return;
+      }
+      const spans = passages(d.text, chunkOpts, encoder);
+      rows[i] = [];
+      if (spans.length > 1) chunks[i] = spans;
+      for (const span of spans) {
+        texts.push(spans.length > 1 ? d.text.slice(span[0], span[1]) : d.text);
+        owners.push([i, span]);
+      }
+    });
+    if (texts.length) {
+      const heads = (encoder!.info as { heads?: { sparse?: boolean; colbert?: boolean } }).heads;
+      const out = await encoder!.encode(texts, { dense: true, sparse: heads?.sparse !== false, colbert: meta.colbert });
+      opts.onProgress?.({ done: done + batch.length, total, phase: 'encode', tokens: out.reduce((n, e) => n + e.tokens, 0) });
+      out.forEach((e, j) => {
+        const [i, span] = owners[j];
+        rows[i].push({ dense: e.dense, sparse: e.sparse, colbert: e.colbert, ...(chunks[i] ? { span } : {}) });
+      });
+    }
+    // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
+    // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
+    const terms = state.live.bm25 ? batch.map((d) => bm25DocTerms(0, d.text, state.analyzer)) : null;
+    const pdocs: PreparedDoc[] = batch.map((d, i) => ({
+      key: 0,
+      id: d.id,
+      metadata: d.metadata ?? null,
+      rows: rows[i],
+      ...(terms ? { bm25: { tf: terms[i].terms, length: terms[i].length } } : {}),
+    }));
+    const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert });
+    return { chunks, segment };
+  }
+
+  /** One batch → one segment → one transaction. Returns the segment's bytes. */
+  private async commitBatch(batch: IndexDoc[], prepared: Prepared, replace: boolean, legacyIds?: string[], onQueued?: () => void): Promise<number> {
+    const { state } = this;
+    return state.store.withWriteLock(async () => {
+      await this.sync.underLock();
+      const { live } = state;
+      if (!replace) {
+        const taken = batch.filter((d) => live.idToKey.has(d.id)).map((d) => d.id);
+        if (taken.length) throw new Error(`ids already in the index (added by another tab?): ${preview(taken)}`);
+      }
+      const meta = state.meta;
+      const seq = meta.nextSeq;
+      // Keys are the one thing that needs the lock: documents get nextKey, nextKey + 1, … in batch order.
+      const keys = new Uint32Array(batch.length);
+      for (let i = 0; i < keys.length; i++) keys[i] = meta.nextKey + i;
+      const segment: SegmentRecord = { ...prepared.segment, seq, keys };
+      const replaced = batch.map((d) => live.idToKey.get(d.id)).filter((k): k is number => k !== undefined);
+      const next: MetaRecord = {
+        ...meta,
+        nextKey: meta.nextKey + batch.length,
+        nextSeq: seq + 1,
+        docCount: meta.docCount + batch.length - replaced.length,
+        tombstones: replaced.length ? withKeys(meta.tombstones, replaced) : meta.tombstones,
+        segments: [...meta.segments, seq],
+        updatedAt: Date.now(),
+      };
+      const putDocs: DocRecord[] = batch.map((d, i) => ({
+        id: d.id,
+        key: meta.nextKey + i,
+        text: d.text,
+        ...(d.metadata ? { metadata: d.metadata } : {}),
+        ...(prepared.chunks[i] ? { chunks: { spans: prepared.chunks[i]! } } : {}),
+      }));
+      await state.store.commit({ meta: next, segments: [segment], putDocs, ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) }, { onQueued });
+      state.meta = next;
+      for (const k of replaced) live.kill(k);
+      live.appendSegment(segment);
+      state.forgetDocs(putDocs.map((d) => d.id));
+      return segmentBytes(segment) + putDocs.reduce((n, d) => n + d.text.length * 2, 0);
+    });
+  }
+
+  /** Removes documents by id (checked by the caller); unknown ids are ignored. Returns how many went. */
+  async remove(ids: string[]): Promise<number> {
+    const { state } = this;
+    const n = await state.store.withWriteLock(async () => {
+      await this.sync.underLock();
+      const keys: number[] = [];
+      const gone: string[] = [];
+      for (const id of new Set(ids)) {
+        const k = state.live.idToKey.get(id);
+        if (k !== undefined) keys.push(k), gone.push(id);
+      }
+      if (!keys.length) return 0;
+      const next: MetaRecord = { ...state.meta, docCount: state.meta.docCount - keys.length, tombstones: withKeys(state.meta.tombstones, keys), updatedAt: Date.now() };
+      await state.store.commit({ meta: next, deleteDocIds: gone });
+      state.meta = next;
+      for (const k of keys) state.live.kill(k);
+      state.forgetDocs(gone);
+      return keys.length;
+    });
+    await this.maybeCompact();
+    return n;
+  }
+
+  /** Removes every document (one transaction); the model identity, the analyzer and a tuned head stay. */
+  async clear(): Promise<void> {
+    const { state } = this;
+    await state.store.withWriteLock(async () => {
+      const m = state.meta;
+      const next: MetaRecord = { ...freshMeta(identity(m), m.colbert, m.analyzer), nextKey: m.nextKey, nextSeq: m.nextSeq };
+      if (m.sparseHead) next.sparseHead = m.sparseHead; // new documents still go through the tuned head
+      await state.store.reset(next);
+      state.meta = next;
+      state.rebuild([]);
+    });
+  }
+
+  /** Rewrites segments that hold tombstones, merging small neighbours (compaction-plan.ts), in one transaction. */
+  async compact(): Promise<void> {
+    const { state } = this;
+    await state.store.withWriteLock(async () => {
+      await this.sync.underLock();
+      const meta = state.meta;
+      if (!meta.tombstones.length && meta.segments.length < 2) return;
+      const dead = new Set(meta.tombstones);
+      const segs = sortByKeys(await state.store.readSegments(meta.segments));
+      const plan = planCompaction(segs, dead);
+      let seq = meta.nextSeq;
+      const written: SegmentRecord[] = [];
+      const dropped: number[] = [];
+      for (const g of plan.rewrite) {
+        for (const s of g) dropped.push(s.seq);
+        const merged = mergeSegments(seq++, g, (k) => !dead.has(k), meta.dims);
+        if (merged.keys.length) written.push(merged);
+      }
+      if (!written.length && !dropped.length) return;
+      const keep = plan.keep.map((s) => s.seq);
+      const next: MetaRecord = { ...meta, nextSeq: seq, tombstones: [], segments: [...keep, ...written.map((s) => s.seq)].sort((a, b) => a - b), updatedAt: Date.now() };
+      await state.store.commit({ meta: next, segments: written, deleteSegments: dropped });
+      state.meta = next;
+      state.rebuild(sortByKeys([...plan.keep, ...written]));
+    });
+  }
+
+  private async maybeCompact(): Promise<void> {
+    const { meta, opts } = this.state;
+    if (shouldCompact(meta.tombstones.length, meta.docCount, opts.compactThreshold)) await this.compact();
+  }
+
+  /** v1 databases: re-ingest the legacy records (their vectors as given) in batches. */
+  async migrateLegacy(): Promise<void> {
+    const { store, opts } = this.state;
+    for (;;) {
+      const legacy = await store.legacyDocs(DEFAULT_BATCH);
+      if (!legacy.length) return;
+      const docs: IndexDoc[] = legacy.map((l) => ({
+        id: l.id,
+        text: l.text,
+        ...(l.metadata ? { metadata: l.metadata } : {}),
+        ...(l.dense || l.sparse ? { embedding: { dense: l.dense, sparse: l.sparse, tokens: 0, truncated: false } } : {}),
+      }));
+      await this.ingest(docs, { batchSize: docs.length, onProgress: (p) => opts.onProgress?.({ ...p, phase: 'migrate' }) }, true, [legacy.map((l) => l.id)]);
+    }
+  }
+
+  /** Re-encodes every stored text with the current encoder into a fresh index (onMismatch: 're-embed'). */
+  async reembed(fresh: MetaRecord): Promise<void> {
+    const { state } = this;
+    const docs = await state.store.allDocs();
+    await state.store.withWriteLock(() => state.store.reset(fresh));
+    state.meta = fresh;
+    state.rebuild([]);
+    const total = docs.length;
+    await this.ingest(
+      docs.map((d) => ({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) })),
+      { onProgress: (p) => state.opts.onProgress?.({ done: p.done, total, phase: 're-embed' }) },
+      true,
+    );
+  }
+
+  /**
+   * Head tuning: rewrites every segment's sparse postings with `sparseOf`, records which head made them
+   * (`head`; undefined = the base head) and encodes with `encoder` from now on. One transaction: when
+   * `sparseOf` throws (an abort), nothing changes.
+   */
+  async rewriteSparse(encoder: EncoderLike, head: MetaRecord['sparseHead'], sparseOf: (seg: SegmentRecord) => Promise<SparseBlock | null>): Promise<void> {
+    const { state } = this;
+    state.check();
+    if (state.meta.tombstones.length) await this.compact(); // dead rows have no text to re-encode
+    await state.store.withWriteLock(async () => {
+      await this.sync.underLock();
+      const meta = state.meta;
+      const segs = sortByKeys(await state.store.readSegments(meta.segments));
+      let seq = meta.nextSeq;
+      const written: SegmentRecord[] = [];
+      for (const s of segs) written.push({ ...s, seq: seq++, sparse: await sparseOf(s) });
+      const next: MetaRecord = { ...meta, nextSeq: seq, segments: written.map((s) => s.seq), updatedAt: Date.now() };
+      if (head) next.sparseHead = head;
+      else delete next.sparseHead;
+      await state.store.commit({ meta: next, segments: written, deleteSegments: segs.map((s) => s.seq) });
+      state.meta = next;
+      state.encoder = encoder;
+      state.rebuild(sortByKeys(written));
+    });
+  }
+}
