@@ -15,7 +15,11 @@ const words = DOCS.map((d) => d.split(' '));
 
 describe('Bm25Index', () => {
   it('scores like the hand-computed formula (float32 accumulation)', () => {
-    for (const [k1, b] of [[1.2, 0.75], [2, 0], [0.5, 1]]) {
+    for (const [k1, b] of [
+      [1.2, 0.75],
+      [2, 0],
+      [0.5, 1],
+    ]) {
       const idx = corpus({ k1, b });
       expect(idx.size).toBe(3);
       expect(idx.avgLength).toBeCloseTo((6 + 3 + 12) / 3, 12);
@@ -32,13 +36,20 @@ describe('Bm25Index', () => {
     // One concrete value: "cat" in doc 0 (tf 1, |d| 6, df 2, N 3).
     const idf = Math.log(1 + 1.5 / 2.5);
     const want = (idf * 2.2) / (1 + 1.2 * (0.25 + (0.75 * 6) / 7));
-    expect(corpus().search('cat', 3).find((h) => h.key === 0)!.score).toBeCloseTo(want, 6);
+    expect(
+      corpus()
+        .search('cat', 3)
+        .find((h) => h.key === 0)!.score,
+    ).toBeCloseTo(want, 6);
   });
 
   it('search, scoreDocs and matchedTerms agree', () => {
     const idx = corpus();
     const hits = idx.search('cat dog house', 10);
-    const scores = idx.scoreDocs('cat dog house', hits.map((h) => h.key));
+    const scores = idx.scoreDocs(
+      'cat dog house',
+      hits.map((h) => h.key),
+    );
     hits.forEach((h, i) => expect(scores[i]).toBe(h.score)); // bit-identical
     expect(Array.from(idx.scoreDocs('cat', [1, 99]))).toEqual([0, 0]);
     const m = idx.matchedTerms('house cat zebra', 2);
@@ -53,15 +64,26 @@ describe('Bm25Index', () => {
   it('applies the filter and k', () => {
     const idx = corpus();
     expect(idx.search('the', 2).map((h) => h.key)).toHaveLength(2);
-    expect(idx.search('cat dog', 10, { filter: (k) => k !== 2 }).map((h) => h.key).sort()).toEqual([0, 1]);
+    expect(
+      idx
+        .search('cat dog', 10, { filter: (k) => k !== 2 })
+        .map((h) => h.key)
+        .sort(),
+    ).toEqual([0, 1]);
     // A throwing filter must not leave stale scores behind.
-    expect(() => idx.search('cat', 10, { filter: () => { throw new Error('x'); } })).toThrow('x');
+    expect(() =>
+      idx.search('cat', 10, {
+        filter: () => {
+          throw new Error('x');
+        },
+      }),
+    ).toThrow('x');
     expect(idx.search('cat', 10)).toEqual(corpus().search('cat', 10));
   });
 
   it('remove() then search equals a fresh index without that document', () => {
     let seed = 3;
-    const r = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const r = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const vocab = Array.from({ length: 40 }, (_, i) => `w${i}`);
     const texts = Array.from({ length: 200 }, () => Array.from({ length: 3 + r(20) }, () => vocab[Math.min(r(40), r(40))]).join(' '));
     const removed = new Set([0, 7, 50, 199, 120]);
@@ -70,7 +92,9 @@ describe('Bm25Index', () => {
     for (const k of removed) full.remove(k);
     full.remove(12345); // unknown: no-op
     const fresh = new Bm25Index();
-    texts.forEach((t, key) => { if (!removed.has(key)) fresh.add(bm25DocTerms(key, t)); });
+    texts.forEach((t, key) => {
+      if (!removed.has(key)) fresh.add(bm25DocTerms(key, t));
+    });
     expect(full.size).toBe(fresh.size);
     expect(full.avgLength).toBe(fresh.avgLength);
     for (const q of ['w0', 'w1 w5 w9', 'w39 w38', 'w2 w2 w3']) {
@@ -116,7 +140,14 @@ describe('Bm25Index', () => {
 
   it('keeps hand-built terms exact through a snapshot and validates keys', () => {
     const idx = new Bm25Index();
-    idx.add({ key: 0, length: 3, terms: new Map([['bad\ud800', 1], ['big', 100000]]) });
+    idx.add({
+      key: 0,
+      length: 3,
+      terms: new Map([
+        ['bad\ud800', 1],
+        ['big', 100000],
+      ]),
+    });
     const back = Bm25Index.fromSnapshot(idx.toSnapshot());
     expect(back.docFreq('bad\ufffd')).toBe(1);
     expect(back.search('big', 1)).toEqual(idx.search('big', 1)); // tf clamped to 65535 in both
@@ -151,8 +182,24 @@ describe('Bm25Index edges (each a guard the scoring relies on)', () => {
 
   it('term frequencies are rounded and at least 1; zero or negative counts are no term; long documents are checked', () => {
     const idx = new Bm25Index();
-    idx.add({ key: 0, length: 10, terms: new Map([['a', 2.6], ['b', 0.3], ['c', 0], ['d', -2]]) });
-    idx.add({ key: 1, length: 10, terms: new Map([['a', 3], ['b', 1]]) });
+    idx.add({
+      key: 0,
+      length: 10,
+      terms: new Map([
+        ['a', 2.6],
+        ['b', 0.3],
+        ['c', 0],
+        ['d', -2],
+      ]),
+    });
+    idx.add({
+      key: 1,
+      length: 10,
+      terms: new Map([
+        ['a', 3],
+        ['b', 1],
+      ]),
+    });
     expect([idx.docFreq('a'), idx.docFreq('b'), idx.docFreq('c'), idx.docFreq('d')]).toEqual([2, 2, 0, 0]);
     expect(idx.scoreDocs('a b', [0])[0]).toBe(idx.scoreDocs('a b', [1])[0]); // tf 3 and 1 in both
     for (const length of [-1, 1.5, NaN, 2 ** 32]) expect(() => idx.add({ key: 5, length, terms: new Map() })).toThrow(/bad length/);
@@ -163,14 +210,17 @@ describe('Bm25Index edges (each a guard the scoring relies on)', () => {
     expect(idx.search('a', 0.5)).toEqual([]);
   });
 
-  it('documents added in any key order, past a term list\'s first allocation, score like the formula', () => {
+  it("documents added in any key order, past a term list's first allocation, score like the formula", () => {
     const texts = Array.from({ length: 40 }, (_, i) => ['common', `w${i % 7}`, ...(i % 3 ? ['rare'] : []), 'common'].join(' '));
     const order = Array.from({ length: 40 }, (_, i) => (i * 17) % 40); // keys out of order
     const idx = new Bm25Index();
     for (const key of order) idx.add(bm25DocTerms(key, texts[key]));
     const words = texts.map((t) => t.split(' '));
     for (const q of ['common', 'rare w3', 'w0 w0 common']) {
-      const want = words.map((_, d) => ({ key: d, score: handScore(q.split(' '), words, d) })).filter((h) => h.score > 0).sort((a, b) => b.score - a.score || a.key - b.key);
+      const want = words
+        .map((_, d) => ({ key: d, score: handScore(q.split(' '), words, d) }))
+        .filter((h) => h.score > 0)
+        .sort((a, b) => b.score - a.score || a.key - b.key);
       const got = idx.search(q, 40);
       expect(got.map((h) => h.key).sort((a, b) => a - b)).toEqual(want.map((h) => h.key).sort((a, b) => a - b));
       const ref = new Map(want.map((h) => [h.key, h.score]));
@@ -179,12 +229,24 @@ describe('Bm25Index edges (each a guard the scoring relies on)', () => {
     }
     for (const key of [0, 39, 20]) idx.remove(key);
     expect(idx.docFreq('common')).toBe(37);
-    expect(idx.search('common', 50).map((h) => h.key).sort((a, b) => a - b)).toEqual(order.filter((k) => ![0, 39, 20].includes(k)).sort((a, b) => a - b));
+    expect(
+      idx
+        .search('common', 50)
+        .map((h) => h.key)
+        .sort((a, b) => a - b),
+    ).toEqual(order.filter((k) => ![0, 39, 20].includes(k)).sort((a, b) => a - b));
   });
 
   it('two raw terms that sanitise to one term add their frequencies', () => {
     const idx = new Bm25Index();
-    idx.add({ key: 0, length: 5, terms: new Map([['x\ud800', 2], ['x\ufffd', 3]]) });
+    idx.add({
+      key: 0,
+      length: 5,
+      terms: new Map([
+        ['x\ud800', 2],
+        ['x\ufffd', 3],
+      ]),
+    });
     idx.add({ key: 1, length: 5, terms: new Map([['x\ufffd', 5]]) });
     expect(idx.docFreq('x\ufffd')).toBe(2);
     expect(idx.scoreDocs('x\ufffd', [0])[0]).toBe(idx.scoreDocs('x\ufffd', [1])[0]);

@@ -72,7 +72,14 @@ for (const rows of rowsList) {
     compressed: BITS.map((bits) => {
       const a = agree.get(bits)!;
       const bytes = rows * compressedVectorBytes(DIMS, bits);
-      return { bits, bytesPerDoc: bytes, vsInt8: +(bytes / int8Bytes).toFixed(3), rerankMsPerQuery: +(a.ms / queries).toFixed(2), top10SetAgreement: +(a.set / queries).toFixed(3), top1Agreement: +(a.top1 / queries).toFixed(3) };
+      return {
+        bits,
+        bytesPerDoc: bytes,
+        vsInt8: +(bytes / int8Bytes).toFixed(3),
+        rerankMsPerQuery: +(a.ms / queries).toFixed(2),
+        top10SetAgreement: +(a.set / queries).toFixed(3),
+        top1Agreement: +(a.top1 / queries).toFixed(3),
+      };
     }),
   };
   out[`rows${rows}`] = entry;

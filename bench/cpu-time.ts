@@ -35,4 +35,3 @@ const CLOCK_TICKS = (() => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
   return Number(r.stdout?.trim()) || 100;
 })();
-

@@ -45,7 +45,10 @@ function fp32TopK(docs: Float32Array, dim: number, q: Float32Array, k: number): 
   const topS = new Float64Array(k).fill(-Infinity);
   const topR = new Uint32Array(k);
   for (let r = 0, o = 0; r < n; r++, o += dim) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let i = 0; i < dim; i += 4) {
       s0 += docs[o + i] * q[i];
       s1 += docs[o + i + 1] * q[i + 1];
@@ -156,7 +159,10 @@ export function runBench(cfg: BenchConfig, log: (s: string) => void = () => {}):
       }
       const row: Row = { n, what: v.what, p50: pct(times, 50), p95: pct(times, 95), timedQueries: times.length };
       if (!slow) {
-        let rn = 0, tn = 0, rr = 0, tr = 0;
+        let rn = 0,
+          tn = 0,
+          rr = 0,
+          tr = 0;
         for (let j = 0; j < qs.length; j++) {
           const g = got.get(j)!;
           const e = exact[j];

@@ -74,7 +74,19 @@ const opt = (name: string): string | undefined => {
   if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
   return v;
 };
-const known = new Set(['--model', '--dtypes', '--texts', '--tokens', '--batch', '--only', '--threads', '--webgpu-budget', '--gpu-flags', '--out', '--webgpu-dtypes']);
+const known = new Set([
+  '--model',
+  '--dtypes',
+  '--texts',
+  '--tokens',
+  '--batch',
+  '--only',
+  '--threads',
+  '--webgpu-budget',
+  '--gpu-flags',
+  '--out',
+  '--webgpu-dtypes',
+]);
 for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
 const GPU_FLAGS = argv.includes('--gpu-flags');
 const posInt = (name: string, dflt: number): number => {
@@ -125,7 +137,10 @@ function ensureModel(): void {
 function vocabWords(): string[] {
   const tok = JSON.parse(readFileSync(`${MODEL_DIR}/tokenizer.json`, 'utf8'));
   const vocab: [string, number][] = tok?.model?.vocab ?? [];
-  const words = vocab.map(([p]) => p).filter((p) => /^▁[a-z]{3,}$/.test(p)).map((p) => p.slice(1));
+  const words = vocab
+    .map(([p]) => p)
+    .filter((p) => /^▁[a-z]{3,}$/.test(p))
+    .map((p) => p.slice(1));
   if (words.length < 100) throw new Error(`tokenizer.json has only ${words.length} plain word pieces`);
   return words;
 }
@@ -171,7 +186,19 @@ async function runNode(dtype: DType, texts: string[], tokens: number): Promise<{
     const c = process.cpuUsage(c0);
     const cpuS = (c.user + c.system) / 1e6;
     return {
-      result: { runtime: 'node-cpu', dtype, status: 'ok', loadS, warmupS, tokens, seconds, tokensPerS: tokens / seconds, cpuS, tokensPerCpuS: tokens / cpuS, ...threadsOf(enc.info.threads) },
+      result: {
+        runtime: 'node-cpu',
+        dtype,
+        status: 'ok',
+        loadS,
+        warmupS,
+        tokens,
+        seconds,
+        tokensPerS: tokens / seconds,
+        cpuS,
+        tokensPerCpuS: tokens / cpuS,
+        ...threadsOf(enc.info.threads),
+      },
       dense: out.map((e) => Array.from(e.dense!)),
     };
   } finally {
@@ -205,7 +232,6 @@ interface PageRun {
   dense: number[][];
 }
 
-
 function webgpuNote(adapter: string | undefined): string {
   if (!adapter) return 'adapter unknown';
   return softwareAdapter({ description: adapter }) ? `SOFTWARE adapter (${adapter}): not a GPU speed figure` : `adapter: ${adapter}`;
@@ -234,7 +260,8 @@ async function runBrowser(
       if (loaded) Object.assign(seen, { loadS: +loaded[1], at: performance.now() });
       const warm = /^\[m3bench\] warm-up batch ([\d.]+) s/.exec(m.text());
       if (warm) Object.assign(seen, { warmupS: +warm[1], at: performance.now(), cpuAtTimed: childrenCpuS() });
-      if (m.text().startsWith('[m3bench]') || (m.type() === 'error' && !/status of 404/.test(m.text()))) console.log(`  [chromium ${device} ${dtype}] ${m.text()}`);
+      if (m.text().startsWith('[m3bench]') || (m.type() === 'error' && !/status of 404/.test(m.text())))
+        console.log(`  [chromium ${device} ${dtype}] ${m.text()}`);
     });
     page.on('response', (r) => {
       if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  [chromium ${device} ${dtype}] HTTP ${r.status()} ${r.url()}`);
@@ -291,9 +318,7 @@ async function runBrowser(
     );
     work.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = budgetS
-      ? new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), budgetS * 1000)))
-      : new Promise<never>(() => undefined);
+    const timeout = budgetS ? new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), budgetS * 1000))) : new Promise<never>(() => undefined);
     const r = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
     const cpuS = seen.cpuAtTimed === undefined ? undefined : childrenCpuS() - seen.cpuAtTimed;
     if (r === 'timeout') {
@@ -304,7 +329,9 @@ async function runBrowser(
           : seen.warmupS === undefined
             ? `loaded in ${seen.loadS.toFixed(1)} s, but the ${BATCH}-text warm-up batch had not finished ${since.toFixed(0)} s later (< ${((BATCH * TOKENS) / since).toFixed(1)} tokens/s)`
             : `loaded in ${seen.loadS.toFixed(1)} s, warm-up batch ${seen.warmupS.toFixed(1)} s, timed run unfinished ${since.toFixed(0)} s later`;
-      return { result: { runtime: device, dtype, status: 'skipped', loadS: seen.loadS, warmupS: seen.warmupS, reason: `over the ${budgetS} s budget: ${reason}` } };
+      return {
+        result: { runtime: device, dtype, status: 'skipped', loadS: seen.loadS, warmupS: seen.warmupS, reason: `over the ${budgetS} s budget: ${reason}` },
+      };
     }
     if (r.device !== device || r.dtype !== dtype) {
       return { result: { runtime: device, dtype, status: 'failed', reason: `ran on ${r.device}/${r.dtype} instead: ${r.fallbackReason ?? '?'}` } };
@@ -347,7 +374,23 @@ function modelShapeText(): string {
 
 // ---------- report ----------
 function table(results: Result[], nodeRate: Partial<Record<DType, number>>): string {
-  const head = ['runtime', 'dtype', 'threads', 'load s', 'warm-up s', 'tokens', 'seconds', 'tokens/s', 'vs Node', 'CPU s', 'tok/CPU-s', 'vs Node (CPU)', 'max|Δdense|', 'loadavg', 'note'];
+  const head = [
+    'runtime',
+    'dtype',
+    'threads',
+    'load s',
+    'warm-up s',
+    'tokens',
+    'seconds',
+    'tokens/s',
+    'vs Node',
+    'CPU s',
+    'tok/CPU-s',
+    'vs Node (CPU)',
+    'max|Δdense|',
+    'loadavg',
+    'note',
+  ];
   const rows = results.map((r) => {
     const ok = r.status === 'ok';
     const ratio = ok && r.runtime !== 'node-cpu' && nodeRate[r.dtype] ? `${(r.tokensPerS! / nodeRate[r.dtype]!).toFixed(2)}×` : '';
@@ -384,14 +427,15 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? '?',
     memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    gpu: GPU_FLAGS ? 'asked for a real GPU (--gpu-flags): see each WebGPU row\'s adapter' : 'none assumed (WebGPU runs on SwiftShader, a CPU emulation)',
+    gpu: GPU_FLAGS ? "asked for a real GPU (--gpu-flags): see each WebGPU row's adapter" : 'none assumed (WebGPU runs on SwiftShader, a CPU emulation)',
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     loadAvg1AtStart: +os.loadavg()[0].toFixed(2),
     loadAvg1AtEnd: undefined as number | undefined,
   };
   log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, no GPU; Node ${machine.node}; load average ${machine.loadAvg1AtStart}`);
-  if (machine.loadAvg1AtStart > machine.cpus / 2) log(`warning: other processes are busy (load average ${machine.loadAvg1AtStart}): timings will be low and noisy`);
+  if (machine.loadAvg1AtStart > machine.cpus / 2)
+    log(`warning: other processes are busy (load average ${machine.loadAvg1AtStart}): timings will be low and noisy`);
 
   // The Node q8 encoder also builds and counts the inputs.
   const t0 = performance.now();
@@ -410,7 +454,8 @@ async function main(): Promise<void> {
   const add = (r: Result) => {
     r.loadAvg1 = +os.loadavg()[0].toFixed(2);
     results.push(r);
-    const what = r.status === 'ok' ? `${r.tokensPerS!.toFixed(1)} tokens/s (load ${r.loadS!.toFixed(1)} s, ${r.seconds!.toFixed(1)} s timed)` : `${r.status}: ${r.reason}`;
+    const what =
+      r.status === 'ok' ? `${r.tokensPerS!.toFixed(1)} tokens/s (load ${r.loadS!.toFixed(1)} s, ${r.seconds!.toFixed(1)} s timed)` : `${r.status}: ${r.reason}`;
     log(`${r.runtime} ${r.dtype}: ${what}  [${secs(started).toFixed(0)} s elapsed]`);
   };
 
@@ -466,8 +511,20 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { ...machine, chromium: chromiumVersion },
     model: { dir: relative(resolve('.'), MODEL_DIR), shape: modelShapeText() },
-    inputs: { texts: N_TEXTS, tokensPerText: TOKENS, totalTokens: tokens, batchSize: BATCH, outputs: 'dense+sparse+colbert', warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed` },
-    options: { threads: THREADS ?? 'encoder default (one per core, at most 8)', webgpuBudgetS: WEBGPU_BUDGET_S, webgpuDtypes: WEBGPU_DTYPES, gpuFlags: GPU_FLAGS },
+    inputs: {
+      texts: N_TEXTS,
+      tokensPerText: TOKENS,
+      totalTokens: tokens,
+      batchSize: BATCH,
+      outputs: 'dense+sparse+colbert',
+      warmup: `first batch (${Math.min(BATCH, N_TEXTS)} texts), not timed`,
+    },
+    options: {
+      threads: THREADS ?? 'encoder default (one per core, at most 8)',
+      webgpuBudgetS: WEBGPU_BUDGET_S,
+      webgpuDtypes: WEBGPU_DTYPES,
+      gpuFlags: GPU_FLAGS,
+    },
     results,
     wasmOverNode: Object.fromEntries(
       results.filter((r) => r.runtime === 'wasm' && r.status === 'ok' && nodeRate[r.dtype]).map((r) => [r.dtype, r.tokensPerS! / nodeRate[r.dtype]!]),
@@ -485,12 +542,18 @@ async function main(): Promise<void> {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
 
-  console.log(`\nEncoder throughput, ${relative(resolve('.'), MODEL_DIR)} (${modelShapeText()}), ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`);
-  console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`);
+  console.log(
+    `\nEncoder throughput, ${relative(resolve('.'), MODEL_DIR)} (${modelShapeText()}), ${N_TEXTS} texts × ${TOKENS} tokens, batchSize ${BATCH}, dense+sparse+colbert`,
+  );
+  console.log(
+    `machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB RAM, no GPU; Node ${machine.node}; Chromium ${chromiumVersion ?? '-'}\n`,
+  );
   console.log(table(results, nodeRate));
   console.log(`\n"vs Node" = tokens/s ÷ Node's tokens/s at the same dtype. load s = cold load (browser: fetched from a local Vite server).`);
   console.log(`threads: encoder.info.threads.used (WASM threads; Node: onnxruntime-node intra-op threads).`);
-  console.log(`loadavg = 1-minute load average after the run (this bench included); above ${machine.cpus} other work shared the CPUs. Load average at start: ${machine.loadAvg1AtStart}.`);
+  console.log(
+    `loadavg = 1-minute load average after the run (this bench included); above ${machine.cpus} other work shared the CPUs. Load average at start: ${machine.loadAvg1AtStart}.`,
+  );
   console.log(`wrote ${OUT} (total ${secs(started).toFixed(0)} s)`);
 }
 

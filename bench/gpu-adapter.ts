@@ -27,7 +27,16 @@ async function main(): Promise<Record<string, unknown>> {
       const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (!a) return { reason: 'requestAdapter returned null (no usable GPU driver for Chromium)' };
       const i = a.info ?? {};
-      return { info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter ?? a.isFallbackAdapter }, f16: a.features.has('shader-f16') };
+      return {
+        info: {
+          vendor: i.vendor,
+          architecture: i.architecture,
+          device: i.device,
+          description: i.description,
+          isFallbackAdapter: i.isFallbackAdapter ?? a.isFallbackAdapter,
+        },
+        f16: a.features.has('shader-f16'),
+      };
     });
     if (!r.info) return { ok: false, reason: r.reason, chromium: browser.version() };
     const adapter = [r.info.vendor, r.info.architecture, r.info.device, r.info.description].filter(Boolean).join(' ');

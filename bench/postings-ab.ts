@@ -22,7 +22,11 @@ const load = async (root: string) => ({
 const impls = { old: await load(oldRoot), new: await load(resolve('.')) };
 const w = new Workload(n);
 const model = { modelId: 'precomputed', dims: 1024, headHash: 'h' };
-const docs = Array.from({ length: n }, (_, i) => ({ id: w.docId(i), text: w.docText(i), embedding: { dense: w.docDense(i), sparse: w.docSparse(i), tokens: 0, truncated: false } }));
+const docs = Array.from({ length: n }, (_, i) => ({
+  id: w.docId(i),
+  text: w.docText(i),
+  embedding: { dense: w.docDense(i), sparse: w.docSparse(i), tokens: 0, truncated: false },
+}));
 const queries = w.queries(QUERIES);
 
 const indexes: Record<string, Awaited<ReturnType<Mod['M3Index']['open']>>> = {};

@@ -58,8 +58,15 @@ function parseArgs(argv: string[]): Args {
       if (x === undefined) throw new Error(`${v} needs a value`);
       return x;
     };
-    if (v === '--n') a.sizes = next().split(',').map((s) => Number(s.replace(/_/g, '')));
-    else if (v.startsWith('--n=')) a.sizes = v.slice(4).split(',').map((s) => Number(s.replace(/_/g, '')));
+    if (v === '--n')
+      a.sizes = next()
+        .split(',')
+        .map((s) => Number(s.replace(/_/g, '')));
+    else if (v.startsWith('--n='))
+      a.sizes = v
+        .slice(4)
+        .split(',')
+        .map((s) => Number(s.replace(/_/g, '')));
     else if (v === '--orama-queries') a.oramaQueries = Number(next());
     else if (v === '--no-profile') a.profile = false;
     else throw new Error(`unknown argument ${v} (use --n 10000,100000 [--orama-queries N] [--no-profile])`);
@@ -112,7 +119,7 @@ async function openPage(page: Page, url: string): Promise<void> {
 /** Calls window.bench[fn](...args) in the page. */
 function call<F extends keyof Bench>(page: Page, fn: F, ...args: Parameters<Bench[F]>): Promise<Awaited<ReturnType<Bench[F]>>> {
   return page.evaluate(
-    ([f, a]) => ((window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[f as string](...(a as unknown[])) as Promise<never>),
+    ([f, a]) => (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[f as string](...(a as unknown[])) as Promise<never>,
     [fn, args] as const,
   ) as Promise<Awaited<ReturnType<Bench[F]>>>;
 }
@@ -220,8 +227,17 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
     const rec = await call(page, 'recall', tops.dense, exact);
     const recInt8 = await call(page, 'recall', tops['dense (int8 scan)'], exact);
     const recBinary = await call(page, 'recall', tops['dense (binary + rescore)'], exact);
-    const curve = await call(page, 'denseCurve', name, CURVE.filter((c) => c < n), exact);
-    for (const c of curve) console.log(`  binary stage, ${c.rescore} rescored: recall@10 ${round(c.recallVsExactAt10, 4)}, top-10 = fp32 ${round(c.top10SetAgreement * 100, 1)}%, p50 ${c.p50Ms} ms`);
+    const curve = await call(
+      page,
+      'denseCurve',
+      name,
+      CURVE.filter((c) => c < n),
+      exact,
+    );
+    for (const c of curve)
+      console.log(
+        `  binary stage, ${c.rescore} rescored: recall@10 ${round(c.recallVsExactAt10, 4)}, top-10 = fp32 ${round(c.top10SetAgreement * 100, 1)}%, p50 ${c.p50Ms} ms`,
+      );
     const hybridTargetRecall = await call(page, 'targetRecall', tops.hybrid);
     let prof: Record<string, unknown> | null = null;
     if (args.profile) {
@@ -240,13 +256,36 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
     let colbert: Record<string, unknown> | null = null;
     if (cing) {
       const openMs = await call(page, 'openIndex', cname);
-      const rr = await call(page, 'timeMode', cname, { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 } } }, WARM, QUERIES);
-      const rrNoText = await call(page, 'timeMode', cname, { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 }, includeText: false } }, WARM, QUERIES);
+      const rr = await call(
+        page,
+        'timeMode',
+        cname,
+        { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 } } },
+        WARM,
+        QUERIES,
+      );
+      const rrNoText = await call(
+        page,
+        'timeMode',
+        cname,
+        { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 }, includeText: false } },
+        WARM,
+        QUERIES,
+      );
       const hc = await call(page, 'timeMode', cname, { label: 'hybrid', mode: 'hybrid', colbert: true, options: { includeText: false } }, WARM, QUERIES);
       const hNoCol = await call(page, 'timeMode', cname, { label: 'hybrid', mode: 'hybrid', colbert: false, options: { includeText: false } }, WARM, QUERIES);
       query['hybrid+rerank'] = { p50Ms: rr.p50Ms, p95Ms: rr.p95Ms, meanMs: rr.meanMs };
       console.log(`  hybrid+rerank (ColBERT top 100): p50 ${rr.p50Ms} ms, p95 ${rr.p95Ms} ms`);
-      if (args.profile) prof = { ...prof, hybridRerankNoText: await profileMode(page, cname, { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 }, includeText: false } }, 50) };
+      if (args.profile)
+        prof = {
+          ...prof,
+          hybridRerankNoText: await profileMode(
+            page,
+            cname,
+            { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 }, includeText: false } },
+            50,
+          ),
+        };
       colbert = {
         index: cname,
         rowsPerDoc: 16,
@@ -288,12 +327,33 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       n,
       workload: WORKLOAD,
       date: new Date().toISOString(),
-      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', browserCores: env.cores, chromium: browserVersion, userAgent: env.userAgent, crossOriginIsolated: env.crossOriginIsolated, node: process.version, loadAvg1mBefore: round(loadBefore), loadAvg1mAfter: round(os.loadavg()[0]) },
+      machine: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model ?? '',
+        browserCores: env.cores,
+        chromium: browserVersion,
+        userAgent: env.userAgent,
+        crossOriginIsolated: env.crossOriginIsolated,
+        node: process.version,
+        loadAvg1mBefore: round(loadBefore),
+        loadAvg1mAfter: round(os.loadavg()[0]),
+      },
       ingestDocsPerSec: round(ing.docsPerSec, 0),
       ingestMs: round(ing.addMs, 0),
       coldOpenMs: round(cold.totalMs, 1),
-      coldOpen: { openMs: round(cold.openMs, 1), firstSearchMs: round(cold.firstSearchMs, 1), navigationToFirstAnswerMs: round(cold.sinceNavigationMs, 0), how: 'browser closed and relaunched on the same persistent profile; OS page cache not dropped' },
-      idbReadLimit: { readMs: round(readLimit.readMs, 1), megabytes: round(readLimit.bytes / 1e6, 1), mbPerSec: round(readLimit.mbPerSec, 0), records: readLimit.records, how: 'one getAll of every segment record right after the cold open, same browser' },
+      coldOpen: {
+        openMs: round(cold.openMs, 1),
+        firstSearchMs: round(cold.firstSearchMs, 1),
+        navigationToFirstAnswerMs: round(cold.sinceNavigationMs, 0),
+        how: 'browser closed and relaunched on the same persistent profile; OS page cache not dropped',
+      },
+      idbReadLimit: {
+        readMs: round(readLimit.readMs, 1),
+        megabytes: round(readLimit.bytes / 1e6, 1),
+        mbPerSec: round(readLimit.mbPerSec, 0),
+        records: readLimit.records,
+        how: 'one getAll of every segment record right after the cold open, same browser',
+      },
       bytesPerDoc: round(ing.bytesPerDocEstimate, 0),
       bytesPerDocRecords: round(ing.bytesPerDocRecords, 0),
       recordBytesPerDoc: ing.recordBreakdownPerDoc,
@@ -302,15 +362,24 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       recall: { dense: rec, denseInt8: recInt8, denseBinary: recBinary, hybridTargetRecallAt10: hybridTargetRecall },
       denseCurve: curve,
       heap: { afterColdOpen: heapAfterOpen, afterQueries: heapAfterQueries },
-      colbert: colbert ?? { skipped: `ColBERT index only at n ≤ ${COLBERT_MAX_N} (16 int8 rows × 1024 per doc would be ${((16 * 1024 * n) / 1e9).toFixed(1)} GB here)` },
-      orama: { hybrid: { ...orama.hybrid, warmup: oramaWarm }, insertDocsPerSec: round(orama.insertDocsPerSec, 0), targetRecallAt10: orama.targetRecallAt10, heap: orama.heap },
+      colbert: colbert ?? {
+        skipped: `ColBERT index only at n ≤ ${COLBERT_MAX_N} (16 int8 rows × 1024 per doc would be ${((16 * 1024 * n) / 1e9).toFixed(1)} GB here)`,
+      },
+      orama: {
+        hybrid: { ...orama.hybrid, warmup: oramaWarm },
+        insertDocsPerSec: round(orama.insertDocsPerSec, 0),
+        targetRecallAt10: orama.targetRecallAt10,
+        heap: orama.heap,
+      },
       minisearch: { bm25: mini.bm25, kinds: mini.kinds, addAllDocsPerSec: round(mini.addAllDocsPerSec, 0), heap: mini.heap },
       // Query syntax (issue 15): bm25 mode, top-10, no texts. Phrases are verified on the stored texts of the
       // candidates (the intersection of their words' postings), so they add no bytes to the index.
       querySyntax: {
         m3: kinds,
         phraseBytesPerDoc: 0,
-        ratiosVsMiniSearch: Object.fromEntries(Object.entries(mini.kinds).map(([kind, r]) => [kind, round(r!.p50Ms / kinds[kind as keyof typeof kinds].p50Ms, 1)])),
+        ratiosVsMiniSearch: Object.fromEntries(
+          Object.entries(mini.kinds).map(([kind, r]) => [kind, round(r!.p50Ms / kinds[kind as keyof typeof kinds].p50Ms, 1)]),
+        ),
       },
       ratios: {
         hybridVsOrama: round(orama.hybrid.p50Ms / query.hybrid.p50Ms, 1),
@@ -334,28 +403,64 @@ function targetsOf(e: Entry): { target: string; value: string; pass: boolean }[]
   const q = e.query;
   const rows = [
     { target: `hybrid p50 ≤ ${TARGETS.hybridP50Ms} ms`, value: `${q.hybrid.p50Ms} ms`, pass: q.hybrid.p50Ms <= TARGETS.hybridP50Ms },
-    { target: `hybrid ≥ ${TARGETS.speedupVsOrama}× Orama hybrid (p50)`, value: `${e.ratios.hybridVsOrama}×`, pass: e.ratios.hybridVsOrama >= TARGETS.speedupVsOrama },
-    { target: `dense recall@10 vs exact fp32 ≥ ${TARGETS.denseRecallVsExact}`, value: String(round(e.recall.dense.recallVsExactAt10, 4)), pass: e.recall.dense.recallVsExactAt10 >= TARGETS.denseRecallVsExact },
+    {
+      target: `hybrid ≥ ${TARGETS.speedupVsOrama}× Orama hybrid (p50)`,
+      value: `${e.ratios.hybridVsOrama}×`,
+      pass: e.ratios.hybridVsOrama >= TARGETS.speedupVsOrama,
+    },
+    {
+      target: `dense recall@10 vs exact fp32 ≥ ${TARGETS.denseRecallVsExact}`,
+      value: String(round(e.recall.dense.recallVsExactAt10, 4)),
+      pass: e.recall.dense.recallVsExactAt10 >= TARGETS.denseRecallVsExact,
+    },
     { target: `cold open to first answer ≤ ${TARGETS.coldOpenMs} ms`, value: `${e.coldOpenMs} ms`, pass: e.coldOpenMs <= TARGETS.coldOpenMs },
-    { target: `cold open ≤ ${TARGETS.coldOpenVsIdbRead}× reading its segments from IndexedDB`, value: `${e.ratios.coldOpenVsIdbRead}× (${e.coldOpenMs} / ${e.idbReadLimit.readMs} ms)`, pass: e.ratios.coldOpenVsIdbRead <= TARGETS.coldOpenVsIdbRead },
-    { target: `ingest ≥ ${TARGETS.ingestDocsPerSec.toLocaleString('en')} docs/s`, value: `${e.ingestDocsPerSec.toLocaleString('en')} docs/s`, pass: e.ingestDocsPerSec >= TARGETS.ingestDocsPerSec },
-    { target: `ingest ≥ ${TARGETS.ingestVsMiniSearch}× MiniSearch addAll`, value: `${e.ratios.ingestVsMiniSearchAddAll}×`, pass: e.ratios.ingestVsMiniSearchAddAll >= TARGETS.ingestVsMiniSearch },
-    { target: `≤ ${TARGETS.bytesPerDoc.toLocaleString('en')} B per doc (storage.estimate delta)`, value: `${e.bytesPerDoc} B (records ${e.bytesPerDocRecords} B)`, pass: e.bytesPerDoc <= TARGETS.bytesPerDoc },
-    ...Object.entries(e.querySyntax.ratiosVsMiniSearch as Record<string, number>).map(([k, r]) => ({ target: `query syntax ${k} ≥ ${TARGETS.querySyntaxVsMiniSearch}× MiniSearch (p50)`, value: `${r}×`, pass: r >= TARGETS.querySyntaxVsMiniSearch })),
-    { target: `quantised top-10 = fp32 top-10 on ≥ ${TARGETS.quantisedAgreement * 100}% of queries`, value: `${round(e.recall.dense.top10SetAgreement * 100, 1)}% (top-1 ${round(e.recall.dense.top1Agreement * 100, 1)}%)`, pass: e.recall.dense.top10SetAgreement >= TARGETS.quantisedAgreement },
+    {
+      target: `cold open ≤ ${TARGETS.coldOpenVsIdbRead}× reading its segments from IndexedDB`,
+      value: `${e.ratios.coldOpenVsIdbRead}× (${e.coldOpenMs} / ${e.idbReadLimit.readMs} ms)`,
+      pass: e.ratios.coldOpenVsIdbRead <= TARGETS.coldOpenVsIdbRead,
+    },
+    {
+      target: `ingest ≥ ${TARGETS.ingestDocsPerSec.toLocaleString('en')} docs/s`,
+      value: `${e.ingestDocsPerSec.toLocaleString('en')} docs/s`,
+      pass: e.ingestDocsPerSec >= TARGETS.ingestDocsPerSec,
+    },
+    {
+      target: `ingest ≥ ${TARGETS.ingestVsMiniSearch}× MiniSearch addAll`,
+      value: `${e.ratios.ingestVsMiniSearchAddAll}×`,
+      pass: e.ratios.ingestVsMiniSearchAddAll >= TARGETS.ingestVsMiniSearch,
+    },
+    {
+      target: `≤ ${TARGETS.bytesPerDoc.toLocaleString('en')} B per doc (storage.estimate delta)`,
+      value: `${e.bytesPerDoc} B (records ${e.bytesPerDocRecords} B)`,
+      pass: e.bytesPerDoc <= TARGETS.bytesPerDoc,
+    },
+    ...Object.entries(e.querySyntax.ratiosVsMiniSearch as Record<string, number>).map(([k, r]) => ({
+      target: `query syntax ${k} ≥ ${TARGETS.querySyntaxVsMiniSearch}× MiniSearch (p50)`,
+      value: `${r}×`,
+      pass: r >= TARGETS.querySyntaxVsMiniSearch,
+    })),
+    {
+      target: `quantised top-10 = fp32 top-10 on ≥ ${TARGETS.quantisedAgreement * 100}% of queries`,
+      value: `${round(e.recall.dense.top10SetAgreement * 100, 1)}% (top-1 ${round(e.recall.dense.top1Agreement * 100, 1)}%)`,
+      pass: e.recall.dense.top10SetAgreement >= TARGETS.quantisedAgreement,
+    },
   ];
   return rows;
 }
 
 function table(rows: string[][]): string {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r, i) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ') + (i === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n');
+  return rows
+    .map((r, i) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ') + (i === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''))
+    .join('\n');
 }
 
 function print(e: Entry): void {
   const q = e.query;
   console.log(`\n### m3-bench-v1, n = ${e.n.toLocaleString('en')} — Chromium ${e.machine.chromium}, ${e.machine.cores} cores (${e.machine.cpu}), ${e.date}`);
-  console.log(`load average (1 min) ${e.machine.loadAvg1mBefore} at start, ${e.machine.loadAvg1mAfter} at end: other processes share these ${e.machine.cores} cores`);
+  console.log(
+    `load average (1 min) ${e.machine.loadAvg1mBefore} at start, ${e.machine.loadAvg1mAfter} at end: other processes share these ${e.machine.cores} cores`,
+  );
   const rows = [['measure', 'p50 ms', 'p95 ms']];
   for (const [k, v] of Object.entries(q) as [string, { p50Ms: number; p95Ms: number }][]) rows.push([`m3 ${k}`, String(v.p50Ms), String(v.p95Ms)]);
   const oNote = e.orama.hybrid.count < QUERIES ? ` (${e.orama.hybrid.warmup} warm-up + ${e.orama.hybrid.count} queries)` : '';
@@ -369,21 +474,46 @@ function print(e: Entry): void {
       ['ingest (IdbStore, add() default batch)', `${e.ingestDocsPerSec.toLocaleString('en')} docs/s (${e.ingestMs} ms)`],
       ['cold open to first answer', `${e.coldOpenMs} ms (open ${e.coldOpen.openMs} + first search ${e.coldOpen.firstSearchMs})`],
       ['bytes/doc (estimate delta | records)', `${e.bytesPerDoc} | ${e.bytesPerDocRecords}`],
-      ['record bytes/doc breakdown', Object.entries(e.recordBytesPerDoc).map(([k, v]) => `${k} ${v}`).join(', ')],
-      ['dense recall@10 vs exact | target in top-10', `${round(e.recall.dense.recallVsExactAt10, 4)} | ${e.recall.dense.targetRecallAt10} (exact ${e.recall.dense.exactTargetRecallAt10})`],
+      [
+        'record bytes/doc breakdown',
+        Object.entries(e.recordBytesPerDoc)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+      [
+        'dense recall@10 vs exact | target in top-10',
+        `${round(e.recall.dense.recallVsExactAt10, 4)} | ${e.recall.dense.targetRecallAt10} (exact ${e.recall.dense.exactTargetRecallAt10})`,
+      ],
       ['hybrid: target in top-10', String(e.recall.hybridTargetRecallAt10)],
       ['JS heap after cold open (used | UA-specific)', `${mb(e.heap.afterColdOpen.usedJSHeapSize)} | ${mb(e.heap.afterColdOpen.uaSpecificBytes)}`],
       ['JS heap after queries (used | UA-specific)', `${mb(e.heap.afterQueries.usedJSHeapSize)} | ${mb(e.heap.afterQueries.uaSpecificBytes)}`],
-      ['Orama insertMultiple | MiniSearch addAll', `${e.orama.insertDocsPerSec.toLocaleString('en')} | ${e.minisearch.addAllDocsPerSec.toLocaleString('en')} docs/s`],
+      [
+        'Orama insertMultiple | MiniSearch addAll',
+        `${e.orama.insertDocsPerSec.toLocaleString('en')} | ${e.minisearch.addAllDocsPerSec.toLocaleString('en')} docs/s`,
+      ],
       ['Orama hybrid: target in top-10', String(e.orama.targetRecallAt10)],
       ['ratio m3 hybrid vs Orama hybrid (p50)', `${e.ratios.hybridVsOrama}×`],
       ['ratio m3 bm25 vs MiniSearch (p50)', `${e.ratios.bm25VsMiniSearch}×`],
       ['ratio m3 ingest vs MiniSearch addAll', `${e.ratios.ingestVsMiniSearchAddAll}×`],
-      ['cold open vs reading the segments (IndexedDB getAll)', `${e.ratios.coldOpenVsIdbRead}× (${e.idbReadLimit.readMs} ms for ${e.idbReadLimit.megabytes} MB, ${e.idbReadLimit.mbPerSec} MB/s)`],
+      [
+        'cold open vs reading the segments (IndexedDB getAll)',
+        `${e.ratios.coldOpenVsIdbRead}× (${e.idbReadLimit.readMs} ms for ${e.idbReadLimit.megabytes} MB, ${e.idbReadLimit.mbPerSec} MB/s)`,
+      ],
       ['dense int8 scan vs binary + rescore (p50)', `${e.ratios.denseInt8VsBinary}×`],
-      ['dense recall@10 | top-10 = fp32: int8 scan', `${round(e.recall.denseInt8.recallVsExactAt10, 4)} | ${round(e.recall.denseInt8.top10SetAgreement * 100, 1)}%`],
-      ['dense recall@10 | top-10 = fp32: binary + rescore', `${round(e.recall.denseBinary.recallVsExactAt10, 4)} | ${round(e.recall.denseBinary.top10SetAgreement * 100, 1)}%`],
-      ['ColBERT', 'skipped' in e.colbert ? e.colbert.skipped : `16 rows/doc: ${e.colbert.bytesPerDoc} B/doc, ingest ${e.colbert.ingestDocsPerSec} docs/s, rerank target recall ${e.colbert.rerankTargetRecallAt10}`],
+      [
+        'dense recall@10 | top-10 = fp32: int8 scan',
+        `${round(e.recall.denseInt8.recallVsExactAt10, 4)} | ${round(e.recall.denseInt8.top10SetAgreement * 100, 1)}%`,
+      ],
+      [
+        'dense recall@10 | top-10 = fp32: binary + rescore',
+        `${round(e.recall.denseBinary.recallVsExactAt10, 4)} | ${round(e.recall.denseBinary.top10SetAgreement * 100, 1)}%`,
+      ],
+      [
+        'ColBERT',
+        'skipped' in e.colbert
+          ? e.colbert.skipped
+          : `16 rows/doc: ${e.colbert.bytesPerDoc} B/doc, ingest ${e.colbert.ingestDocsPerSec} docs/s, rerank target recall ${e.colbert.rerankTargetRecallAt10}`,
+      ],
       ['wall time', `${e.wallSeconds} s`],
     ]),
   );
@@ -395,13 +525,23 @@ function print(e: Entry): void {
     }
   }
   const qs = e.querySyntax;
-  console.log(`\nQuery syntax (bm25 mode, top 10, no texts) vs MiniSearch's equivalent queries; phrase support costs ${qs.phraseBytesPerDoc} B/doc (verified on stored text):`);
+  console.log(
+    `\nQuery syntax (bm25 mode, top 10, no texts) vs MiniSearch's equivalent queries; phrase support costs ${qs.phraseBytesPerDoc} B/doc (verified on stored text):`,
+  );
   console.log(
     table([
       ['kind', 'm3 p50 ms', 'm3 p95 ms', 'm3 hits', 'MiniSearch p50 ms', 'matches', 'ratio'],
       ...Object.entries(qs.m3 as Record<string, { p50Ms: number; p95Ms: number; meanHits: number }>).map(([k, r]) => {
         const m = e.minisearch.kinds[k];
-        return [k, String(r.p50Ms), String(r.p95Ms), String(r.meanHits), m ? String(m.p50Ms) : '—', m ? m.meanMatches.toFixed(0) : '—', m ? `${qs.ratiosVsMiniSearch[k]}×` : '—'];
+        return [
+          k,
+          String(r.p50Ms),
+          String(r.p95Ms),
+          String(r.meanHits),
+          m ? String(m.p50Ms) : '—',
+          m ? m.meanMatches.toFixed(0) : '—',
+          m ? `${qs.ratiosVsMiniSearch[k]}×` : '—',
+        ];
       }),
     ]),
   );
@@ -415,7 +555,12 @@ async function main(): Promise<void> {
   console.log('building the bench page (bench/.dist)…');
   await buildPage();
   const port = await freePort();
-  const server = await preview({ configFile: resolve('vite.config.ts'), logLevel: 'warn', build: { outDir: OUT_DIR }, preview: { port, strictPort: true, host: '127.0.0.1' } });
+  const server = await preview({
+    configFile: resolve('vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir: OUT_DIR },
+    preview: { port, strictPort: true, host: '127.0.0.1' },
+  });
   const url = `http://127.0.0.1:${port}/bench/page/index.html`;
   const entries: Entry[] = [];
   try {

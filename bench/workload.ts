@@ -87,7 +87,10 @@ export class Rng {
 /** Zipf(s) over ranks 0..n−1 (P(r) ∝ 1/(r+1)^s), sampled by binary search over the CDF. */
 export class Zipf {
   private readonly cdf: Float64Array;
-  constructor(readonly n: number, s: number) {
+  constructor(
+    readonly n: number,
+    s: number,
+  ) {
     const cdf = new Float64Array(n);
     let acc = 0;
     for (let r = 0; r < n; r++) cdf[r] = acc += 1 / Math.pow(r + 1, s);

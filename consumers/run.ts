@@ -39,7 +39,8 @@ const servers: Server[] = [];
 
 function run(cmd: string, args: string[], cwd: string, input?: string): string {
   const r = spawnSync(cmd, args, { cwd, env: ENV, encoding: 'utf8', input, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status}:\n${(r.stdout ?? '').slice(-3000)}\n${(r.stderr ?? '').slice(-3000)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status}:\n${(r.stdout ?? '').slice(-3000)}\n${(r.stderr ?? '').slice(-3000)}`);
   return r.stdout;
 }
 
@@ -89,7 +90,13 @@ function serve(cmd: string, args: string[], cwd: string): void {
   children.push(p);
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 /** A static server for the webpack build, sending the COOP/COEP headers the README asks for. */
 function staticServer(dir: string, port: number): Promise<void> {
@@ -153,7 +160,8 @@ const consumers: Record<string, (dir: string) => Promise<string>> = {
     cpSync(join(HERE, 'shared-page.js'), join(dir, 'shared-page.js'));
     cpSync(MODEL, join(dir, 'public/models/tiny-m3'), { recursive: true });
     run('npx', ['vite', 'build', '--logLevel', 'warn'], dir);
-    for (const f of ['ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs']) ok(existsSync(join(dir, 'dist/ort', f)), `build emitted ort/${f}`);
+    for (const f of ['ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs'])
+      ok(existsSync(join(dir, 'dist/ort', f)), `build emitted ort/${f}`);
     const preview = PORT + 1;
     serve('npx', ['vite', 'preview', '--port', String(preview), '--strictPort', '--host', '127.0.0.1'], dir);
     await waitFor(`http://127.0.0.1:${preview}/`);
@@ -193,7 +201,10 @@ const consumers: Record<string, (dir: string) => Promise<string>> = {
   async cli(dir) {
     ok(!existsSync(join(dir, 'node_modules/tsx')), 'tsx is not installed with the package');
     ok(/index\s+index JSON-lines/.test(run('npx', ['m3-search', '--help'], dir)), '--help lists the commands');
-    const jsonl = Object.entries(DOCS).map(([id, text]) => JSON.stringify({ id, text })).join('\n') + '\n';
+    const jsonl =
+      Object.entries(DOCS)
+        .map(([id, text]) => JSON.stringify({ id, text }))
+        .join('\n') + '\n';
     writeFileSync(join(dir, 'docs.jsonl'), jsonl);
     run('npx', ['m3-search', 'index', '--model', MODEL, '--input', 'docs.jsonl', '--out', 'cli-index'], dir);
     const hits = JSON.parse(run('npx', ['m3-search', 'search', '--index', 'cli-index', '--model', MODEL, '--json', QUERY], dir));

@@ -31,4 +31,3 @@ export function logClick(indexName: string, click: Click): void {
     /* storage full or blocked: clicks are a bonus */
   }
 }
-

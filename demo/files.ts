@@ -25,7 +25,8 @@ export async function readDocs(files: File[]): Promise<IndexDoc[]> {
 async function fileDocs(file: File): Promise<IndexDoc[]> {
   const ext = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase();
   if (!ext || !(KINDS as readonly string[]).includes(ext)) throw new RefusedFile(`${file.name}: only .txt, .md and .jsonl files can be indexed`);
-  if (file.size > MAX_FILE_BYTES) throw new RefusedFile(`${file.name} is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${MAX_FILE_BYTES / 1048576} MB per file`);
+  if (file.size > MAX_FILE_BYTES)
+    throw new RefusedFile(`${file.name} is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${MAX_FILE_BYTES / 1048576} MB per file`);
   const text = decodeText(new Uint8Array(await file.arrayBuffer()), file.name);
   if (ext !== 'jsonl') return text.trim() ? [{ id: file.name, text, metadata: { file: file.name, title: file.name } }] : [];
   return jsonlDocs(text, file.name);
@@ -52,10 +53,12 @@ export function jsonlDocs(text: string, name: string): IndexDoc[] {
     } catch {
       throw new RefusedFile(`${name}, line ${i + 1}: not valid JSON`);
     }
-    if (!row || typeof row !== 'object' || Array.isArray(row)) throw new RefusedFile(`${name}, line ${i + 1}: expected an object like {"id": "…", "text": "…"}`);
+    if (!row || typeof row !== 'object' || Array.isArray(row))
+      throw new RefusedFile(`${name}, line ${i + 1}: expected an object like {"id": "…", "text": "…"}`);
     const { id, text: body, ...rest } = row as Record<string, unknown>;
     if (typeof body !== 'string') throw new RefusedFile(`${name}, line ${i + 1}: "text" must be a string`);
-    if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') throw new RefusedFile(`${name}, line ${i + 1}: "id" must be a string or a number`);
+    if (id !== undefined && typeof id !== 'string' && typeof id !== 'number')
+      throw new RefusedFile(`${name}, line ${i + 1}: "id" must be a string or a number`);
     const docId = id === undefined || id === '' ? `${name}:${i + 1}` : String(id);
     docs.push({ id: docId, text: body, metadata: { file: name, title: typeof rest.title === 'string' ? rest.title : docId, ...rest } });
   });

@@ -43,7 +43,8 @@ void (async () => {
   // The model used last time (kept in the model cache, so this works offline), else the bundled test model.
   const last = lastModel();
   const t = { ...(threads ? { threads } : {}), ...(firstDtype ? { dtype: firstDtype } : {}) };
-  if (!last || !(await model.load({ ...last, ...t, device: device ? firstDevice : last.device }))) await model.load({ model: TINY_MODEL, device: firstDevice, ...t });
+  if (!last || !(await model.load({ ...last, ...t, device: device ? firstDevice : last.device })))
+    await model.load({ model: TINY_MODEL, device: firstDevice, ...t });
 })().finally(() => {
   if (import.meta.env.PROD && 'serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));

@@ -23,7 +23,8 @@ const ISOLATION: Record<string, string> = {
 };
 
 function isolated(response: Response): Response {
-  if (response.type === 'opaque' || response.type === 'opaqueredirect' || new URL(response.url || self.location.href).origin !== self.location.origin) return response;
+  if (response.type === 'opaque' || response.type === 'opaqueredirect' || new URL(response.url || self.location.href).origin !== self.location.origin)
+    return response;
   const headers = new Headers(response.headers);
   for (const [k, v] of Object.entries(ISOLATION)) headers.set(k, v);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });

@@ -45,7 +45,9 @@ test('searches its own docs out of the box: score bars, highlights, why it match
   expect(await count(page)).toBe(corpus.docs.length);
   // Indexed at build time by the CLI (public/demo-index/, a static package), imported here, not encoded here.
   const manifest = JSON.parse(readFileSync('public/demo-index/manifest.json', 'utf8'));
-  await expect(page.locator('#docs-msg')).toContainText(`Loaded ${corpus.docs.length} sections of the project docs, indexed at build time by \`m3-search index --static\` (version ${manifest.version})`);
+  await expect(page.locator('#docs-msg')).toContainText(
+    `Loaded ${corpus.docs.length} sections of the project docs, indexed at build time by \`m3-search index --static\` (version ${manifest.version})`,
+  );
 
   await search(page, 'offline index storage');
   const hits = page.locator('#results > li.hit');
@@ -148,7 +150,10 @@ test('document text with <script>, onerror and javascript: links shows as text a
   await page.setInputFiles('#files', {
     name: 'hostile.jsonl',
     mimeType: 'application/jsonl',
-    buffer: Buffer.from(JSON.stringify({ id: 'x1', title: '<img src=y onerror="window.__xss=\'title\'">', text: 'xsspayload in a title <b onmouseover=alert(3)>bold</b>' }) + '\n'),
+    buffer: Buffer.from(
+      JSON.stringify({ id: 'x1', title: '<img src=y onerror="window.__xss=\'title\'">', text: 'xsspayload in a title <b onmouseover=alert(3)>bold</b>' }) +
+        '\n',
+    ),
   });
   await waitIndexed(page);
   await expect(page.locator('#docs-msg')).toContainText('Indexed 1 document from hostile.jsonl');
@@ -181,16 +186,22 @@ test('the main thread stays responsive while the worker loads the model and inde
     }).observe({ type: 'longtask', buffered: true });
     // Long animation frames name the scripts that ran in them: what this page's own code costs.
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries() as any[]) for (const sc of e.scripts ?? []) w.__longScripts.push([String(sc.invoker), String(sc.sourceURL), Math.round(sc.duration)]);
+      for (const e of list.getEntries() as any[])
+        for (const sc of e.scripts ?? []) w.__longScripts.push([String(sc.invoker), String(sc.sourceURL), Math.round(sc.duration)]);
     }).observe({ type: 'long-animation-frame', buffered: true });
     // A key press is handled on the main thread: note how far indexing was when it was.
-    document.addEventListener('keydown', () => w.__keys.push({ indexing: document.body.dataset.indexing, label: document.getElementById('index-progress-label')?.textContent ?? '' }));
+    document.addEventListener('keydown', () =>
+      w.__keys.push({ indexing: document.body.dataset.indexing, label: document.getElementById('index-progress-label')?.textContent ?? '' }),
+    );
   });
   await openDemo(page, '?device=wasm'); // model load + the project docs, in the worker
   // A bigger corpus: 2,000 documents dropped as one .jsonl file.
   const N = 2000;
   const lines = Array.from({ length: N }, (_, i) =>
-    JSON.stringify({ id: `gen-${i}`, text: `Generated document ${i} about ${['boundary layers', 'sparse retrieval', 'offline search', 'service workers', 'vector quantisation'][i % 5]} and the number ${i * 7}.` }),
+    JSON.stringify({
+      id: `gen-${i}`,
+      text: `Generated document ${i} about ${['boundary layers', 'sparse retrieval', 'offline search', 'service workers', 'vector quantisation'][i % 5]} and the number ${i * 7}.`,
+    }),
   );
   const before = await count(page);
   const t0 = Date.now();
@@ -200,7 +211,9 @@ test('the main thread stays responsive while the worker loads the model and inde
   // Tied to progress, not to the clock: once the worker has reported a batch done (and before the last), a key
   // press and an animation frame are both served while indexing goes on. Were the work on the main thread,
   // neither would run before it ended.
-  const mid = await page.waitForFunction(() => Number(/^(\d+) of/.exec(document.getElementById('index-progress-label')?.textContent ?? '')?.[1]) > 0, null, { timeout: 90_000 });
+  const mid = await page.waitForFunction(() => Number(/^(\d+) of/.exec(document.getElementById('index-progress-label')?.textContent ?? '')?.[1]) > 0, null, {
+    timeout: 90_000,
+  });
   await mid.dispose();
   await page.keyboard.press('Shift');
   const frame = await page.evaluate(() => new Promise<string | undefined>((r) => requestAnimationFrame(() => r(document.body.dataset.indexing))));
@@ -319,10 +332,25 @@ test('export / import: a good file round-trips; a foreign, corrupt or other-mode
   const corrupt = Buffer.from(file);
   corrupt[corrupt.length - 20] ^= 0xff;
   expect(await importFile('corrupt.m3idx', corrupt)).toMatch(/corrupt \(SHA-256 checksum mismatch\)/);
-  expect(await importFile('other.m3idx', rewriteHeader(file, (h) => (h.meta.modelId = 'Xenova/bge-m3')))).toMatch(/built with another model: model "Xenova\/bge-m3"/);
-  expect(await importFile('old.m3idx', rewriteHeader(file, (h) => (h.schemaVersion = h.meta.schemaVersion = 1)))).toMatch(/schema version 1/);
+  expect(
+    await importFile(
+      'other.m3idx',
+      rewriteHeader(file, (h) => (h.meta.modelId = 'Xenova/bge-m3')),
+    ),
+  ).toMatch(/built with another model: model "Xenova\/bge-m3"/);
+  expect(
+    await importFile(
+      'old.m3idx',
+      rewriteHeader(file, (h) => (h.schemaVersion = h.meta.schemaVersion = 1)),
+    ),
+  ).toMatch(/schema version 1/);
   // A valid checksum around contents that contradict each other: refused by the content checks.
-  expect(await importFile('forged.m3idx', rewriteHeader(file, (h) => (h.meta.nextKey = 1)))).toMatch(/corrupt \(key \d+ is at or past nextKey 1\).*unchanged/);
+  expect(
+    await importFile(
+      'forged.m3idx',
+      rewriteHeader(file, (h) => (h.meta.nextKey = 1)),
+    ),
+  ).toMatch(/corrupt \(key \d+ is at or past nextKey 1\).*unchanged/);
   expect(await count(page)).toBe(before);
 
   await page.click('#clear');
@@ -403,8 +431,19 @@ test('first answer from a cold profile: auto picks WASM (the faster device) with
       const cores = await page.evaluate(() => navigator.hardwareConcurrency);
       await expect(page.locator('#threads')).toHaveText(`${Math.min(cores, 8)} thread${Math.min(cores, 8) === 1 ? '' : 's'}`);
       await expect(page.locator('#docs-msg')).toContainText(/Loaded \d+ sections of the project docs, indexed at build time/);
-      runs.push({ browser: label, device: `${info.device} ${info.dtype}`, threads: info.threads.used, readyMs, firstAnswerMs, browserCpuMs, reason: info.fallbackReason, stagesMs: await page.evaluate(() => (window as any).__stages) });
-      console.log(`${label}: first answer ${firstAnswerMs} ms after navigation (ready ${readyMs} ms) on ${info.device} ${info.dtype}, ${info.threads.used} threads`);
+      runs.push({
+        browser: label,
+        device: `${info.device} ${info.dtype}`,
+        threads: info.threads.used,
+        readyMs,
+        firstAnswerMs,
+        browserCpuMs,
+        reason: info.fallbackReason,
+        stagesMs: await page.evaluate(() => (window as any).__stages),
+      });
+      console.log(
+        `${label}: first answer ${firstAnswerMs} ms after navigation (ready ${readyMs} ms) on ${info.device} ${info.dtype}, ${info.threads.used} threads`,
+      );
       return page;
     } catch (e) {
       await context.close();
@@ -416,7 +455,12 @@ test('first answer from a cold profile: auto picks WASM (the faster device) with
   // "The faster one": in the same browser, time the probe on both devices as if SwiftShader were real hardware.
   await openHarness(page);
   const timed = await page.evaluate(async () => {
-    const enc = await (window as any).m3.M3Encoder.load({ model: '/models/tiny-m3', device: 'auto', verify: 'always', testHooks: { adapter: { software: undefined } } });
+    const enc = await (window as any).m3.M3Encoder.load({
+      model: '/models/tiny-m3',
+      device: 'auto',
+      verify: 'always',
+      testHooks: { adapter: { software: undefined } },
+    });
     const info = enc.info;
     await enc.dispose();
     return info;

@@ -38,8 +38,13 @@ test('relaxed-SIMD, SIMD and JS kernels score exactly like the integer reference
           const gathered = mat.scoreRows(q, cand);
           cand.forEach((row, i) => gathered[i] !== ref[row] && out.bad.push(`${kernel} dim ${dim} q${j} row ${row}: gather ${gathered[i]} vs ${ref[row]}`));
           const top = mat.search(q, 10);
-          const want = ref.map((s, row) => ({ s, row })).filter((x) => x.row !== 5).sort((a, b) => b.s - a.s || a.row - b.row).slice(0, 10);
-          if (JSON.stringify(Array.from(top.rows)) !== JSON.stringify(want.map((x) => x.row))) out.bad.push(`${kernel} dim ${dim} q${j}: top-10 ${Array.from(top.rows)} vs ${want.map((x) => x.row)}`);
+          const want = ref
+            .map((s, row) => ({ s, row }))
+            .filter((x) => x.row !== 5)
+            .sort((a, b) => b.s - a.s || a.row - b.row)
+            .slice(0, 10);
+          if (JSON.stringify(Array.from(top.rows)) !== JSON.stringify(want.map((x) => x.row)))
+            out.bad.push(`${kernel} dim ${dim} q${j}: top-10 ${Array.from(top.rows)} vs ${want.map((x) => x.row)}`);
         }
       }
       out.checked[kernel] = n;

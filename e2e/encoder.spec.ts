@@ -13,13 +13,18 @@ interface Encoded {
 async function encodeIn(page: import('@playwright/test').Page, device: string, dtype: string): Promise<Encoded> {
   return page.evaluate(
     async ({ MODEL, TEXTS, device, dtype }) => {
-      const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device, dtype, verify: "never" });
+      const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device, dtype, verify: 'never' });
       const out = await enc.encode(TEXTS, { colbert: true });
       const info = enc.info;
       await enc.dispose();
       return {
         info,
-        out: out.map((e: any) => ({ dense: Array.from(e.dense), ids: Array.from(e.sparse.ids), w: Array.from(e.sparse.weights), colbert: Array.from(e.colbert) })),
+        out: out.map((e: any) => ({
+          dense: Array.from(e.dense),
+          ids: Array.from(e.sparse.ids),
+          w: Array.from(e.sparse.weights),
+          colbert: Array.from(e.colbert),
+        })),
       };
     },
     { MODEL, TEXTS, device, dtype },
@@ -73,7 +78,7 @@ const NAN_ON_WEBGPU = `{ corruptHidden: (d, h) => d === 'webgpu' && h.fill(Numbe
 /** Pretends SwiftShader is a hardware adapter, so 'auto' runs its timed choice on it. */
 const AS_HARDWARE = `{ adapter: { software: undefined } }`;
 
-test("auto never uses a software adapter: WASM, no WebGPU graph loaded, and the reason", async ({ page }) => {
+test('auto never uses a software adapter: WASM, no WebGPU graph loaded, and the reason', async ({ page }) => {
   const urls = recordRequests(page);
   await openHarness(page);
   const info = await loadInfo(page, { device: 'auto' });
@@ -108,7 +113,9 @@ test('auto times the verified WebGPU probe against WASM and keeps the faster, wi
   expect(wasm).toMatchObject({ dtype: 'q8' });
   for (const t of [webgpu, wasm]) expect(t.ms).toBeGreaterThan(0);
   const faster = wasm.ms < webgpu.ms ? 'wasm' : 'webgpu';
-  console.log(`probe: WebGPU ${webgpu.ms.toFixed(1)} ms (first ${webgpu.firstMs.toFixed(0)} ms), WASM ${wasm.ms.toFixed(1)} ms (first ${wasm.firstMs.toFixed(0)} ms); deciding added ${first.choice.addedMs.toFixed(0)} ms`);
+  console.log(
+    `probe: WebGPU ${webgpu.ms.toFixed(1)} ms (first ${webgpu.firstMs.toFixed(0)} ms), WASM ${wasm.ms.toFixed(1)} ms (first ${wasm.firstMs.toFixed(0)} ms); deciding added ${first.choice.addedMs.toFixed(0)} ms`,
+  );
   expect(first.device).toBe(faster);
   expect(first.choice).toMatchObject({ device: faster, cached: false });
   expect(first.choice.reason).toMatch(faster === 'wasm' ? /^WASM is faster/ : /^WebGPU is faster/);
@@ -209,7 +216,12 @@ test('auto (timing a hardware-looking adapter) falls back to WASM, with the reas
     const corruptHidden = (device: string, hidden: Float32Array) => {
       if (device === 'webgpu') for (let i = 0; i < hidden.length; i += 3) hidden[i] = -hidden[i] + 0.5;
     };
-    const enc = await (window as any).m3.M3Encoder.load({ model: MODEL, device: 'auto', verify: 'always', testHooks: { corruptHidden, adapter: { software: undefined } } });
+    const enc = await (window as any).m3.M3Encoder.load({
+      model: MODEL,
+      device: 'auto',
+      verify: 'always',
+      testHooks: { corruptHidden, adapter: { software: undefined } },
+    });
     const [e] = await enc.encode(['still works']);
     return { ...enc.info, denseOk: e.dense.every(Number.isFinite) };
   }, MODEL);

@@ -89,7 +89,9 @@ async function firstOpenAfterKill(page: Page, profileDir: string): Promise<void>
   if (err === null) return;
   const idbDir = join(profileDir, 'Default', 'IndexedDB');
   const marked = existsSync(idbDir) && readdirSync(idbDir).some((d) => existsSync(join(idbDir, d, 'corruption_info.json')));
-  throw new Error(`the first IndexedDB open after the kill failed: ${err}${marked ? " (Chromium recorded corruption_info.json: it has discarded the origin's IndexedDB)" : ''}`);
+  throw new Error(
+    `the first IndexedDB open after the kill failed: ${err}${marked ? " (Chromium recorded corruption_info.json: it has discarded the origin's IndexedDB)" : ''}`,
+  );
 }
 
 interface Family {
@@ -119,14 +121,16 @@ async function checkIndex(page: Page, name: string, families: Family[]): Promise
       const M = (window as any).m3index;
       const problems: string[] = [];
       const raw = await M.rawDump(name);
-      if (!raw.exists || !raw.meta) return { count: 0, metaDocCount: 0, storedDocs: 0, segments: 0, perFamily: families.map(() => 0), problems: ['no database or no meta'] };
+      if (!raw.exists || !raw.meta)
+        return { count: 0, metaDocCount: 0, storedDocs: 0, segments: 0, perFamily: families.map(() => 0), problems: ['no database or no meta'] };
       const idx = await M.M3Index.open(name);
       const count: number = idx.count();
       const meta = raw.meta;
       // Segments: what the meta lists is exactly what is stored.
       const stored = raw.segments.map((s: any) => s.seq).sort((a: number, b: number) => a - b);
       const listed = [...meta.segments].sort((a: number, b: number) => a - b);
-      if (JSON.stringify(stored) !== JSON.stringify(listed)) problems.push(`segments stored ${JSON.stringify(stored)} but meta lists ${JSON.stringify(listed)}`);
+      if (JSON.stringify(stored) !== JSON.stringify(listed))
+        problems.push(`segments stored ${JSON.stringify(stored)} but meta lists ${JSON.stringify(listed)}`);
       const dead = new Set<number>(meta.tombstones);
       const keyToId = new Map<number, string>();
       for (const s of raw.segments)
@@ -161,8 +165,12 @@ async function checkIndex(page: Page, name: string, families: Family[]): Promise
           if (textOf.get(doc.id) !== doc.text) problems.push(`${doc.id}: stored text differs`);
           const dense = await idx.search({ embedding: { dense: doc.embedding.dense } }, { mode: 'dense', k: 1, includeText: false });
           if (dense[0]?.id !== doc.id) problems.push(`${doc.id}: own dense vector finds ${dense[0]?.id}`);
-          const sparse = await idx.search({ embedding: { sparse: { ids: Uint32Array.of(tokenBase + i), weights: Float32Array.of(1) } } }, { mode: 'sparse', k: 3, includeText: false });
-          if (sparse.length !== 1 || sparse[0].id !== doc.id) problems.push(`${doc.id}: own sparse token finds ${JSON.stringify(sparse.map((h: any) => h.id))}`);
+          const sparse = await idx.search(
+            { embedding: { sparse: { ids: Uint32Array.of(tokenBase + i), weights: Float32Array.of(1) } } },
+            { mode: 'sparse', k: 3, includeText: false },
+          );
+          if (sparse.length !== 1 || sparse[0].id !== doc.id)
+            problems.push(`${doc.id}: own sparse token finds ${JSON.stringify(sparse.map((h: any) => h.id))}`);
           const bm25 = await idx.search(M.uniqueWord(prefix, i), { mode: 'bm25', k: 3, includeText: false });
           if (bm25.length !== 1 || bm25[0].id !== doc.id) problems.push(`${doc.id}: own word finds ${JSON.stringify(bm25.map((h: any) => h.id))}`);
         }
@@ -200,7 +208,10 @@ test('persistence across reloads: count, get and every search identical (ids and
           const docs = M.corpus(600, 32, 7).map((d: any) => ({ id: d.id, text: d.text, metadata: d.metadata }));
           await idx.add(docs, { batchSize: 250 });
           await idx.remove(['d1', 'd2', 'd3', 'd400', 'nope']);
-          await idx.upsert([{ id: 'd10', text: 'kappa kappa replaced', metadata: { group: 'a' } }, { id: 'new1', text: 'zeta psi new', metadata: { group: 'a' } }]);
+          await idx.upsert([
+            { id: 'd10', text: 'kappa kappa replaced', metadata: { group: 'a' } },
+            { id: 'new1', text: 'zeta psi new', metadata: { group: 'a' } },
+          ]);
         }
         const hits = [];
         for (const q of QUERIES) for (const o of OPTS) hits.push(await idx.search(q, { k: 10, ...o }));
@@ -223,7 +234,9 @@ test('persistence across reloads: count, get and every search identical (ids and
   expect(after.got).toEqual(before.got);
   // Same ids, same order, same scores to the last bit, same per-signal scores and ranks, texts, explanations.
   expect(after.hits).toEqual(before.hits);
-  console.log(`persistence: ${after.count} docs in ${after.info.segments} segments (${after.info.tombstones} tombstones), ${after.hits.length} searches identical after reload`);
+  console.log(
+    `persistence: ${after.count} docs in ${after.info.segments} segments (${after.info.tombstones} tombstones), ${after.hits.length} searches identical after reload`,
+  );
 });
 
 test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 kills)', async () => {
@@ -307,7 +320,10 @@ test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 
           w.armed = true;
           const onProgress = (p: any) => p.phase === 'write' && w.reportProgress('committed', (w.committed = p.done / BATCH));
           w.ingest = w.idx.add(w.pending, { batchSize: BATCH, onProgress });
-          w.ingest.then(() => w.reportProgress('done', 0), () => {});
+          w.ingest.then(
+            () => w.reportProgress('done', 0),
+            () => {},
+          );
         }, BATCH);
         phase = 'ingest and kill';
         await atPoint;
@@ -386,7 +402,14 @@ test('quota: a real QuotaExceededError becomes M3QuotaError, the index stays con
       try {
         await idx.add(M.familyDocs(fam.prefix, 500, 10_000, fam.dims, fam.tokenBase), { batchSize: 250 });
       } catch (e: any) {
-        err = { isQuota: e instanceof M.M3QuotaError, name: e.name, message: e.message, docsStored: e.docsStored, bytesStored: e.bytesStored, cause: e.cause?.name };
+        err = {
+          isQuota: e instanceof M.M3QuotaError,
+          name: e.name,
+          message: e.message,
+          docsStored: e.docsStored,
+          bytesStored: e.bytesStored,
+          cause: e.cause?.name,
+        };
       }
       const out = { err, count: idx.count(), storage: await idx.storage() };
       idx.close();
@@ -469,7 +492,10 @@ test('two tabs write one index concurrently: the write lock handed over every ro
   const B = await context.newPage();
   await openHarness(A, PAGE);
   await openHarness(B, PAGE);
-  for (const [tab, p, fam] of [[0, A, fams[0]], [1, B, fams[1]]] as const)
+  for (const [tab, p, fam] of [
+    [0, A, fams[0]],
+    [1, B, fams[1]],
+  ] as const)
     await p.evaluate(
       async ({ tab, fam, N }) => {
         const M = (window as any).m3index;
@@ -552,7 +578,10 @@ test('two tabs write one index concurrently: the write lock handed over every ro
   // The segments were written in the order the lock was entered.
   expect(entries.join('')).toBe(order);
   // Each tab, without reopening, gets every id's own text and finds the other tab's docs.
-  for (const [p, other] of [[A, fams[1]], [B, fams[0]]] as const) {
+  for (const [p, other] of [
+    [A, fams[1]],
+    [B, fams[0]],
+  ] as const) {
     const bad = await p.evaluate(
       async ({ fams, N, other }) => {
         const M = (window as any).m3index;
@@ -666,7 +695,12 @@ test('HTML in documents is data: exact round trip through add, get, search and a
         const hits = await idx.search('alpha beta gamma delta script img bold svg', { k: 10, explain: true });
         idx.close();
         await new Promise((r) => setTimeout(r, 100)); // give any injected handler time to fire
-        return { got, hits, pwned: (window as any).pwned ?? null, elements: document.querySelectorAll('img, script:not([type=module]), svg, iframe, b').length };
+        return {
+          got,
+          hits,
+          pwned: (window as any).pwned ?? null,
+          elements: document.querySelectorAll('img, script:not([type=module]), svg, iframe, b').length,
+        };
       },
       { HTML, write },
     );
@@ -779,7 +813,9 @@ test('bad input in the browser: duplicates write nothing, empty query, k, mode, 
       out.fusion = await err(() => idx.search('alpha', { mode: 'bm25', fusion: 'max' }));
       // Abort after the third batch is written: those stay, the rest is never written.
       const ac = new AbortController();
-      out.abort = await err(() => idx.add(next, { batchSize: 100, signal: ac.signal, onProgress: (p: any) => p.phase === 'write' && p.done === 300 && ac.abort() }));
+      out.abort = await err(() =>
+        idx.add(next, { batchSize: 100, signal: ac.signal, onProgress: (p: any) => p.phase === 'write' && p.done === 300 && ac.abort() }),
+      );
       out.afterAbort = idx.count();
       // Abort at a random moment of a bigger add (a few ms after a random batch, so possibly mid-commit; tied to
       // progress, not the clock, so a fast machine can't finish first): whole batches only.

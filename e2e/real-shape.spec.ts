@@ -63,7 +63,11 @@ async function cacheContents(page: Page): Promise<Record<string, { url: string; 
 
 /** Resident memory (MB) of the Chromium processes this test run started (all of them: browser, GPU, renderers). */
 function chromiumRssMb(): number {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss='])
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const kids = new Map<number, number[]>();
   for (const [pid, ppid] of rows) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
   const rss = new Map(rows.map(([pid, , r]) => [pid, r]));
@@ -142,99 +146,101 @@ async function loadBgeM3(page: Page): Promise<string[]> {
 
 test('first visit downloads q8 once with byte progress through a cut, stores it once, answers; a second visit answers offline', async () => {
   await withProfile(async (page, context) => {
-  await page.goto(`/demo/?device=wasm&hub=${encodeURIComponent(hub.url)}`);
-  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 5 * 60_000 });
-  const usageBefore = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    await page.goto(`/demo/?device=wasm&hub=${encodeURIComponent(hub.url)}`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 5 * 60_000 });
+    const usageBefore = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
 
-  const q8Size = statSync(join(MODEL_DIR, Q8)).size;
-  hub.log.length = 0;
-  Object.assign(hub.behaviour, { cutAfterBytes: Math.floor(q8Size * 0.4), cuts: 1, match: Q8 });
-  const t0 = Date.now();
-  const labels = await loadBgeM3(page);
-  results.first_visit_message = await page.locator('#model-msg').innerText();
-  await expect(page.locator('#model-msg')).toHaveText(/^Loaded Xenova\/bge-m3 on WASM \(q8\)\.$/);
-  const loadMs = Date.now() - t0;
-  await addAndSearch(page, 'Boundary layer transition on a swept wing at hypersonic speed, measured in a shock tunnel.', 'boundary layer');
-  const firstAnswerMs = Date.now() - t0;
+    const q8Size = statSync(join(MODEL_DIR, Q8)).size;
+    hub.log.length = 0;
+    Object.assign(hub.behaviour, { cutAfterBytes: Math.floor(q8Size * 0.4), cuts: 1, match: Q8 });
+    const t0 = Date.now();
+    const labels = await loadBgeM3(page);
+    results.first_visit_message = await page.locator('#model-msg').innerText();
+    await expect(page.locator('#model-msg')).toHaveText(/^Loaded Xenova\/bge-m3 on WASM \(q8\)\.$/);
+    const loadMs = Date.now() - t0;
+    await addAndSearch(page, 'Boundary layer transition on a swept wing at hypersonic speed, measured in a shock tunnel.', 'boundary layer');
+    const firstAnswerMs = Date.now() - t0;
 
-  // byte progress: the label counted the q8 file's bytes as they came
-  const q8Labels = labels.filter((l) => l.includes('model_quantized.onnx'));
-  expect(q8Labels.length).toBeGreaterThan(3);
-  expect(labels.some((l) => /Downloading .*: [\d.]+ MB of [\d.]+ (MB|GB)/.test(l))).toBe(true);
+    // byte progress: the label counted the q8 file's bytes as they came
+    const q8Labels = labels.filter((l) => l.includes('model_quantized.onnx'));
+    expect(q8Labels.length).toBeGreaterThan(3);
+    expect(labels.some((l) => /Downloading .*: [\d.]+ MB of [\d.]+ (MB|GB)/.test(l))).toBe(true);
 
-  // the cut: one full request cut at 40 %, one ranged request from there; the file crossed the wire once
-  // (Transformers.js first asks for bytes=0-0 of each file, to learn its size)
-  const q8 = hub.log.filter((r) => r.path.endsWith(Q8) && r.method === 'GET' && r.range !== 'bytes=0-0');
-  expect(q8.map((r) => [r.status, r.range ?? null, r.cut])).toEqual([
-    [200, null, true],
-    [206, `bytes=${Math.floor(q8Size * 0.4)}-`, false],
-  ]);
-  expect(q8.reduce((s, r) => s + r.sent, 0)).toBe(q8Size);
-  expect(hub.log.filter((r) => r.path.startsWith('/heads/bge-m3/') && r.status === 200).length).toBe(2);
+    // the cut: one full request cut at 40 %, one ranged request from there; the file crossed the wire once
+    // (Transformers.js first asks for bytes=0-0 of each file, to learn its size)
+    const q8 = hub.log.filter((r) => r.path.endsWith(Q8) && r.method === 'GET' && r.range !== 'bytes=0-0');
+    expect(q8.map((r) => [r.status, r.range ?? null, r.cut])).toEqual([
+      [200, null, true],
+      [206, `bytes=${Math.floor(q8Size * 0.4)}-`, false],
+    ]);
+    expect(q8.reduce((s, r) => s + r.sent, 0)).toBe(q8Size);
+    expect(hub.log.filter((r) => r.path.startsWith('/heads/bge-m3/') && r.status === 200).length).toBe(2);
 
-  // stored once: every model file in the one model cache, nothing model-sized anywhere else
-  const contents = await cacheContents(page);
-  const model = contents['transformers-cache'] ?? [];
-  const stored = model.filter((e) => e.url.startsWith(hub.url));
-  const others = Object.entries(contents).filter(([n]) => n !== 'transformers-cache').flatMap(([, es]) => es);
-  expect(stored.map((e) => e.url.slice(hub.url.length)).sort()).toEqual(
-    [...MODEL_FILES.map((f) => `Xenova/bge-m3/resolve/main/${f}`), ...HEAD_FILES.map((f) => `heads/bge-m3/${f}`)].sort(),
-  );
-  expect(others.filter((e) => e.bytes > 50e6)).toEqual([]);
-  const storedBytes = stored.reduce((s, e) => s + e.bytes, 0);
-  const usageAfter = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
-  expect(storedBytes / modelBytes()).toBeLessThanOrEqual(1.05);
-  expect((usageAfter - usageBefore) / modelBytes()).toBeLessThanOrEqual(1.05);
+    // stored once: every model file in the one model cache, nothing model-sized anywhere else
+    const contents = await cacheContents(page);
+    const model = contents['transformers-cache'] ?? [];
+    const stored = model.filter((e) => e.url.startsWith(hub.url));
+    const others = Object.entries(contents)
+      .filter(([n]) => n !== 'transformers-cache')
+      .flatMap(([, es]) => es);
+    expect(stored.map((e) => e.url.slice(hub.url.length)).sort()).toEqual(
+      [...MODEL_FILES.map((f) => `Xenova/bge-m3/resolve/main/${f}`), ...HEAD_FILES.map((f) => `heads/bge-m3/${f}`)].sort(),
+    );
+    expect(others.filter((e) => e.bytes > 50e6)).toEqual([]);
+    const storedBytes = stored.reduce((s, e) => s + e.bytes, 0);
+    const usageAfter = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    expect(storedBytes / modelBytes()).toBeLessThanOrEqual(1.05);
+    expect((usageAfter - usageBefore) / modelBytes()).toBeLessThanOrEqual(1.05);
 
-  results.first_visit = {
-    model_bytes: modelBytes(),
-    download_to_loaded_s: loadMs / 1000,
-    download_to_first_answer_s: firstAnswerMs / 1000,
-    q8_requests: q8.map((r) => ({ status: r.status, range: r.range ?? null, sent: r.sent, cut: r.cut })),
-    stored_model_bytes: storedBytes,
-    stored_over_model: +(storedBytes / modelBytes()).toFixed(4),
-    storage_estimate_growth_bytes: usageAfter - usageBefore,
-    storage_growth_over_model: +((usageAfter - usageBefore) / modelBytes()).toFixed(4),
-    caches: Object.fromEntries(Object.entries(contents).map(([n, es]) => [n, { entries: es.length, bytes: es.reduce((s, e) => s + e.bytes, 0) }])),
-    memory_after_load: await tabMemory(page, context),
-  };
+    results.first_visit = {
+      model_bytes: modelBytes(),
+      download_to_loaded_s: loadMs / 1000,
+      download_to_first_answer_s: firstAnswerMs / 1000,
+      q8_requests: q8.map((r) => ({ status: r.status, range: r.range ?? null, sent: r.sent, cut: r.cut })),
+      stored_model_bytes: storedBytes,
+      stored_over_model: +(storedBytes / modelBytes()).toFixed(4),
+      storage_estimate_growth_bytes: usageAfter - usageBefore,
+      storage_growth_over_model: +((usageAfter - usageBefore) / modelBytes()).toFixed(4),
+      caches: Object.fromEntries(Object.entries(contents).map(([n, es]) => [n, { entries: es.length, bytes: es.reduce((s, e) => s + e.bytes, 0) }])),
+      memory_after_load: await tabMemory(page, context),
+    };
 
-  await test.step('second visit: the hub is gone and the network off; the model loads from the cache and answers', async () => {
-    await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 5 * 60_000 }); // the app shell is precached
-    await hub.close();
-    await context.setOffline(true);
-    try {
-      const t1 = Date.now();
-      await page.reload();
-      await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 10 * 60_000 });
-      await expect(page.locator('#model-msg')).toContainText('Loaded Xenova/bge-m3 on WASM (q8)');
-      const cacheLoadMs = Date.now() - t1;
-      await search(page, 'shock tunnel');
-      results.second_visit_offline = {
-        reload_to_model_loaded_s: cacheLoadMs / 1000,
-        reload_to_first_answer_s: (Date.now() - t1) / 1000,
-        memory_after_load: await tabMemory(page, context),
-      };
-    } finally {
-      await context.setOffline(false);
-      hub = await startLocalHub({ port: HUB_PORT, repos: { 'Xenova/bge-m3': MODEL_DIR }, mounts: { '/heads/bge-m3/': HEADS_DIR } });
-    }
-  });
+    await test.step('second visit: the hub is gone and the network off; the model loads from the cache and answers', async () => {
+      await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 5 * 60_000 }); // the app shell is precached
+      await hub.close();
+      await context.setOffline(true);
+      try {
+        const t1 = Date.now();
+        await page.reload();
+        await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 10 * 60_000 });
+        await expect(page.locator('#model-msg')).toContainText('Loaded Xenova/bge-m3 on WASM (q8)');
+        const cacheLoadMs = Date.now() - t1;
+        await search(page, 'shock tunnel');
+        results.second_visit_offline = {
+          reload_to_model_loaded_s: cacheLoadMs / 1000,
+          reload_to_first_answer_s: (Date.now() - t1) / 1000,
+          memory_after_load: await tabMemory(page, context),
+        };
+      } finally {
+        await context.setOffline(false);
+        hub = await startLocalHub({ port: HUB_PORT, repos: { 'Xenova/bge-m3': MODEL_DIR }, mounts: { '/heads/bge-m3/': HEADS_DIR } });
+      }
+    });
   });
 });
 
 test('a quota too small for the model: it still works, and the message says how much space it needs', async () => {
   await withProfile(async (page, context) => {
-  await page.goto(`/demo/?device=wasm&hub=${encodeURIComponent(hub.url)}`);
-  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 5 * 60_000 });
-  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
-  const cdp = await context.newCDPSession(page);
-  const quota = usage + 100e6; // room for 100 MB: far less than the 570 MB model
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: quota });
-  await loadBgeM3(page);
-  const msg = page.locator('#model-msg');
-  await expect(msg).toContainText('Loaded Xenova/bge-m3');
-  await expect(msg).toContainText(/Not enough storage to keep the model for offline use: .*model_quantized\.onnx.*needs [\d.]+ (MB|GB) more free space/);
-  results.quota_message = await msg.innerText();
+    await page.goto(`/demo/?device=wasm&hub=${encodeURIComponent(hub.url)}`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 5 * 60_000 });
+    const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    const cdp = await context.newCDPSession(page);
+    const quota = usage + 100e6; // room for 100 MB: far less than the 570 MB model
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: quota });
+    await loadBgeM3(page);
+    const msg = page.locator('#model-msg');
+    await expect(msg).toContainText('Loaded Xenova/bge-m3');
+    await expect(msg).toContainText(/Not enough storage to keep the model for offline use: .*model_quantized\.onnx.*needs [\d.]+ (MB|GB) more free space/);
+    results.quota_message = await msg.innerText();
   });
 });

@@ -90,13 +90,20 @@ test('bad packages are refused with their reasons while the current index keeps 
   page.on('request', (r) => requested.push(new URL(r.url()).pathname));
   const model = await update('other-model');
   const dtype = await update('other-dtype');
-  expect(requested.filter((p) => p.startsWith(pkg('other-model')) || p.startsWith(pkg('other-dtype'))).sort()).toEqual([`${pkg('other-dtype')}manifest.json`, `${pkg('other-model')}manifest.json`]);
+  expect(requested.filter((p) => p.startsWith(pkg('other-model')) || p.startsWith(pkg('other-dtype'))).sort()).toEqual([
+    `${pkg('other-dtype')}manifest.json`,
+    `${pkg('other-model')}manifest.json`,
+  ]);
   expect(refused.checksum).toMatch(/^chunk 2 of 4 \(chunks\/[0-9a-f]{32}\.bin\) is corrupt \(SHA-256 checksum mismatch\)$/);
   expect(refused.missing).toMatch(/^chunk 2 of 4 \(chunks\/[0-9a-f]{32}\.bin\) is missing \(HTTP 404\)$/);
   expect(model).toMatchObject({ code: 'MODEL_MISMATCH', fields: ['model id'] });
-  expect(model.refused).toMatch(/^static index package was built with model "BAAI\/bge-m3" \(dims 16, head fake-head-1, dtype fp32\) but opened with model "fake-m3" /);
+  expect(model.refused).toMatch(
+    /^static index package was built with model "BAAI\/bge-m3" \(dims 16, head fake-head-1, dtype fp32\) but opened with model "fake-m3" /,
+  );
   expect(dtype).toMatchObject({ code: 'MODEL_MISMATCH', fields: ['dtype'] });
-  expect(dtype.refused).toContain('built with model "fake-m3" (dims 16, head fake-head-1, dtype q8) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype fp32) (differs in dtype)');
+  expect(dtype.refused).toContain(
+    'built with model "fake-m3" (dims 16, head fake-head-1, dtype q8) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype fp32) (differs in dtype)',
+  );
   expect(refused.schema).toMatch(/^it was built with index schema version 99; this version of m3-search reads versions \d+ to \d+$/);
   // Nothing replaced: same databases, same version, same answers, no beta documents.
   expect(await page.evaluate(() => (window as any).site.databases())).toEqual(dbs);
@@ -108,9 +115,7 @@ test('bad packages are refused with their reasons while the current index keeps 
   expect(good.report).toMatchObject({ status: 'installed', version: info.v2.version });
   expect(await page.evaluate(() => (window as any).site.count())).toBe(70);
   expect((await search(page, 'heat transfer beta7'))[0].id).toBe('beta-7');
-  await expect
-    .poll(() => page.evaluate(() => (window as any).site.databases()))
-    .toEqual(['m3-search-static:site', `m3-search:site@${info.v2.version}`].sort());
+  await expect.poll(() => page.evaluate(() => (window as any).site.databases())).toEqual(['m3-search-static:site', `m3-search:site@${info.v2.version}`].sort());
   // A reload finds v2 current: nothing downloaded again.
   await page.goto(site('v2'));
   expect((await ready(page)).report).toMatchObject({ status: 'current', bytesFetched: 0 });

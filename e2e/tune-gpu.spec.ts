@@ -10,7 +10,7 @@ test('a training step on WebGPU matches the JS step (loss and gradients to 1e-4 
   const r = await page.evaluate(async () => {
     const m3 = (window as any).m3;
     let seed = 5;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const H = 96;
     const V = 500;
     const text = (n: number) => {

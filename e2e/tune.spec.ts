@@ -65,7 +65,14 @@ for (const device of ['wasm', 'webgpu']) {
         await w.m3.revertSparseHead(index);
         const reverted = await index.search('boundary layer study', { mode: 'sparse', includeText: false });
         index.close();
-        return { active, viaEncoder, versions, tuned: tuned.map((h: any) => [h.id, h.score]), reverted: reverted.map((h: any) => [h.id, h.score]), device: encoder.info.device };
+        return {
+          active,
+          viaEncoder,
+          versions,
+          tuned: tuned.map((h: any) => [h.id, h.score]),
+          reverted: reverted.map((h: any) => [h.id, h.score]),
+          device: encoder.info.device,
+        };
       },
       { device, name },
     );
@@ -103,7 +110,11 @@ test('the demo panel tunes in the worker with a live loss curve, before/after fi
   await page.waitForFunction(() => document.body.dataset.search === 'done', null, { timeout: 30_000 });
   const opened = await page.locator('#results [data-doc-id]').first().getAttribute('data-doc-id');
   await page.locator('#results [data-doc-id] h3').first().click();
-  const logged = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('m3-search:clicks:')).map((k) => JSON.parse(localStorage.getItem(k)!)));
+  const logged = await page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((k) => k.startsWith('m3-search:clicks:'))
+      .map((k) => JSON.parse(localStorage.getItem(k)!)),
+  );
   expect(logged.flat()).toEqual([{ query: 'offline index storage', docId: opened }]);
   await page.click('#tune-start');
   await expect(page.locator('#tune-msg')).toHaveText(/Tuned head v\d+ is active|Tuning stopped/, { timeout: 110_000 });

@@ -3,12 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: [
-      'src/search/fusion.test.ts',
-      'src/search/sparse-scan.test.ts',
-      'src/search/segment-bm25.test.ts',
-      'src/search/colbert.test.ts',
-    ],
+    include: ['src/search/fusion.test.ts', 'src/search/sparse-scan.test.ts', 'src/search/segment-bm25.test.ts', 'src/search/colbert.test.ts'],
     testTimeout: 60_000,
   },
 });

@@ -74,5 +74,14 @@ const snap = idx.toSnapshot();
 const t1 = performance.now();
 const back = Bm25Index.fromSnapshot(snap);
 const t2 = performance.now();
-const bytes = snap.termBytes.byteLength + snap.termOffsets.byteLength + snap.postingOffsets.byteLength + snap.postingKeys.byteLength + snap.postingTfs.byteLength + snap.docKeys.byteLength + snap.docLengths.byteLength;
-console.log(`snapshot ${(bytes / 1e6).toFixed(1)} MB (${snap.postingKeys.length} postings): toSnapshot ${(t1 - t0).toFixed(0)} ms, fromSnapshot ${(t2 - t1).toFixed(0)} ms, size ${back.size}`);
+const bytes =
+  snap.termBytes.byteLength +
+  snap.termOffsets.byteLength +
+  snap.postingOffsets.byteLength +
+  snap.postingKeys.byteLength +
+  snap.postingTfs.byteLength +
+  snap.docKeys.byteLength +
+  snap.docLengths.byteLength;
+console.log(
+  `snapshot ${(bytes / 1e6).toFixed(1)} MB (${snap.postingKeys.length} postings): toSnapshot ${(t1 - t0).toFixed(0)} ms, fromSnapshot ${(t2 - t1).toFixed(0)} ms, size ${back.size}`,
+);

@@ -4,9 +4,21 @@ import { splitSections } from './build-demo-corpus.ts';
 describe('demo corpus sections', () => {
   it('splits at headings (not inside code fences), tidies Markdown, keeps ids unique', () => {
     const md = [
-      '# Title', 'Intro that is', 'hard-wrapped.', '',
-      '## Usage', '```bash', '# not a heading', 'npm run demo', '```', '', 'See [the docs](https://x.y/z) and **bold**.', '',
-      '## Usage', '- item one', '- item two',
+      '# Title',
+      'Intro that is',
+      'hard-wrapped.',
+      '',
+      '## Usage',
+      '```bash',
+      '# not a heading',
+      'npm run demo',
+      '```',
+      '',
+      'See [the docs](https://x.y/z) and **bold**.',
+      '',
+      '## Usage',
+      '- item one',
+      '- item two',
     ].join('\n');
     const docs = splitSections('README.md', md);
     expect(docs.map((d) => d.id)).toEqual(['README.md#title', 'README.md#usage', 'README.md#usage-1-2']);

@@ -107,7 +107,13 @@ function plain(s: string): string {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().normalize('NFKD').replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-|-$/g, '') || 'section';
+  return (
+    s
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^\p{L}\p{N}]+/gu, '-')
+      .replace(/^-|-$/g, '') || 'section'
+  );
 }
 
 /** Groups paragraphs into parts of at most `max` characters (a longer single paragraph stays whole). */

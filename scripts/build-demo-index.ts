@@ -58,7 +58,24 @@ export function buildDemoIndex(root: string): { built: boolean; docs: number; ms
     rmSync(stampFile, { force: true });
     execFileSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/bin.ts', 'index', '--model', DEMO_INDEX_MODEL, '--dtype', DEMO_INDEX_DTYPE, '--colbert', '--input', input, '--out', join(tmp, 'index'), '--static', out, '--quiet'],
+      [
+        '--import',
+        'tsx',
+        'src/cli/bin.ts',
+        'index',
+        '--model',
+        DEMO_INDEX_MODEL,
+        '--dtype',
+        DEMO_INDEX_DTYPE,
+        '--colbert',
+        '--input',
+        input,
+        '--out',
+        join(tmp, 'index'),
+        '--static',
+        out,
+        '--quiet',
+      ],
       { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL_CUDA: 'skip' } },
     );
     mkdirSync(dirname(stampFile), { recursive: true });

@@ -33,7 +33,12 @@ try {
       rollupOptions: { input: [entry, encoderEntry], external: (id) => id.startsWith('@huggingface/transformers') },
     },
   });
-  const chunks = new Map((Array.isArray(out) ? out : [out]).flatMap((o) => o.output).filter((c) => c.type === 'chunk').map((c) => [c.fileName, c]));
+  const chunks = new Map(
+    (Array.isArray(out) ? out : [out])
+      .flatMap((o) => o.output)
+      .filter((c) => c.type === 'chunk')
+      .map((c) => [c.fileName, c]),
+  );
   const main = [...chunks.values()].find((c) => c.isEntry && c.facadeModuleId === entry);
   const enc = [...chunks.values()].find((c) => c.isEntry && c.facadeModuleId === encoderEntry);
   // The entry and what it imports statically: the bytes the page loads before its first search.

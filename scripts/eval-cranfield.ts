@@ -53,7 +53,10 @@ export function bm25Mode(
       const run: Run = new Map();
       for (const q of data.queries) {
         const query = opts.uniqueQueryTerms ? [...new Set(analyzeTerms(q.text, opts.analyzer))].join(' ') : q.text;
-        run.set(q.id, index.search(query, depth).map((h) => ({ docId: data.docs[h.key].id, score: h.score })));
+        run.set(
+          q.id,
+          index.search(query, depth).map((h) => ({ docId: data.docs[h.key].id, score: h.score })),
+        );
       }
       return run;
     },
@@ -86,8 +89,17 @@ export function m3Mode(name: string, description: string, options: SearchOptions
       const index = await openM3Index(data);
       const run: Run = new Map();
       for (const q of data.queries) {
-        const hits = await index.search(q.text, { ...options, syntax: 'plain', k: depth, candidates: Math.max(depth, options.candidates ?? 0), includeText: false });
-        run.set(q.id, hits.map((h) => ({ docId: h.id, score: h.score })));
+        const hits = await index.search(q.text, {
+          ...options,
+          syntax: 'plain',
+          k: depth,
+          candidates: Math.max(depth, options.candidates ?? 0),
+          includeText: false,
+        });
+        run.set(
+          q.id,
+          hits.map((h) => ({ docId: h.id, score: h.score })),
+        );
       }
       return run;
     },

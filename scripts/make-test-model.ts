@@ -6,16 +6,7 @@
 //   --variants fp32,fp16,q8   choose the ONNX files (default: all three)
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  fullConfig,
-  headFiles,
-  modelFiles,
-  realShapeConfig,
-  tinyConfig,
-  writeModelDir,
-  type Variant,
-  type WriteResult,
-} from '../test/testmodel/index.ts';
+import { fullConfig, headFiles, modelFiles, realShapeConfig, tinyConfig, writeModelDir, type Variant, type WriteResult } from '../test/testmodel/index.ts';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);

@@ -23,7 +23,11 @@ const titles = readFileSync('data/cranfield/cran.all.1400', 'utf8')
   .slice(1, DOCS + 1)
   .map((rec, i) => ({ id: `cran-${i + 1}`, text: (/\.T\n([\s\S]*?)\n\.A/.exec(rec)?.[1] ?? '').replace(/\s+/g, ' ').trim() }));
 writeFileSync(join(work, 'docs.jsonl'), titles.map((d) => JSON.stringify(d)).join('\n') + '\n');
-const texts = titles.slice(0, 4).map((d) => d.text).join('\n') + '\n';
+const texts =
+  titles
+    .slice(0, 4)
+    .map((d) => d.text)
+    .join('\n') + '\n';
 
 interface Run {
   name: string;
@@ -58,7 +62,10 @@ async function timed(name: string, args: string[], input?: string): Promise<{ ru
 }
 
 function checkEncoded(stdout: string, label: string): void {
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   if (lines.length !== 4) throw new Error(`${label}: ${lines.length} outputs for 4 texts`);
   for (const o of lines) {
     if (o.dense?.length !== 1024) throw new Error(`${label}: dense has ${o.dense?.length} dims, want 1024`);
@@ -69,7 +76,9 @@ function checkEncoded(stdout: string, label: string): void {
 }
 
 function checkIndex(dir: string, label: string): void {
-  const out = execFileSync(process.execPath, ['bin/m3-search.js', 'search', '--index', dir, '--model', MODEL, '--heads', HEADS, '--json', 'boundary layer'], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['bin/m3-search.js', 'search', '--index', dir, '--model', MODEL, '--heads', HEADS, '--json', 'boundary layer'], {
+    encoding: 'utf8',
+  });
   if (!out.includes('cran-')) throw new Error(`${label}: search found nothing: ${out.slice(0, 300)}`);
 }
 

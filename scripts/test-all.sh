@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, then type-checks, lints (Biome's linter, knip's dead-code check), runs the unit tests (Vitest, Node), the browser
+# `npm test`: installs what is missing, then type-checks, lints (Biome's formatter check and linter, knip's dead-code check), runs the unit tests (Vitest, Node), the browser
 # tests (Playwright, Debian's Chromium), and the package as users get it: build, pack, publint, attw, the
 # search-path size budget, and the consumer tests (the tarball installed in fresh folders: Vite, webpack,
 # Node, CLI, TypeScript).

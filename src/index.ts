@@ -6,7 +6,26 @@ export type { LoadProgress } from './encoder/model-source.ts';
 export { lexicalScore, colbertScore, denseScore } from './encoder/heads.ts';
 export { M3Index, type IndexInfo } from './search/m3-index.ts';
 export { MODES, DEFAULT_WEIGHTS } from './search/search-options.ts';
-export type { IndexDoc, OpenOptions, IngestOptions, IngestProgress, SearchOptions, SearchQuery, SearchMode, FusionMode, SignalName, SignalWeights, SignalScore, Hit, TokenMatch, MetadataFilter, ChunkOptions, PassageAggregate, OnMismatch, EncoderLike } from './search/types.ts';
+export type {
+  IndexDoc,
+  OpenOptions,
+  IngestOptions,
+  IngestProgress,
+  SearchOptions,
+  SearchQuery,
+  SearchMode,
+  FusionMode,
+  SignalName,
+  SignalWeights,
+  SignalScore,
+  Hit,
+  TokenMatch,
+  MetadataFilter,
+  ChunkOptions,
+  PassageAggregate,
+  OnMismatch,
+  EncoderLike,
+} from './search/types.ts';
 export { parseQuery, normalizeQuery, formatQuery, QuerySyntaxError, type NormalQuery } from './query/parse.ts';
 export type { BoolQuery, Clause, NormalClause, Occur } from './query/types.ts';
 export { asYouType } from './query/typing.ts';
@@ -20,7 +39,14 @@ export { createM3Worker, M3WorkerClient, type ClientIngestOptions } from './work
 export { M3Service, type ServiceOptions } from './worker/service.ts';
 export type { M3WorkerApi, WorkerLoadOptions, WorkerIndexOptions, WorkerSearchOptions, WorkerSearchResult, WorkerStatus } from './worker/api.ts';
 export { exportStore, parsePortable, writePortable, PortableImportError, PORTABLE_FORMAT_VERSION, type PortableIndex } from './search/portable.ts';
-export { installStaticPackage, installedStaticVersion, staticLoadReport, type StaticLoadOptions, type StaticLoadReport, type StaticProgress } from './static/loader.ts';
+export {
+  installStaticPackage,
+  installedStaticVersion,
+  staticLoadReport,
+  type StaticLoadOptions,
+  type StaticLoadReport,
+  type StaticProgress,
+} from './static/loader.ts';
 export { loadStaticIndex } from './static/load-index.ts';
 export { StaticPackageError, validateManifest, STATIC_PACKAGE_VERSION, type StaticManifest } from './static/manifest.ts';
 export * from './tune/index.ts';

@@ -163,7 +163,13 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
       return {
         id: w.docId(i),
         text,
-        embedding: { dense: dense.subarray(k * DIMS, (k + 1) * DIMS), sparse: w.docSparse(i), ...(opts.colbert ? { colbert: w.docColbert(i) } : {}), tokens: 0, truncated: false },
+        embedding: {
+          dense: dense.subarray(k * DIMS, (k + 1) * DIMS),
+          sparse: w.docSparse(i),
+          ...(opts.colbert ? { colbert: w.docColbert(i) } : {}),
+          tokens: 0,
+          truncated: false,
+        },
       };
     });
     const t1 = performance.now();
@@ -302,7 +308,10 @@ async function repeatMode(name: string, spec: ModeSpec, count: number): Promise<
 }
 
 /** Target recall and agreement with the exact fp32 top-10. */
-function recall(top: number[][], exact: number[][]): { targetRecallAt10: number; exactTargetRecallAt10: number; recallVsExactAt10: number; top10SetAgreement: number; top1Agreement: number } {
+function recall(
+  top: number[][],
+  exact: number[][],
+): { targetRecallAt10: number; exactTargetRecallAt10: number; recallVsExactAt10: number; top10SetAgreement: number; top1Agreement: number } {
   let target = 0;
   let exactTarget = 0;
   let overlap = 0;
@@ -320,7 +329,13 @@ function recall(top: number[][], exact: number[][]): { targetRecallAt10: number;
     if (t[0] === e[0]) top1++;
   });
   const n = top.length;
-  return { targetRecallAt10: target / n, exactTargetRecallAt10: exactTarget / n, recallVsExactAt10: overlap / n, top10SetAgreement: same / n, top1Agreement: top1 / n };
+  return {
+    targetRecallAt10: target / n,
+    exactTargetRecallAt10: exactTarget / n,
+    recallVsExactAt10: overlap / n,
+    top10SetAgreement: same / n,
+    top1Agreement: top1 / n,
+  };
 }
 
 function targetRecall(top: number[][]): number {
@@ -367,7 +382,10 @@ async function timeKinds(name: string, warm: number, count: number): Promise<Rec
 // ------------------------------------------------------------------------- anchors
 
 /** Orama 3 hybrid (term + vector, similarity 0, top-10) on the same documents and queries. */
-async function orama(warm: number, count: number): Promise<{ insertDocsPerSec: number; insertMs: number; hybrid: Stats; targetRecallAt10: number; heap: Awaited<ReturnType<typeof heap>> }> {
+async function orama(
+  warm: number,
+  count: number,
+): Promise<{ insertDocsPerSec: number; insertMs: number; hybrid: Stats; targetRecallAt10: number; heap: Awaited<ReturnType<typeof heap>> }> {
   const { create, insertMultiple, search } = await import('@orama/orama');
   const w = wl();
   const db = create({ schema: { id: 'string', text: 'string', embedding: `vector[${DIMS}]` } as const });
@@ -395,7 +413,10 @@ async function orama(warm: number, count: number): Promise<{ insertDocsPerSec: n
 }
 
 /** MiniSearch BM25 (its default OR query over one text field), top-10 of its sorted results. */
-async function minisearch(warm: number, count: number): Promise<{ addAllDocsPerSec: number; bm25: Stats; kinds: Partial<Record<Kind, Stats & { meanMatches: number }>>; heap: Awaited<ReturnType<typeof heap>> }> {
+async function minisearch(
+  warm: number,
+  count: number,
+): Promise<{ addAllDocsPerSec: number; bm25: Stats; kinds: Partial<Record<Kind, Stats & { meanMatches: number }>>; heap: Awaited<ReturnType<typeof heap>> }> {
   const { default: MiniSearch } = await import('minisearch');
   const w = wl();
   const ms = new MiniSearch<{ id: string; text: string }>({ fields: ['text'] });
@@ -465,17 +486,43 @@ async function idbReadLimit(name: string): Promise<{ readMs: number; bytes: numb
 }
 
 /** Dense recall against the exact top-10 for several binary-stage rescoring depths (the default's curve). */
-async function denseCurve(name: string, depths: number[], exact: number[][]): Promise<{ rescore: number; p50Ms: number; recallVsExactAt10: number; top10SetAgreement: number }[]> {
+async function denseCurve(
+  name: string,
+  depths: number[],
+  exact: number[][],
+): Promise<{ rescore: number; p50Ms: number; recallVsExactAt10: number; top10SetAgreement: number }[]> {
   const out = [];
   for (const rescore of depths) {
-    const r = await timeMode(name, { label: `dense binary ${rescore}`, mode: 'dense', options: { includeText: false, dense: { firstStage: 'binary', rescore } } }, 3, QUERIES);
+    const r = await timeMode(
+      name,
+      { label: `dense binary ${rescore}`, mode: 'dense', options: { includeText: false, dense: { firstStage: 'binary', rescore } } },
+      3,
+      QUERIES,
+    );
     const rec = recall(r.top, exact);
     out.push({ rescore, p50Ms: r.p50Ms, recallVsExactAt10: rec.recallVsExactAt10, top10SetAgreement: rec.top10SetAgreement });
   }
   return out;
 }
 
-const bench = { init, ingest, coldOpen, idbReadLimit, denseCurve, openIndex, closeIndex, timeMode, timeKinds, repeatMode, recall, targetRecall, heap, orama, minisearch, deleteDb };
+const bench = {
+  init,
+  ingest,
+  coldOpen,
+  idbReadLimit,
+  denseCurve,
+  openIndex,
+  closeIndex,
+  timeMode,
+  timeKinds,
+  repeatMode,
+  recall,
+  targetRecall,
+  heap,
+  orama,
+  minisearch,
+  deleteDb,
+};
 export type Bench = typeof bench;
 (window as unknown as { bench: Bench; benchReady: boolean }).bench = bench;
 (window as unknown as { benchReady: boolean }).benchReady = true;

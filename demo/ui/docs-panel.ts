@@ -93,7 +93,11 @@ export function setupDocsPanel(app: App): DocsPanel {
       const r = await app.client.importStatic(DEMO_INDEX_URL);
       app.emit('index');
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
-      say(msg, `Loaded ${r.count} sections of the project docs, indexed at build time by \`m3-search index --static\` (version ${r.version}), in ${secs} s. “Index the project docs” encodes them here instead.`, 'ok');
+      say(
+        msg,
+        `Loaded ${r.count} sections of the project docs, indexed at build time by \`m3-search index --static\` (version ${r.version}), in ${secs} s. “Index the project docs” encodes them here instead.`,
+        'ok',
+      );
     } catch (e) {
       // Another dtype or device than the package was built for, or no package: encode the corpus here.
       console.info(`demo index not used: ${errorText(e)}`);

@@ -88,7 +88,8 @@ export function setupModelPanel(app: App, afterLoad: (count: number) => Promise<
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (choice.value === 'url' && !url.value.trim()) return say(msg, 'Give the URL of a model folder (it must hold config.json, tokenizer.json and onnx/).', 'error');
+    if (choice.value === 'url' && !url.value.trim())
+      return say(msg, 'Give the URL of a model folder (it must hold config.json, tokenizer.json and onnx/).', 'error');
     void load(options());
   });
 

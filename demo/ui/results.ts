@@ -36,7 +36,9 @@ export function renderHit(hit: Hit, rank: number, scale: Record<SignalName, numb
     bars(hit, scale),
     h('p', { class: 'snippet' }, ...marked(text, hit.highlights ?? [], ...snippetWindow(text, hit.highlights ?? [], bodyStart))),
     why(hit),
-    text.length - bodyStart > SNIPPET ? h('details', { class: 'full' }, h('summary', {}, 'Full text'), h('div', { class: 'full-text' }, ...marked(text, hit.highlights ?? [], 0, text.length))) : null,
+    text.length - bodyStart > SNIPPET
+      ? h('details', { class: 'full' }, h('summary', {}, 'Full text'), h('div', { class: 'full-text' }, ...marked(text, hit.highlights ?? [], 0, text.length)))
+      : null,
   );
 }
 
@@ -112,7 +114,12 @@ function why(hit: Hit): HTMLElement | null {
             'ul',
             { class: 'tokens' },
             ...clauses.map((c) =>
-              h('li', { class: c.matched ? 'clause-hit' : 'clause-miss' }, h('code', {}, c.clause), ` ${c.matched ? '✓' : '✗'}${c.terms.length ? ` ${c.terms.join(', ')}` : ''}`),
+              h(
+                'li',
+                { class: c.matched ? 'clause-hit' : 'clause-miss' },
+                h('code', {}, c.clause),
+                ` ${c.matched ? '✓' : '✗'}${c.terms.length ? ` ${c.terms.join(', ')}` : ''}`,
+              ),
             ),
           ),
         )
@@ -122,7 +129,13 @@ function why(hit: Hit): HTMLElement | null {
           'div',
           { class: 'why-group' },
           h('p', { class: 'why-label sig-sparse' }, 'Sparse tokens: query weight × document weight'),
-          h('ul', { class: 'tokens' }, ...sparse.map((m) => h('li', {}, h('code', {}, m.token || `#${m.tokenId}`), ` ${m.queryWeight.toFixed(2)} × ${m.docWeight.toFixed(2)} = ${m.contribution.toFixed(3)}`))),
+          h(
+            'ul',
+            { class: 'tokens' },
+            ...sparse.map((m) =>
+              h('li', {}, h('code', {}, m.token || `#${m.tokenId}`), ` ${m.queryWeight.toFixed(2)} × ${m.docWeight.toFixed(2)} = ${m.contribution.toFixed(3)}`),
+            ),
+          ),
         )
       : null,
     terms.length

@@ -52,7 +52,12 @@ export function setupSearchPanel(app: App): SearchPanel {
       const scale = scales(r.hits);
       fill(results, ...r.hits.map((hit, i) => renderHit(hit, i + 1, scale)));
       const asked = q === input.value ? '' : `; searched “${q}”`;
-      say(status, r.hits.length ? `${r.hits.length} result${r.hits.length === 1 ? '' : 's'} in ${ms(r.ms)} (worker; ${ms(roundTrip)} round trip${asked})` : `No results for “${q}” (${ms(r.ms)}).`);
+      say(
+        status,
+        r.hits.length
+          ? `${r.hits.length} result${r.hits.length === 1 ? '' : 's'} in ${ms(r.ms)} (worker; ${ms(roundTrip)} round trip${asked})`
+          : `No results for “${q}” (${ms(r.ms)}).`,
+      );
       document.body.dataset.search = 'done';
     } catch (e) {
       if (my !== seq) return;

@@ -24,7 +24,8 @@ export function setupStoragePanel(app: App): StoragePanel {
       const s = await app.client.storage();
       count.textContent = String(s.count);
       used.textContent = `${bytes(s.usage)} of ${bytes(s.quota)}`;
-      persist.textContent = s.persisted === null ? 'unknown' : s.persisted ? 'yes (the browser will not evict it)' : 'no (the browser may evict it under pressure)';
+      persist.textContent =
+        s.persisted === null ? 'unknown' : s.persisted ? 'yes (the browser will not evict it)' : 'no (the browser may evict it under pressure)';
     } catch (e) {
       say(msg, errorText(e), 'error');
     }
@@ -32,7 +33,9 @@ export function setupStoragePanel(app: App): StoragePanel {
 
   const updateOffline = () => {
     const sw = 'serviceWorker' in navigator ? navigator.serviceWorker.controller : null;
-    offline.textContent = sw ? 'ready: the app and the runtime are cached; models once loaded stay in the model cache' : 'not yet (no service worker in control)';
+    offline.textContent = sw
+      ? 'ready: the app and the runtime are cached; models once loaded stay in the model cache'
+      : 'not yet (no service worker in control)';
   };
   navigator.serviceWorker?.addEventListener('controllerchange', updateOffline);
   updateOffline();

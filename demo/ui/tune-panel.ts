@@ -20,7 +20,11 @@ export function setupTunePanel(app: App): void {
     'section',
     { class: 'panel', 'aria-labelledby': 'tune-h', id: 'tune-panel' },
     h('h2', { id: 'tune-h' }, 'Fine-tune'),
-    h('p', { class: 'help' }, 'Trains the sparse head on questions mined from your own documents (a sentence held out of each). Runs on this device; nothing is uploaded.'),
+    h(
+      'p',
+      { class: 'help' },
+      'Trains the sparse head on questions mined from your own documents (a sentence held out of each). Runs on this device; nothing is uploaded.',
+    ),
     h('div', { class: 'row' }, tuneBtn, cancelBtn, revertBtn),
     canvas,
     status,

@@ -57,7 +57,9 @@ async function shell(): Promise<void> {
   await navigator.serviceWorker.ready;
   // The worker only sees requests made after it took control; put this page and the scripts it already
   // loaded in its cache now, so the very first visit is enough to start offline next time.
-  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)].filter((u) => new URL(u).origin === location.origin && (u === location.href || new URL(u).pathname.startsWith('/assets/')));
+  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)].filter(
+    (u) => new URL(u).origin === location.origin && (u === location.href || new URL(u).pathname.startsWith('/assets/')),
+  );
   const cache = await caches.open('static-site-shell');
   await cache.addAll([...new Set(urls)]);
 }

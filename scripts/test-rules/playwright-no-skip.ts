@@ -9,12 +9,15 @@ export default class NoSkipInCi implements Reporter {
   private readonly skipped: string[] = [];
 
   onTestEnd(test: TestCase, result: TestResult): void {
-    if (result.status === 'skipped') this.skipped.push(`${test.location.file.replace(`${process.cwd()}/`, '')} > ${test.titlePath().filter(Boolean).join(' > ')}`);
+    if (result.status === 'skipped')
+      this.skipped.push(`${test.location.file.replace(`${process.cwd()}/`, '')} > ${test.titlePath().filter(Boolean).join(' > ')}`);
   }
 
   async onEnd(result: FullResult): Promise<{ status: FullResult['status'] } | undefined> {
     if (!isCI() || !this.skipped.length) return undefined;
-    console.error(`\n[no-skip-in-ci] ${this.skipped.length} test(s) skipped in CI; a test that cannot run here must fail, not skip:\n  ${this.skipped.join('\n  ')}\n`);
+    console.error(
+      `\n[no-skip-in-ci] ${this.skipped.length} test(s) skipped in CI; a test that cannot run here must fail, not skip:\n  ${this.skipped.join('\n  ')}\n`,
+    );
     return { status: result.status === 'passed' ? 'failed' : result.status };
   }
 

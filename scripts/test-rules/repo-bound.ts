@@ -62,7 +62,8 @@ export function violationsIn(root: string, file: string, source: string, declare
   };
   const checkLiteral = (node: ts.Node, text: string) => {
     if (OUTSIDE_PATH.test(text)) out.push({ file: rel, line: at(node), what: `path outside the repository: "${text}"` });
-    else if (/^\.\.?\//.test(text) && !/\s/.test(text) && !inside(resolve(dirname(file), text))) out.push({ file: rel, line: at(node), what: `relative path "${text}" leaves the repository` });
+    else if (/^\.\.?\//.test(text) && !/\s/.test(text) && !inside(resolve(dirname(file), text)))
+      out.push({ file: rel, line: at(node), what: `relative path "${text}" leaves the repository` });
   };
   const visit = (node: ts.Node): void => {
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
@@ -73,9 +74,12 @@ export function violationsIn(root: string, file: string, source: string, declare
       checkSpecifier(node, node.arguments[0].text);
       return;
     }
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) checkLiteral(node, node.text);
-    if (ts.isIdentifier(node) && node.text === 'homedir' && ts.isCallExpression(node.parent)) out.push({ file: rel, line: at(node), what: 'homedir(): the user\'s home folder' });
-    if (ts.isPropertyAccessExpression(node) && node.name.text === 'HOME' && node.expression.getText(sf) === 'process.env') out.push({ file: rel, line: at(node), what: 'process.env.HOME: the user\'s home folder' });
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node))
+      checkLiteral(node, node.text);
+    if (ts.isIdentifier(node) && node.text === 'homedir' && ts.isCallExpression(node.parent))
+      out.push({ file: rel, line: at(node), what: "homedir(): the user's home folder" });
+    if (ts.isPropertyAccessExpression(node) && node.name.text === 'HOME' && node.expression.getText(sf) === 'process.env')
+      out.push({ file: rel, line: at(node), what: "process.env.HOME: the user's home folder" });
     ts.forEachChild(node, visit);
   };
   visit(sf);
@@ -87,8 +91,10 @@ function localImports(root: string, file: string, source: string): string[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const specs: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) specs.push(node.moduleSpecifier.text);
-    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) specs.push(node.arguments[0].text);
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier))
+      specs.push(node.moduleSpecifier.text);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0]))
+      specs.push(node.arguments[0].text);
     ts.forEachChild(node, visit);
   };
   visit(sf);

@@ -61,7 +61,14 @@ describe('tests depend on nothing outside the repository', () => {
   it('no test file, nor any module one imports, reaches outside the repository', () => {
     const { files, violations } = scanRepository(ROOT);
     // The scan really covers the suite: unit tests, browser tests and the library code they import.
-    for (const f of ['src/search/m3-index.test.ts', 'e2e/index.spec.ts', 'e2e/pages/index.ts', 'src/eval/cranfield.test.ts', 'src/search/m3-index.ts', 'playwright.config.ts'])
+    for (const f of [
+      'src/search/m3-index.test.ts',
+      'e2e/index.spec.ts',
+      'e2e/pages/index.ts',
+      'src/eval/cranfield.test.ts',
+      'src/search/m3-index.ts',
+      'playwright.config.ts',
+    ])
       expect(files).toContain(join(ROOT, f));
     expect(violations.map((v) => `${v.file}:${v.line}: ${v.what}`)).toEqual([]);
   });

@@ -51,7 +51,16 @@ describe('head weights must be finite numbers', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nan-heads-'));
     try {
       const w = Float32Array.from([0.1, NaN, 0.3, 0.4]);
-      await writeFile(join(dir, 'sparse_linear.pt'), makeTorchFile([{ key: 'weight', storage: 'w', offset: 0, shape: [1, 4] }, { key: 'bias', storage: 'b', offset: 0, shape: [1] }], { w, b: Float32Array.of(0.5) }));
+      await writeFile(
+        join(dir, 'sparse_linear.pt'),
+        makeTorchFile(
+          [
+            { key: 'weight', storage: 'w', offset: 0, shape: [1, 4] },
+            { key: 'bias', storage: 'b', offset: 0, shape: [1] },
+          ],
+          { w, b: Float32Array.of(0.5) },
+        ),
+      );
       await expect(convertHeads(dir)).rejects.toThrow(/sparse_linear\.pt: tensor "weight" holds NaN or an infinity at index 1/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -62,9 +71,14 @@ describe('head weights must be finite numbers', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nan-st-'));
     try {
       const { writeSafetensors } = await import('../encoder/safetensors.ts');
-      await writeFile(join(dir, 'sparse_linear.safetensors'), writeSafetensors({ weight: { shape: [1, 4], data: Float32Array.from([1, 2, 3, NaN]) }, bias: { shape: [1], data: Float32Array.of(0) } }));
+      await writeFile(
+        join(dir, 'sparse_linear.safetensors'),
+        writeSafetensors({ weight: { shape: [1, 4], data: Float32Array.from([1, 2, 3, NaN]) }, bias: { shape: [1], data: Float32Array.of(0) } }),
+      );
       const { loadHeads } = await import('../encoder/load-heads.ts');
-      await expect(loadHeads({ kind: 'folder', path: dir }, 4)).rejects.toThrow(/sparse_linear\.safetensors: tensor "weight" holds NaN or an infinity at index 3/);
+      await expect(loadHeads({ kind: 'folder', path: dir }, 4)).rejects.toThrow(
+        /sparse_linear\.safetensors: tensor "weight" holds NaN or an infinity at index 3/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

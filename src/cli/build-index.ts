@@ -87,7 +87,8 @@ export async function runIndex(argv: string[]): Promise<number> {
     if (done > 0) {
       // Earlier batches are in the index (each batch is one commit): say how many, and how to go on.
       const where = committedThrough ? ` (through line ${committedThrough} at least)` : '';
-      (e as Error).message += `\n${done} documents of this run were committed to ${values.out} before the error${where}; ` +
+      (e as Error).message +=
+        `\n${done} documents of this run were committed to ${values.out} before the error${where}; ` +
         `fix the input and run the same command with --upsert to resume (documents already there are replaced, not duplicated)`;
     }
     throw e;

@@ -198,9 +198,16 @@ describe('runConvertHeads (CLI)', () => {
     const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
     const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
     return {
-      get out() { return out; },
-      get err() { return err; },
-      restore() { o.mockRestore(); e.mockRestore(); },
+      get out() {
+        return out;
+      },
+      get err() {
+        return err;
+      },
+      restore() {
+        o.mockRestore();
+        e.mockRestore();
+      },
     };
   }
 
@@ -240,10 +247,56 @@ describe('restricted unpickler', () => {
   it('builds dicts, lists, tuples and scalars', () => {
     // {'a': [1, -2, 300, 1.5, True, None], 'b': ('x',)} with memo use; protocol 2
     const v = run([
-      0x80, 2, 0x7d, 0x71, 0, 0x28,
-      0x58, 1, 0, 0, 0, ...ascii('a'), 0x5d, 0x71, 1, 0x28, 0x4b, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x4d, 0x2c, 0x01,
-      0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x88, 0x4e, 0x65,
-      0x58, 1, 0, 0, 0, ...ascii('b'), 0x8c, 1, ...ascii('x'), 0x85, 0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x71,
+      0,
+      0x28,
+      0x58,
+      1,
+      0,
+      0,
+      0,
+      ...ascii('a'),
+      0x5d,
+      0x71,
+      1,
+      0x28,
+      0x4b,
+      1,
+      0x4a,
+      0xfe,
+      0xff,
+      0xff,
+      0xff,
+      0x4d,
+      0x2c,
+      0x01,
+      0x47,
+      0x3f,
+      0xf8,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0x88,
+      0x4e,
+      0x65,
+      0x58,
+      1,
+      0,
+      0,
+      0,
+      ...ascii('b'),
+      0x8c,
+      1,
+      ...ascii('x'),
+      0x85,
+      0x75,
+      0x2e,
     ]) as Map<string, unknown>;
     expect(v.get('a')).toEqual([1, -2, 300, 1.5, true, null]);
     expect(v.get('b')).toEqual(['x']);
@@ -257,10 +310,10 @@ describe('restricted unpickler', () => {
 
   it('names a refused global, for GLOBAL and STACK_GLOBAL alike', () => {
     expect(() => run([0x80, 2, 0x63, ...ascii('builtins\neval\n'), 0x2e])).toThrow(/refusing global builtins\.eval/);
-    expect(() => run([0x80, 4, 0x8c, 13, ...ascii('torch.storage'), 0x8c, 16, ...ascii('_load_from_bytes'), 0x93, 0x2e]))
-      .toThrow(/refusing global torch\.storage\._load_from_bytes/);
-    expect(() => run([0x80, 2, 0x63, ...ascii('torch.storage\n_load_from_bytes\n'), 0x2e]))
-      .toThrow(/refusing global torch\.storage\._load_from_bytes/);
+    expect(() => run([0x80, 4, 0x8c, 13, ...ascii('torch.storage'), 0x8c, 16, ...ascii('_load_from_bytes'), 0x93, 0x2e])).toThrow(
+      /refusing global torch\.storage\._load_from_bytes/,
+    );
+    expect(() => run([0x80, 2, 0x63, ...ascii('torch.storage\n_load_from_bytes\n'), 0x2e])).toThrow(/refusing global torch\.storage\._load_from_bytes/);
   });
 
   it('names a refused opcode', () => {
@@ -270,7 +323,9 @@ describe('restricted unpickler', () => {
   });
 
   it('will not call a global allowed only as a value', () => {
-    expect(() => run([0x80, 2, 0x63, ...ascii('torch\nHalfStorage\n'), 0x29, 0x52, 0x2e])).toThrow(/REDUCE on something that is not an allowed callable global/);
+    expect(() => run([0x80, 2, 0x63, ...ascii('torch\nHalfStorage\n'), 0x29, 0x52, 0x2e])).toThrow(
+      /REDUCE on something that is not an allowed callable global/,
+    );
   });
 
   it('refuses BINPERSID without a persistent loader, and reports truncation', () => {

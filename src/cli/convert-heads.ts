@@ -33,7 +33,10 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
   const dtype = opts.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`dtype must be F32 or F16, not ${String(dtype)}`);
   const outDir = opts.outDir ?? dir;
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!isDir) throw new Error(`${dir}: no such folder`);
 
   const found: Converted[] = [];
@@ -48,7 +51,10 @@ export async function convertHeads(dir: string, opts: ConvertHeadsOptions = {}):
     }
     const state = readTorchStateDict(bytes, path);
     const { weight, bias } = pickLinear(state, head.name, path);
-    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    for (const [name, t] of [
+      ['weight', weight],
+      ['bias', bias],
+    ] as const) {
       const bad = firstNonFinite(t.data);
       if (bad >= 0) throw new Error(`${path}: tensor "${name}" holds NaN or an infinity at index ${bad}; a head with such weights gives no usable scores`);
     }
@@ -98,8 +104,9 @@ function pickLinear(state: Map<string, TorchTensor>, head: string, label: string
     if (named.length === 1) prefix = named[0];
   }
   if (prefix === undefined) {
-    throw new Error(`${label}: expected tensors "weight" and "bias" (optionally under one prefix such as "${head}."), ` +
-      `found: ${keys.join(', ') || 'none'}`);
+    throw new Error(
+      `${label}: expected tensors "weight" and "bias" (optionally under one prefix such as "${head}."), ` + `found: ${keys.join(', ') || 'none'}`,
+    );
   }
   return { weight: state.get(`${prefix}weight`)!, bias: state.get(`${prefix}bias`)! };
 }

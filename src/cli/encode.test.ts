@@ -8,7 +8,10 @@ const heads = generateHeadWeights(tinyConfig());
 const H = tinyConfig().hiddenSize;
 
 function run(input: string, ...args: string[]) {
-  return spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', 'encode', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', ...args], { input, encoding: 'utf8' });
+  return spawnSync('node', ['--import', 'tsx', 'src/cli/bin.ts', 'encode', '--model', 'public/models/tiny-m3', '--dtype', 'fp32', ...args], {
+    input,
+    encoding: 'utf8',
+  });
 }
 
 describe('m3-search encode', () => {
@@ -17,7 +20,10 @@ describe('m3-search encode', () => {
     const input = `${texts[0]}\n${JSON.stringify(texts[1])}\n\n`;
     const res = run(input, '--colbert');
     expect(res.status, res.stderr).toBe(0);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     const tok = await M3Encoder.load({ model: 'public/models/tiny-m3', dtype: 'fp32' });
     lines.forEach((o, t) => {

@@ -10,7 +10,11 @@ const cli = (...args: string[]) => spawnSync('node', ['--import', 'tsx', 'src/cl
 describe('m3-search index --static / export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'm3-cli-static-'));
   const docs = join(dir, 'docs.jsonl');
-  writeFileSync(docs, ['boundary layer flow', 'shock waves on a swept wing', 'hypersonic heat transfer'].map((t, i) => JSON.stringify({ id: `d${i}`, text: t })).join('\n') + '\n');
+  writeFileSync(
+    docs,
+    ['boundary layer flow', 'shock waves on a swept wing', 'hypersonic heat transfer'].map((t, i) => JSON.stringify({ id: `d${i}`, text: t })).join('\n') +
+      '\n',
+  );
   const index = join(dir, 'index');
 
   it('writes a static package next to the index', () => {

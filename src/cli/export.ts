@@ -16,7 +16,9 @@ export async function runExport(argv: string[]): Promise<number> {
   const store = new FileStore(values.index, { readOnly: true }); // exporting reads: no lock, no writes
   try {
     const r = await exportIndex(store, values.to as Engine, values.out);
-    process.stderr.write(`exported ${r.docs} documents (${r.points} points) for ${r.engine} into ${values.out}: ${[...r.files, 'm3-export.json'].join(', ')}\n`);
+    process.stderr.write(
+      `exported ${r.docs} documents (${r.points} points) for ${r.engine} into ${values.out}: ${[...r.files, 'm3-export.json'].join(', ')}\n`,
+    );
     if (r.truncatedTexts) process.stderr.write(`warning: ${r.truncatedTexts} texts were cut to Milvus's 65,535-byte VARCHAR limit (vectors are unaffected)\n`);
   } finally {
     store.close();

@@ -14,7 +14,15 @@ export const ENCODER_FLAGS = {
   'cache-dir': { type: 'string' },
 } as const;
 
-export function encoderOptions(values: { model?: string; dtype?: string; device?: string; heads?: string; threads?: string; hub?: string; 'cache-dir'?: string }): LoadOptions {
+export function encoderOptions(values: {
+  model?: string;
+  dtype?: string;
+  device?: string;
+  heads?: string;
+  threads?: string;
+  hub?: string;
+  'cache-dir'?: string;
+}): LoadOptions {
   if (!values.model) throw new Error('--model DIR|ID is required');
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${values.threads}`);

@@ -51,7 +51,10 @@ describe('m3-search index / search', () => {
     writeFileSync(q, '1\tboundary layer\n2\tshock wave wing\n');
     const s = cli('search', '--index', out, '--model', 'public/models/tiny-m3', '--dtype', 'fp32', '--mode', 'bm25', '--queries', q, '--k', '2');
     expect(s.status, s.stderr).toBe(0);
-    const lines = s.stdout.trim().split('\n').map((l) => l.split(' '));
+    const lines = s.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     expect(lines[0].slice(0, 4)).toEqual(['1', 'Q0', 'a', '1']);
     expect(lines.find((l) => l[0] === '2')?.slice(2, 4)).toEqual(['b', '1']);
     expect(lines.every((l) => l.length === 6 && l[5] === 'm3-search' && Number.isFinite(Number(l[4])))).toBe(true);
@@ -112,7 +115,11 @@ describe('m3-search index / search', () => {
     const again = cliStdin(fixed, 'index', '--model', 'public/models/tiny-m3', '--input', '-', '--out', pipeOut, '--upsert', '--quiet');
     expect(again.status, again.stderr).toBe(0);
     const s = cli('search', '--index', pipeOut, '--model', 'public/models/tiny-m3', '--json', '--mode', 'bm25', '--k', '10', words.join(' '));
-    expect(JSON.parse(s.stdout).map((h: any) => h.id).sort()).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    expect(
+      JSON.parse(s.stdout)
+        .map((h: any) => h.id)
+        .sort(),
+    ).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
   });
 
   it('accepts a UTF-8 byte order mark; search on a folder that is not an index refuses and deletes nothing', () => {

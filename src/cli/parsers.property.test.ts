@@ -15,7 +15,13 @@ import { readZipDirectory, readZipEntry, ZipError } from './zip.ts';
 describe('JSON-lines documents (parseDoc)', () => {
   it('any line: a document with a non-empty string id and string text, or a DocsInputError naming the line', () => {
     const valid = fc.record({ id: fc.string({ minLength: 1 }), text: fc.string() }, { requiredKeys: [] }).chain((o) => fc.constant(JSON.stringify(o)));
-    const lines = fc.oneof(fc.string(), fc.json(), valid, valid.chain((l) => fc.nat(l.length).map((n) => l.slice(0, n))), fc.constant('\ufeff{"id":"a","text":""}'));
+    const lines = fc.oneof(
+      fc.string(),
+      fc.json(),
+      valid,
+      valid.chain((l) => fc.nat(l.length).map((n) => l.slice(0, n))),
+      fc.constant('\ufeff{"id":"a","text":""}'),
+    );
     fc.assert(
       fc.property(lines, (line) => {
         try {
@@ -67,7 +73,9 @@ describe('restricted unpickler', () => {
   ]);
   // Opcodes the unpickler knows, with operands drawn at random: deep runs, not just first-byte refusals.
   const op = fc.oneof(
-    fc.constantFrom(0x28, 0x2e, 0x74, 0x85, 0x86, 0x87, 0x29, 0x7d, 0x5d, 0x73, 0x75, 0x61, 0x65, 0x88, 0x89, 0x4e, 0x52, 0x62, 0x94, 0x93, 0x51).map((b) => [b]),
+    fc
+      .constantFrom(0x28, 0x2e, 0x74, 0x85, 0x86, 0x87, 0x29, 0x7d, 0x5d, 0x73, 0x75, 0x61, 0x65, 0x88, 0x89, 0x4e, 0x52, 0x62, 0x94, 0x93, 0x51)
+      .map((b) => [b]),
     fc.tuple(fc.constantFrom(0x4b, 0x71, 0x68, 0x8c, 0x8a, 0x80), fc.nat(255)).map(([o, n]) => [o, n]),
     fc.tuple(fc.constantFrom(0x4a, 0x72, 0x6a, 0x58), fc.nat(40)).map(([o, n]) => [o, n, 0, 0, 0]),
     fc.string({ maxLength: 8 }).map((s) => [0x8c, s.length, ...new TextEncoder().encode(s)].slice(0, 2 + s.length)),
@@ -99,7 +107,12 @@ describe('torch.save reader', () => {
     const pkl = [...readZipDirectory(torchFile, 't').values()].find((e) => e.name.endsWith('data.pkl'))!;
     // Mutated pickles re-zipped with a valid CRC, so the runs reach the unpickler and the tensor checks.
     const pickle = readZipEntry(torchFile, pkl, 't');
-    const rezipped = mutated(pickle).map((p) => makeZip([{ name: pkl.name, data: p }, { name: 'archive/data/0', data: new Uint8Array(storage.buffer) }]));
+    const rezipped = mutated(pickle).map((p) =>
+      makeZip([
+        { name: pkl.name, data: p },
+        { name: 'archive/data/0', data: new Uint8Array(storage.buffer) },
+      ]),
+    );
     fc.assert(
       fc.property(fc.oneof(mutated(torchFile), rezipped), (bytes) =>
         onlyThrows([TorchFileError, ZipError, UnpickleError], () => {

@@ -78,15 +78,24 @@ export async function runSearch(argv: string[]): Promise<number> {
 
 function formatHits(hits: Hit[]): string {
   if (hits.length === 0) return 'no results\n';
-  return hits
-    .map((h, r) => {
-      const signals = Object.entries(h.signals)
-        .map(([name, s]) => `${name} ${s!.score.toFixed(4)}${s!.rank ? ` (#${s!.rank})` : ''}`)
-        .join(', ');
-      const text = (h.text ?? '').replace(/\s+/g, ' ').slice(0, 100);
-      const why = h.matches?.length ? `\n      why: ${h.matches.slice(0, 6).map((m) => `${m.token} ${m.contribution.toFixed(3)}`).join(', ')}` : '';
-      const clauses = h.clauses?.length ? `\n      clauses: ${h.clauses.map((c) => `${c.clause} ${c.matched ? `✓${c.terms.length ? ` (${c.terms.join(' ')})` : ''}` : '✗'}`).join(', ')}` : '';
-      return `${String(r + 1).padStart(3)}. ${h.id}  ${h.score.toFixed(4)}  [${signals}]\n      ${text}${why}${clauses}`;
-    })
-    .join('\n') + '\n';
+  return (
+    hits
+      .map((h, r) => {
+        const signals = Object.entries(h.signals)
+          .map(([name, s]) => `${name} ${s!.score.toFixed(4)}${s!.rank ? ` (#${s!.rank})` : ''}`)
+          .join(', ');
+        const text = (h.text ?? '').replace(/\s+/g, ' ').slice(0, 100);
+        const why = h.matches?.length
+          ? `\n      why: ${h.matches
+              .slice(0, 6)
+              .map((m) => `${m.token} ${m.contribution.toFixed(3)}`)
+              .join(', ')}`
+          : '';
+        const clauses = h.clauses?.length
+          ? `\n      clauses: ${h.clauses.map((c) => `${c.clause} ${c.matched ? `✓${c.terms.length ? ` (${c.terms.join(' ')})` : ''}` : '✗'}`).join(', ')}`
+          : '';
+        return `${String(r + 1).padStart(3)}. ${h.id}  ${h.score.toFixed(4)}  [${signals}]\n      ${text}${why}${clauses}`;
+      })
+      .join('\n') + '\n'
+  );
 }

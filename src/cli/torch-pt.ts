@@ -56,8 +56,10 @@ export function readTorchStateDict(bytes: Uint8Array, label: string): Map<string
     throw new TorchFileError(`${label}: ${why}`);
   };
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {
-    fail('legacy torch.save format (torch < 1.6 or _use_new_zipfile_serialization=False) is not supported; ' +
-      're-save it with a current torch: torch.save(torch.load(f), f)');
+    fail(
+      'legacy torch.save format (torch < 1.6 or _use_new_zipfile_serialization=False) is not supported; ' +
+        're-save it with a current torch: torch.save(torch.load(f), f)',
+    );
   }
   const entries = readZipDirectory(bytes, label);
   // The archive folder is named after the file torch wrote (e.g. "sparse_linear/"), so locate data.pkl.
@@ -102,22 +104,31 @@ export function readTorchStateDict(bytes: Uint8Array, label: string): Map<string
     const [storage, offset, shape, stride] = args;
     if (!isStorage(storage)) throw new Error('argument 0 is not a storage');
     if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new Error(`bad storage offset ${describe(offset)}`);
-    if (!isIntList(shape) || !isIntList(stride) || shape.length !== stride.length)
-      throw new Error(`bad size/stride ${describe(shape)} / ${describe(stride)}`);
+    if (!isIntList(shape) || !isIntList(stride) || shape.length !== stride.length) throw new Error(`bad size/stride ${describe(shape)} / ${describe(stride)}`);
     return new TensorRef(storage, offset as number, [...shape], [...stride]);
   };
 
   const globals = new Map<string, AllowedGlobal>([
-    ['collections.OrderedDict', { call: (args) => {
-      if (args.length) throw new Error('only OrderedDict() with no arguments is accepted');
-      return new Map();
-    } }],
+    [
+      'collections.OrderedDict',
+      {
+        call: (args) => {
+          if (args.length) throw new Error('only OrderedDict() with no arguments is accepted');
+          return new Map();
+        },
+      },
+    ],
     ['torch._utils._rebuild_tensor_v2', { call: rebuildTensor }],
     // nn.Parameter wrapper (a state dict saved with keep_vars=True): the tensor inside is what counts.
-    ['torch._utils._rebuild_parameter', { call: (args) => {
-      if (!(args[0] instanceof TensorRef)) throw new Error('argument 0 is not a tensor');
-      return args[0];
-    } }],
+    [
+      'torch._utils._rebuild_parameter',
+      {
+        call: (args) => {
+          if (!(args[0] instanceof TensorRef)) throw new Error('argument 0 is not a tensor');
+          return args[0];
+        },
+      },
+    ],
     ['torch.HalfStorage', { value: new StorageType('float16') }],
     ['torch.BFloat16Storage', { value: new StorageType('bfloat16') }],
     ['torch.FloatStorage', { value: new StorageType('float32') }],
@@ -142,8 +153,7 @@ function materialize(t: TensorRef, label: string): TorchTensor {
   let expect = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
     if (t.shape[i] !== 1 && t.stride[i] !== expect) {
-      throw new TorchFileError(`${label}: non-contiguous tensor (shape [${t.shape}], stride [${t.stride}]); ` +
-        'save it with .contiguous() first');
+      throw new TorchFileError(`${label}: non-contiguous tensor (shape [${t.shape}], stride [${t.stride}]); ` + 'save it with .contiguous() first');
     }
     expect *= t.shape[i];
   }

@@ -97,7 +97,8 @@ export async function runTune(argv: string[]): Promise<number> {
     bar.end();
     if (values.json) process.stdout.write(JSON.stringify({ ...r, curve: r.curve.filter((p) => p.heldOut !== undefined) }, null, 2) + '\n');
     else {
-      if (r.pairs.unknownIds.length) process.stderr.write(`skipped ${r.pairs.skipped} pair(s) naming unknown documents: ${r.pairs.unknownIds.slice(0, 10).join(', ')}\n`);
+      if (r.pairs.unknownIds.length)
+        process.stderr.write(`skipped ${r.pairs.skipped} pair(s) naming unknown documents: ${r.pairs.unknownIds.slice(0, 10).join(', ')}\n`);
       if (r.status !== 'tuned') {
         process.stderr.write(`tuning failed: ${r.reason}\n`);
         return 1;

@@ -125,7 +125,8 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, label: string):
     try {
       data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(`inflates past the ${entry.size} bytes its directory declares (corrupt, or a zip bomb)`);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        fail(`inflates past the ${entry.size} bytes its directory declares (corrupt, or a zip bomb)`);
       return fail(`cannot inflate: ${(e as Error).message}`);
     }
   } else return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);

@@ -40,7 +40,13 @@ export interface GpuProbe {
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 
 /** Why an adapter is a software (CPU-emulated) one, or undefined for a hardware adapter. */
-export function softwareAdapter(info: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; device?: string; description?: string }): string | undefined {
+export function softwareAdapter(info: {
+  isFallbackAdapter?: boolean;
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+}): string | undefined {
   if (info.isFallbackAdapter) return 'the browser marks it as a fallback adapter';
   const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
   const m = SOFTWARE_ADAPTER.exec(text);
@@ -75,12 +81,7 @@ export interface Plan {
 }
 
 /** Turns the user's device/dtype request into a first plan (before verification). */
-export function planDevice(
-  requested: Device,
-  dtype: DType | undefined,
-  env: { node: boolean; gpu: GpuProbe },
-  shape: ModelShape,
-): Plan {
+export function planDevice(requested: Device, dtype: DType | undefined, env: { node: boolean; gpu: GpuProbe }, shape: ModelShape): Plan {
   if (env.node) {
     if (requested === 'webgpu' || requested === 'wasm') {
       return { device: 'cpu', dtype: dtype ?? 'q8', reason: `${requested} is a browser device; Node runs onnxruntime-node on the CPU` };
@@ -90,12 +91,12 @@ export function planDevice(
   if (requested === 'cpu') return { device: 'wasm', dtype: dtype ?? 'q8', reason: 'the browser CPU device is WASM' };
   if (requested === 'wasm') return { device: 'wasm', dtype: dtype ?? 'q8' };
   if (!env.gpu.adapter) {
-    return { device: 'wasm', dtype: dtype === 'fp16' ? 'q8' : dtype ?? 'q8', reason: `WebGPU unavailable (${env.gpu.description})` };
+    return { device: 'wasm', dtype: dtype === 'fp16' ? 'q8' : (dtype ?? 'q8'), reason: `WebGPU unavailable (${env.gpu.description})` };
   }
   if (requested === 'auto' && env.gpu.software) {
     return {
       device: 'wasm',
-      dtype: dtype === 'fp16' ? 'q8' : dtype ?? 'q8',
+      dtype: dtype === 'fp16' ? 'q8' : (dtype ?? 'q8'),
       reason: `the WebGPU adapter (${env.gpu.description}) is software: ${env.gpu.software}; WASM is faster (ask for device 'webgpu' to use it anyway)`,
     };
   }

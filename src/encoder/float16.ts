@@ -21,12 +21,12 @@ export function float32ToFloat16Bits(value: number): number {
     const half = 1 << (shift - 1);
     const rem = mant & ((1 << shift) - 1);
     let h = mant >>> shift;
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h; // a carry into bit 10 correctly becomes the smallest normal
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // carry may roll into the exponent (and to Inf): correct
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // carry may roll into the exponent (and to Inf): correct
   return sign | h;
 }
 
@@ -44,4 +44,3 @@ export function toFloat16Array(src: Float32Array): Uint16Array {
   for (let i = 0; i < src.length; i++) out[i] = float32ToFloat16Bits(src[i]);
   return out;
 }
-

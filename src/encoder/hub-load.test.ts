@@ -82,11 +82,14 @@ describe('resumableFetch', () => {
 
   it('gives up with the byte count when the connection keeps dropping without progress', async () => {
     Object.assign(hub.behaviour, { cutAfterBytes: 50_000, cuts: 1, match: Q8 });
-    const f = resumableFetch(async (input, init) => {
-      // after the first cut the network is gone
-      if (new Headers(init?.headers).has('Range')) throw new TypeError('fetch failed');
-      return fetch(input, init);
-    }, { retries: 2, backoffMs: 1 });
+    const f = resumableFetch(
+      async (input, init) => {
+        // after the first cut the network is gone
+        if (new Headers(init?.headers).has('Range')) throw new TypeError('fetch failed');
+        return fetch(input, init);
+      },
+      { retries: 2, backoffMs: 1 },
+    );
     const res = await f(url());
     await expect(res.arrayBuffer()).rejects.toThrow(/failed after 50000 of \d+ bytes and 2 resumes/);
   });

@@ -40,12 +40,7 @@ export async function loadHeads(loc: ModelLocation, hidden: number, track?: Trac
   return { heads, hash: await headHash(sparseBytes, colbertBytes) };
 }
 
-function tensor(
-  all: Record<string, { shape: number[]; data: Float32Array }>,
-  name: string,
-  shape: number[],
-  file: string,
-): Float32Array {
+function tensor(all: Record<string, { shape: number[]; data: Float32Array }>, name: string, shape: number[], file: string): Float32Array {
   const t = all[name];
   if (!t) throw new Error(`${file}: tensor "${name}" is missing (found: ${Object.keys(all).join(', ') || 'none'})`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {

@@ -16,7 +16,13 @@ const prose = (n: number) => Array.from({ length: n }, (_, i) => words[(i * 7) %
 describe('tokenizeBounded', () => {
   it('hands the tokenizer bounded windows and stops once past the limit', () => {
     const seen: number[] = [];
-    const spy = (t: string) => (seen.push(t.length), t.split(/\s+/).filter(Boolean).map((w) => w.length));
+    const spy = (t: string) => (
+      seen.push(t.length),
+      t
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => w.length)
+    );
     const text = 'x'.repeat(5 * 2 ** 20); // 5 MB without whitespace
     const ids = prepareText(text, 512, spy).ids;
     expect(ids.length).toBe(512);
@@ -27,7 +33,7 @@ describe('tokenizeBounded', () => {
     expect(Math.max(...seen)).toBeLessThanOrEqual(TOKENIZE_WINDOW);
   });
 
-  it('windows cut at whitespace give the ids of the whole text (the tiny model\'s tokenizer)', async () => {
+  it("windows cut at whitespace give the ids of the whole text (the tiny model's tokenizer)", async () => {
     const tok = await AutoTokenizer.from_pretrained(MODEL);
     const whole = (t: string) => Array.from(tok.encode(t, { add_special_tokens: false }) as number[]);
     const text = prose(3000);

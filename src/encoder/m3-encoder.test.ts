@@ -44,12 +44,7 @@ function expectMatches(e: M3Embedding, ids: number[], tol = 1e-5) {
   r.colbert.forEach((v, row) => v.forEach((x, j) => expect(Math.abs(e.colbert![row * H + j] - x)).toBeLessThanOrEqual(tol)));
 }
 
-const TEXTS = [
-  'What is BGE M3?',
-  'the boundary layer flow over a flat plate at supersonic mach numbers, the boundary layer again',
-  '机器学习 と 検索',
-  '',
-];
+const TEXTS = ['What is BGE M3?', 'the boundary layer flow over a flat plate at supersonic mach numbers, the boundary layer again', '机器学习 と 検索', ''];
 
 describe('M3Encoder on the tiny model (fp32, onnxruntime-node)', () => {
   let enc: M3Encoder;
@@ -119,7 +114,12 @@ describe('M3Encoder on the tiny model (fp32, onnxruntime-node)', () => {
 
   it('maps token ids back to readable tokens', () => {
     const ids = enc.tokenize('boundary layer').ids;
-    expect(ids.slice(1, -1).map((id) => enc.tokenText(id)).join(' ')).toBe('boundary layer');
+    expect(
+      ids
+        .slice(1, -1)
+        .map((id) => enc.tokenText(id))
+        .join(' '),
+    ).toBe('boundary layer');
   });
 });
 

@@ -198,7 +198,10 @@ export class M3Encoder {
       const headLoc = options.heads ? await locateModel(options.heads) : loc;
       ({ heads, hash } = await loadHeads(headLoc, shape.hidden, progress, store));
     } catch (e) {
-      void early?.then((s) => s.model.dispose?.(), () => undefined);
+      void early?.then(
+        (s) => s.model.dispose?.(),
+        () => undefined,
+      );
       throw e;
     }
     const maxLength = Math.min(shape.maxPositions - 2, Number(tokenizer.model_max_length) || Infinity);
@@ -217,11 +220,29 @@ export class M3Encoder {
     };
     const encoder = new M3Encoder(info, undefined as unknown as Session, tokenizer, heads, options.testHooks);
     if (decide) {
-      await M3Encoder.decideWebGpu(encoder, { requested, dtype: options.dtype, plan, gpu, loc, where, threads: threads.used, verify: options.verify, runtime: options.testHooks?.runtimeVersion, open });
+      await M3Encoder.decideWebGpu(encoder, {
+        requested,
+        dtype: options.dtype,
+        plan,
+        gpu,
+        loc,
+        where,
+        threads: threads.used,
+        verify: options.verify,
+        runtime: options.testHooks?.runtimeVersion,
+        open,
+      });
     } else {
       encoder.session = await early!;
       if (requested === 'auto' && !isNode) {
-        info.choice = { device: plan.device, dtype: plan.dtype, reason: plan.reason ?? 'WebGPU verification skipped (verify: never)', timings: {}, cached: false, addedMs: 0 };
+        info.choice = {
+          device: plan.device,
+          dtype: plan.dtype,
+          reason: plan.reason ?? 'WebGPU verification skipped (verify: never)',
+          timings: {},
+          cached: false,
+          addedMs: 0,
+        };
       }
     }
     info.device = encoder.session.device;
@@ -290,7 +311,12 @@ export class M3Encoder {
     } else if (timed && wasmRun!.ms < gpuRun.ms) {
       choice = { device: 'wasm', dtype: wasmDtype, reason: `WASM is faster: warm probe ${fmt('wasm')} against ${fmt('webgpu')}`, timings };
     } else {
-      choice = { device: 'webgpu', dtype: gpuDtype, reason: timed ? `WebGPU is faster: warm probe ${fmt('webgpu')} against ${fmt('wasm')}` : 'WebGPU asked for by name and verified', timings };
+      choice = {
+        device: 'webgpu',
+        dtype: gpuDtype,
+        reason: timed ? `WebGPU is faster: warm probe ${fmt('webgpu')} against ${fmt('wasm')}` : 'WebGPU asked for by name and verified',
+        timings,
+      };
     }
     // Keep the winner, free the other graph.
     if (choice.device === 'webgpu') {
@@ -336,7 +362,10 @@ export class M3Encoder {
 
     const prepared = texts.map((t) => this.prepare(t, maxLength));
     const out = new Array<M3Embedding>(texts.length);
-    for (const batch of batchByLength(prepared.map((p) => p.ids.length), batchSize)) {
+    for (const batch of batchByLength(
+      prepared.map((p) => p.ids.length),
+      batchSize,
+    )) {
       const seqs = batch.map((i) => prepared[i].ids);
       const hidden = await this.forward(seqs);
       const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
@@ -360,7 +389,10 @@ export class M3Encoder {
     const H = this.info.hidden;
     const prepared = texts.map((t) => this.prepare(t, maxLength));
     const out = new Array<HiddenStates>(texts.length);
-    for (const batch of batchByLength(prepared.map((p) => p.ids.length), batchSize)) {
+    for (const batch of batchByLength(
+      prepared.map((p) => p.ids.length),
+      batchSize,
+    )) {
       const seqs = batch.map((i) => prepared[i].ids);
       const hidden = await this.forward(seqs);
       const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
@@ -462,7 +494,10 @@ async function resolveThreads(requested: number | undefined): Promise<EncoderInf
     node: false,
   });
   if (wasmThreadsStarted !== undefined && wasmThreadsStarted !== plan.threads) {
-    return { used: wasmThreadsStarted, reason: `onnxruntime-web started with ${wasmThreadsStarted} in this page and cannot change (reload the page for ${plan.threads})` };
+    return {
+      used: wasmThreadsStarted,
+      reason: `onnxruntime-web started with ${wasmThreadsStarted} in this page and cannot change (reload the page for ${plan.threads})`,
+    };
   }
   const wasm = (tf.env.backends.onnx as any).wasm;
   if (wasm) wasm.numThreads = plan.threads;
@@ -481,7 +516,13 @@ async function openSession(
   try {
     // onnxruntime-node takes its thread count per session; onnxruntime-web from env (resolveThreads).
     const session_options = isNode ? { intraOpNumThreads: threads } : {};
-    const model = await tf.AutoModel.from_pretrained(id, { device, dtype, progress_callback, session_options, ...(use_external_data_format ? { use_external_data_format } : {}) } as any);
+    const model = await tf.AutoModel.from_pretrained(id, {
+      device,
+      dtype,
+      progress_callback,
+      session_options,
+      ...(use_external_data_format ? { use_external_data_format } : {}),
+    } as any);
     return { model, device, dtype };
   } catch (e: any) {
     throw new Error(`Failed to load ${ONNX_FILE[dtype]} of ${where} on ${device}: ${e?.message ?? e}`);

@@ -7,10 +7,7 @@ import type { Transformers } from './transformers.ts';
 import type { ModelStore } from './model-cache.ts';
 import { isResumable, resumableFetch, type FetchLike } from './resumable-fetch.ts';
 
-export type ModelLocation =
-  | { kind: 'hub'; id: string }
-  | { kind: 'url'; url: string }
-  | { kind: 'folder'; path: string };
+export type ModelLocation = { kind: 'hub'; id: string } | { kind: 'url'; url: string } | { kind: 'folder'; path: string };
 
 /** One progress event for a model load (download or read of one file). */
 export interface LoadProgress {

@@ -58,7 +58,8 @@ export function resumableFetch(base: FetchLike, options: ResumeOptions = {}): Fe
             return;
           } catch (e) {
             if (signal?.aborted) throw e;
-            if (++failures > retries) throw new Error(`Download of ${url} failed after ${received} of ${total} bytes and ${retries} resumes: ${(e as Error)?.message ?? e}`);
+            if (++failures > retries)
+              throw new Error(`Download of ${url} failed after ${received} of ${total} bytes and ${retries} resumes: ${(e as Error)?.message ?? e}`);
             await sleep(backoff * 2 ** (failures - 1));
             options.onResume?.(url, received, failures);
             reader = await resume(base, url, init, validator, received, total).then(
@@ -91,7 +92,9 @@ async function resume(base: FetchLike, url: string, init: RequestInit | undefine
   if (r.status !== 206 || !m || Number(m[1]) !== from || (m[3] !== '*' && Number(m[3]) !== total) || !r.body) {
     await r.body?.cancel().catch(() => undefined);
     throw new Error(
-      r.status === 200 ? `${url} changed on the server during the download; start it again` : `${url}: the server did not resume at byte ${from} (HTTP ${r.status})`,
+      r.status === 200
+        ? `${url} changed on the server during the download; start it again`
+        : `${url}: the server did not resume at byte ${from} (HTTP ${r.status})`,
     );
   }
   return r;

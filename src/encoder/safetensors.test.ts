@@ -27,7 +27,9 @@ describe('safetensors', () => {
     expect(f.tensors.weight.dtype).toBe('F32');
     expect(Array.from(f.tensors.weight.data)).toEqual(Array.from(Float32Array.of(1, -2, 3.5, 0, 1e-8, -1e30)));
     expect(Array.from(f.tensors.bias.data)).toEqual([0.25]);
-    expect(writeSafetensors({ weight: { shape: [1], data: Float32Array.of(1) } })).toEqual(writeSafetensors({ weight: { shape: [1], data: Float32Array.of(1) } }));
+    expect(writeSafetensors({ weight: { shape: [1], data: Float32Array.of(1) } })).toEqual(
+      writeSafetensors({ weight: { shape: [1], data: Float32Array.of(1) } }),
+    );
   });
 
   it('widens F16 and BF16 to float32, and reads unaligned data', () => {
@@ -37,10 +39,7 @@ describe('safetensors', () => {
     dv.setUint16(3, 0xc100, true); // f16 -2.5
     dv.setUint16(5, 0x3f80, true); // bf16 1.0
     dv.setUint16(7, 0x4049, true); // bf16 3.140625
-    const bytes = build(
-      { h: { dtype: 'F16', shape: [2], data_offsets: [1, 5] }, b: { dtype: 'BF16', shape: [2], data_offsets: [5, 9] } },
-      data,
-    );
+    const bytes = build({ h: { dtype: 'F16', shape: [2], data_offsets: [1, 5] }, b: { dtype: 'BF16', shape: [2], data_offsets: [5, 9] } }, data);
     const f = readSafetensors(bytes);
     expect(Array.from(f.tensors.h.data)).toEqual([1, -2.5]);
     expect(Array.from(f.tensors.b.data)).toEqual([1, 3.140625]);
@@ -57,8 +56,12 @@ describe('safetensors', () => {
     expect(() => readSafetensors(badJson, 'heads.safetensors')).toThrow(/heads\.safetensors: header is not valid/);
     expect(() => readSafetensors(good.subarray(0, good.length - 1), 'a.st')).toThrow(/a\.st tensor "w": data_offsets \[0, 8\] outside/);
     const d8 = new Uint8Array(8);
-    expect(() => readSafetensors(build({ w: { dtype: 'I8', shape: [8], data_offsets: [0, 8] } }, d8), 'a.st')).toThrow(/a\.st tensor "w": unsupported dtype "I8"/);
-    expect(() => readSafetensors(build({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d8), 'a.st')).toThrow(/tensor "w": data_offsets span 8 bytes but shape \[3\]/);
+    expect(() => readSafetensors(build({ w: { dtype: 'I8', shape: [8], data_offsets: [0, 8] } }, d8), 'a.st')).toThrow(
+      /a\.st tensor "w": unsupported dtype "I8"/,
+    );
+    expect(() => readSafetensors(build({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d8), 'a.st')).toThrow(
+      /tensor "w": data_offsets span 8 bytes but shape \[3\]/,
+    );
     expect(() => readSafetensors(build({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 8] } }, d8), 'a.st')).toThrow(/tensor "w": bad shape/);
     expect(() =>
       readSafetensors(build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8), 'a.st'),

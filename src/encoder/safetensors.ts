@@ -30,7 +30,6 @@ export class SafetensorsError extends M3Error {
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const MAX_HEADER = 100 * 1024 * 1024; // the reference implementation's limit
 
-
 /**
  * Parse a safetensors buffer. `fileName` only labels errors. Throws on any structural problem (truncated
  * file, bad JSON, unknown dtype, offsets out of range or inconsistent with shape, overlapping tensors).
@@ -92,8 +91,7 @@ export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): 
     out.tensors[name] = { dtype, shape: [...shape], data };
   }
   spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  for (let i = 1; i < spans.length; i++)
-    if (spans[i][0] < spans[i - 1][1]) fail(`data overlaps tensor "${spans[i - 1][2]}"`, spans[i][2]);
+  for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) fail(`data overlaps tensor "${spans[i - 1][2]}"`, spans[i][2]);
   return out;
 }
 

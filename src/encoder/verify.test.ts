@@ -21,12 +21,26 @@ function embedding(dense: number[], sparse: [number, number][]): M3Embedding {
 }
 
 // Reference top tokens, strongest first: 10 > 11 > 12 > 13 > 14.
-const REF_SPARSE: [number, number][] = [[10, 0.9], [11, 0.8], [12, 0.7], [13, 0.6], [14, 0.5], [15, 0.1]];
+const REF_SPARSE: [number, number][] = [
+  [10, 0.9],
+  [11, 0.8],
+  [12, 0.7],
+  [13, 0.6],
+  [14, 0.5],
+  [15, 0.1],
+];
 const reference: ProbeAnswer[] = [{ dense: E0, topTokens: [10, 11, 12, 13, 14] }];
 
 describe('compareProbe', () => {
   it('passes a candidate inside every limit (cosine just above 0.99, ranks 5 and 6 swapped)', () => {
-    const swapped: [number, number][] = [[10, 0.9], [11, 0.8], [12, 0.7], [13, 0.6], [14, 0.05], [15, 0.1]];
+    const swapped: [number, number][] = [
+      [10, 0.9],
+      [11, 0.8],
+      [12, 0.7],
+      [13, 0.6],
+      [14, 0.05],
+      [15, 0.1],
+    ];
     const v = compareProbe([embedding(atCosine(0.9901), swapped)], reference, 'wasm');
     expect(v.ok).toBe(true);
     expect(v.minCosine).toBeCloseTo(0.9901, 4);
@@ -50,12 +64,25 @@ describe('compareProbe', () => {
 
   it('fails when the strongest token is missing or two of the top 5 differ', () => {
     // Same dense vector, the reference's strongest token demoted out of the top 5.
-    const lostTop: [number, number][] = [[10, 0.01], [11, 0.8], [12, 0.7], [13, 0.6], [14, 0.5], [15, 0.4]];
+    const lostTop: [number, number][] = [
+      [10, 0.01],
+      [11, 0.8],
+      [12, 0.7],
+      [13, 0.6],
+      [14, 0.5],
+      [15, 0.4],
+    ];
     const a = compareProbe([embedding(E0, lostTop)], reference, 'wasm');
     expect(a.ok).toBe(false);
     expect(a.reason).toMatch(/probe 0: top tokens \[11,12,13,14,15\] differ from \[10,11,12,13,14\]/);
     // Strongest token kept, but two others replaced: only 3 of 5 shared.
-    const twoNew: [number, number][] = [[10, 0.9], [11, 0.8], [12, 0.7], [20, 0.65], [21, 0.64]];
+    const twoNew: [number, number][] = [
+      [10, 0.9],
+      [11, 0.8],
+      [12, 0.7],
+      [20, 0.65],
+      [21, 0.64],
+    ];
     const b = compareProbe([embedding(E0, twoNew)], reference, 'wasm');
     expect(b.ok).toBe(false);
     expect(b.reason).toMatch(/top tokens/);

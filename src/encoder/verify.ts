@@ -5,11 +5,7 @@
  */
 import type { M3Embedding } from './types.ts';
 
-export const PROBE_TEXTS = [
-  'What is BGE M3?',
-  'Dense, sparse and multi-vector retrieval run in the browser, offline.',
-  '机器学习 と 検索 エンジン',
-];
+export const PROBE_TEXTS = ['What is BGE M3?', 'Dense, sparse and multi-vector retrieval run in the browser, offline.', '机器学习 と 検索 エンジン'];
 
 export interface ProbeAnswer {
   dense: number[];
@@ -53,7 +49,7 @@ export function compareProbe(candidate: M3Embedding[], reference: ProbeAnswer[],
     const c = candidate[t];
     const r = reference[t];
     const d = c.dense ?? new Float32Array();
-    if (d.some((x) => !Number.isFinite(x)) || (c.sparse?.weights.some((x) => !Number.isFinite(x)))) {
+    if (d.some((x) => !Number.isFinite(x)) || c.sparse?.weights.some((x) => !Number.isFinite(x))) {
       return { ok: false, reason: `probe ${t}: output has NaN or Infinity`, minCosine: NaN, against };
     }
     const cos = cosine(d, r.dense);

@@ -16,7 +16,11 @@ describe('cranfield parsers', () => {
       { id: '2', fileId: '004', text: 'heat conduction .' },
     ]);
     const qrels = parseCranfieldQrels('1 184 2 \n1 29 1\n\n1 486 -1\n2 5 4\n');
-    expect([...qrels.get('1')!]).toEqual([['184', 3], ['29', 4], ['486', 0]]);
+    expect([...qrels.get('1')!]).toEqual([
+      ['184', 3],
+      ['29', 4],
+      ['486', 0],
+    ]);
     expect([...qrels.get('2')!]).toEqual([['5', 1]]);
   });
 });

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateRun, mean, ndcgAtK, parseTrecRun, recallAtK, writeTrecRun, type Qrels, type Run } from './metrics.ts';
 
-const judged = new Map([['a', 3], ['b', 2], ['c', 0], ['d', 1]]);
+const judged = new Map([
+  ['a', 3],
+  ['b', 2],
+  ['c', 0],
+  ['d', 1],
+]);
 
 describe('metrics', () => {
   it('computes graded nDCG@k by hand', () => {
@@ -26,11 +31,25 @@ describe('metrics', () => {
 
   it('averages over queries with relevant documents; missing queries score 0', () => {
     const qrels: Qrels = new Map([
-      ['1', new Map([['a', 2], ['b', 1]])],
+      [
+        '1',
+        new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      ],
       ['2', new Map([['c', 1]])],
       ['3', new Map([['z', 0]])], // no relevant document: skipped
     ]);
-    const run: Run = new Map([['1', [{ docId: 'a', score: 2 }, { docId: 'b', score: 1 }]]]);
+    const run: Run = new Map([
+      [
+        '1',
+        [
+          { docId: 'a', score: 2 },
+          { docId: 'b', score: 1 },
+        ],
+      ],
+    ]);
     const ev = evaluateRun(run, qrels, 10, 100);
     expect(ev.queries).toBe(2);
     expect(ev.ndcg).toBeCloseTo(0.5, 12);
@@ -41,14 +60,24 @@ describe('metrics', () => {
 
   it('writes and reads TREC runs', () => {
     const run: Run = new Map([
-      ['1', [{ docId: 'd9', score: 3.5 }, { docId: 'd2', score: 1.25 }]],
+      [
+        '1',
+        [
+          { docId: 'd9', score: 3.5 },
+          { docId: 'd2', score: 1.25 },
+        ],
+      ],
       ['2', [{ docId: 'd1', score: 0.5 }]],
     ]);
     const text = writeTrecRun(run, 'bm25');
     expect(text).toBe('1 Q0 d9 1 3.5 bm25\n1 Q0 d2 2 1.25 bm25\n2 Q0 d1 1 0.5 bm25\n');
     expect(parseTrecRun(text)).toEqual({ run, tag: 'bm25' });
     // Lines out of order are put back in rank order.
-    expect(parseTrecRun('1 Q0 b 2 1 t\n1 Q0 a 1 2 t\n').run.get('1')!.map((d) => d.docId)).toEqual(['a', 'b']);
+    expect(
+      parseTrecRun('1 Q0 b 2 1 t\n1 Q0 a 1 2 t\n')
+        .run.get('1')!
+        .map((d) => d.docId),
+    ).toEqual(['a', 'b']);
     expect(() => parseTrecRun('1 Q0 a 1\n')).toThrow();
     expect(() => writeTrecRun(run, 'two words')).toThrow();
   });

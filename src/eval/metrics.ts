@@ -123,7 +123,10 @@ export function parseTrecRun(text: string): { run: Run; tag: string | undefined 
   const run: Run = new Map();
   for (const [qid, q] of rows) {
     q.sort((a, b) => a.rank - b.rank || a.line - b.line);
-    run.set(qid, q.map(({ docId, score }) => ({ docId, score })));
+    run.set(
+      qid,
+      q.map(({ docId, score }) => ({ docId, score })),
+    );
   }
   return { run, tag };
 }

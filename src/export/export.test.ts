@@ -91,7 +91,11 @@ describe('export → import round trip', () => {
         const a = await idx.search(query, { ...s, k: 10, includeText: false });
         const b = await copy.search(query, { ...s, k: 10, includeText: false });
         const what = `${engine} ${JSON.stringify(s)} "${q.text}"`;
-        if (s.mode === 'dense' || s.mode === 'bm25' || s.mode === 'colbert') expect(b.map((h) => h.id), what).toEqual(a.map((h) => h.id));
+        if (s.mode === 'dense' || s.mode === 'bm25' || s.mode === 'colbert')
+          expect(
+            b.map((h) => h.id),
+            what,
+          ).toEqual(a.map((h) => h.id));
         else swaps += expectSameRanking(a, b, 4e-3, what);
         const byId = new Map(b.map((h) => [h.id, h.score]));
         for (const h of a) if (byId.has(h.id)) maxDiff = Math.max(maxDiff, Math.abs(h.score - byId.get(h.id)!));
@@ -163,7 +167,24 @@ function checkQdrant(dir: string, dims: number, colbert: boolean) {
  * both, SPARSE_INVERTED_INDEX for the sparse field; an entity has every schema field (no dynamic field);
  * sparse values as { "index": value } with indices in [0, 2^32 − 1) and values > 0 (float32).
  */
-const MILVUS_TYPES = ['BOOL', 'INT8', 'INT16', 'INT32', 'INT64', 'FLOAT', 'DOUBLE', 'VARCHAR', 'ARRAY', 'JSON', 'BINARY_VECTOR', 'FLOAT_VECTOR', 'FLOAT16_VECTOR', 'BFLOAT16_VECTOR', 'SPARSE_FLOAT_VECTOR', 'INT8_VECTOR'];
+const MILVUS_TYPES = [
+  'BOOL',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FLOAT',
+  'DOUBLE',
+  'VARCHAR',
+  'ARRAY',
+  'JSON',
+  'BINARY_VECTOR',
+  'FLOAT_VECTOR',
+  'FLOAT16_VECTOR',
+  'BFLOAT16_VECTOR',
+  'SPARSE_FLOAT_VECTOR',
+  'INT8_VECTOR',
+];
 function checkMilvus(dir: string, dims: number) {
   const s = JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8'));
   expect(s.enable_dynamic_field).toBe(false);
@@ -178,7 +199,12 @@ function checkMilvus(dir: string, dims: number) {
   const sparseField = fields.find((f) => f.data_type === 'SPARSE_FLOAT_VECTOR');
   expect(sparseField.name).toBe('sparse');
   expect(sparseField.dim).toBeUndefined();
-  expect(s.index_params).toEqual(expect.arrayContaining([expect.objectContaining({ field_name: 'dense', metric_type: 'IP' }), { field_name: 'sparse', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP' }]));
+  expect(s.index_params).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ field_name: 'dense', metric_type: 'IP' }),
+      { field_name: 'sparse', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP' },
+    ]),
+  );
   const rows = readJsonl(join(dir, 'rows.jsonl'));
   const names = fields.map((f) => f.name).sort();
   const enc = new TextEncoder();
@@ -334,7 +360,7 @@ describe("the guide's engine settings reproduce m3-search's ranking (engine form
     }
   });
 
-  it("Vespa rank profile m3 over every document = m3-search fusion weighted (bm25 weight 0), with the same scores", async () => {
+  it('Vespa rank profile m3 over every document = m3-search fusion weighted (bm25 weight 0), with the same scores', async () => {
     const { store, idx } = await source(true);
     const out = join(tmp, 'sim-vespa');
     await exportIndex(store, 'vespa', out);
@@ -355,8 +381,14 @@ describe("the guide's engine settings reproduce m3-search's ranking (engine form
       const qc = ids(q.embedding.colbert!.length / DIMS).map((i) => q.embedding.colbert!.subarray(i * DIMS, (i + 1) * DIMS));
       const maxSim = (p: Pt) => qc.reduce((s, v) => s + Math.max(...p.colbert!.map((d) => dot(v, d))), 0) / qc.length;
       const score = (p: Pt) => (wd * dot(q.embedding.dense!, p.dense) + wl * sparseDot(q.embedding, p.sparse) + wc * maxSim(p)) / wsum;
-      const vespa = points.map((p) => ({ id: p.id, score: score(p) })).sort((a, b) => b.score - a.score).slice(0, 10);
-      const m3 = await idx.search({ embedding: q.embedding }, { mode: 'hybrid', fusion: 'weighted', weights: { bm25: 0 }, candidates: N, k: 10, includeText: false });
+      const vespa = points
+        .map((p) => ({ id: p.id, score: score(p) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10);
+      const m3 = await idx.search(
+        { embedding: q.embedding },
+        { mode: 'hybrid', fusion: 'weighted', weights: { bm25: 0 }, candidates: N, k: 10, includeText: false },
+      );
       expect(m3.map((h) => h.id)).toEqual(vespa.map((h) => h.id));
       m3.forEach((h, i) => expect(Math.abs(h.score - vespa[i].score)).toBeLessThan(1e-3));
     }
@@ -366,11 +398,11 @@ describe("the guide's engine settings reproduce m3-search's ranking (engine form
     for (const x of [0.1, 1 / 3, -0.0123456789, 1e-8, 123456.789]) {
       const v = Math.fround(x);
       expect(Math.fround(f32(v))).toBe(v);
-      expect(String(f32(v)).replace(/[-.]|e.*$/g, '').replace(/^0+/, '').length).toBeLessThanOrEqual(9);
+      expect(
+        String(f32(v))
+          .replace(/[-.]|e.*$/g, '')
+          .replace(/^0+/, '').length,
+      ).toBeLessThanOrEqual(9);
     }
   });
 });
-
-
-
-

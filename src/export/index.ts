@@ -67,7 +67,10 @@ export async function readExport(dir: string): Promise<{ manifest: ExportManifes
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const p = parse(JSON.parse(line)) as ReturnType<typeof fromQdrantPoint>;
-    if (p.passage > 0 || seen.has(p.docId)) throw new Error(`document "${p.docId}" was chunked into passages; importing passages back is not supported (precomputed embeddings are one row per document)`);
+    if (p.passage > 0 || seen.has(p.docId))
+      throw new Error(
+        `document "${p.docId}" was chunked into passages; importing passages back is not supported (precomputed embeddings are one row per document)`,
+      );
     seen.add(p.docId);
     docs.push({
       id: p.docId,

@@ -41,7 +41,8 @@ export function milvusSchema(dims: number, collection = 'm3'): Record<string, un
 const utf8 = new TextEncoder();
 
 export function milvusRow(row: ExportRow, dims: number): { row: Record<string, unknown>; truncated: boolean } {
-  if (utf8.encode(row.pointId).byteLength > MILVUS_ID_BYTES) throw new Error(`document id "${row.pointId.slice(0, 40)}…" is over ${MILVUS_ID_BYTES} bytes, the primary key's max_length`);
+  if (utf8.encode(row.pointId).byteLength > MILVUS_ID_BYTES)
+    throw new Error(`document id "${row.pointId.slice(0, 40)}…" is over ${MILVUS_ID_BYTES} bytes, the primary key's max_length`);
   let text = row.text;
   let truncated = false;
   if (utf8.encode(text).byteLength > MILVUS_TEXT_BYTES) {
@@ -84,7 +85,9 @@ export function fromMilvusRow(r: any) {
   const meta = { ...(r.metadata ?? {}) };
   delete meta._span;
   delete meta._text_truncated;
-  const ids = Object.keys(r.sparse ?? {}).map(Number).sort((a, b) => a - b);
+  const ids = Object.keys(r.sparse ?? {})
+    .map(Number)
+    .sort((a, b) => a - b);
   return {
     docId: r.doc_id as string,
     text: r.text as string,

@@ -44,7 +44,15 @@ export async function exportQdrant(src: ExportSource, out: string): Promise<{ po
 }
 
 /** Back from a points line to M3 outputs (the round trip). */
-export function fromQdrantPoint(p: any): { docId: string; text: string; metadata: Record<string, unknown> | null; passage: number; dense?: number[]; sparse?: { ids: number[]; weights: number[] }; colbert?: number[][] } {
+export function fromQdrantPoint(p: any): {
+  docId: string;
+  text: string;
+  metadata: Record<string, unknown> | null;
+  passage: number;
+  dense?: number[];
+  sparse?: { ids: number[]; weights: number[] };
+  colbert?: number[][];
+} {
   const v = p.vector ?? {};
   return {
     docId: p.payload.doc_id,
@@ -56,4 +64,3 @@ export function fromQdrantPoint(p: any): { docId: string; text: string; metadata
     ...(v.colbert ? { colbert: v.colbert } : {}),
   };
 }
-

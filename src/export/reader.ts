@@ -34,7 +34,8 @@ export interface ExportSource {
 export async function openExportSource(store: Store): Promise<ExportSource> {
   const meta = await store.open();
   if (!meta) throw new Error('nothing to export: no index here (no meta record)');
-  if (meta.schemaVersion !== SCHEMA_VERSION) throw new Error(`index schema version ${meta.schemaVersion}; this version of m3-search exports version ${SCHEMA_VERSION}`);
+  if (meta.schemaVersion !== SCHEMA_VERSION)
+    throw new Error(`index schema version ${meta.schemaVersion}; this version of m3-search exports version ${SCHEMA_VERSION}`);
   return { meta, rows: () => readRows(store, meta) };
 }
 

@@ -145,7 +145,9 @@ export function fromVespaPut(op: any) {
   const meta = f.metadata ? JSON.parse(f.metadata) : {};
   delete meta._span;
   const lex: Record<string, number> = f.lexical_rep ?? {};
-  const ids = Object.keys(lex).map(Number).sort((a, b) => a - b);
+  const ids = Object.keys(lex)
+    .map(Number)
+    .sort((a, b) => a - b);
   return {
     docId: f.doc_id as string,
     text: f.text as string,
@@ -153,6 +155,12 @@ export function fromVespaPut(op: any) {
     passage: f.passage as number,
     ...(f.dense_rep ? { dense: f.dense_rep as number[] } : {}),
     sparse: { ids, weights: ids.map((i) => lex[String(i)]) },
-    ...(f.colbert_rep ? { colbert: Object.keys(f.colbert_rep).sort((a, b) => Number(a) - Number(b)).map((k) => f.colbert_rep[k] as number[]) } : {}),
+    ...(f.colbert_rep
+      ? {
+          colbert: Object.keys(f.colbert_rep)
+            .sort((a, b) => Number(a) - Number(b))
+            .map((k) => f.colbert_rep[k] as number[]),
+        }
+      : {}),
   };
 }

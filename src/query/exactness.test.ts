@@ -34,7 +34,8 @@ function refPositions(text: string, opts = ANALYZER): Pos[] {
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length][b.length];
 }
 
@@ -53,10 +54,13 @@ function matchers(c: NormalClause): ((docTerm: string) => boolean)[] {
 function rawMatchers(c: NormalClause): ((docTerm: string) => boolean)[] {
   if (c.kind === 'prefix') {
     const pos = refPositions(c.text, { stem: false, stopWords: false });
-    return pos.map((alts, i) => (i < pos.length - 1 ? (t: string) => alts.flatMap((a) => analyzeTerms(a, ANALYZER)).includes(t) : (t: string) => alts.some((a) => t.startsWith(a))));
+    return pos.map((alts, i) =>
+      i < pos.length - 1 ? (t: string) => alts.flatMap((a) => analyzeTerms(a, ANALYZER)).includes(t) : (t: string) => alts.some((a) => t.startsWith(a)),
+    );
   }
   const pos = refPositions(c.text);
-  if (c.kind === 'fuzzy') return pos.map((alts) => (t: string) => alts.some((a) => Math.abs(a.length - t.length) <= c.distance! && editDistance(a, t) <= c.distance!));
+  if (c.kind === 'fuzzy')
+    return pos.map((alts) => (t: string) => alts.some((a) => Math.abs(a.length - t.length) <= c.distance! && editDistance(a, t) <= c.distance!));
   return pos.map((alts) => (t: string) => alts.includes(t));
 }
 
@@ -109,7 +113,9 @@ async function build(texts: string[]): Promise<Omit<Corpus, 'words' | 'runs'>> {
 
 function clauseArb(c: Corpus): fc.Arbitrary<NormalClause> {
   const word = fc.constantFrom(...c.words);
-  const cased = fc.tuple(word, fc.constantFrom('same', 'upper', 'title')).map(([w, how]) => (how === 'upper' ? w.toUpperCase() : how === 'title' ? w[0].toUpperCase() + w.slice(1) : w));
+  const cased = fc
+    .tuple(word, fc.constantFrom('same', 'upper', 'title'))
+    .map(([w, how]) => (how === 'upper' ? w.toUpperCase() : how === 'title' ? w[0].toUpperCase() + w.slice(1) : w));
   const typo = fc.tuple(word, fc.nat(), fc.constantFrom('sub', 'del', 'ins', 'swap')).map(([w, n, op]) => {
     const i = n % w.length;
     if (op === 'del' && w.length > 2) return w.slice(0, i) + w.slice(i + 1);
@@ -121,7 +127,12 @@ function clauseArb(c: Corpus): fc.Arbitrary<NormalClause> {
     { weight: 4, arbitrary: cased.map((text) => ({ kind: 'term' as const, text })) },
     { weight: 3, arbitrary: fc.constantFrom(...c.runs).map((text) => ({ kind: 'phrase' as const, text })) },
     { weight: 2, arbitrary: fc.tuple(word, fc.integer({ min: 1, max: 4 })).map(([w, n]) => ({ kind: 'prefix' as const, text: [...w].slice(0, n).join('') })) },
-    { weight: 2, arbitrary: fc.tuple(fc.oneof(typo, word), fc.constantFrom(1 as const, 2 as const)).map(([text, distance]) => ({ kind: 'fuzzy' as const, text, distance })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.oneof(typo, word), fc.constantFrom(1 as const, 2 as const))
+        .map(([text, distance]) => ({ kind: 'fuzzy' as const, text, distance })),
+    },
   );
 }
 
@@ -137,7 +148,10 @@ async function check(c: Corpus, q: NormalQuery, viaString: boolean): Promise<voi
   const query = viaString ? formatQuery(q) : { must: q.must.map(asInput), should: q.should.map(asInput), mustNot: q.mustNot.map(asInput) };
   const hits = await c.index.search(query, { mode: 'bm25', k: c.texts.length, includeText: false });
   const got = new Set(hits.map((h) => Number(h.id)));
-  expect([...got].sort((a, b) => a - b), `query ${formatQuery(q)}`).toEqual([...want].sort((a, b) => a - b));
+  expect(
+    [...got].sort((a, b) => a - b),
+    `query ${formatQuery(q)}`,
+  ).toEqual([...want].sort((a, b) => a - b));
   for (const h of hits) expect(h.score).toBeGreaterThan(0);
   if (q.mustNot.length + q.must.length) {
     // The model modes apply the same constraint: dense with k ≥ matches returns the same set.
@@ -149,7 +163,13 @@ async function check(c: Corpus, q: NormalQuery, viaString: boolean): Promise<voi
 }
 
 function asInput(c: NormalClause) {
-  return c.kind === 'term' ? c.text : c.kind === 'phrase' ? { phrase: c.text } : c.kind === 'prefix' ? { prefix: c.text } : { fuzzy: c.text, distance: c.distance };
+  return c.kind === 'term'
+    ? c.text
+    : c.kind === 'phrase'
+      ? { phrase: c.text }
+      : c.kind === 'prefix'
+        ? { prefix: c.text }
+        : { fuzzy: c.text, distance: c.distance };
 }
 
 function material(texts: string[], split: (t: string) => string[]): { words: string[]; runs: string[] } {
@@ -184,7 +204,7 @@ const CJK = {
 
 function multilingualTexts(n: number): string[] {
   const r = mulberry32(11);
-  const pick = <T,>(a: T[]) => a[Math.floor(r() * a.length)];
+  const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)];
   const langs = Object.values(POOL);
   const cjk = Object.values(CJK);
   return Array.from({ length: n }, () => {
@@ -221,15 +241,24 @@ describe('query syntax exactness (bm25 mode, k ≥ matches = brute force)', () =
   }, 60_000);
 
   it('Cranfield: generated queries (string form)', async () => {
-    await fc.assert(fc.asyncProperty(queryArb(cran), (q) => check(cran, q, true)), { numRuns: 60, seed: 15 });
+    await fc.assert(
+      fc.asyncProperty(queryArb(cran), (q) => check(cran, q, true)),
+      { numRuns: 60, seed: 15 },
+    );
   }, 60_000);
 
   it('Cranfield: generated queries (structured form)', async () => {
-    await fc.assert(fc.asyncProperty(queryArb(cran), (q) => check(cran, q, false)), { numRuns: 30, seed: 16 });
+    await fc.assert(
+      fc.asyncProperty(queryArb(cran), (q) => check(cran, q, false)),
+      { numRuns: 30, seed: 16 },
+    );
   }, 60_000);
 
   it('multilingual with CJK: generated queries', async () => {
-    await fc.assert(fc.asyncProperty(queryArb(multi), (q) => check(multi, q, true)), { numRuns: 100, seed: 17 });
+    await fc.assert(
+      fc.asyncProperty(queryArb(multi), (q) => check(multi, q, true)),
+      { numRuns: 100, seed: 17 },
+    );
   }, 60_000);
 
   it('known cases: case and accent folding, CJK words inside longer runs, phrases, exclusions', async () => {

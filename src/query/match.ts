@@ -154,7 +154,8 @@ export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, u
   const shouldPhrases = must.length ? [] : should.filter((c) => c.positions.length > 1);
   const pending: number[] = [];
   for (const k of keys) {
-    if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k))) pending.push(k);
+    if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k)))
+      pending.push(k);
   }
   const verify = (k: number, text: string | undefined): boolean => {
     const pos = text === undefined ? [] : positionsOf(text, analyzer);
@@ -200,6 +201,12 @@ export function explainClauses(cq: CompiledQuery, text: string, analyzer: Analyz
       spans.push({ start: pos[at].start, end: pos[at + m - 1].end });
       for (let j = 0; j < m; j++) for (const t of pos[at + j].terms) if (c.positions[j].some((a) => a.term === t)) terms.add(t);
     }
-    return { occur: c.occur, clause: (c.occur === 'must' ? '+' : c.occur === 'mustNot' ? '-' : '') + c.label, matched: spans.length > 0, terms: [...terms], spans };
+    return {
+      occur: c.occur,
+      clause: (c.occur === 'must' ? '+' : c.occur === 'mustNot' ? '-' : '') + c.label,
+      matched: spans.length > 0,
+      terms: [...terms],
+      spans,
+    };
   });
 }

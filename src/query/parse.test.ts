@@ -10,12 +10,19 @@ describe('parseQuery', () => {
     expect(parseQuery('wing +lift -"boundary layer" aero* flw~1 drag~ +"mach number" -super*')).toEqual({
       must: [t('lift'), { kind: 'phrase', text: 'mach number' }],
       should: [t('wing'), { kind: 'prefix', text: 'aero' }, { kind: 'fuzzy', text: 'flw', distance: 1 }, { kind: 'fuzzy', text: 'drag', distance: 2 }],
-      mustNot: [{ kind: 'phrase', text: 'boundary layer' }, { kind: 'prefix', text: 'super' }],
+      mustNot: [
+        { kind: 'phrase', text: 'boundary layer' },
+        { kind: 'prefix', text: 'super' },
+      ],
     });
   });
 
   it('treats + and - inside a word as part of it, and \\ as an escape', () => {
-    expect(parseQuery('high-speed c++ \\-dash \\"quoted\\" a\\*b')).toEqual({ must: [], should: [t('high-speed'), t('c++'), t('-dash'), t('"quoted"'), t('a*b')], mustNot: [] });
+    expect(parseQuery('high-speed c++ \\-dash \\"quoted\\" a\\*b')).toEqual({
+      must: [],
+      should: [t('high-speed'), t('c++'), t('-dash'), t('"quoted"'), t('a*b')],
+      mustNot: [],
+    });
     expect(parseQuery('"say \\"hi\\" now"').should).toEqual([{ kind: 'phrase', text: 'say "hi" now' }]);
   });
 
@@ -41,7 +48,7 @@ describe('parseQuery', () => {
     ['*', 'has no word', 0],
     ['wing~3', 'must be 1 or 2', 4],
     ['wing~x', 'must be 1 or 2', 4],
-    ["wing*~1", "not both", 4],
+    ['wing*~1', 'not both', 4],
   ])('%j is a QuerySyntaxError (%s) at %i', (q, msg, pos) => expectError(q, msg, pos));
 
   it('round-trips through formatQuery on generated queries', () => {
@@ -50,9 +57,16 @@ describe('parseQuery', () => {
       word.map((text) => ({ kind: 'term' as const, text })),
       word.map((text) => ({ kind: 'phrase' as const, text })),
       word.filter((s) => !/\s/.test(s)).map((text) => ({ kind: 'prefix' as const, text })),
-      fc.tuple(word.filter((s) => !/\s/.test(s)), fc.constantFrom(1 as const, 2 as const)).map(([text, distance]) => ({ kind: 'fuzzy' as const, text, distance })),
+      fc
+        .tuple(
+          word.filter((s) => !/\s/.test(s)),
+          fc.constantFrom(1 as const, 2 as const),
+        )
+        .map(([text, distance]) => ({ kind: 'fuzzy' as const, text, distance })),
     );
-    const query = fc.record({ must: fc.array(clause, { maxLength: 3 }), should: fc.array(clause, { maxLength: 3 }), mustNot: fc.array(clause, { maxLength: 3 }) }).filter((q) => q.must.length + q.should.length + q.mustNot.length > 0);
+    const query = fc
+      .record({ must: fc.array(clause, { maxLength: 3 }), should: fc.array(clause, { maxLength: 3 }), mustNot: fc.array(clause, { maxLength: 3 }) })
+      .filter((q) => q.must.length + q.should.length + q.mustNot.length > 0);
     fc.assert(
       fc.property(query, (q: NormalQuery) => {
         const norm = (x: NormalQuery) => ({ ...x, should: x.should });
@@ -77,7 +91,13 @@ function expectError(q: string, msg: string, position: number): void {
 
 describe('normalizeQuery (the structured form)', () => {
   it('accepts strings and one-key clause objects', () => {
-    expect(normalizeQuery({ must: ['wing', { phrase: 'boundary layer' }], mustNot: [{ prefix: 'super' }], should: [{ fuzzy: 'lft', distance: 1 }, { fuzzy: 'drg' }, { term: 'x' }] })).toEqual({
+    expect(
+      normalizeQuery({
+        must: ['wing', { phrase: 'boundary layer' }],
+        mustNot: [{ prefix: 'super' }],
+        should: [{ fuzzy: 'lft', distance: 1 }, { fuzzy: 'drg' }, { term: 'x' }],
+      }),
+    ).toEqual({
       must: [t('wing'), { kind: 'phrase', text: 'boundary layer' }],
       should: [{ kind: 'fuzzy', text: 'lft', distance: 1 }, { kind: 'fuzzy', text: 'drg', distance: 2 }, t('x')],
       mustNot: [{ kind: 'prefix', text: 'super' }],
@@ -106,17 +126,23 @@ describe('isPlain / positiveText', () => {
 
 const editDistance = (a: string, b: string) => {
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length][b.length];
 };
 
 describe('termsWithinSorted', () => {
   it('finds exactly the dictionary terms within the distance (full DP reference)', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.stringMatching(/^[abcé]{1,7}$/), { maxLength: 60 }), fc.stringMatching(/^[abcé]{0,7}$/), fc.integer({ min: 0, max: 2 }), (dict, q, max) => {
-        const sorted = [...dict].sort();
-        expect(termsWithinSorted(sorted, q, max)).toEqual(sorted.filter((t) => editDistance(q, t) <= max));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[abcé]{1,7}$/), { maxLength: 60 }),
+        fc.stringMatching(/^[abcé]{0,7}$/),
+        fc.integer({ min: 0, max: 2 }),
+        (dict, q, max) => {
+          const sorted = [...dict].sort();
+          expect(termsWithinSorted(sorted, q, max)).toEqual(sorted.filter((t) => editDistance(q, t) <= max));
+        },
+      ),
       { numRuns: 1500 },
     );
   });

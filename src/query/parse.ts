@@ -93,7 +93,8 @@ export function parseQuery(query: string): NormalQuery {
         text += c;
       }
       if (!WORDISH.test(text)) {
-        if (star >= 0 || tilde >= 0 || occur !== 'should') throw new QuerySyntaxError(`"${query.slice(start, i)}" has no word: an operator needs letters or digits to apply to`, start);
+        if (star >= 0 || tilde >= 0 || occur !== 'should')
+          throw new QuerySyntaxError(`"${query.slice(start, i)}" has no word: an operator needs letters or digits to apply to`, start);
         continue; // stray punctuation among plain words ("what is lift ?") is not a clause
       }
       if (star >= 0) clause = { kind: 'prefix', text };

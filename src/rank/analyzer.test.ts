@@ -135,8 +135,10 @@ describe('analyzer', () => {
       const big = unit.repeat(Math.ceil(100_000 / unit.length));
       const small = big.slice(0, big.length / 10);
       const toks = analyzeTerms(big, { stem: true });
-      if (kind === 'words') expect(toks.length).toBe(analyzeTerms(unit, { stem: true }).length * Math.ceil(100_000 / unit.length)); // repeats analyse alike
-      else if (kind === 'blob') expect(toks).toEqual([]); // one 100k-character word is a blob: dropped (maxTermLength)
+      if (kind === 'words')
+        expect(toks.length).toBe(analyzeTerms(unit, { stem: true }).length * Math.ceil(100_000 / unit.length)); // repeats analyse alike
+      else if (kind === 'blob')
+        expect(toks).toEqual([]); // one 100k-character word is a blob: dropped (maxTermLength)
       else expect(toks.length).toBeGreaterThan(10_000); // CJK bigrams
       expect(best(big) / Math.max(best(small), 0.5)).toBeLessThan(40);
     }

@@ -47,9 +47,39 @@ export interface AnalyzerOptions {
 
 /** Lucene's classic English stop set: short, so it removes noise without hurting phrase-like queries. */
 export const ENGLISH_STOP_WORDS: readonly string[] = [
-  'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it',
-  'no', 'not', 'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then', 'there', 'these', 'they',
-  'this', 'to', 'was', 'will', 'with',
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'at',
+  'be',
+  'but',
+  'by',
+  'for',
+  'if',
+  'in',
+  'into',
+  'is',
+  'it',
+  'no',
+  'not',
+  'of',
+  'on',
+  'or',
+  'such',
+  'that',
+  'the',
+  'their',
+  'then',
+  'there',
+  'these',
+  'they',
+  'this',
+  'to',
+  'was',
+  'will',
+  'with',
 ];
 
 const DEFAULT_STOP = new Set(ENGLISH_STOP_WORDS);
@@ -98,7 +128,10 @@ export function normalizeTerm(word: string): string {
     s = s.normalize('NFD').replace(ACCENT_MARKS, '').normalize('NFC');
     // Case-folding fix-ups toLowerCase leaves: ß/ẞ and final sigma fold like their plain forms;
     // typographic apostrophes become ASCII so "don’t" = "don't".
-    s = s.replace(/ß/g, 'ss').replace(/ς/g, 'σ').replace(/[\u2019\u02bc\uff07]/g, "'");
+    s = s
+      .replace(/ß/g, 'ss')
+      .replace(/ς/g, 'σ')
+      .replace(/[\u2019\u02bc\uff07]/g, "'");
     s = s.replace(EDGE_JUNK, '');
   }
   // English possessive (Lucene's EnglishPossessiveFilter): "wing's" indexes as "wing".
@@ -170,8 +203,17 @@ const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 function isBreakBefore(text: string, i: number): boolean {
   const p = text.charCodeAt(i - 1);
   const safePrev =
-    p === 32 || (p >= 9 && p <= 13) || p === 0xa0 || p === 0x3000 || // whitespace
-    p === 0x3001 || p === 0x3002 || p === 0xff0c || p === 0xff01 || p === 0xff1f || p === 0xff1b || p === 0xff1a;
+    p === 32 ||
+    (p >= 9 && p <= 13) ||
+    p === 0xa0 ||
+    p === 0x3000 || // whitespace
+    p === 0x3001 ||
+    p === 0x3002 ||
+    p === 0xff0c ||
+    p === 0xff01 ||
+    p === 0xff1f ||
+    p === 0xff1b ||
+    p === 0xff1a;
   if (!safePrev) return false;
   const c = text.charCodeAt(i);
   if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return true;

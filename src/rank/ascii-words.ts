@@ -89,7 +89,7 @@ export function forEachAsciiWord(text: string, cb: (start: number, end: number, 
 
 /** Texts that pin down the rules; the fast path runs only where the segmenter agrees on all. */
 const PROBES = [
-  'a:b a.b a\'b 1,2 1;2 1.2 1:2 a.1 1.a a1.2 _ __ ___ a_ _a 1_ a_.b a..b a.b.c 3.14. \'a\' a__b _1_ ._. a,b a;b x\ty a\u007fb',
+  "a:b a.b a'b 1,2 1;2 1.2 1:2 a.1 1.a a1.2 _ __ ___ a_ _a 1_ a_.b a..b a.b.c 3.14. 'a' a__b _1_ ._. a,b a;b x\ty a\u007fb",
   "O'Neil's e.g. 1,000.5 rock'n'roll foo_bar:baz x86_64 v1.2.3-rc.1 a:1 1'2 ::a:: __init__ 'quoted' end. A.B 9.Z z,9 _._ a'_ 1__2",
 ];
 

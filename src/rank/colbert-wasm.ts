@@ -14,7 +14,12 @@ import { assemble, Body, I32, V128 } from './wasm-assembler.ts';
  * 8–32 query vectors against a document's 16–512 vectors).
  */
 function dotsKernel(): Body {
-  const P_Q = 0, P_NQ = 1, P_DIMS = 2, P_CODES = 3, P_COUNT = 4, P_OUT = 5;
+  const P_Q = 0,
+    P_NQ = 1,
+    P_DIMS = 2,
+    P_CODES = 3,
+    P_COUNT = 4,
+    P_OUT = 5;
   const f = new Body([I32, I32, I32, I32, I32, I32]);
   const j = f.local(I32);
   const g = f.local(I32);
@@ -108,8 +113,12 @@ export function instantiateDots(memory: WebAssembly.Memory): DotsKernel {
 function dotsKnownAnswer(): boolean {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const k = instantiateDots(memory);
-  const dims = 24, nq = 4, rows = 3;
-  const Q = 0, CODES = 512, OUT = 1024;
+  const dims = 24,
+    nq = 4,
+    rows = 3;
+  const Q = 0,
+    CODES = 512,
+    OUT = 1024;
   const i8 = new Int8Array(memory.buffer);
   const i16 = new Int16Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);

@@ -103,7 +103,10 @@ describe.each(kernels)('binary first stage (%s kernel)', (kernel) => {
     const fresh = new DenseMatrix(dim, { kernel });
     const fc = new Int8Array(keep.length * dim);
     keep.forEach((r, i) => fc.set(codes.subarray(r * dim, (r + 1) * dim), i * dim));
-    fresh.append(fc, Float32Array.from(keep, (r) => scales[r]));
+    fresh.append(
+      fc,
+      Float32Array.from(keep, (r) => scales[r]),
+    );
     const other = quantizeInt8Batch(gaussRows(1, dim, 77), dim);
     grown.setRow(10, other.codes, other.scales[0]);
     fresh.setRow(10, other.codes, other.scales[0]);

@@ -68,10 +68,9 @@ function kernel(mode: Mode, relaxed: boolean): Body {
   const p = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
   const row = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
   const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
-  const qv = relaxed ? [f.local(V128), f.local(V128), f.local(V128), f.local(V128)] : [
-    f.local(V128), f.local(V128), f.local(V128), f.local(V128),
-    f.local(V128), f.local(V128), f.local(V128), f.local(V128),
-  ];
+  const qv = relaxed
+    ? [f.local(V128), f.local(V128), f.local(V128), f.local(V128)]
+    : [f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
   const qBytesPerDim = relaxed ? 1 : 2;
 
   // qEnd = q + stride * qBytesPerDim
@@ -88,12 +87,25 @@ function kernel(mode: Mode, relaxed: boolean): Body {
       if (mode === 'scan') {
         f.get(j).i32(r).add().set(row[r]);
       } else {
-        f.get(P_IDX).get(j).i32(4).mul().add().i32load(4 * r).set(row[r]);
+        f.get(P_IDX)
+          .get(j)
+          .i32(4)
+          .mul()
+          .add()
+          .i32load(4 * r)
+          .set(row[r]);
       }
       // Blocked layout (see Row blocks above): row r's 64-byte chunk c sits at
       // codes + (r>>2)·4·stride + c·256 + (r&3)·64.
       if (mode === 'scan') {
-        f.get(P_CODES).get(j).get(P_STRIDE).mul().add().i32(64 * r).add().set(p[r]);
+        f.get(P_CODES)
+          .get(j)
+          .get(P_STRIDE)
+          .mul()
+          .add()
+          .i32(64 * r)
+          .add()
+          .set(p[r]);
       } else {
         f.get(P_CODES).get(row[r]).i32(2).shrU().get(P_STRIDE).mul().i32(2).shl().add();
         f.get(row[r]).i32(3).and().i32(6).shl().add().set(p[r]);
@@ -104,24 +116,44 @@ function kernel(mode: Mode, relaxed: boolean): Body {
     f.loop();
     {
       if (relaxed) {
-        for (let u = 0; u < 4; u++) f.get(qp).v128load(16 * u).set(qv[u]);
+        for (let u = 0; u < 4; u++)
+          f.get(qp)
+            .v128load(16 * u)
+            .set(qv[u]);
         for (let u = 0; u < 4; u++) {
           for (let r = 0; r < 4; r++) {
             // acc += Σ4 doc_i8 · (q+64)_u7
-            f.get(p[r]).v128load(16 * u).get(qv[u]).get(acc[r]).relaxedDotAdd().set(acc[r]);
+            f.get(p[r])
+              .v128load(16 * u)
+              .get(qv[u])
+              .get(acc[r])
+              .relaxedDotAdd()
+              .set(acc[r]);
           }
         }
       } else {
-        for (let u = 0; u < 8; u++) f.get(qp).v128load(16 * u).set(qv[u]);
+        for (let u = 0; u < 8; u++)
+          f.get(qp)
+            .v128load(16 * u)
+            .set(qv[u]);
         for (let u = 0; u < 8; u++) {
           for (let r = 0; r < 4; r++) {
             // acc += pairwise(doc_i16 · q_i16), 8 dims
-            f.get(acc[r]).get(p[r]).load8x8s(8 * u).get(qv[u]).i32x4dotI16().i32x4add().set(acc[r]);
+            f.get(acc[r])
+              .get(p[r])
+              .load8x8s(8 * u)
+              .get(qv[u])
+              .i32x4dotI16()
+              .i32x4add()
+              .set(acc[r]);
           }
         }
       }
       for (let r = 0; r < 4; r++) f.get(p[r]).i32(256).add().set(p[r]);
-      f.get(qp).i32(64 * qBytesPerDim).add().set(qp);
+      f.get(qp)
+        .i32(64 * qBytesPerDim)
+        .add()
+        .set(qp);
       f.get(qp).get(qEnd).ltU().brIf(0);
     }
     f.end();
@@ -143,8 +175,6 @@ function kernel(mode: Mode, relaxed: boolean): Body {
   return f;
 }
 
-
-
 /**
  * Sign-bit first stage (see DenseMatrix.search, firstStage 'binary'): documents are kept as 1 bit per
  * dimension (the sign of their int8 code, 128 B at d = 1024) and scored *asymmetrically* against the
@@ -162,7 +192,11 @@ function kernel(mode: Mode, relaxed: boolean): Body {
  * `bytes` must be a multiple of 4. No popcount: on x64 `i8x16.popcnt` is itself a pshufb sequence.
  */
 function signScanKernel(): Body {
-  const P_LUT = 0, P_BITS = 1, P_BYTES = 2, P_BLOCKS = 3, P_OUT = 4;
+  const P_LUT = 0,
+    P_BITS = 1,
+    P_BYTES = 2,
+    P_BLOCKS = 3,
+    P_OUT = 4;
   const f = new Body([I32, I32, I32, I32, I32]);
   const bp = f.local(I32);
   const end = f.local(I32);
@@ -191,9 +225,21 @@ function signScanKernel(): Body {
     f.loop();
     {
       for (let u = 0; u < 4; u++) {
-        f.get(p).v128load(16 * u).set(v);
-        f.get(lp).v128load(32 * u).get(v).get(mask).v128and().i8x16swizzle();
-        f.get(lp).v128load(32 * u + 16).get(v).i32(4).i8x16shrU().i8x16swizzle();
+        f.get(p)
+          .v128load(16 * u)
+          .set(v);
+        f.get(lp)
+          .v128load(32 * u)
+          .get(v)
+          .get(mask)
+          .v128and()
+          .i8x16swizzle();
+        f.get(lp)
+          .v128load(32 * u + 16)
+          .get(v)
+          .i32(4)
+          .i8x16shrU()
+          .i8x16swizzle();
         f.i8x16add().set(r);
         f.get(accLo).get(r).i16x8extendLowU8().i16x8add().set(accLo);
         f.get(accHi).get(r).i16x8extendHighU8().i16x8add().set(accHi);
@@ -258,8 +304,11 @@ export function signScanRow(lut: Uint8Array, lutOff: number, bits: Uint8Array, b
 function signScanKnownAnswer(): boolean {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const k = instantiateSignScan(memory);
-  const bytes = 8, blocks = 2;
-  const LUT = 0, BITS = 1024, OUT = 2048;
+  const bytes = 8,
+    blocks = 2;
+  const LUT = 0,
+    BITS = 1024,
+    OUT = 2048;
   const u8 = new Uint8Array(memory.buffer);
   const u16 = new Uint16Array(memory.buffer);
   for (let i = 0; i < 32 * bytes; i++) u8[LUT + i] = (i * 37 + 11) % 128;
@@ -272,7 +321,6 @@ function signScanKnownAnswer(): boolean {
   }
   return true;
 }
-
 
 // ---------- module building / feature detection ----------
 
@@ -316,7 +364,12 @@ function knownAnswer(relaxed: boolean): boolean {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const k = instantiateKernels(memory, relaxed);
   const dim = 64;
-  const Q = 0, CODES = 256, SCALES = 1024, SUMS = 1040, OUT = 1056, IDX = 1088;
+  const Q = 0,
+    CODES = 256,
+    SCALES = 1024,
+    SUMS = 1040,
+    OUT = 1056,
+    IDX = 1088;
   const i8 = new Int8Array(memory.buffer);
   const u8 = new Uint8Array(memory.buffer);
   const i16 = new Int16Array(memory.buffer);

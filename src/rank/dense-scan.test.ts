@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DenseMatrix,
-  dequantizeInt8,
-  quantizeInt8,
-  quantizeInt8Batch,
-  type DenseHits,
-} from './dense-scan.ts';
+import { DenseMatrix, dequantizeInt8, quantizeInt8, quantizeInt8Batch, type DenseHits } from './dense-scan.ts';
 import { kernelModuleBytes, wasmKernelSupported } from './dense-scan-wasm.ts';
 import { randomRows, referenceScore } from './dense-scan-reference.ts';
 
@@ -120,13 +114,15 @@ describe.each(kernels)('DenseMatrix (%s kernel)', (kernel) => {
       for (let r = 0; r < 300; r++) {
         const x = row(docs, dim, r);
         const { codes, scale: sx } = mat.getRow(r);
-        let exact = 0, l1x = 0, l1y = 0;
+        let exact = 0,
+          l1x = 0,
+          l1y = 0;
         for (let i = 0; i < dim; i++) {
           exact += x[i] * y[i];
           l1x += Math.abs(codes[i] * sx);
           l1y += Math.abs(y[i]) + sy / 2;
         }
-        const bound = (sx / 2) * l1y + (sy / 2) * l1x + (dim * sx * sy) / 4 + 1e-6 * l1x * l1y / dim + 1e-9;
+        const bound = (sx / 2) * l1y + (sy / 2) * l1x + (dim * sx * sy) / 4 + (1e-6 * l1x * l1y) / dim + 1e-9;
         const err = Math.abs(all[r] - exact);
         expect(err).toBeLessThanOrEqual(bound);
         worst = Math.max(worst, err);
@@ -185,9 +181,7 @@ describe.each(kernels)('DenseMatrix (%s kernel)', (kernel) => {
     const want = [3, 250, 17, 99, 42].sort((a, b) => all[b] - all[a]).slice(0, 4);
     expect(Array.from(hits.rows)).toEqual(want);
     expect(Array.from(hits.scores)).toEqual(want.map((r) => all[r]));
-    expect(Array.from(mat.search(q, 10, { candidates: cand, filter: (r) => r > 40 }).rows)).toEqual(
-      [250, 99, 42].sort((a, b) => all[b] - all[a]),
-    );
+    expect(Array.from(mat.search(q, 10, { candidates: cand, filter: (r) => r > 40 }).rows)).toEqual([250, 99, 42].sort((a, b) => all[b] - all[a]));
     expect(mat.search(q, 5, { candidates: new Uint32Array(0) }).rows.length).toBe(0);
     expect(() => mat.search(q, 5, { candidates: Uint32Array.from([257]) })).toThrow(RangeError);
 
@@ -263,7 +257,10 @@ describe.each(kernels)('DenseMatrix (%s kernel)', (kernel) => {
       const unaligned = buf.subarray(1, 1 + codes.length);
       const bulk = new DenseMatrix(dim, { kernel, initialCapacity: 8 });
       // Leave stale bytes behind first: rows written, removed, compacted away, then the bulk append.
-      bulk.append(Int8Array.from({ length: 9 * dim }, (_, i) => (i % 251) - 125), new Float32Array(9).fill(1));
+      bulk.append(
+        Int8Array.from({ length: 9 * dim }, (_, i) => (i % 251) - 125),
+        new Float32Array(9).fill(1),
+      );
       for (let r = 0; r < 9; r++) bulk.removeRow(r);
       bulk.compact();
       expect(bulk.append(unaligned, scales)).toBe(0);
@@ -281,7 +278,12 @@ describe.each(kernels)('DenseMatrix (%s kernel)', (kernel) => {
     const mat = new DenseMatrix(16, { kernel });
     mat.appendFloat(randomRows(3, 16, 16));
     expect(() => mat.search(new Float32Array(15), 3)).toThrow(/dim 15/);
-    expect(() => mat.search(Float32Array.from({ length: 16 }, () => NaN), 3)).toThrow(/NaN/);
+    expect(() =>
+      mat.search(
+        Float32Array.from({ length: 16 }, () => NaN),
+        3,
+      ),
+    ).toThrow(/NaN/);
     expect(() => mat.append(new Int8Array(10), new Float32Array(1))).toThrow(/10 codes/);
     expect(() => mat.removeRow(3)).toThrow(RangeError);
     expect(() => mat.scoreRows(new Float32Array(16), [3])).toThrow(RangeError);

@@ -40,13 +40,7 @@ export interface Int8Vector {
  * Quantises `vec[offset .. offset+dim)` into `out[outOffset ..]` and returns the float32 scale.
  * q_i = round(x_i / s), s = max|x| / 127, so |x_i − q_i·s| ≤ s/2 and |q_i| ≤ 127 (never −128).
  */
-export function quantizeInt8Into(
-  vec: ArrayLike<number>,
-  offset: number,
-  dim: number,
-  out: Int8Array,
-  outOffset: number,
-): number {
+export function quantizeInt8Into(vec: ArrayLike<number>, offset: number, dim: number, out: Int8Array, outOffset: number): number {
   let max = 0;
   for (let i = 0; i < dim; i++) {
     const a = Math.abs(vec[offset + i]);
@@ -412,8 +406,14 @@ export class DenseMatrix {
         const a = w[at + i];
         const b = w[at + i + 1];
         u8[o] =
-          ((a >>> 7) & 1) | ((a >>> 14) & 2) | ((a >>> 21) & 4) | ((a >>> 28) & 8) |
-          ((b >>> 3) & 16) | ((b >>> 10) & 32) | ((b >>> 17) & 64) | ((b >>> 24) & 128);
+          ((a >>> 7) & 1) |
+          ((a >>> 14) & 2) |
+          ((a >>> 21) & 4) |
+          ((a >>> 28) & 8) |
+          ((b >>> 3) & 16) |
+          ((b >>> 10) & 32) |
+          ((b >>> 17) & 64) |
+          ((b >>> 24) & 128);
       }
     }
   }
@@ -446,9 +446,7 @@ export class DenseMatrix {
     const count = scales.length;
     const words = this.dim >> 2;
     const src =
-      codes.byteOffset % 4 === 0
-        ? new Int32Array(codes.buffer, codes.byteOffset, count * words)
-        : new Int32Array(codes.slice(0, count * this.dim).buffer); // unaligned: one memcpy to an aligned copy
+      codes.byteOffset % 4 === 0 ? new Int32Array(codes.buffer, codes.byteOffset, count * words) : new Int32Array(codes.slice(0, count * this.dim).buffer); // unaligned: one memcpy to an aligned copy
     const dst = this.i32;
     const f32 = this.f32;
     const scales0 = this.scalesOff >> 2;
@@ -625,8 +623,14 @@ export class DenseMatrix {
     for (; qi < end; o += 3 * CHUNK) {
       for (let i = 0; i < CHUNK; i += 8, qi += 8, o += 8) {
         acc +=
-          c[o] * q[qi] + c[o + 1] * q[qi + 1] + c[o + 2] * q[qi + 2] + c[o + 3] * q[qi + 3] +
-          c[o + 4] * q[qi + 4] + c[o + 5] * q[qi + 5] + c[o + 6] * q[qi + 6] + c[o + 7] * q[qi + 7];
+          c[o] * q[qi] +
+          c[o + 1] * q[qi + 1] +
+          c[o + 2] * q[qi + 2] +
+          c[o + 3] * q[qi + 3] +
+          c[o + 4] * q[qi + 4] +
+          c[o + 5] * q[qi + 5] +
+          c[o + 6] * q[qi + 6] +
+          c[o + 7] * q[qi + 7];
       }
     }
     return Math.fround(Math.fround(Math.fround(acc) * this.f32[(this.scalesOff >> 2) + row]) * qs);
@@ -670,7 +674,8 @@ export class DenseMatrix {
     const cand = opts.candidates;
     const live = this.n - this.dead;
     const rescore = opts.rescore ?? defaultRescore(live);
-    if (opts.rescore !== undefined && !(Number.isInteger(rescore) && rescore > 0)) throw new RangeError(`DenseMatrix: rescore must be a positive integer, got ${rescore}`);
+    if (opts.rescore !== undefined && !(Number.isInteger(rescore) && rescore > 0))
+      throw new RangeError(`DenseMatrix: rescore must be a positive integer, got ${rescore}`);
     const binary = !cand && (opts.firstStage ?? (live >= BINARY_MIN_ROWS ? 'binary' : 'int8')) === 'binary';
     if (binary && rescore < live && k < rescore) {
       const rows = this.binaryCandidates(query, rescore, opts.filter ?? null);

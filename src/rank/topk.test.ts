@@ -8,8 +8,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const bySort = (items: { key: number; score: number }[], k: number) =>
-  [...items].sort((a, b) => b.score - a.score || a.key - b.key).slice(0, k);
+const bySort = (items: { key: number; score: number }[], k: number) => [...items].sort((a, b) => b.score - a.score || a.key - b.key).slice(0, k);
 
 describe('TopK', () => {
   it('matches a full sort on random data, with many ties', () => {
@@ -46,7 +45,10 @@ describe('TopK', () => {
     expect(t.accepts(0, 3)).toBe(true);
     expect(t.accepts(9, 4)).toBe(true);
     t.push(0, 3);
-    expect(t.results()).toEqual([{ key: 1, score: 5 }, { key: 0, score: 3 }]);
+    expect(t.results()).toEqual([
+      { key: 1, score: 5 },
+      { key: 0, score: 3 },
+    ]);
   });
 
   it('handles k = 0, NaN, infinities, and clear()', () => {
@@ -58,7 +60,11 @@ describe('TopK', () => {
     t.push(2, -Infinity);
     t.push(3, Infinity);
     t.push(4, 0);
-    expect(t.results()).toEqual([{ key: 3, score: Infinity }, { key: 4, score: 0 }, { key: 2, score: -Infinity }]);
+    expect(t.results()).toEqual([
+      { key: 3, score: Infinity },
+      { key: 4, score: 0 },
+      { key: 2, score: -Infinity },
+    ]);
     t.clear();
     expect(t.results()).toEqual([]);
     expect(() => new TopK(-1)).toThrow(RangeError);

@@ -48,7 +48,10 @@ describe('query syntax in M3Index.search', () => {
 
   it.each(['dense', 'sparse', 'hybrid', 'colbert'] as SearchMode[])('%s: the constraint filters, the model ranks', async (mode) => {
     const idx = await open(true);
-    const all = await idx.search({ embedding: (await new FakeEncoder({ dims: 16 }).encode(['wing'], { dense: true, sparse: true, colbert: true }))[0] }, { mode, k: 100 });
+    const all = await idx.search(
+      { embedding: (await new FakeEncoder({ dims: 16 }).encode(['wing'], { dense: true, sparse: true, colbert: true }))[0] },
+      { mode, k: 100 },
+    );
     const hits = await idx.search('wing -"boundary layer"', { mode, k: 100 });
     expect(hits.length).toBeGreaterThan(0);
     for (const h of hits) expect(h.text).not.toMatch(/boundary layer/);

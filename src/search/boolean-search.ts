@@ -58,7 +58,10 @@ export interface Constraint {
 /** The documents that may satisfy `bool` (exact but for phrase checks, which rankVerified does). */
 export function resolveConstraint(live: LiveIndex, bool: NormalQuery, mode: SearchMode, analyzer: AnalyzerOptions): Constraint {
   const bm25 = live.bm25;
-  if (!bm25) throw new Error('this query uses the query syntax (+, -, "…", *, ~), which needs BM25 indexing: open without { bm25: false }, or search with { syntax: "plain" }');
+  if (!bm25)
+    throw new Error(
+      'this query uses the query syntax (+, -, "…", *, ~), which needs BM25 indexing: open without { bm25: false }, or search with { syntax: "plain" }',
+    );
   const compiled = compileQuery(bool, analyzer, bm25);
   if (compiled.negativeOnly && mode === 'bm25' && bool.must.length + bool.should.length === 0) {
     throw new QuerySyntaxError('only excluded clauses: bm25 mode needs a word to search for (the model modes accept { embedding } with exclusions)', 0);

@@ -36,7 +36,7 @@ function decodedMaxSim(q: Float32Array, b: CompressedColbertBlock, row: number):
       let dot = 0;
       for (let x = 0; x < dims; x++) {
         let code = 0;
-        for (let p = 0; p < bits; p++) if (b.planes[j * (bits * dims) / 8 + (p * dims) / 8 + Math.floor(x / 8)] & (1 << x % 8)) code += 2 ** p;
+        for (let p = 0; p < bits; p++) if (b.planes[(j * (bits * dims)) / 8 + (p * dims) / 8 + Math.floor(x / 8)] & (1 << (x % 8))) code += 2 ** p;
         dot += q[i * dims + x] * (code - c) * b.steps[j];
       }
       best = Math.max(best, dot);
@@ -47,7 +47,12 @@ function decodedMaxSim(q: Float32Array, b: CompressedColbertBlock, row: number):
 }
 
 describe('compressed ColBERT', () => {
-  it.each([[1, 64], [2, 64], [4, 32], [1, 1024]])('%i bit(s), %i dims: table MaxSim = MaxSim of the decoded codes; empty rows score 0', (bits, dims) => {
+  it.each([
+    [1, 64],
+    [2, 64],
+    [4, 32],
+    [1, 1024],
+  ])('%i bit(s), %i dims: table MaxSim = MaxSim of the decoded codes; empty rows score 0', (bits, dims) => {
     const r = rng(bits * 97 + dims);
     const block = int8Block([5, 0, 12, 1], dims, r);
     const c = compressColbert(block, bits);
@@ -64,7 +69,11 @@ describe('compressed ColBERT', () => {
   it('more bits track int8 MaxSim more closely; 1 bit is 1/8 of int8 plus a step', () => {
     const dims = 256;
     const r = rng(5);
-    const block = int8Block(Array.from({ length: 40 }, () => 8), dims, r);
+    const block = int8Block(
+      Array.from({ length: 40 }, () => 8),
+      dims,
+      r,
+    );
     const q = gaussRows(4, dims, r);
     const err = (bits: number) => {
       const c = compressColbert(block, bits);

@@ -42,7 +42,13 @@ function floatMaxSim(q: Float32Array, b: ColbertBlock, row: number): number {
 }
 
 describe('ColBERT MaxSim', () => {
-  it.each([[1024, 8], [32, 5], [64, 1], [24, 13], [12, 3]])('kernel = JS fallback exactly, ≈ float MaxSim (dims %i, %i query vectors)', (dims, nq) => {
+  it.each([
+    [1024, 8],
+    [32, 5],
+    [64, 1],
+    [24, 13],
+    [12, 3],
+  ])('kernel = JS fallback exactly, ≈ float MaxSim (dims %i, %i query vectors)', (dims, nq) => {
     const r = rng(dims * 31 + nq);
     const { block: b } = block([16, 1, 0, 40, 7], dims, r);
     const q = unitRows(nq, dims, r);
@@ -55,7 +61,8 @@ describe('ColBERT MaxSim', () => {
       const a = wasm.score(b, row);
       expect(a).toBe(js.score(b, row));
       expect(a).toBe(maxSim(q, dims, b, row));
-      if (row === 2) expect(a).toBe(0); // no vectors
+      if (row === 2)
+        expect(a).toBe(0); // no vectors
       else expect(Math.abs(a - floatMaxSim(q, b, row))).toBeLessThan(2e-4);
     }
   });

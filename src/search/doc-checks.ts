@@ -15,13 +15,16 @@ export function validateDocs(docs: IndexDoc[], dims: number): void {
     if (d === null || typeof d !== 'object') throw new M3InputError('each document must be an object { id, text }');
     checkId(d.id);
     if (typeof d.text !== 'string') throw new M3InputError(`document "${d.id}": text must be a string`);
-    if (d.text.length > MAX_DOC_CHARS) throw new M3InputError(`document "${d.id}" has ${d.text.length} characters; at most ${MAX_DOC_CHARS} are indexed: split it into several documents`);
-    if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object')) throw new M3InputError(`document "${d.id}": metadata must be an object`);
+    if (d.text.length > MAX_DOC_CHARS)
+      throw new M3InputError(`document "${d.id}" has ${d.text.length} characters; at most ${MAX_DOC_CHARS} are indexed: split it into several documents`);
+    if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object'))
+      throw new M3InputError(`document "${d.id}": metadata must be an object`);
     if (seen.has(d.id)) dup.add(d.id);
     seen.add(d.id);
     const e = d.embedding;
     if (e?.dense && e.dense.length !== dims) throw new M3InputError(`document "${d.id}": dense vector has ${e.dense.length} dims, the index has ${dims}`);
-    if (e?.colbert && e.colbert.length % dims !== 0) throw new M3InputError(`document "${d.id}": colbert length ${e.colbert.length} is not a multiple of ${dims}`);
+    if (e?.colbert && e.colbert.length % dims !== 0)
+      throw new M3InputError(`document "${d.id}": colbert length ${e.colbert.length} is not a multiple of ${dims}`);
     if (e?.sparse && e.sparse.ids.length !== e.sparse.weights.length) throw new M3InputError(`document "${d.id}": sparse ids and weights differ in length`);
   }
   if (dup.size) throw new Error(`duplicate ids in one call: ${preview([...dup])}`);
@@ -29,5 +32,10 @@ export function validateDocs(docs: IndexDoc[], dims: number): void {
 
 /** The first few ids, quoted, for an error message. */
 export function preview(ids: string[]): string {
-  return ids.slice(0, 5).map((s) => JSON.stringify(s)).join(', ') + (ids.length > 5 ? ` and ${ids.length - 5} more` : '');
+  return (
+    ids
+      .slice(0, 5)
+      .map((s) => JSON.stringify(s))
+      .join(', ') + (ids.length > 5 ? ` and ${ids.length - 5} more` : '')
+  );
 }

@@ -29,7 +29,13 @@ const firstSegment = file.slice(12 + hLen, 12 + hLen + header.segments[0]);
 
 /** A portable file around `body` with a correct SHA-256, so mutations get past the checksum. */
 async function resealed(body: Uint8Array): Promise<Uint8Array> {
-  const h = new TextEncoder().encode(JSON.stringify({ ...header, segments: [body.length, ...header.segments.slice(1)], sha256: await sha256Hex(new Uint8Array([...body, ...file.subarray(12 + hLen + header.segments[0])])) }));
+  const h = new TextEncoder().encode(
+    JSON.stringify({
+      ...header,
+      segments: [body.length, ...header.segments.slice(1)],
+      sha256: await sha256Hex(new Uint8Array([...body, ...file.subarray(12 + hLen + header.segments[0])])),
+    }),
+  );
   const rest = file.subarray(12 + hLen + header.segments[0]);
   const out = new Uint8Array(12 + h.length + body.length + rest.length);
   out.set(file.subarray(0, 12));
@@ -44,7 +50,9 @@ describe('portable index files', () => {
   it('mutated files (checksum intact or resealed): a whole index or a PortableImportError', async () => {
     await expect(parsePortable(file)).resolves.toBeTruthy();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(mutated(file), mutated(file, [0, 12 + hLen]), fc.uint8Array({ maxLength: 64 })), (bytes) => onlyRejects([PortableImportError], () => parsePortable(bytes))),
+      fc.asyncProperty(fc.oneof(mutated(file), mutated(file, [0, 12 + hLen]), fc.uint8Array({ maxLength: 64 })), (bytes) =>
+        onlyRejects([PortableImportError], () => parsePortable(bytes)),
+      ),
       { numRuns: RUNS / 2 },
     );
     // Resealed: the body mutated, the SHA-256 recomputed, so every content check is reached.
@@ -104,7 +112,9 @@ describe('static manifests', () => {
         return null;
       }
     });
-    const fieldEdits = fc.tuple(fc.constantFrom('chunks', 'segments', 'meta', 'model', 'totalBytes', 'schemaVersion', 'version'), fc.anything()).map(([k, v]) => ({ ...structuredClone(manifest), [k]: v }));
+    const fieldEdits = fc
+      .tuple(fc.constantFrom('chunks', 'segments', 'meta', 'model', 'totalBytes', 'schemaVersion', 'version'), fc.anything())
+      .map(([k, v]) => ({ ...structuredClone(manifest), [k]: v }));
     const paths = fc.oneof(fc.string(), fc.constantFrom('..', '%2e%2e/x', '\\\\h\\x', ' /x', 'a\tb', 'https://x/y')).map((f) => {
       const m = structuredClone(manifest);
       m.chunks[0].file = f;
@@ -123,7 +133,10 @@ describe('static manifests', () => {
 });
 
 describe('safetensors', () => {
-  const st = writeSafetensors({ weight: { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, bias: { shape: [2], data: Float32Array.of(7, 8), dtype: 'F16' } }, { source: 'x' });
+  const st = writeSafetensors(
+    { weight: { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, bias: { shape: [2], data: Float32Array.of(7, 8), dtype: 'F16' } },
+    { source: 'x' },
+  );
   it('mutated files and random headers: tensors whose data matches their shape, or SafetensorsError', () => {
     const headers = fc.json().map((j) => {
       const h = new TextEncoder().encode(j);

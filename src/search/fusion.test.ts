@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { FUSIONS, fuse, normalizeScore, RRF_K, type SignalColumn } from './fusion.ts';
 
-const col = (name: SignalColumn['name'], weight: number, scores: number[], ranks: number[] = scores.map(() => 0)): SignalColumn => ({ name, weight, scores, ranks });
+const col = (name: SignalColumn['name'], weight: number, scores: number[], ranks: number[] = scores.map(() => 0)): SignalColumn => ({
+  name,
+  weight,
+  scores,
+  ranks,
+});
 
 describe('fusion', () => {
   it('normalizeScore: Milvus maps inner products by 0.5 + atan(s)/π and BM25 by 2·atan(s)/π', () => {
@@ -32,7 +37,7 @@ describe('fusion', () => {
   });
 
   it('weighted: all-zero BM25 stays 0, weight 0 drops a signal exactly, no weight at all gives zeros', () => {
-    expect(Array.from(fuse('weighted', [col('dense', 0.5, [0.2, 0.4]), col('bm25', 0.5, [0, 0])], 2))).toEqual([0.2 * 0.5 / 1, 0.4 * 0.5 / 1]);
+    expect(Array.from(fuse('weighted', [col('dense', 0.5, [0.2, 0.4]), col('bm25', 0.5, [0, 0])], 2))).toEqual([(0.2 * 0.5) / 1, (0.4 * 0.5) / 1]);
     const m3Only = fuse('weighted', [col('dense', 0.4, [0.3, 0.1]), col('colbert', 0.4, [0.6, 0.2]), col('bm25', 0, [50, 9])], 2);
     expect(m3Only[0]).toBe((0.4 * 0.3 + 0.4 * 0.6) / 0.8);
     expect(m3Only[1]).toBe((0.4 * 0.1 + 0.4 * 0.2) / 0.8);

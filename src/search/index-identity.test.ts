@@ -68,9 +68,19 @@ describe('a closed index', () => {
     const idx = await M3Index.open('c', { encoder: new FakeEncoder(), store: new MemoryStore() });
     await idx.add(DOCS);
     idx.close();
-    const calls: (() => Promise<unknown>)[] = [() => idx.search('flow'), () => idx.add([{ id: 'z', text: 'z' }]), () => idx.remove(['a']), () => idx.get('a'), () => idx.compact(), () => idx.clear()];
+    const calls: (() => Promise<unknown>)[] = [
+      () => idx.search('flow'),
+      () => idx.add([{ id: 'z', text: 'z' }]),
+      () => idx.remove(['a']),
+      () => idx.get('a'),
+      () => idx.compact(),
+      () => idx.clear(),
+    ];
     for (const call of calls) {
-      const e = (await call().then(() => null, (x: unknown) => x)) as M3ClosedError;
+      const e = (await call().then(
+        () => null,
+        (x: unknown) => x,
+      )) as M3ClosedError;
       expect(e).toBeInstanceOf(M3ClosedError);
       expect(e).toBeInstanceOf(M3Error);
       expect(e.code).toBe('CLOSED');

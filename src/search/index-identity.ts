@@ -21,7 +21,18 @@ export function identity(m: ModelIdentity): ModelIdentity {
 
 export function freshMeta(id: ModelIdentity, colbert: boolean, analyzer: AnalyzerOptions = {}): MetaRecord {
   const now = Date.now();
-  const meta: MetaRecord = { schemaVersion: SCHEMA_VERSION, ...identity(id), colbert, nextKey: 0, nextSeq: 0, docCount: 0, tombstones: [], segments: [], createdAt: now, updatedAt: now };
+  const meta: MetaRecord = {
+    schemaVersion: SCHEMA_VERSION,
+    ...identity(id),
+    colbert,
+    nextKey: 0,
+    nextSeq: 0,
+    docCount: 0,
+    tombstones: [],
+    segments: [],
+    createdAt: now,
+    updatedAt: now,
+  };
   if (Object.keys(analyzer).length) meta.analyzer = analyzer; // absent = the default analyzer (older indexes too)
   return meta;
 }

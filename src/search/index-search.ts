@@ -36,9 +36,26 @@ export async function searchIndex(state: IndexState, query: SearchQuery, options
     });
     state.check();
   }
-  const request = { text, embedding, k, mode, fusion, weights, candidates, rerank, filter, aggregate: state.opts.chunk?.aggregate ?? 'max', ...(dense ? { dense } : {}) } as const;
+  const request = {
+    text,
+    embedding,
+    k,
+    mode,
+    fusion,
+    weights,
+    candidates,
+    rerank,
+    filter,
+    aggregate: state.opts.chunk?.aggregate ?? 'max',
+    ...(dense ? { dense } : {}),
+  } as const;
   const ranked = constraint
-    ? await rankVerified(constraint, k, (keys, n) => state.ranker.rank({ ...request, k: n, constraint: { keys, bm25: constraint.compiled.scoring } }), (keys) => textsOf(state, keys))
+    ? await rankVerified(
+        constraint,
+        k,
+        (keys, n) => state.ranker.rank({ ...request, k: n, constraint: { keys, bm25: constraint.compiled.scoring } }),
+        (keys) => textsOf(state, keys),
+      )
     : state.ranker.rank(request);
   state.check();
   const hits: Hit[] = ranked.map((r) => {
@@ -57,7 +74,15 @@ export async function searchIndex(state: IndexState, query: SearchQuery, options
   return hits;
 }
 
-function explain(state: IndexState, hit: Hit, key: number, doc: DocRecord, text: string | undefined, emb: M3Embedding | undefined, constraint: Constraint | null): void {
+function explain(
+  state: IndexState,
+  hit: Hit,
+  key: number,
+  doc: DocRecord,
+  text: string | undefined,
+  emb: M3Embedding | undefined,
+  constraint: Constraint | null,
+): void {
   const { live, encoder, analyzer } = state;
   const tokenText = (id: number) => encoder?.tokenText?.(id) ?? `#${id}`;
   let tokenTexts: string[] = [];

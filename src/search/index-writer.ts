@@ -190,7 +190,12 @@ export class IndexWriter {
         if (k !== undefined) keys.push(k), gone.push(id);
       }
       if (!keys.length) return 0;
-      const next: MetaRecord = { ...state.meta, docCount: state.meta.docCount - keys.length, tombstones: withKeys(state.meta.tombstones, keys), updatedAt: Date.now() };
+      const next: MetaRecord = {
+        ...state.meta,
+        docCount: state.meta.docCount - keys.length,
+        tombstones: withKeys(state.meta.tombstones, keys),
+        updatedAt: Date.now(),
+      };
       await state.store.commit({ meta: next, deleteDocIds: gone });
       state.meta = next;
       for (const k of keys) state.live.kill(k);
@@ -234,7 +239,13 @@ export class IndexWriter {
       }
       if (!written.length && !dropped.length) return;
       const keep = plan.keep.map((s) => s.seq);
-      const next: MetaRecord = { ...meta, nextSeq: seq, tombstones: [], segments: [...keep, ...written.map((s) => s.seq)].sort((a, b) => a - b), updatedAt: Date.now() };
+      const next: MetaRecord = {
+        ...meta,
+        nextSeq: seq,
+        tombstones: [],
+        segments: [...keep, ...written.map((s) => s.seq)].sort((a, b) => a - b),
+        updatedAt: Date.now(),
+      };
       await state.store.commit({ meta: next, segments: written, deleteSegments: dropped });
       state.meta = next;
       state.rebuild(sortByKeys([...plan.keep, ...written]));

@@ -125,7 +125,17 @@ export class LiveIndex {
       if (seg.dense) this.dense.append(seg.dense.codes, seg.dense.scales);
       else this.dense.append(new Int8Array(n * this.dims), new Float32Array(n)); // rows stay aligned
     }
-    this.segments.push({ seq: seg.seq, rowBase, rows: n, keys: seg.keys, rowDoc: seg.rowDoc, rowSpans: seg.rowSpans, sparse: seg.sparse, colbert: seg.colbert, bm25: seg.bm25 });
+    this.segments.push({
+      seq: seg.seq,
+      rowBase,
+      rows: n,
+      keys: seg.keys,
+      rowDoc: seg.rowDoc,
+      rowSpans: seg.rowSpans,
+      sparse: seg.sparse,
+      colbert: seg.colbert,
+      bm25: seg.bm25,
+    });
     if (seg.sparse) this.sparseSegments = [...this.sparseSegments, { rowBase, sparse: seg.sparse }];
     if (seg.colbert) this.hasColbert = true;
     for (let i = 0; i < seg.keys.length; i++) {

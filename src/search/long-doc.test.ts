@@ -15,7 +15,10 @@ describe('long documents', () => {
     text = text.slice(0, 2 ** 20) + ' ' + 'z'.repeat(2 ** 20) + ' ' + text.slice(2 ** 20, 4 * 2 ** 20); // a 1 MB run without spaces too
     expect(text.length).toBeGreaterThan(5 * 10 ** 6);
     const before = process.memoryUsage().rss;
-    await idx.add([{ id: 'big', text }, { id: 'small', text: 'omega' }]);
+    await idx.add([
+      { id: 'big', text },
+      { id: 'small', text: 'omega' },
+    ]);
     const grew = process.memoryUsage().rss - before; // garbage included: an upper bound on what was live
     expect(idx.count()).toBe(2);
     expect(enc.calls.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);

@@ -24,9 +24,29 @@ afterEach(() => {
 /** A store kind plus how to reopen the *same* storage. */
 function storeKinds(): [string, () => () => Store][] {
   return [
-    ['memory', () => { const s = new MemoryStore(); return () => s; }],
-    ['idb', () => { const f = new IDBFactory(); const name = `t${Math.random()}`; return () => new IdbStore(name, { indexedDB: f }); }],
-    ['file', () => { const d = mkdtempSync(join(tmpdir(), 'm3idx-')); dirs.push(d); return () => new FileStore(d); }],
+    [
+      'memory',
+      () => {
+        const s = new MemoryStore();
+        return () => s;
+      },
+    ],
+    [
+      'idb',
+      () => {
+        const f = new IDBFactory();
+        const name = `t${Math.random()}`;
+        return () => new IdbStore(name, { indexedDB: f });
+      },
+    ],
+    [
+      'file',
+      () => {
+        const d = mkdtempSync(join(tmpdir(), 'm3idx-'));
+        dirs.push(d);
+        return () => new FileStore(d);
+      },
+    ],
   ];
 }
 
@@ -97,10 +117,13 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
       expect(d.map((h) => h.id).filter((id) => exact.slice(0, 10).some((e) => e.id === id)).length).toBeGreaterThanOrEqual(9);
 
       const s = await idx.search(emb, { mode: 'sparse', k: 10, includeText: false });
-      const sx = docs.map((x) => ({ id: x.id, s: refSparse(q.sparse, x.embedding!.sparse!) })).filter((x) => x.s > 0).sort((a, b) => b.s - a.s);
+      const sx = docs
+        .map((x) => ({ id: x.id, s: refSparse(q.sparse, x.embedding!.sparse!) }))
+        .filter((x) => x.s > 0)
+        .sort((a, b) => b.s - a.s);
       expect(s.length).toBe(Math.min(10, sx.length));
       // uint8 weights: error ≤ Σ w_q · scale/2 with scale ≤ 0.4/255
-      const bound = q.sparse.weights.reduce((a, w) => a + w, 0) * (0.4 / 255) / 2 + 1e-6;
+      const bound = (q.sparse.weights.reduce((a, w) => a + w, 0) * (0.4 / 255)) / 2 + 1e-6;
       for (const h of s) expect(Math.abs(h.score - refSparse(q.sparse, byId.get(h.id)!.embedding!.sparse!))).toBeLessThanOrEqual(bound);
       // Which documents: the float64 top 10, except that documents within the quantisation error of the 10th
       // score may trade places with it.
@@ -129,7 +152,8 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
       // normalized: Milvus mapping of inner products
       const no = await idx.search(emb, { k: 5, fusion: 'normalized', weights: w, includeText: false });
       const f = (x: number) => 0.5 + Math.atan(x) / Math.PI;
-      for (const h of no) expect(h.score).toBeCloseTo((0.4 * f(h.signals.dense!.score) + 0.2 * f(h.signals.sparse!.score) + 0.4 * f(h.signals.colbert!.score)) / 1.0, 6);
+      for (const h of no)
+        expect(h.score).toBeCloseTo((0.4 * f(h.signals.dense!.score) + 0.2 * f(h.signals.sparse!.score) + 0.4 * f(h.signals.colbert!.score)) / 1.0, 6);
       // rrf: Σ 1/(60 + rank) over the signal lists that hold the doc; ranks agree with single-mode results
       const rr = await idx.search(emb, { k: 10, fusion: 'rrf', includeText: false });
       for (const h of rr) {
@@ -157,7 +181,7 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
 });
 
 describe('M3Index search behaviour', () => {
-  it('hybrid with text: BM25 enters weighted fusion divided by the query\'s best BM25, normalized fusion as 2·atan(s)/π', async () => {
+  it("hybrid with text: BM25 enters weighted fusion divided by the query's best BM25, normalized fusion as 2·atan(s)/π", async () => {
     const docs = corpus(300, DIMS, 21, { colbert: true });
     const idx = await M3Index.open('bm25-fusion', { store: new MemoryStore(), model, colbert: true });
     await idx.add(docs, { batchSize: 128 }); // BM25 read across several segments
@@ -191,11 +215,23 @@ describe('M3Index search behaviour', () => {
         const fused = (0.4 * s.dense!.score + 0.2 * s.sparse!.score + 0.4 * s.colbert!.score + 0.3 * (bm25[d] / best)) / wsum;
         expect(Math.abs(h.score - fused)).toBeLessThanOrEqual(1e-6);
         // And from float64 references for every signal (int8 / uint8 storage: ~1e-2).
-        const ref = (0.4 * refDense(dense, x.dense!) + 0.2 * refSparse(emb.sparse, x.sparse!) + 0.4 * refColbert(emb.colbert, x.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum;
+        const ref =
+          (0.4 * refDense(dense, x.dense!) +
+            0.2 * refSparse(emb.sparse, x.sparse!) +
+            0.4 * refColbert(emb.colbert, x.colbert!, DIMS) +
+            0.3 * (bm25[d] / best)) /
+          wsum;
         expect(Math.abs(h.score - ref)).toBeLessThanOrEqual(1e-2);
       }
       // The top hit is the corpus-wide best of the independent fused score.
-      const refAll = docs.map((x, d) => (0.4 * refDense(dense, x.embedding!.dense!) + 0.2 * refSparse(emb.sparse, x.embedding!.sparse!) + 0.4 * refColbert(emb.colbert, x.embedding!.colbert!, DIMS) + 0.3 * (bm25[d] / best)) / wsum);
+      const refAll = docs.map(
+        (x, d) =>
+          (0.4 * refDense(dense, x.embedding!.dense!) +
+            0.2 * refSparse(emb.sparse, x.embedding!.sparse!) +
+            0.4 * refColbert(emb.colbert, x.embedding!.colbert!, DIMS) +
+            0.3 * (bm25[d] / best)) /
+          wsum,
+      );
       const top = refAll.indexOf(Math.max(...refAll));
       expect(hy[0].id).toBe(docs[top].id);
 
@@ -236,7 +272,10 @@ describe('M3Index search behaviour', () => {
     const enc = new FakeEncoder({ dims: DIMS });
     const idx = await M3Index.open('e', { store: new MemoryStore(), encoder: enc });
     const text = 'Solar panels convert sunlight into electricity; solar farms need land.';
-    await idx.add([{ id: 's', text }, { id: 'w', text: 'Wind turbines convert wind into electricity.' }]);
+    await idx.add([
+      { id: 's', text },
+      { id: 'w', text: 'Wind turbines convert wind into electricity.' },
+    ]);
     const [hit] = await idx.search('solar electricity', { k: 1, explain: true });
     expect(hit.id).toBe('s');
     const sum = hit.matches!.reduce((a, m) => a + m.contribution, 0);
@@ -253,7 +292,10 @@ describe('M3Index search behaviour', () => {
     const idx = await M3Index.open('c', { store: new MemoryStore(), encoder: enc });
     const filler = Array.from({ length: 60 }, (_, i) => `filler${i % 7}`).join(' ');
     const long = `${filler} volcano eruption lava ${filler}`;
-    await idx.add([{ id: 'long', text: long }, { id: 'short', text: 'a quiet lake' }]);
+    await idx.add([
+      { id: 'long', text: long },
+      { id: 'short', text: 'a quiet lake' },
+    ]);
     expect(enc.calls.reduce((a, b) => a + b, 0)).toBeGreaterThan(3); // several passages were encoded
     const [hit] = await idx.search('volcano lava', { mode: 'dense', k: 1, explain: true });
     expect(hit.id).toBe('long');
@@ -283,7 +325,16 @@ describe('M3Index search behaviour', () => {
     const idx = await M3Index.open('b', { store, encoder: new FakeEncoder({ dims: DIMS }) });
     await expect(idx.add([{ id: '', text: 'x' }])).rejects.toThrow(M3InputError);
     await expect(idx.add([{ id: 5 as unknown as string, text: 'x' }])).rejects.toMatchObject({ code: 'BAD_INPUT', name: 'M3InputError' });
-    await expect(idx.add([{ id: 'a', text: 'x' }, { id: 'b', text: 'y' }, { id: 'a', text: 'z' }], { batchSize: 1 })).rejects.toThrow(/duplicate ids.*"a"/);
+    await expect(
+      idx.add(
+        [
+          { id: 'a', text: 'x' },
+          { id: 'b', text: 'y' },
+          { id: 'a', text: 'z' },
+        ],
+        { batchSize: 1 },
+      ),
+    ).rejects.toThrow(/duplicate ids.*"a"/);
     expect(idx.count()).toBe(0); // nothing written, not even the first batch
     expect((await store.readSegments()).length).toBe(0);
     await idx.add([{ id: 'a', text: 'hello world' }]);
@@ -333,7 +384,10 @@ describe('M3Index search behaviour', () => {
   it('opening with another model, dims or head is an M3IndexMismatchError unless re-embed / reset', async () => {
     const store = new MemoryStore();
     const idx = await M3Index.open('m', { store, encoder: new FakeEncoder({ dims: DIMS }) });
-    await idx.add([{ id: 'a', text: 'apples' }, { id: 'b', text: 'bananas' }]);
+    await idx.add([
+      { id: 'a', text: 'apples' },
+      { id: 'b', text: 'bananas' },
+    ]);
     idx.close();
     const other = new FakeEncoder({ dims: 16, modelId: 'other-m3', headHash: 'h2' });
     const err = await M3Index.open('m', { store, encoder: other }).catch((e) => e);
@@ -359,7 +413,10 @@ describe('M3Index search behaviour', () => {
   it('opening with another dtype (q8 vectors into an fp32 index) is an M3IndexMismatchError naming both dtypes', async () => {
     const store = new MemoryStore();
     const idx = await M3Index.open('dt', { store, encoder: new FakeEncoder({ dims: DIMS, dtype: 'fp32' }) });
-    await idx.add([{ id: 'a', text: 'apples' }, { id: 'b', text: 'bananas' }]);
+    await idx.add([
+      { id: 'a', text: 'apples' },
+      { id: 'b', text: 'bananas' },
+    ]);
     idx.close();
     const q8 = new FakeEncoder({ dims: DIMS, dtype: 'q8' });
     const err = await M3Index.open('dt', { store, encoder: q8 }).catch((e) => e);
@@ -367,8 +424,10 @@ describe('M3Index search behaviour', () => {
     expect(err.fields).toEqual(['dtype']);
     expect(err.stored.dtype).toBe('fp32');
     expect(err.given.dtype).toBe('q8');
-    expect(err.message).toContain('built with model "fake-m3" (dims 32, head fake-head-1, dtype fp32) but opened with model "fake-m3" (dims 32, head fake-head-1, dtype q8)');
-    expect(err.message).toContain("differs in dtype");
+    expect(err.message).toContain(
+      'built with model "fake-m3" (dims 32, head fake-head-1, dtype fp32) but opened with model "fake-m3" (dims 32, head fake-head-1, dtype q8)',
+    );
+    expect(err.message).toContain('differs in dtype');
     expect(err.message).toContain("load the encoder with { dtype: 'fp32' }");
     // Precomputed vectors: the dtype given in { model } is compared the same way.
     const pre = new MemoryStore();
@@ -414,7 +473,9 @@ describe('M3Index search behaviour', () => {
     idx.close();
     const calls: (() => Promise<unknown>)[] = [() => idx.search('apples'), () => idx.add([{ id: 'b', text: 'x' }]), () => idx.get('a')];
     for (const call of calls) {
-      const e = (await Promise.resolve().then(call).catch((x: unknown) => x)) as M3Error;
+      const e = (await Promise.resolve()
+        .then(call)
+        .catch((x: unknown) => x)) as M3Error;
       expect(e).toBeInstanceOf(M3Error);
       expect(e.code).toBe('CLOSED');
       expect(e.name).toBe('M3ClosedError');

@@ -103,7 +103,15 @@ export class M3Index {
 
   get info(): IndexInfo {
     const { meta, live, store } = this.state;
-    return { name: this.name, ...identity(meta), colbert: meta.colbert, count: live.liveDocs, segments: meta.segments.length, tombstones: meta.tombstones.length, store: store.kind };
+    return {
+      name: this.name,
+      ...identity(meta),
+      colbert: meta.colbert,
+      count: live.liveDocs,
+      segments: meta.segments.length,
+      tombstones: meta.tombstones.length,
+      store: store.kind,
+    };
   }
 
   /** Live documents. */

@@ -30,7 +30,10 @@ afterEach(() => {
 async function source(): Promise<{ meta: MetaRecord; parts: { seg: SegmentRecord; docs: DocRecord[] }[] }> {
   const store = new MemoryStore();
   const idx = await M3Index.open('src', { store, model: MODEL });
-  await idx.add(corpus(40, 16, 11).map((d) => ({ ...d, id: `new-${d.id}` })), { batchSize: 20 });
+  await idx.add(
+    corpus(40, 16, 11).map((d) => ({ ...d, id: `new-${d.id}` })),
+    { batchSize: 20 },
+  );
   const bytes = await exportStore(store);
   const hLen = new DataView(bytes.buffer).getUint32(8, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hLen)));
@@ -49,7 +52,16 @@ async function forge(meta: MetaRecord, files: Uint8Array[]): Promise<Uint8Array>
   const body = new Uint8Array(files.reduce((n, f) => n + f.length, 0));
   let at = 0;
   for (const f of files) body.set(f, at), (at += f.length);
-  const h = new TextEncoder().encode(JSON.stringify({ format: 'm3-search-index', schemaVersion: meta.schemaVersion, meta, segments: files.map((f) => f.length), sha256: await sha256Hex(body), exportedAt: 0 }));
+  const h = new TextEncoder().encode(
+    JSON.stringify({
+      format: 'm3-search-index',
+      schemaVersion: meta.schemaVersion,
+      meta,
+      segments: files.map((f) => f.length),
+      sha256: await sha256Hex(body),
+      exportedAt: 0,
+    }),
+  );
   const out = new Uint8Array(12 + h.length + body.length);
   out.set(new TextEncoder().encode('M3IX'));
   new DataView(out.buffer).setUint32(4, 1, true);
@@ -63,7 +75,10 @@ async function badFiles(): Promise<[string, Uint8Array, RegExp][]> {
   const { meta, parts } = await source();
   const enc = (ps: typeof parts) => ps.map((p) => encodeSegmentFile(p.seg, p.docs));
   // Documents of segment 2 under segment 1's ids: the counts agree, the ids don't.
-  const swapped = [{ seg: parts[0].seg, docs: parts[1].docs }, { seg: parts[1].seg, docs: parts[0].docs }];
+  const swapped = [
+    { seg: parts[0].seg, docs: parts[1].docs },
+    { seg: parts[1].seg, docs: parts[0].docs },
+  ];
   const short = { ...parts[0], seg: { ...parts[0].seg, dense: { ...parts[0].seg.dense!, codes: parts[0].seg.dense!.codes.slice(0, 100) } } };
   const dupKeys = { ...parts[1], seg: { ...parts[1].seg, keys: parts[0].seg.keys.slice() } };
   return [
@@ -86,10 +101,16 @@ describe('import: validated fully, replaced atomically', () => {
     const dir = mkdtempSync(join(tmpdir(), 'm3imp-'));
     dirs.push(dir);
     await filledIndex(new FileStore(dir));
-    const snap = () => readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
+    const snap = () =>
+      readdirSync(dir)
+        .sort()
+        .map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
     const before = snap();
     for (const [what, bytes, why] of await badFiles()) {
-      const err = await parsePortable(bytes, { ...MODEL, dtype: '' }).then(() => null, (e) => e);
+      const err = await parsePortable(bytes, { ...MODEL, dtype: '' }).then(
+        () => null,
+        (e) => e,
+      );
       expect(err, what).toBeInstanceOf(PortableImportError);
       expect(err.reason, what).toMatch(why);
       expect(snap(), what).toEqual(before);
@@ -106,7 +127,10 @@ describe('import: validated fully, replaced atomically', () => {
     store.close();
     expect(snap()).toEqual(before);
     // A good file: the new index, nothing of the old.
-    const good = await forge(meta, parts.map((p) => encodeSegmentFile(p.seg, p.docs)));
+    const good = await forge(
+      meta,
+      parts.map((p) => encodeSegmentFile(p.seg, p.docs)),
+    );
     const s2 = new FileStore(dir);
     await s2.open();
     await writePortable(s2, await parsePortable(good));

@@ -53,7 +53,12 @@ export async function exportStore(store: Store): Promise<Uint8Array> {
   const segments = meta.segments.length ? await store.readSegments(meta.segments) : [];
   const docs = await store.allDocs();
   const docsByKey = new Map(docs.map((d) => [d.key, d]));
-  const files = segments.map((s) => encodeSegmentFile(s, Array.from(s.keys, (k) => docsByKey.get(k)).filter((d): d is DocRecord => !!d)));
+  const files = segments.map((s) =>
+    encodeSegmentFile(
+      s,
+      Array.from(s.keys, (k) => docsByKey.get(k)).filter((d): d is DocRecord => !!d),
+    ),
+  );
   const body = concat(files);
   const header: PortableHeader = {
     format: FORMAT,
@@ -96,12 +101,20 @@ export async function parsePortable(bytes: Uint8Array, expect?: ModelIdentity): 
   } catch {
     throw new PortableImportError('the file is corrupt (its header is not valid JSON)');
   }
-  if (header?.format !== FORMAT || !header.meta || typeof header.meta !== 'object' || !Array.isArray(header.segments) || !header.segments.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+  if (
+    header?.format !== FORMAT ||
+    !header.meta ||
+    typeof header.meta !== 'object' ||
+    !Array.isArray(header.segments) ||
+    !header.segments.every((n) => Number.isSafeInteger(n) && n >= 0)
+  ) {
     throw new PortableImportError('the file is corrupt (its header lacks the index description)');
   }
   const readable = (v: unknown) => Number.isInteger(v) && (v as number) >= MIN_READ_SCHEMA && (v as number) <= SCHEMA_VERSION;
   if (!readable(header.schemaVersion) || header.meta.schemaVersion !== header.schemaVersion) {
-    throw new PortableImportError(`it was written with index schema version ${header.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
+    throw new PortableImportError(
+      `it was written with index schema version ${header.schemaVersion}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`,
+    );
   }
   const body = bytes.subarray(12 + hLen);
   const total = header.segments.reduce((a, b) => a + b, 0);

@@ -99,7 +99,7 @@ export class Ranker {
 
     if (req.rerank) {
       if (!live.hasColbert) throw new Error('ColBERT rerank needs stored ColBERT vectors: open the index with { colbert: true } and add documents');
-      if (!emb?.colbert) throw new Error('ColBERT rerank needs the query\'s ColBERT vectors (an encoder with a ColBERT head, or embedding.colbert)');
+      if (!emb?.colbert) throw new Error("ColBERT rerank needs the query's ColBERT vectors (an encoder with a ColBERT head, or embedding.colbert)");
       const top = topOf(cand, fused, Math.min(req.rerank.topN, cand.length));
       const sub = top.map((t) => t.key);
       const at = positionsIn(cand);
@@ -339,7 +339,10 @@ function ranksOf(list: Ranked | undefined, cand: number[]): number[] {
 }
 
 function rankedBy(keys: number[], scores: ArrayLike<number>, limit = keys.length): Ranked {
-  const idx = keys.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b]).slice(0, limit);
+  const idx = keys
+    .map((_, i) => i)
+    .sort((a, b) => scores[b] - scores[a] || keys[a] - keys[b])
+    .slice(0, limit);
   return { keys: idx.map((i) => keys[i]), scores: idx.map((i) => scores[i]) };
 }
 

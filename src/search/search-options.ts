@@ -31,10 +31,13 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearch {
   if (!Number.isInteger(candidates) || candidates <= 0) throw new M3InputError(`candidates must be a positive integer, got ${candidates}`);
   const rerank = options.rerank?.colbert ? { topN: options.rerank.topN ?? 100 } : null;
   const weights = { ...DEFAULT_WEIGHTS, ...options.weights };
-  for (const [s, w] of Object.entries(weights)) if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
+  for (const [s, w] of Object.entries(weights))
+    if (!(w >= 0) || !Number.isFinite(w)) throw new M3InputError(`weight ${s} must be a finite number >= 0, got ${w}`);
   const filter = compileFilter(options.filter);
   const dense = options.dense;
-  if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8') throw new M3InputError(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
-  if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0)) throw new M3InputError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
+  if (dense?.firstStage !== undefined && dense.firstStage !== 'binary' && dense.firstStage !== 'int8')
+    throw new M3InputError(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
+  if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0))
+    throw new M3InputError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
   return { k, mode, fusion, candidates, rerank, weights, filter, dense };
 }

@@ -20,7 +20,13 @@ function block(docs: Bm25DocTerms[], shuffleTerms = false): Bm25BlockSource {
   terms.forEach((t, i) => (offsets[i + 1] = offsets[i] + byTerm.get(t)!.length));
   return {
     keys: Uint32Array.from(docs, (d) => d.key),
-    bm25: { terms, offsets, docs: Uint16Array.from(flat, (x) => x[0]), tfs: Uint8Array.from(flat, (x) => x[1]), lengths: Uint32Array.from(docs, (d) => d.length) },
+    bm25: {
+      terms,
+      offsets,
+      docs: Uint16Array.from(flat, (x) => x[0]),
+      tfs: Uint8Array.from(flat, (x) => x[1]),
+      lengths: Uint32Array.from(docs, (d) => d.length),
+    },
   };
 }
 
@@ -56,7 +62,7 @@ describe('SegmentBm25', () => {
     // A later segment, then removals; then a segment replacing existing keys (another tab's upsert).
     a.addBlocks([block(docs.slice(1000))]);
     for (const d of docs.slice(1000)) b.add(d);
-    for (const k of [0, 10, 1001, 1199, 3]) (a.remove(k), b.remove(k));
+    for (const k of [0, 10, 1001, 1199, 3]) a.remove(k), b.remove(k);
     expectSame(a, b, keys);
     const again = [10, 20, 30, 1100].map((key) => bm25DocTerms(key, 'w1 w1 w2 w150'));
     a.addBlocks([block(again)]);
@@ -70,7 +76,11 @@ describe('SegmentBm25', () => {
     const b = new Bm25Index(DEFAULT_BM25_PARAMS);
     a.addBlocks([block(docs.slice(30), true), block(docs.slice(0, 30))]);
     for (const d of [...docs.slice(30), ...docs.slice(0, 30)]) b.add(d);
-    expectSame(a, b, docs.map((d) => d.key));
+    expectSame(
+      a,
+      b,
+      docs.map((d) => d.key),
+    );
   });
 });
 
@@ -79,18 +89,40 @@ describe('SegmentBm25 edges', () => {
     // Raw block: term "a" listed twice for doc 0 (tfs add up), a fractional tf, a zero tf, and a huge one.
     const raw: Bm25BlockSource = {
       keys: Uint32Array.of(0, 1, 2),
-      bm25: { terms: ['b', 'a', 'a', 'c'], offsets: Uint32Array.of(0, 1, 2, 3, 5), docs: Uint32Array.of(1, 0, 0, 2, 1), tfs: Float64Array.of(2.6, 1, 2, 0, 70000), lengths: Uint32Array.of(4, 5, 6) },
+      bm25: {
+        terms: ['b', 'a', 'a', 'c'],
+        offsets: Uint32Array.of(0, 1, 2, 3, 5),
+        docs: Uint32Array.of(1, 0, 0, 2, 1),
+        tfs: Float64Array.of(2.6, 1, 2, 0, 70000),
+        lengths: Uint32Array.of(4, 5, 6),
+      },
     };
     const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
     a.addBlocks([raw]);
     const b = new Bm25Index(DEFAULT_BM25_PARAMS);
     b.add({ key: 0, length: 4, terms: new Map([['a', 3]]) });
-    b.add({ key: 1, length: 5, terms: new Map([['b', 3], ['c', 65535]]) });
+    b.add({
+      key: 1,
+      length: 5,
+      terms: new Map([
+        ['b', 3],
+        ['c', 65535],
+      ]),
+    });
     b.add({ key: 2, length: 6, terms: new Map() });
     expect([a.docFreq('a'), a.docFreq('b'), a.docFreq('c')]).toEqual([1, 1, 1]);
     expectSame(a, b, [0, 1, 2]);
     // The same tfs in a sorted block (read in place): fractional and oversized tfs are clamped the same way.
-    const sorted: Bm25BlockSource = { keys: Uint32Array.of(0, 1), bm25: { terms: ['a', 'c'], offsets: Uint32Array.of(0, 1, 2), docs: Uint32Array.of(0, 1), tfs: Float64Array.of(2.6, 70000), lengths: Uint32Array.of(4, 5) } };
+    const sorted: Bm25BlockSource = {
+      keys: Uint32Array.of(0, 1),
+      bm25: {
+        terms: ['a', 'c'],
+        offsets: Uint32Array.of(0, 1, 2),
+        docs: Uint32Array.of(0, 1),
+        tfs: Float64Array.of(2.6, 70000),
+        lengths: Uint32Array.of(4, 5),
+      },
+    };
     const c = new SegmentBm25(DEFAULT_BM25_PARAMS);
     c.addBlocks([sorted]);
     const d = new Bm25Index(DEFAULT_BM25_PARAMS);
@@ -101,7 +133,10 @@ describe('SegmentBm25 edges', () => {
 
   it('refuses bad keys and lengths; unknown and negative keys are absent; removing one is a no-op', () => {
     const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
-    const one = (key: number, length: number): Bm25BlockSource => ({ keys: [key], bm25: { terms: ['x'], offsets: [0, 1], docs: [0], tfs: [1], lengths: [length] } });
+    const one = (key: number, length: number): Bm25BlockSource => ({
+      keys: [key],
+      bm25: { terms: ['x'], offsets: [0, 1], docs: [0], tfs: [1], lengths: [length] },
+    });
     for (const key of [-1, 1.5, 2 ** 32]) expect(() => a.addBlocks([one(key, 1)])).toThrow(/uint32/);
     for (const length of [-1, 0.5, 2 ** 32]) expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([one(0, length)])).toThrow(/bad length/);
     const s = new SegmentBm25(DEFAULT_BM25_PARAMS);
@@ -125,7 +160,11 @@ describe('SegmentBm25 edges', () => {
     const b = new Bm25Index(DEFAULT_BM25_PARAMS);
     a.addBlocks([block(docs.slice(0, 150)), block(docs.slice(150))]);
     for (const d of docs) b.add(d);
-    expectSame(a, b, docs.map((d) => d.key));
+    expectSame(
+      a,
+      b,
+      docs.map((d) => d.key),
+    );
     const all = WORDS.join(' ');
     expect(a.search(all, 1000)).toEqual(b.search(all, 1000));
   });
@@ -148,7 +187,13 @@ interface Ref {
 function referenceBm25(live: Bm25DocTerms[], query: RefQuery, { k1, b }: { k1: number; b: number }): Ref {
   const N = live.length;
   const avg = N === 0 ? 0 : live.reduce((a, d) => a + d.length, 0) / N;
-  const words = typeof query === 'string' ? query.split(/\s+/).filter(Boolean).map((term) => ({ term, weight: 1 })) : query;
+  const words =
+    typeof query === 'string'
+      ? query
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((term) => ({ term, weight: 1 }))
+      : query;
   const dfs = new Map<string, number>();
   const df = (t: string) => dfs.get(t) ?? dfs.set(t, live.filter((d) => (d.terms.get(t) ?? 0) > 0).length).get(t)!;
   const qw = new Map<string, number>();
@@ -166,7 +211,10 @@ function referenceBm25(live: Bm25DocTerms[], query: RefQuery, { k1, b }: { k1: n
       mine.push({ term, weight: (w * idf * (k1 + 1) * tf) / (tf + k1 * (1 - b + b * ratio)) });
     }
     if (mine.length) {
-      scores.set(d.key, mine.reduce((a, p) => a + p.weight, 0));
+      scores.set(
+        d.key,
+        mine.reduce((a, p) => a + p.weight, 0),
+      );
       parts.set(d.key, mine);
     }
   }
@@ -186,7 +234,10 @@ function expectReference(seg: SegmentBm25, live: Bm25DocTerms[], queries: RefQue
   expect(seg.avgLength).toBe(live.length ? live.reduce((a, d) => a + d.length, 0) / live.length : 0);
   const vocabulary = new Set(live.flatMap((d) => [...d.terms.keys()]));
   for (const t of [...vocabulary, 'absent-term']) {
-    const keys = live.filter((d) => (d.terms.get(t) ?? 0) > 0).map((d) => d.key).sort((x, y) => x - y);
+    const keys = live
+      .filter((d) => (d.terms.get(t) ?? 0) > 0)
+      .map((d) => d.key)
+      .sort((x, y) => x - y);
     expect(seg.docFreq(t), t).toBe(keys.length);
     expect(Array.from(seg.keysOf(t)), t).toEqual(keys);
   }
@@ -194,7 +245,10 @@ function expectReference(seg: SegmentBm25, live: Bm25DocTerms[], queries: RefQue
     const ref = referenceBm25(live, q, params);
     const want = [...ref.scores.values()].sort((x, y) => y - x);
     const all = seg.search(q, 1e9);
-    expect(all.map((h) => h.key).sort((x, y) => x - y), JSON.stringify(q)).toEqual([...ref.scores.keys()].sort((x, y) => x - y));
+    expect(
+      all.map((h) => h.key).sort((x, y) => x - y),
+      JSON.stringify(q),
+    ).toEqual([...ref.scores.keys()].sort((x, y) => x - y));
     for (let i = 0; i < all.length; i++) {
       const w = ref.scores.get(all[i].key)!;
       worstF32 = Math.max(worstF32, Math.abs(all[i].score - w) / w);
@@ -205,7 +259,11 @@ function expectReference(seg: SegmentBm25, live: Bm25DocTerms[], queries: RefQue
     const top = seg.search(q, 3);
     expect(top.length).toBe(Math.min(3, want.length));
     top.forEach((h, i) => expect(close(h.score, want[i], F32_TOL)).toBe(true));
-    const oddWant = [...ref.scores].filter(([k]) => k % 2 === 1).map(([, s]) => s).sort((x, y) => y - x).slice(0, 5);
+    const oddWant = [...ref.scores]
+      .filter(([k]) => k % 2 === 1)
+      .map(([, s]) => s)
+      .sort((x, y) => y - x)
+      .slice(0, 5);
     const odd = seg.search(q, 5, { filter: (key) => key % 2 === 1 });
     expect(odd.every((h) => h.key % 2 === 1)).toBe(true);
     expect(odd.length).toBe(oddWant.length);
@@ -246,9 +304,18 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     't5 t5 t30', // a repeated word weighs twice
     't39 t0 t7 t0 nothing',
     '',
-    [{ term: 't3', weight: 0.5 }, { term: 't1', weight: 2 }, { term: 't3', weight: 0.25 }],
+    [
+      { term: 't3', weight: 0.5 },
+      { term: 't1', weight: 2 },
+      { term: 't3', weight: 0.25 },
+    ],
     // Non-positive and NaN weights drop the term (not a negative score); the positive ones remain.
-    [{ term: 't0', weight: -1 }, { term: 't2', weight: 1 }, { term: 't4', weight: 0 }, { term: 't6', weight: Number.NaN }],
+    [
+      { term: 't0', weight: -1 },
+      { term: 't2', weight: 1 },
+      { term: 't4', weight: 0 },
+      { term: 't6', weight: Number.NaN },
+    ],
     [{ term: 't0', weight: 0 }],
   ];
 
@@ -258,12 +325,17 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     const dead = new Set([4, 150, 151]);
     const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
     seg.addBlocks([block(docs.slice(0, 100)), block(docs.slice(100, 101)), block(docs.slice(101, 200))], (k) => !dead.has(k));
-    const live = new Map(docs.slice(0, 200).filter((d) => !dead.has(d.key)).map((d) => [d.key, d]));
+    const live = new Map(
+      docs
+        .slice(0, 200)
+        .filter((d) => !dead.has(d.key))
+        .map((d) => [d.key, d]),
+    );
     const probe = [0, 1, 4, 17, 99, 100, 150, 199, 250, 5000, -1];
     expectReference(seg, [...live.values()], REF_QUERIES, probe);
     seg.addBlocks([block(docs.slice(200))]);
     for (const d of docs.slice(200)) live.set(d.key, d);
-    for (const k of [0, 10, 201, 299, 4]) (seg.remove(k), live.delete(k));
+    for (const k of [0, 10, 201, 299, 4]) seg.remove(k), live.delete(k);
     expectReference(seg, [...live.values()], REF_QUERIES, probe);
     // A later segment replaces keys (another tab's upsert): their old postings no longer count.
     const again = [10, 20, 30, 250].map((key) => terms(key, 't1 t1 t2 t39 new'));
@@ -271,7 +343,11 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     for (const d of again) live.set(d.key, d);
     expectReference(seg, [...live.values()], [...REF_QUERIES, 'new t39'], [...probe, 20, 30]);
     // Other parameters.
-    for (const params of [{ k1: 0.9, b: 0.4 }, { k1: 2, b: 0 }, { k1: 1.2, b: 1 }]) {
+    for (const params of [
+      { k1: 0.9, b: 0.4 },
+      { k1: 2, b: 0 },
+      { k1: 1.2, b: 1 },
+    ]) {
       const other = new SegmentBm25(params);
       other.addBlocks([block(docs.slice(0, 150)), block(docs.slice(150))]);
       expectReference(other, docs, REF_QUERIES.slice(0, 4), probe, params);
@@ -282,13 +358,27 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     // Terms out of order, "a" listed twice (doc 0 twice: tfs 1 + 2; doc 1 once), and "c" with a zero tf for doc 2.
     const raw: Bm25BlockSource = {
       keys: Uint32Array.of(7, 8, 9),
-      bm25: { terms: ['b', 'a', 'a', 'c'], offsets: Uint32Array.of(0, 1, 3, 4, 6), docs: Uint32Array.of(1, 0, 1, 0, 2, 1), tfs: Uint32Array.of(2, 1, 1, 2, 0, 4), lengths: Uint32Array.of(3, 7, 5) },
+      bm25: {
+        terms: ['b', 'a', 'a', 'c'],
+        offsets: Uint32Array.of(0, 1, 3, 4, 6),
+        docs: Uint32Array.of(1, 0, 1, 0, 2, 1),
+        tfs: Uint32Array.of(2, 1, 1, 2, 0, 4),
+        lengths: Uint32Array.of(3, 7, 5),
+      },
     };
     const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
     seg.addBlocks([raw]);
     const live: Bm25DocTerms[] = [
       { key: 7, length: 3, terms: new Map([['a', 3]]) },
-      { key: 8, length: 7, terms: new Map([['b', 2], ['a', 1], ['c', 4]]) },
+      {
+        key: 8,
+        length: 7,
+        terms: new Map([
+          ['b', 2],
+          ['a', 1],
+          ['c', 4],
+        ]),
+      },
       { key: 9, length: 5, terms: new Map() },
     ];
     expectReference(seg, live, ['a', 'b', 'c', 'a b c', 'c c a'], [7, 8, 9]);
@@ -296,7 +386,22 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     const dup: Bm25BlockSource = { keys: [1, 2], bm25: { terms: ['a', 'a', 'b'], offsets: [0, 1, 2, 3], docs: [0, 1, 1], tfs: [1, 3, 1], lengths: [2, 4] } };
     const s2 = new SegmentBm25(DEFAULT_BM25_PARAMS);
     s2.addBlocks([dup]);
-    expectReference(s2, [{ key: 1, length: 2, terms: new Map([['a', 1]]) }, { key: 2, length: 4, terms: new Map([['a', 3], ['b', 1]]) }], ['a', 'b', 'a b'], [1, 2]);
+    expectReference(
+      s2,
+      [
+        { key: 1, length: 2, terms: new Map([['a', 1]]) },
+        {
+          key: 2,
+          length: 4,
+          terms: new Map([
+            ['a', 3],
+            ['b', 1],
+          ]),
+        },
+      ],
+      ['a', 'b', 'a b'],
+      [1, 2],
+    );
     expect(s2.termsWithPrefix('').sort()).toEqual(['a', 'b']);
     expect(s2.termsWithin('a', 1).sort()).toEqual(['a', 'b']);
   });
@@ -309,13 +414,35 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
       const order = repaired ? [5, 4, 3, 2, 1, 0] : [0, 1, 2, 3, 4, 5];
       const src: Bm25BlockSource = {
         keys: [3, 4],
-        bm25: { terms: order.map((i) => terms2[i]), offsets: [0, 1, 2, 3, 4, 5, 6], docs: order.map((i) => i % 2), tfs: order.map((i) => tfs[i]), lengths: [10, 12] },
+        bm25: {
+          terms: order.map((i) => terms2[i]),
+          offsets: [0, 1, 2, 3, 4, 5, 6],
+          docs: order.map((i) => i % 2),
+          tfs: order.map((i) => tfs[i]),
+          lengths: [10, 12],
+        },
       };
       const seg = new SegmentBm25(DEFAULT_BM25_PARAMS);
       seg.addBlocks([src]);
       const live: Bm25DocTerms[] = [
-        { key: 3, length: 10, terms: new Map([['a', 3], ['c', 0], ['e', 65535]]) },
-        { key: 4, length: 12, terms: new Map([['b', 65535], ['d', 1], ['f', 0]]) },
+        {
+          key: 3,
+          length: 10,
+          terms: new Map([
+            ['a', 3],
+            ['c', 0],
+            ['e', 65535],
+          ]),
+        },
+        {
+          key: 4,
+          length: 12,
+          terms: new Map([
+            ['b', 65535],
+            ['d', 1],
+            ['f', 0],
+          ]),
+        },
       ];
       expectReference(seg, live, ['a', 'b', 'c', 'd', 'e', 'f', 'a b c d e f'], [3, 4]);
     }
@@ -341,12 +468,28 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     const zero = new SegmentBm25(DEFAULT_BM25_PARAMS);
     zero.addBlocks([{ keys: [0, 1], bm25: { terms: ['a'], offsets: [0, 2], docs: [0, 1], tfs: [1, 2], lengths: [0, 0] } }]);
     expect(zero.avgLength).toBe(0);
-    expectReference(zero, [{ key: 0, length: 0, terms: new Map([['a', 1]]) }, { key: 1, length: 0, terms: new Map([['a', 2]]) }], ['a'], [0, 1]);
+    expectReference(
+      zero,
+      [
+        { key: 0, length: 0, terms: new Map([['a', 1]]) },
+        { key: 1, length: 0, terms: new Map([['a', 2]]) },
+      ],
+      ['a'],
+      [0, 1],
+    );
     // The largest length a uint32 holds is accepted.
     const long = new SegmentBm25(DEFAULT_BM25_PARAMS);
     long.addBlocks([{ keys: [0, 1], bm25: { terms: ['a'], offsets: [0, 1], docs: [0], tfs: [1], lengths: [0xffffffff, 1] } }]);
     expect(long.avgLength).toBe((0xffffffff + 1) / 2);
-    expectReference(long, [{ key: 0, length: 0xffffffff, terms: new Map([['a', 1]]) }, { key: 1, length: 1, terms: new Map() }], ['a'], [0, 1]);
+    expectReference(
+      long,
+      [
+        { key: 0, length: 0xffffffff, terms: new Map([['a', 1]]) },
+        { key: 1, length: 1, terms: new Map() },
+      ],
+      ['a'],
+      [0, 1],
+    );
   });
 
   it('k that is not a count gives no hits (and leaves the next search clean)', () => {
@@ -355,7 +498,12 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     seg.addBlocks([block(docs)]);
     for (const k of [0, 0.5, -1, Number.NaN]) expect(seg.search('a', k)).toEqual([]);
     expectReference(seg, docs, ['a', 'b', 'a b'], [0, 1, 2]);
-    expect(seg.search('a', Infinity).map((h) => h.key).sort()).toEqual([0, 1]);
+    expect(
+      seg
+        .search('a', Infinity)
+        .map((h) => h.key)
+        .sort(),
+    ).toEqual([0, 1]);
   });
 
   it('the term dictionary: prefixes and edit distance over every segment, against brute force', () => {
@@ -367,12 +515,22 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     const lev = (s: string, t: string): number => {
       const d = Array.from({ length: s.length + 1 }, (_, i) => [i, ...Array(t.length).fill(0)]);
       for (let j = 1; j <= t.length; j++) d[0][j] = j;
-      for (let i = 1; i <= s.length; i++) for (let j = 1; j <= t.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
+      for (let i = 1; i <= s.length; i++)
+        for (let j = 1; j <= t.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
       return d[s.length][t.length];
     };
     const all = [...new Set(vocab)].sort();
-    for (const p of ['', 'a', 'al', 'alp', 'alpha', 'alphas', 'b', 'bet', 'c', 'zeta', 'zz']) expect(seg.termsWithPrefix(p).sort(), p).toEqual(all.filter((t) => t.startsWith(p)));
-    for (const [q, d] of [['alp', 1], ['alpha', 2], ['bet', 0], ['beta', 1], ['zzz', 1], ['', 1]] as const) expect(seg.termsWithin(q, d).sort(), `${q}~${d}`).toEqual(all.filter((t) => lev(q, t) <= d));
+    for (const p of ['', 'a', 'al', 'alp', 'alpha', 'alphas', 'b', 'bet', 'c', 'zeta', 'zz'])
+      expect(seg.termsWithPrefix(p).sort(), p).toEqual(all.filter((t) => t.startsWith(p)));
+    for (const [q, d] of [
+      ['alp', 1],
+      ['alpha', 2],
+      ['bet', 0],
+      ['beta', 1],
+      ['zzz', 1],
+      ['', 1],
+    ] as const)
+      expect(seg.termsWithin(q, d).sort(), `${q}~${d}`).toEqual(all.filter((t) => lev(q, t) <= d));
     // A new segment brings its terms into the dictionary.
     seg.addBlocks([block([terms(20, 'alpaca')])]);
     expect(seg.termsWithPrefix('alp').sort()).toEqual(['alp', 'alpaca', 'alpha', 'alpine', 'alps']);
@@ -380,5 +538,7 @@ describe('SegmentBm25 against a reference BM25 computed in the test', () => {
     expect(Array.from(seg.keysOf('alpaca'))).toEqual([20]);
   });
 
-  afterAll(() => console.log(`segment BM25 vs reference: worst relative error ${worstF32.toExponential(2)} (float32 paths), ${worstF64.toExponential(2)} (matchedTerms)`));
+  afterAll(() =>
+    console.log(`segment BM25 vs reference: worst relative error ${worstF32.toExponential(2)} (float32 paths), ${worstF64.toExponential(2)} (matchedTerms)`),
+  );
 });

@@ -354,7 +354,8 @@ function codedBlock(b: Bm25PostingsBlock): Bm25Block {
   sorted.forEach((term, i) => {
     // Per document, a duplicated term's tfs add up (as the analyzer's counts would), capped.
     const perDoc = new Map<number, number>();
-    for (const { doc, tf } of byTerm.get(term)!) if (tf > 0) perDoc.set(doc, Math.min(MAX_TF, (perDoc.get(doc) ?? 0) + Math.min(MAX_TF, Math.max(1, Math.round(tf)))));
+    for (const { doc, tf } of byTerm.get(term)!)
+      if (tf > 0) perDoc.set(doc, Math.min(MAX_TF, (perDoc.get(doc) ?? 0) + Math.min(MAX_TF, Math.max(1, Math.round(tf)))));
     for (const doc of [...perDoc.keys()].sort((x, y) => x - y)) {
       docs.push(doc);
       tfs.push(perDoc.get(doc)!);

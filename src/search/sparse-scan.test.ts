@@ -32,11 +32,13 @@ function refScore(q: { ids: number[]; weights: number[] }, row: Record<number, n
 describe('SparseAccumulator', () => {
   it('scores every row sharing a token with the query, across segments, and nothing else', () => {
     const r = mulberry32(4);
-    const segRows = [0, 1, 2].map(() => Array.from({ length: 40 }, () => {
-      const row: Record<number, number> = {};
-      for (let j = 0; j < 6; j++) row[10 + Math.floor(r() * 60)] = 1 + Math.floor(r() * 255);
-      return row;
-    }));
+    const segRows = [0, 1, 2].map(() =>
+      Array.from({ length: 40 }, () => {
+        const row: Record<number, number> = {};
+        for (let j = 0; j < 6; j++) row[10 + Math.floor(r() * 60)] = 1 + Math.floor(r() * 255);
+        return row;
+      }),
+    );
     const scales = [0.4 / 255, 0.3 / 255, 0.5 / 255];
     const segments: SparseSegment[] = segRows.map((rows, s) => ({ rowBase: s * 40, sparse: block(rows, scales[s]) }));
     const acc = new SparseAccumulator();
@@ -64,7 +66,10 @@ describe('SparseAccumulator', () => {
     const small: SparseSegment[] = [{ rowBase: 0, sparse: block([{ 5: 10 }, { 6: 20 }], 0.01) }];
     expect(Array.from(acc.run({ ids: Uint32Array.of(5), weights: Float32Array.of(1) }, small, 2))).toEqual([0]);
     expect(acc.score(0)).toBeCloseTo(0.1, 6);
-    const big: SparseSegment[] = [{ rowBase: 0, sparse: block([{ 5: 10 }], 0.01) }, { rowBase: 5000, sparse: block([{}, { 5: 255, 7: 1 }], 0.02) }];
+    const big: SparseSegment[] = [
+      { rowBase: 0, sparse: block([{ 5: 10 }], 0.01) },
+      { rowBase: 5000, sparse: block([{}, { 5: 255, 7: 1 }], 0.02) },
+    ];
     expect(Array.from(acc.run({ ids: Uint32Array.of(5, 7), weights: Float32Array.of(0.5, 2) }, big, 5002))).toEqual([0, 5001]);
     expect(acc.score(0)).toBeCloseTo(0.05, 6);
     expect(acc.score(5001)).toBeCloseTo(0.5 * 255 * 0.02 + 2 * 0.02, 6);

@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { sha256Hex } from '../util/sha256.ts';
 import { encodeSegmentFile } from '../store/segment-file.ts';
 import type { DocRecord, Store } from '../store/types.ts';
-import { DEFAULT_CHUNK_BYTES, MANIFEST_FILE, MAX_CHUNK_BYTES, manifestVersion, STATIC_FORMAT, STATIC_PACKAGE_VERSION, type StaticChunk, type StaticManifest, type StaticSegment } from './manifest.ts';
+import {
+  DEFAULT_CHUNK_BYTES,
+  MANIFEST_FILE,
+  MAX_CHUNK_BYTES,
+  manifestVersion,
+  STATIC_FORMAT,
+  STATIC_PACKAGE_VERSION,
+  type StaticChunk,
+  type StaticManifest,
+  type StaticSegment,
+} from './manifest.ts';
 
 export interface BuildStaticOptions {
   /** Largest chunk (default 4 MiB): the unit of verification and of resuming after a reload. */
@@ -17,7 +27,8 @@ export interface BuildStaticOptions {
 
 export async function writeStaticPackage(store: Store, out: string, opts: BuildStaticOptions = {}): Promise<StaticManifest> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES) throw new RangeError(`chunkBytes must be an integer from 1024 to ${MAX_CHUNK_BYTES}, got ${chunkBytes}`);
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES)
+    throw new RangeError(`chunkBytes must be an integer from 1024 to ${MAX_CHUNK_BYTES}, got ${chunkBytes}`);
   const meta = await store.readMeta();
   if (!meta) throw new Error('nothing to package: the index has no model recorded');
   const segs = meta.segments.length ? await store.readSegments(meta.segments) : [];
@@ -34,7 +45,10 @@ export async function writeStaticPackage(store: Store, out: string, opts: BuildS
       const part = file.subarray(at, Math.min(at + chunkBytes, file.byteLength));
       const sha256 = await sha256Hex(part);
       const name = `chunks/${sha256.slice(0, 32)}.bin`;
-      const exists = await stat(join(out, name)).then((s) => s.size === part.byteLength, () => false);
+      const exists = await stat(join(out, name)).then(
+        (s) => s.size === part.byteLength,
+        () => false,
+      );
       if (!exists) await writeAtomic(join(out, name), part);
       ids.push(chunks.length);
       chunks.push({ file: name, bytes: part.byteLength, sha256 });

@@ -46,7 +46,8 @@ export async function downloadChunks(
       } else {
         // validateManifest allows plain relative paths only; the resolved URL is checked as well.
         const url = new URL(c.file, manifestUrl);
-        if (!url.href.startsWith(new URL('.', manifestUrl).href)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
+        if (!url.href.startsWith(new URL('.', manifestUrl).href))
+          throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
         const r = await fetchChunk(url.href, c, i, m.chunks.length, f, opts, (n) => {
           loaded += n;
           bytesFetched += n;

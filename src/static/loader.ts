@@ -24,17 +24,32 @@ import { contentsProblem } from '../store/segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type ModelIdentity, type SegmentRecord } from '../store/types.ts';
 import { downloadChunks } from './download.ts';
 import { MANIFEST_FILE, StaticPackageError, validateManifest, type StaticManifest } from './manifest.ts';
-import { clearChunkCache, databaseExists, deleteDatabase, getCachedChunk, getPointer, indexDbName, openPointerDb, type Pointer, putCachedChunk, putPointer, removeStale } from './pointer-db.ts';
+import {
+  clearChunkCache,
+  databaseExists,
+  deleteDatabase,
+  getCachedChunk,
+  getPointer,
+  indexDbName,
+  openPointerDb,
+  type Pointer,
+  putCachedChunk,
+  putPointer,
+  removeStale,
+} from './pointer-db.ts';
 import type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
 
 export type { StaticLoadOptions, StaticLoadReport, StaticProgress } from './types.ts';
-
 
 /**
  * Installs (or confirms) the package at `url` and opens it with `open` (M3Index.fromStatic passes
  * M3Index.open: the loader does not import the index, so the two modules form no cycle).
  */
-export async function openStaticPackage<T extends object>(url: string | URL, opts: StaticLoadOptions, open: (name: string, o: OpenOptions) => Promise<T>): Promise<T> {
+export async function openStaticPackage<T extends object>(
+  url: string | URL,
+  opts: StaticLoadOptions,
+  open: (name: string, o: OpenOptions) => Promise<T>,
+): Promise<T> {
   const report = await installStaticPackage(url, opts);
   const factory = opts.indexedDB ?? globalThis.indexedDB;
   const index = await open(report.indexName, {
@@ -46,7 +61,15 @@ export async function openStaticPackage<T extends object>(url: string | URL, opt
   // still holding it; such a tab's index reports why).
   if (report.previous && report.previous !== report.indexName) void deleteDatabase(factory, indexDbName(report.previous)).catch(() => {});
   staticReports.set(index, report);
-  opts.onProgress?.({ phase: 'ready', loadedBytes: report.bytesFetched, totalBytes: report.bytesFetched, chunksDone: 0, chunks: 0, version: report.version, report });
+  opts.onProgress?.({
+    phase: 'ready',
+    loadedBytes: report.bytesFetched,
+    totalBytes: report.bytesFetched,
+    chunksDone: 0,
+    chunks: 0,
+    version: report.version,
+    report,
+  });
   return index;
 }
 
@@ -80,22 +103,68 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
         const reason = e instanceof StaticPackageError ? e.reason : `the network is unreachable (${(e as Error)?.message ?? e})`;
         // Offline, or the server misbehaves: the installed version keeps serving.
         if (current && (await databaseExists(factory, indexDbName(current.indexName)))) {
-          return { status: 'offline', version: current.version, indexName: current.indexName, previous: null, bytesFetched: 0, chunksFetched: 0, chunksResumed: 0, rangeResumes: 0, ms: performance.now() - t0, reason };
+          return {
+            status: 'offline',
+            version: current.version,
+            indexName: current.indexName,
+            previous: null,
+            bytesFetched: 0,
+            chunksFetched: 0,
+            chunksResumed: 0,
+            rangeResumes: 0,
+            ms: performance.now() - t0,
+            reason,
+          };
         }
         throw new StaticPackageError(`${reason}, and no earlier version is installed`);
       }
       const manifest = validateManifest(raw, expect);
       if (current?.version === manifest.version && (await databaseExists(factory, indexDbName(current.indexName)))) {
-        return { status: 'current', version: current.version, indexName: current.indexName, previous: null, bytesFetched: 0, chunksFetched: 0, chunksResumed: 0, rangeResumes: 0, ms: performance.now() - t0 };
+        return {
+          status: 'current',
+          version: current.version,
+          indexName: current.indexName,
+          previous: null,
+          bytesFetched: 0,
+          chunksFetched: 0,
+          chunksResumed: 0,
+          rangeResumes: 0,
+          ms: performance.now() - t0,
+        };
       }
       const indexName = `${name}@${manifest.version}`;
       await removeStale(factory, name, [current?.indexName, indexName]);
 
-      const got = await downloadChunks(manifestUrl, manifest, { get: (sha) => getCachedChunk(db, sha), put: (sha, b) => putCachedChunk(db, sha, b) }, f, opts, (p) => progress(p, manifest.version));
-      progress({ phase: 'verify', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length }, manifest.version);
+      const got = await downloadChunks(
+        manifestUrl,
+        manifest,
+        { get: (sha) => getCachedChunk(db, sha), put: (sha, b) => putCachedChunk(db, sha, b) },
+        f,
+        opts,
+        (p) => progress(p, manifest.version),
+      );
+      progress(
+        {
+          phase: 'verify',
+          loadedBytes: manifest.totalBytes,
+          totalBytes: manifest.totalBytes,
+          chunksDone: manifest.chunks.length,
+          chunks: manifest.chunks.length,
+        },
+        manifest.version,
+      );
       const parsed = decodePackage(manifest, got.chunks);
 
-      progress({ phase: 'install', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length }, manifest.version);
+      progress(
+        {
+          phase: 'install',
+          loadedBytes: manifest.totalBytes,
+          totalBytes: manifest.totalBytes,
+          chunksDone: manifest.chunks.length,
+          chunks: manifest.chunks.length,
+        },
+        manifest.version,
+      );
       const store = new IdbStore(indexName, { indexedDB: factory });
       try {
         await store.open();
@@ -148,7 +217,13 @@ export async function fetchStaticPackage(
   const manifest = validateManifest(raw, expectedModel(opts));
   const progress = (p: Omit<StaticProgress, 'version'>) => opts.onProgress?.({ ...p, version: manifest.version });
   const got = await downloadChunks(manifestUrl, manifest, null, f, opts, progress);
-  progress({ phase: 'verify', loadedBytes: manifest.totalBytes, totalBytes: manifest.totalBytes, chunksDone: manifest.chunks.length, chunks: manifest.chunks.length });
+  progress({
+    phase: 'verify',
+    loadedBytes: manifest.totalBytes,
+    totalBytes: manifest.totalBytes,
+    chunksDone: manifest.chunks.length,
+    chunks: manifest.chunks.length,
+  });
   return { manifest, contents: decodePackage(manifest, got.chunks) };
 }
 

@@ -92,47 +92,65 @@ const shown = (v: unknown): string => {
  * (code MODEL_MISMATCH), as when an index is opened; everything else is a StaticPackageError.
  */
 export function validateManifest(m: any, expect?: ModelIdentity): StaticManifest {
-  if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT) throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
-  if (m.packageVersion !== STATIC_PACKAGE_VERSION) throw new StaticPackageError(`package format version ${shown(m.packageVersion)}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
+  if (!m || typeof m !== 'object' || m.format !== STATIC_FORMAT)
+    throw new StaticPackageError('this is not an m3-search static package (manifest.json has no "format": "m3-search-static")');
+  if (m.packageVersion !== STATIC_PACKAGE_VERSION)
+    throw new StaticPackageError(`package format version ${shown(m.packageVersion)}; this version of m3-search reads version ${STATIC_PACKAGE_VERSION}`);
   const readable = Number.isInteger(m.schemaVersion) && m.schemaVersion >= MIN_READ_SCHEMA && m.schemaVersion <= SCHEMA_VERSION;
   if (!readable || !m.meta || typeof m.meta !== 'object' || m.meta.schemaVersion !== m.schemaVersion) {
-    throw new StaticPackageError(`it was built with index schema version ${shown(m.schemaVersion)}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`);
+    throw new StaticPackageError(
+      `it was built with index schema version ${shown(m.schemaVersion)}; this version of m3-search reads versions ${MIN_READ_SCHEMA} to ${SCHEMA_VERSION}`,
+    );
   }
   const metaBad = metaProblem(m.meta);
   if (metaBad) throw new StaticPackageError(`the manifest is corrupt (its index meta: ${metaBad})`);
   if (typeof m.version !== 'string' || !/^[0-9a-f]{8,64}$/.test(m.version)) throw new StaticPackageError('the manifest is corrupt (no version id)');
   const model = m.model;
-  if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string' || typeof model.dtype !== 'string') throw new StaticPackageError('the manifest is corrupt (no model identity)');
-  if (model.modelId !== m.meta.modelId || model.dims !== m.meta.dims || model.headHash !== m.meta.headHash || model.dtype !== m.meta.dtype) throw new StaticPackageError('the manifest is corrupt (its model and its index meta disagree)');
+  if (!model || typeof model.modelId !== 'string' || !isCount(model.dims) || typeof model.headHash !== 'string' || typeof model.dtype !== 'string')
+    throw new StaticPackageError('the manifest is corrupt (no model identity)');
+  if (model.modelId !== m.meta.modelId || model.dims !== m.meta.dims || model.headHash !== m.meta.headHash || model.dtype !== m.meta.dtype)
+    throw new StaticPackageError('the manifest is corrupt (its model and its index meta disagree)');
   if (expect) {
     // The same comparison (and error) as opening an index; a head hash or dtype the page leaves unset is not compared.
     const page: ModelIdentity = { modelId: expect.modelId, dims: expect.dims, headHash: expect.headHash || model.headHash, dtype: expect.dtype || model.dtype };
     const built: ModelIdentity = { modelId: model.modelId, dims: model.dims, headHash: model.headHash, dtype: model.dtype };
     const diff = modelMismatch(built, page);
-    if (diff.length) throw new M3IndexMismatchError(built, page, diff, 'static index package', 'rebuild the package with the model this page loads (m3-search index … --static)');
+    if (diff.length)
+      throw new M3IndexMismatchError(
+        built,
+        page,
+        diff,
+        'static index package',
+        'rebuild the package with the model this page loads (m3-search index … --static)',
+      );
   }
   if (!Array.isArray(m.chunks) || !Array.isArray(m.segments)) throw new StaticPackageError('the manifest is corrupt (no chunk list)');
   let total = 0;
   m.chunks.forEach((c: any, i: number) => {
-    if (!c || typeof c.file !== 'string' || !isCount(c.bytes) || typeof c.sha256 !== 'string' || !HEX64.test(c.sha256)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} lacks a file, size or SHA-256)`);
+    if (!c || typeof c.file !== 'string' || !isCount(c.bytes) || typeof c.sha256 !== 'string' || !HEX64.test(c.sha256))
+      throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} lacks a file, size or SHA-256)`);
     // Chunks must stay under the package folder: a manifest is data, never a way to make the page fetch elsewhere.
     if (!isPackagePath(c.file)) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} points outside the package: ${JSON.stringify(c.file)})`);
-    if (c.bytes > MAX_CHUNK_BYTES) throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} declares ${c.bytes} bytes; at most ${MAX_CHUNK_BYTES} are accepted)`);
+    if (c.bytes > MAX_CHUNK_BYTES)
+      throw new StaticPackageError(`the manifest is corrupt (chunk ${i + 1} declares ${c.bytes} bytes; at most ${MAX_CHUNK_BYTES} are accepted)`);
     total += c.bytes;
   });
   if (total !== m.totalBytes) throw new StaticPackageError(`the manifest is corrupt (chunks add up to ${total} bytes, it says ${shown(m.totalBytes)})`);
   const used = new Set<number>();
   for (const s of m.segments) {
-    if (!s || !isCount(s.seq) || !isCount(s.bytes) || !Array.isArray(s.chunks) || !s.chunks.length) throw new StaticPackageError('the manifest is corrupt (a segment lacks its chunks)');
+    if (!s || !isCount(s.seq) || !isCount(s.bytes) || !Array.isArray(s.chunks) || !s.chunks.length)
+      throw new StaticPackageError('the manifest is corrupt (a segment lacks its chunks)');
     let sum = 0;
     for (const c of s.chunks) {
-      if (!isCount(c) || c >= m.chunks.length || used.has(c)) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq} names chunk ${shown(c)})`);
+      if (!isCount(c) || c >= m.chunks.length || used.has(c))
+        throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq} names chunk ${shown(c)})`);
       used.add(c);
       sum += m.chunks[c].bytes;
     }
     if (sum !== s.bytes) throw new StaticPackageError(`the manifest is corrupt (segment ${s.seq}: chunks hold ${sum} bytes, it says ${s.bytes})`);
   }
-  if (m.segments.map((s: StaticSegment) => s.seq).join() !== m.meta.segments.join()) throw new StaticPackageError('the manifest is corrupt (its segments do not match its index meta)');
+  if (m.segments.map((s: StaticSegment) => s.seq).join() !== m.meta.segments.join())
+    throw new StaticPackageError('the manifest is corrupt (its segments do not match its index meta)');
   if (m.docCount !== m.meta.docCount) throw new StaticPackageError('the manifest is corrupt (document counts disagree)');
   return m as StaticManifest;
 }

@@ -120,7 +120,13 @@ describe('static index packages', () => {
     const idx = await loadStaticIndex(BASE, opts);
     expect([...phases]).toEqual(['manifest', 'download', 'verify', 'install', 'ready']);
     const r = staticLoadReport(idx)!;
-    expect(r).toMatchObject({ status: 'installed', version: manifest.version, bytesFetched: manifest.totalBytes, chunksFetched: manifest.chunks.length, chunksResumed: 0 });
+    expect(r).toMatchObject({
+      status: 'installed',
+      version: manifest.version,
+      bytesFetched: manifest.totalBytes,
+      chunksFetched: manifest.chunks.length,
+      chunksResumed: 0,
+    });
     expect(idx.count()).toBe(50);
     expect((await ids(idx, 'shock waves swept wing number 1'))[0]).toBe('v1-1');
     expect(await idx.get('v1-7')).toEqual({ id: 'v1-7', text: `${TEXTS[1]} v1 number 7`, metadata: { i: 7 } });
@@ -205,7 +211,9 @@ describe('static index packages', () => {
     expect(reasons.checksum).toMatch(/chunk 2 of \d+ .* is corrupt \(SHA-256 checksum mismatch\)/);
     expect(reasons.missing).toMatch(/chunk 2 of \d+ .* is missing \(HTTP 404\)/);
     expect(reasons.model.fields).toEqual(['model id']);
-    expect(reasons.model.message).toMatch(/^static index package was built with model "fake-m3" \(dims 16, .*\) but opened with model "BAAI\/bge-m3" \(dims 16, .*\); rebuild the package/);
+    expect(reasons.model.message).toMatch(
+      /^static index package was built with model "fake-m3" \(dims 16, .*\) but opened with model "BAAI\/bge-m3" \(dims 16, .*\); rebuild the package/,
+    );
     expect(reasons.dims.fields).toEqual(['dims']);
     expect(reasons.heads.fields).toEqual(['head hash']);
     expect([reasons.heads.stored.headHash, reasons.heads.given.headHash]).toEqual([enc.info.headHash, 'tuned-2']);
@@ -234,16 +242,25 @@ describe('static index packages', () => {
       const built = pkg.manifest.model.dtype;
       const factory = new IDBFactory();
       const srv = server(pkg.dir);
-      const e = await mismatch(loadStaticIndex(BASE, { name: 'docs', indexedDB: factory, encoder: new FakeEncoder({ dims: 16, dtype: page }), fetch: srv.fetch }));
+      const e = await mismatch(
+        loadStaticIndex(BASE, { name: 'docs', indexedDB: factory, encoder: new FakeEncoder({ dims: 16, dtype: page }), fetch: srv.fetch }),
+      );
       expect(e.fields).toEqual(['dtype']);
       expect([e.stored.dtype, e.given.dtype]).toEqual([built, page]);
-      expect(e.message).toContain(`static index package was built with model "fake-m3" (dims 16, head fake-head-1, dtype ${built}) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype ${page}) (differs in dtype)`);
+      expect(e.message).toContain(
+        `static index package was built with model "fake-m3" (dims 16, head fake-head-1, dtype ${built}) but opened with model "fake-m3" (dims 16, head fake-head-1, dtype ${page}) (differs in dtype)`,
+      );
       expect(e.message).toContain(`load the encoder with { dtype: '${built}' }`);
       // Refused on the manifest alone: no chunk requested, nothing installed.
       expect(srv.log.map((l) => l.path)).toEqual(['manifest.json']);
       expect(await installedStaticVersion('docs', factory)).toBeNull();
       // The page's own dtype loads and answers.
-      const ok = await loadStaticIndex(BASE, { name: 'docs', indexedDB: factory, encoder: new FakeEncoder({ dims: 16, dtype: built }), fetch: server(pkg.dir).fetch });
+      const ok = await loadStaticIndex(BASE, {
+        name: 'docs',
+        indexedDB: factory,
+        encoder: new FakeEncoder({ dims: 16, dtype: built }),
+        fetch: server(pkg.dir).fetch,
+      });
       expect(ok.info.dtype).toBe(built);
       expect(await ids(ok, 'boundary layer')).toContain(`${built === 'fp32' ? 'd32' : 'dq8'}-0`);
       ok.close();
@@ -263,8 +280,28 @@ describe('static index packages', () => {
 
   it('chunk paths: only plain relative paths inside the package; a huge declared size is refused before any allocation', async () => {
     const good = await build('p1', 10);
-    const hostile = ['\\\\host\\x.bin', 'chunks\\x.bin', ' //host/x.bin', '//host/x.bin', '/etc/x.bin', 'ht\ttps://evil.example/x.bin', 'https://evil.example/x.bin',
-      '%2e%2e/x.bin', 'chunks/%2E%2E/%2e%2e/x.bin', '../x.bin', 'chunks/../../x.bin', './x.bin', 'x.bin ', 'chunks//x.bin', 'a\u0000.bin', 'chunks/x.bin?y', 'chunks/x.bin#y', '', 'C:/x.bin', 'data:,x'];
+    const hostile = [
+      '\\\\host\\x.bin',
+      'chunks\\x.bin',
+      ' //host/x.bin',
+      '//host/x.bin',
+      '/etc/x.bin',
+      'ht\ttps://evil.example/x.bin',
+      'https://evil.example/x.bin',
+      '%2e%2e/x.bin',
+      'chunks/%2E%2E/%2e%2e/x.bin',
+      '../x.bin',
+      'chunks/../../x.bin',
+      './x.bin',
+      'x.bin ',
+      'chunks//x.bin',
+      'a\u0000.bin',
+      'chunks/x.bin?y',
+      'chunks/x.bin#y',
+      '',
+      'C:/x.bin',
+      'data:,x',
+    ];
     for (const file of hostile) {
       const m = structuredClone(good.manifest) as any;
       m.chunks[0].file = file;
@@ -284,7 +321,9 @@ describe('static index packages', () => {
       m.segments[0].bytes += extra;
       return new Response(JSON.stringify(m));
     });
-    expect(await refusal(loadStaticIndex(BASE, { name: 'huge', encoder: enc, indexedDB: factory, fetch: huge.fetch }))).toMatch(/chunk 1 declares 1000000000000 bytes; at most \d+ are accepted/);
+    expect(await refusal(loadStaticIndex(BASE, { name: 'huge', encoder: enc, indexedDB: factory, fetch: huge.fetch }))).toMatch(
+      /chunk 1 declares 1000000000000 bytes; at most \d+ are accepted/,
+    );
   });
 
   it('a cut transfer resumes with a Range request; without Range support it restarts the chunk; past the retries it fails cleanly', async () => {
@@ -357,8 +396,10 @@ describe('static index packages', () => {
     loaded.close();
     writeFileSync(join(tmp, 'notjson.json'), '<html>');
     const factory = new IDBFactory();
-    expect(await refusal(loadStaticIndex(BASE, { name: 'n', indexedDB: factory, fetch: server(tmp, (p) => (p === 'manifest.json' ? new Response('<html>') : 'pass')).fetch }))).toMatch(
-      /not valid JSON, and no earlier version/,
-    );
+    expect(
+      await refusal(
+        loadStaticIndex(BASE, { name: 'n', indexedDB: factory, fetch: server(tmp, (p) => (p === 'manifest.json' ? new Response('<html>') : 'pass')).fetch }),
+      ),
+    ).toMatch(/not valid JSON, and no earlier version/);
   });
 });

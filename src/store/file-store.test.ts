@@ -25,7 +25,13 @@ describe('segment file format', () => {
     const docs = corpus(40, 24, 3, { colbert: true });
     const seg = buildSegment(
       7,
-      docs.map((d, i) => ({ key: 100 + i, id: d.id, metadata: d.metadata ?? null, rows: [{ dense: d.embedding!.dense, sparse: d.embedding!.sparse, colbert: d.embedding!.colbert }], bm25: { tf: new Map([['w' + (i % 5), 2]]), length: 9 } })),
+      docs.map((d, i) => ({
+        key: 100 + i,
+        id: d.id,
+        metadata: d.metadata ?? null,
+        rows: [{ dense: d.embedding!.dense, sparse: d.embedding!.sparse, colbert: d.embedding!.colbert }],
+        bm25: { tf: new Map([['w' + (i % 5), 2]]), length: 9 },
+      })),
       { dims: 24, colbert: true },
     );
     const records = docs.map((d, i) => ({ id: d.id, key: 100 + i, text: d.text }));
@@ -66,15 +72,24 @@ describe('FileStore', () => {
     // Where each child is killed: every step of an add's commit (segment file, then meta.json, the commit point,
     // then the lock's release, which moves it aside before removing it), of a removal's (meta.json only) and of the compaction a removal sets off.
     const POINTS = [
-      'add:open:seg:pre', 'add:write:seg:torn', 'add:sync:seg:pre', 'add:rename:seg:post', 'add:write:meta:torn',
-      'add:rename:meta:pre', 'add:rename:meta:post', 'add:rename:lock:pre', 'remove:rename:meta:pre', 'remove:rename:meta:post',
-      'remove:rename:seg:post', 'remove:rm:seg:pre',
+      'add:open:seg:pre',
+      'add:write:seg:torn',
+      'add:sync:seg:pre',
+      'add:rename:seg:post',
+      'add:write:meta:torn',
+      'add:rename:meta:pre',
+      'add:rename:meta:post',
+      'add:rename:lock:pre',
+      'remove:rename:meta:pre',
+      'remove:rename:meta:post',
+      'remove:rename:seg:post',
+      'remove:rm:seg:pre',
     ];
     // The parent's own model of which batches exist, from the operations the children reported.
     const present = new Set<number>();
     let added = 0;
     const apply = (o: { kind: string; batch: number }) => {
-      if (o.kind === 'add') (present.add(o.batch), (added = o.batch + 1));
+      if (o.kind === 'add') present.add(o.batch), (added = o.batch + 1);
       else present.delete(o.batch);
     };
     const log: string[] = [];
@@ -92,7 +107,7 @@ describe('FileStore', () => {
             buf = buf.slice(nl + 1);
             const m = /^op (add|remove) (\d+)$/.exec(line);
             if (m) inflight = { kind: m[1], batch: Number(m[2]) };
-            else if (line === 'done') (apply(inflight!), (inflight = null));
+            else if (line === 'done') apply(inflight!), (inflight = null);
             else if (line.startsWith(`at ${point} `)) {
               at = line.endsWith('applied=1');
               if (at) apply(inflight!);
@@ -102,7 +117,9 @@ describe('FileStore', () => {
           }
         });
         p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-        p.on('exit', (code, signal) => (signal === 'SIGKILL' && at !== null ? resolve(at) : reject(new Error(`child for ${point} exited ${code ?? signal} without reaching it: ${err}`))));
+        p.on('exit', (code, signal) =>
+          signal === 'SIGKILL' && at !== null ? resolve(at) : reject(new Error(`child for ${point} exited ${code ?? signal} without reaching it: ${err}`)),
+        );
       });
       expect(typeof applied).toBe('boolean');
       const idx = await M3Index.open('crash', { store: new FileStore(dir), model: { modelId: 'precomputed', dims: 64, headHash: 'h' } });
@@ -121,7 +138,8 @@ describe('FileStore', () => {
       // Texts come back intact: the first and last document of every present batch.
       for (const b of present) {
         const docs = corpus(BATCH, 64, 1000 + b);
-        for (const i of [0, BATCH - 1]) expect(await idx.get(`d${b * BATCH + i}`)).toEqual({ id: `d${b * BATCH + i}`, text: docs[i].text, metadata: docs[i].metadata });
+        for (const i of [0, BATCH - 1])
+          expect(await idx.get(`d${b * BATCH + i}`)).toEqual({ id: `d${b * BATCH + i}`, text: docs[i].text, metadata: docs[i].metadata });
       }
       // The open removed the killed writer's temp files and orphan segments, and its lock is released.
       const files = readdirSync(dir);
@@ -156,10 +174,13 @@ describe('FileStore under concurrent writers', () => {
     const procs = 4;
     const batches = 6;
     const size = 20;
-    await Promise.all(Array.from({ length: procs }, (_, p) => runChild('../../test/support/file-store-writer-child.ts', [dir, `p${p}`, String(batches), String(size)])));
+    await Promise.all(
+      Array.from({ length: procs }, (_, p) => runChild('../../test/support/file-store-writer-child.ts', [dir, `p${p}`, String(batches), String(size)])),
+    );
     const idx = await M3Index.open('stress', { store: new FileStore(dir), model: MODEL });
     const missing: string[] = [];
-    for (let p = 0; p < procs; p++) for (let b = 0; b < batches; b++) for (let i = 0; i < size; i++) if (!idx.has(`p${p}-${b}-${i}`)) missing.push(`p${p}-${b}-${i}`);
+    for (let p = 0; p < procs; p++)
+      for (let b = 0; b < batches; b++) for (let i = 0; i < size; i++) if (!idx.has(`p${p}-${b}-${i}`)) missing.push(`p${p}-${b}-${i}`);
     expect(missing).toEqual([]);
     expect(idx.count()).toBe(procs * batches * size);
     expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).docCount).toBe(procs * batches * size);
@@ -173,7 +194,10 @@ describe('FileStore under concurrent writers', () => {
     await idx.add(corpus(3, 16, 1));
     idx.close();
     // The format of earlier versions (the pid alone) and the current one (owner record) are both judged.
-    for (const [n, lock] of [String(process.pid), JSON.stringify({ token: 'someone-else', host: hostname(), pid: process.pid, start: 'x', createdAt: Date.now() })].entries()) {
+    for (const [n, lock] of [
+      String(process.pid),
+      JSON.stringify({ token: 'someone-else', host: hostname(), pid: process.pid, start: 'x', createdAt: Date.now() }),
+    ].entries()) {
       writeFileSync(join(dir, 'write.lock'), lock);
       const t0 = Date.now();
       const again = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
@@ -189,7 +213,10 @@ describe('FileStore under concurrent writers', () => {
     const idx = await M3Index.open('f', { store: new FileStore(dir), model: MODEL });
     idx.close();
     // The parent of this worker is alive, but it started at another time than the lock says: a reused pid.
-    writeFileSync(join(dir, 'write.lock'), JSON.stringify({ token: 't1', host: hostname(), pid: process.ppid, start: 'not-its-start-time', createdAt: Date.now() }));
+    writeFileSync(
+      join(dir, 'write.lock'),
+      JSON.stringify({ token: 't1', host: hostname(), pid: process.ppid, start: 'not-its-start-time', createdAt: Date.now() }),
+    );
     const s = new FileStore(dir);
     await s.open();
     expect(await s.withWriteLock(async () => 42)).toBe(42);
@@ -246,7 +273,10 @@ describe('FileStore refuses what is not its own', () => {
     await idx.add(corpus(5, 16, 1));
     idx.close();
     writeFileSync(join(dir, 'meta.json.1.x.tmp'), '{');
-    const snap = () => readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
+    const snap = () =>
+      readdirSync(dir)
+        .sort()
+        .map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
     const before = snap();
     const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL });
     expect(ro.count()).toBe(5);
@@ -264,7 +294,10 @@ describe('FileStore: damaged files and the schema 2 → 3 migration', () => {
     idx.close();
     return dir;
   }
-  const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.m3s')).sort();
+  const segFiles = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.m3s'))
+      .sort();
 
   // Migrations from schema 2 and 3 folders: schema3-migration.test.ts (against files those versions wrote).
 
@@ -277,16 +310,27 @@ describe('FileStore: damaged files and the schema 2 → 3 migration', () => {
     writeFileSync(seg, flipped);
     for (const readOnly of [false, true]) {
       await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly }), model: MODEL })).rejects.toThrow(
-        expect.objectContaining({ name: 'M3StorageError', code: 'CORRUPT', message: expect.stringMatching(new RegExp(`${seg}: checksum mismatch.*restore the folder from a backup`)) }),
+        expect.objectContaining({
+          name: 'M3StorageError',
+          code: 'CORRUPT',
+          message: expect.stringMatching(new RegExp(`${seg}: checksum mismatch.*restore the folder from a backup`)),
+        }),
       );
     }
     writeFileSync(seg, good);
     rmSync(seg);
-    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(new RegExp(`${seg}: a segment file that .*meta.json lists is missing`));
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(
+      new RegExp(`${seg}: a segment file that .*meta.json lists is missing`),
+    );
     writeFileSync(seg, good);
     writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 3, "segm');
-    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(/meta\.json is not valid JSON .*restore the folder/);
-    writeFileSync(join(dir, 'meta.json'), '{"schemaVersion": 9, "modelId": "m", "dims": 16, "segments": [], "tombstones": [], "nextKey": 0, "nextSeq": 0, "docCount": 0}');
+    await expect(M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: MODEL })).rejects.toThrow(
+      /meta\.json is not valid JSON .*restore the folder/,
+    );
+    writeFileSync(
+      join(dir, 'meta.json'),
+      '{"schemaVersion": 9, "modelId": "m", "dims": 16, "segments": [], "tombstones": [], "nextKey": 0, "nextSeq": 0, "docCount": 0}',
+    );
     await expect(new FileStore(dir, { readOnly: true }).open()).rejects.toThrow(/schema version 9, written by a newer m3-search/);
   });
 });

@@ -111,8 +111,11 @@ export class FileStore implements Store {
     }
     if (foreign.length) {
       const list = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ` and ${foreign.length - 5} more` : '');
-      throw new M3StorageError('NOT_AN_INDEX', `${this.dir} is not an m3-search index (it has no ${META}, and holds other files: ${list}); ` +
-        'nothing was changed: give an empty or new folder for a new index');
+      throw new M3StorageError(
+        'NOT_AN_INDEX',
+        `${this.dir} is not an m3-search index (it has no ${META}, and holds other files: ${list}); ` +
+          'nothing was changed: give an empty or new folder for a new index',
+      );
     }
   }
 
@@ -151,7 +154,11 @@ export class FileStore implements Store {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5 && (await this.readMetaFile()).text !== text) continue;
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new M3StorageError('CORRUPT', `${(e as NodeJS.ErrnoException).path}: a segment file that ${join(this.dir, META)} lists is missing; ${REPAIR}`, e);
+          throw new M3StorageError(
+            'CORRUPT',
+            `${(e as NodeJS.ErrnoException).path}: a segment file that ${join(this.dir, META)} lists is missing; ${REPAIR}`,
+            e,
+          );
         }
         throw e;
       }
@@ -180,7 +187,10 @@ export class FileStore implements Store {
     const problem = metaProblem(meta);
     if (problem) throw new M3StorageError('CORRUPT', `${path} is damaged (${problem}); ${REPAIR}`);
     if (meta.schemaVersion > SCHEMA_VERSION) {
-      throw new M3StorageError('NEWER_SCHEMA', `${path}: the index has schema version ${meta.schemaVersion}, written by a newer m3-search; this version reads up to ${SCHEMA_VERSION}: upgrade m3-search`);
+      throw new M3StorageError(
+        'NEWER_SCHEMA',
+        `${path}: the index has schema version ${meta.schemaVersion}, written by a newer m3-search; this version reads up to ${SCHEMA_VERSION}: upgrade m3-search`,
+      );
     }
     return { meta, text };
   }
@@ -286,7 +296,10 @@ export class FileStore implements Store {
     this.writable();
     const byKey = new Map(docs.map((d) => [d.key, d]));
     const dead = new Set(meta.tombstones);
-    const existing = (await fsp.readdir(this.dir)).map((n) => SEG_RE.exec(n)).filter((m) => m).map((m) => Number(m![1]));
+    const existing = (await fsp.readdir(this.dir))
+      .map((n) => SEG_RE.exec(n))
+      .filter((m) => m)
+      .map((m) => Number(m![1]));
     let seq = Math.max(meta.nextSeq, this.meta?.nextSeq ?? 0, ...existing.map((s) => s + 1));
     const renumbered = segments.map((s) => ({ ...s, seq: seq++ }));
     const written: string[] = [];

@@ -76,7 +76,21 @@ describe('IdbStore', () => {
       r.onerror = () => rej(r.error);
     });
     const meta = await (async () => {
-      const m = { schemaVersion: 2, modelId: 'precomputed', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 40, nextSeq: segsBefore.length, docCount: 39, tombstones: [keyOf.get('d3')!], segments: segsBefore.map((s) => s.seq), createdAt: 1, updatedAt: 2 };
+      const m = {
+        schemaVersion: 2,
+        modelId: 'precomputed',
+        dims: DIMS,
+        headHash: 'h',
+        dtype: '',
+        colbert: false,
+        nextKey: 40,
+        nextSeq: segsBefore.length,
+        docCount: 39,
+        tombstones: [keyOf.get('d3')!],
+        segments: segsBefore.map((s) => s.seq),
+        createdAt: 1,
+        updatedAt: 2,
+      };
       return m;
     })();
     const v2 = await openDB('m3-search:v2', 2, {
@@ -89,7 +103,23 @@ describe('IdbStore', () => {
     g.indexedDB = prev;
     await v2.put('meta', meta, 'meta');
     for (const s of segsBefore) await v2.put('segments', s);
-    for (const d of live) await v2.put('docs', { id: d.id, key: keyOf.get(d.id)!, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}), ...(d.id === 'd5' ? { chunks: { spans: [[0, 2], [2, 4]] } } : {}) });
+    for (const d of live)
+      await v2.put('docs', {
+        id: d.id,
+        key: keyOf.get(d.id)!,
+        text: d.text,
+        ...(d.metadata ? { metadata: d.metadata } : {}),
+        ...(d.id === 'd5'
+          ? {
+              chunks: {
+                spans: [
+                  [0, 2],
+                  [2, 4],
+                ],
+              },
+            }
+          : {}),
+      });
     v2.close();
 
     const store = new IdbStore('v2', { indexedDB: factory });
@@ -97,7 +127,12 @@ describe('IdbStore', () => {
     expect(again.count()).toBe(39);
     for (const d of live) expect(await again.get(d.id)).toEqual({ id: d.id, text: d.text, ...(d.metadata ? { metadata: d.metadata } : {}) });
     expect(await again.get('d3')).toBeUndefined();
-    expect((await store.getDoc('d5'))?.chunks).toEqual({ spans: [[0, 2], [2, 4]] });
+    expect((await store.getDoc('d5'))?.chunks).toEqual({
+      spans: [
+        [0, 2],
+        [2, 4],
+      ],
+    });
     expect((await store.allDocs()).map((d) => d.id).sort()).toEqual(live.map((d) => d.id).sort());
     // Compaction rewrites the migrated (uncompressed) blocks as compressed ones, texts intact.
     await again.compact();
@@ -109,7 +144,10 @@ describe('IdbStore', () => {
     expect(raw.version).toBe(5);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
-    expect(blocks.map((b) => [b.seq, b.g])).toEqual([[blocks[0].seq, 0], [blocks[0].seq, 1]]); // 39 docs: groups of 32
+    expect(blocks.map((b) => [b.seq, b.g])).toEqual([
+      [blocks[0].seq, 0],
+      [blocks[0].seq, 1],
+    ]); // 39 docs: groups of 32
     for (const b of blocks) expect(b.z).toBeInstanceOf(Uint8Array);
     raw.close();
   });
@@ -174,11 +212,45 @@ describe('IdbStore', () => {
     const factory = new IDBFactory();
     const store = new IdbStore('q2', { indexedDB: factory });
     await store.open();
-    const meta = { schemaVersion: 2, modelId: 'm', dims: DIMS, headHash: 'h', dtype: '', colbert: false, nextKey: 2, nextSeq: 2, docCount: 2, tombstones: [], segments: [0, 1], createdAt: 0, updatedAt: 0 };
-    const seg = (seq: number, id: string, metadata: Record<string, unknown> | null) => ({ seq, keys: Uint32Array.of(seq), ids: [id], metadata: [metadata], rowDoc: Uint32Array.of(0), rowSpans: new Uint32Array(0), dense: null, sparse: null, colbert: null, bm25: null });
+    const meta = {
+      schemaVersion: 2,
+      modelId: 'm',
+      dims: DIMS,
+      headHash: 'h',
+      dtype: '',
+      colbert: false,
+      nextKey: 2,
+      nextSeq: 2,
+      docCount: 2,
+      tombstones: [],
+      segments: [0, 1],
+      createdAt: 0,
+      updatedAt: 0,
+    };
+    const seg = (seq: number, id: string, metadata: Record<string, unknown> | null) => ({
+      seq,
+      keys: Uint32Array.of(seq),
+      ids: [id],
+      metadata: [metadata],
+      rowDoc: Uint32Array.of(0),
+      rowSpans: new Uint32Array(0),
+      dense: null,
+      sparse: null,
+      colbert: null,
+      bm25: null,
+    });
     // A value that can't be cloned fails the put after another write was queued: the whole transaction rolls back.
     const bad = seg(1, 'b', { f: () => 1 });
-    await expect(store.commit({ meta, segments: [seg(0, 'a', null), bad], putDocs: [{ id: 'a', key: 0, text: 'a' }, { id: 'b', key: 1, text: 'x' }] })).rejects.toThrow();
+    await expect(
+      store.commit({
+        meta,
+        segments: [seg(0, 'a', null), bad],
+        putDocs: [
+          { id: 'a', key: 0, text: 'a' },
+          { id: 'b', key: 1, text: 'x' },
+        ],
+      }),
+    ).rejects.toThrow();
     expect(await store.readMeta()).toBeNull();
     expect(await store.readSegments()).toEqual([]);
     expect(await store.getDoc('a')).toBeUndefined();

@@ -24,7 +24,17 @@ import { M3ClosedError, M3StorageError } from './errors.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
 import { compactPostings, type LegacySegment } from './postings.ts';
 import { legacySegmentChecksum, segmentChecksum, segmentProblem } from './segment-check.ts';
-import { SCHEMA_VERSION, type CommitBatch, type CommitOptions, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
+import {
+  SCHEMA_VERSION,
+  type CommitBatch,
+  type CommitOptions,
+  type DocRecord,
+  type HeadBlob,
+  type MetaRecord,
+  type SegmentRecord,
+  type StorageInfo,
+  type Store,
+} from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 type TextEntry = [string] | [string, [number, number][]] | null;
@@ -166,14 +176,14 @@ export class IdbStore implements Store {
    */
   private blocksOf(pairs: Iterable<[number, number]>): Map<string, Promise<TextEntry[]>> {
     const out = new Map<string, Promise<TextEntry[]>>();
-    let tx: IDBPTransaction<M3DB, ["texts"], "readonly"> | undefined;
+    let tx: IDBPTransaction<M3DB, ['texts'], 'readonly'> | undefined;
     for (const [seq, g] of pairs) {
       const id = `${seq}:${g}`;
       if (out.has(id)) continue;
       let p = this.blocks.get(id);
       if (!p) {
         tx ??= this.database().transaction(['texts'], 'readonly');
-        p = tx.store.get([seq, g]).then((b) => (!b ? [] : b.docs ?? inflateEntries(b.z!)));
+        p = tx.store.get([seq, g]).then((b) => (!b ? [] : (b.docs ?? inflateEntries(b.z!))));
         p.catch(() => this.blocks.delete(id));
         if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
         this.blocks.set(id, p);
@@ -191,7 +201,6 @@ export class IdbStore implements Store {
     const metadata = s.metadata[row];
     return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
   }
-
 
   private database(): IDBPDatabase<M3DB> {
     if (!this.db || this.closed) throw new M3ClosedError(`index "${this.name}" is closed`);
@@ -219,10 +228,14 @@ export class IdbStore implements Store {
 
   /** Structure and checksum of a segment record read back; refuses a damaged one by name. */
   private verify(seg: SegmentRecord): void {
-    const problem = segmentProblem(seg, this.meta?.dims) ?? (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);
+    const problem =
+      segmentProblem(seg, this.meta?.dims) ?? (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);
     if (problem) {
-      throw new M3StorageError('CORRUPT', `IndexedDB database "${this.dbName}", segment record ${seg.seq}: ${problem}; ` +
-        'clear the index (index.clear(), or delete the database) and index again, or import an exported copy');
+      throw new M3StorageError(
+        'CORRUPT',
+        `IndexedDB database "${this.dbName}", segment record ${seg.seq}: ${problem}; ` +
+          'clear the index (index.clear(), or delete the database) and index again, or import an exported copy',
+      );
     }
   }
 
@@ -244,10 +257,12 @@ export class IdbStore implements Store {
       return w && !dead.has(this.segIds.get(w[0])!.keys[w[1]]) ? w : undefined;
     });
     const blocks = this.blocksOf(live.filter((w) => w !== undefined).map(([seq, row]) => [seq, Math.floor(row / TEXT_GROUP)]));
-    return Promise.all(ids.map((id, i) => {
-      const w = live[i];
-      return w && this.docAt(id, w[0], w[1], blocks.get(`${w[0]}:${Math.floor(w[1] / TEXT_GROUP)}`));
-    }));
+    return Promise.all(
+      ids.map((id, i) => {
+        const w = live[i];
+        return w && this.docAt(id, w[0], w[1], blocks.get(`${w[0]}:${Math.floor(w[1] / TEXT_GROUP)}`));
+      }),
+    );
   }
 
   async allDocs(): Promise<DocRecord[]> {
@@ -311,7 +326,8 @@ export class IdbStore implements Store {
     // and the whole transaction aborted).
     const reqs: Promise<unknown>[] = [];
     try {
-      for (const seq of batch.deleteSegments ?? []) reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(IDBKeyRange.bound([seq, 0], [seq, Infinity])));
+      for (const seq of batch.deleteSegments ?? [])
+        reqs.push(tx.objectStore('segments').delete(seq), tx.objectStore('texts').delete(IDBKeyRange.bound([seq, 0], [seq, Infinity])));
       for (const seg of batch.segments ?? []) reqs.push(tx.objectStore('segments').put({ ...seg, checksum: segmentChecksum(seg) }));
       for (const b of blocks) reqs.push(tx.objectStore('texts').put(b));
       // deleteDocIds: a removed document's text stays in its block, hidden by the tombstone, until
@@ -405,7 +421,9 @@ export class IdbStore implements Store {
    */
   private async headsDb<T>(fn: (db: IDBPDatabase) => Promise<T>): Promise<T> {
     const factory = this.opts.indexedDB ?? globalThis.indexedDB;
-    const db = await withFactory(factory, () => openDB(`${this.dbName}#heads`, 1, { upgrade: (d) => void d.createObjectStore('heads', { keyPath: 'version' }) }));
+    const db = await withFactory(factory, () =>
+      openDB(`${this.dbName}#heads`, 1, { upgrade: (d) => void d.createObjectStore('heads', { keyPath: 'version' }) }),
+    );
     try {
       return await fn(db);
     } finally {
@@ -435,11 +453,7 @@ export class IdbStore implements Store {
 }
 
 /** Schema migrations, run inside the versionchange transaction. */
-function upgrade(
-  db: IDBPDatabase<M3DB>,
-  oldVersion: number,
-  tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>,
-): Promise<void> | void {
+function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> | void {
   if (oldVersion < 1) db.createObjectStore('meta');
   if (oldVersion < 2) db.createObjectStore('segments', { keyPath: 'seq' });
   if (oldVersion < 3) db.createObjectStore('texts', { keyPath: ['seq', 'g'] });
@@ -498,10 +512,7 @@ async function migrateV2(tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionc
  * as segments after open) and write a v2 meta that remembers the v1 model id and dims. The head hash and
  * dtype were not recorded in v1: they are left empty and adopted from the encoder on first open.
  */
-async function migrateV1(
-  db: IDBPDatabase<M3DB>,
-  tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>,
-): Promise<void> {
+async function migrateV1(db: IDBPDatabase<M3DB>, tx: IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>): Promise<void> {
   db.createObjectStore('legacy', { keyPath: 'id' });
   const old = (await tx.objectStore('meta').get(META_KEY)) as unknown as V1Meta | undefined;
   let cursor = await tx.objectStore('docs').openCursor();

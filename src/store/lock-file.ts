@@ -48,8 +48,11 @@ export async function acquireLock(path: string, timeoutMs = 60_000): Promise<() 
       continue;
     }
     if (Date.now() > deadline) {
-      throw new M3StorageError('LOCKED', `${path} has been held by ${verdict.who} for over ${Math.round(timeoutMs / 1000)} s; ` +
-        `if no m3-search process is writing this index (on that host), delete ${path} and retry`);
+      throw new M3StorageError(
+        'LOCKED',
+        `${path} has been held by ${verdict.who} for over ${Math.round(timeoutMs / 1000)} s; ` +
+          `if no m3-search process is writing this index (on that host), delete ${path} and retry`,
+      );
     }
     await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
     wait = Math.min(wait * 2, 100);

@@ -2,7 +2,17 @@
 import { describe, expect, it } from 'vitest';
 import { SparseAccumulator } from '../search/sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
-import { bm25PostingsProblem, decodeBm25Into, encodeBm25, encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './postings.ts';
+import {
+  bm25PostingsProblem,
+  decodeBm25Into,
+  encodeBm25,
+  encodeSparse,
+  findSparseList,
+  forEachSparseEntry,
+  forEachSparseList,
+  sparsePostingsProblem,
+  SPARSE_GROUP,
+} from './postings.ts';
 
 /** tokens → sorted rows with weights, over `rows` rows; gaps up to ~rows (multi-byte varints). */
 function randomLists(seed: number, nTokens: number, rows: number) {
@@ -53,7 +63,12 @@ describe('sparse postings', () => {
     expect(findSparseList(b, 7, at)).toBe(true);
     const got: number[][] = [];
     forEachSparseEntry(b, at.pos, at.end, (row, q) => got.push([row, q]));
-    expect(got).toEqual([[3, 10], [3, 20], [200, 30], [200, 40]]);
+    expect(got).toEqual([
+      [3, 10],
+      [3, 20],
+      [200, 30],
+      [200, 40],
+    ]);
     const acc = new SparseAccumulator();
     const touched = acc.run({ ids: Uint32Array.of(7), weights: Float32Array.of(0.5) }, [{ rowBase: 0, sparse: b }], 201);
     expect([...touched]).toEqual([3, 200]);
@@ -88,6 +103,8 @@ describe('BM25 postings', () => {
     expect(decodeBm25Into(b, 1, d, t, 5)).toBe(8);
     expect([...d.subarray(0, 8)]).toEqual(docs);
     expect([...t.subarray(0, 8)]).toEqual(tfs);
-    expect(bm25PostingsProblem({ ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) }, 2 ** 20 + 1)).toMatch(/cut short/);
+    expect(
+      bm25PostingsProblem({ ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) }, 2 ** 20 + 1),
+    ).toMatch(/cut short/);
   });
 });

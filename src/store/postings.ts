@@ -91,7 +91,13 @@ export const SPARSE_GROUP = 16;
  * Per token: varint(token − the previous token of its group; 0 for a group's first), varint(byte length of
  * its entries), then the entries.
  */
-export function encodeSparse(tokens: ArrayLike<number>, entryOffsets: ArrayLike<number>, rows: ArrayLike<number>, weights: ArrayLike<number>, scale: number): SparseBlock {
+export function encodeSparse(
+  tokens: ArrayLike<number>,
+  entryOffsets: ArrayLike<number>,
+  rows: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  scale: number,
+): SparseBlock {
   const w = new ByteWriter(rows.length * 2 + tokens.length * 3 + 16);
   const entries = new ByteWriter(256);
   const groups = Math.ceil(tokens.length / SPARSE_GROUP);
@@ -180,7 +186,8 @@ export function forEachSparseEntry(s: SparseBlock, start: number, end: number, f
 export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
   const { groupTokens, groupOffsets, postings: bytes } = s;
   const groups = groupTokens.length;
-  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length) return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
+  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length)
+    return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
   // Runs on every open over every byte: varints decoded inline (a byte past `end` reads as undefined → 0,
   // and the position checks below catch it).
   let p = 0;
@@ -334,7 +341,10 @@ export interface LegacyBm25Block {
 }
 
 /** A segment as schema ≤ 3 stored it. */
-export type LegacySegment = Omit<SegmentRecord, 'sparse' | 'bm25'> & { sparse: LegacySparseBlock | SparseBlock | null; bm25: LegacyBm25Block | Bm25Block | null };
+export type LegacySegment = Omit<SegmentRecord, 'sparse' | 'bm25'> & {
+  sparse: LegacySparseBlock | SparseBlock | null;
+  bm25: LegacyBm25Block | Bm25Block | null;
+};
 
 export const isLegacySparse = (s: unknown): s is LegacySparseBlock => !!s && typeof s === 'object' && 'rows' in s && !('postings' in s);
 export const isLegacyBm25 = (b: unknown): b is LegacyBm25Block => !!b && typeof b === 'object' && 'docs' in b && !('postings' in b);
@@ -347,11 +357,23 @@ export const isLegacyBm25 = (b: unknown): b is LegacyBm25Block => !!b && typeof 
 export function compactPostings(seg: LegacySegment): SegmentRecord {
   const out = { ...seg } as SegmentRecord;
   const s = seg.sparse;
-  if (isLegacySparse(s) && legacyCsrOk(s.offsets, s.tokens?.length, s.rows?.length) && s.weights?.length === s.rows.length && ascending(s.offsets, s.rows, true)) {
+  if (
+    isLegacySparse(s) &&
+    legacyCsrOk(s.offsets, s.tokens?.length, s.rows?.length) &&
+    s.weights?.length === s.rows.length &&
+    ascending(s.offsets, s.rows, true)
+  ) {
     out.sparse = encodeSparse(s.tokens, s.offsets, s.rows, s.weights, s.scale);
   }
   const b = seg.bm25;
-  if (isLegacyBm25(b) && Array.isArray(b.terms) && legacyCsrOk(b.offsets, b.terms.length, b.docs?.length) && b.tfs?.length === b.docs.length && ascending(b.offsets, b.docs) && fitsTf(b.tfs)) {
+  if (
+    isLegacyBm25(b) &&
+    Array.isArray(b.terms) &&
+    legacyCsrOk(b.offsets, b.terms.length, b.docs?.length) &&
+    b.tfs?.length === b.docs.length &&
+    ascending(b.offsets, b.docs) &&
+    fitsTf(b.tfs)
+  ) {
     out.bm25 = encodeBm25(b.terms, b.offsets, b.docs, b.tfs, b.lengths);
   }
   return out;
@@ -366,7 +388,8 @@ function legacyCsrOk(offsets: Uint32Array | undefined, groups: number | undefine
 
 /** Entries ascending inside each group, strictly unless `repeats` (what gap coding needs). */
 function ascending(offsets: Uint32Array, values: ArrayLike<number>, repeats = false): boolean {
-  for (let g = 0; g + 1 < offsets.length; g++) for (let e = offsets[g] + 1; e < offsets[g + 1]; e++) if (values[e] < values[e - 1] || (!repeats && values[e] === values[e - 1])) return false;
+  for (let g = 0; g + 1 < offsets.length; g++)
+    for (let e = offsets[g] + 1; e < offsets[g + 1]; e++) if (values[e] < values[e - 1] || (!repeats && values[e] === values[e - 1])) return false;
   return true;
 }
 

@@ -34,7 +34,10 @@ function fixtureCopy(): string {
   return dir;
 }
 
-const bytesOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.m3s')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+const bytesOf = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.m3s'))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 
 describe('schema 3 → 4', () => {
   it('the fixture is what schema 3 wrote (so these tests exercise the old format)', () => {
@@ -88,7 +91,12 @@ describe('schema 3 → 4', () => {
   });
 
   it('IndexedDB 4 → 5: records re-coded and resealed, same answers; a record damaged before the upgrade is refused by name', async () => {
-    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as { version: number; meta: unknown; segments: { seq: number; sparse: { weights: Uint8Array } }[]; texts: unknown[] };
+    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as {
+      version: number;
+      meta: unknown;
+      segments: { seq: number; sparse: { weights: Uint8Array } }[];
+      texts: unknown[];
+    };
     expect(records.version).toBe(4);
     const load = async (factory: IDBFactory, damage?: number) => {
       const g = globalThis as { indexedDB: IDBFactory };

@@ -30,19 +30,28 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
   if ((n > 0 && (rows < n || seg.rowDoc[rows - 1] !== n - 1)) || (n === 0 && rows > 0)) return `${rows} vector rows do not cover ${n} documents`;
   for (let r = 0; r < rows; r++) {
     const d = seg.rowDoc[r];
-    if (d >= n || (r > 0 && d < seg.rowDoc[r - 1]) || (r > 0 && d > seg.rowDoc[r - 1] + 1) || (r === 0 && d !== 0)) return `row ${r} belongs to document ${d}: rows must cover documents in order`;
+    if (d >= n || (r > 0 && d < seg.rowDoc[r - 1]) || (r > 0 && d > seg.rowDoc[r - 1] + 1) || (r === 0 && d !== 0))
+      return `row ${r} belongs to document ${d}: rows must cover documents in order`;
   }
   if (seg.rowSpans.length !== 0 && seg.rowSpans.length !== 2 * rows) return `${seg.rowSpans.length} span entries for ${rows} rows`;
   if (seg.dense) {
     const { dims: dd, codes, scales } = seg.dense;
-    if (!Number.isInteger(dd) || dd <= 0 || (dims !== undefined && dd !== dims)) return `dense vectors of ${dd} dims${dims !== undefined ? ` in a ${dims}-dim index` : ''}`;
-    if (!(codes instanceof Int8Array) || codes.length !== rows * dd) return `dense block holds ${codes?.length} codes, ${rows} rows × ${dd} dims need ${rows * dd}`;
+    if (!Number.isInteger(dd) || dd <= 0 || (dims !== undefined && dd !== dims))
+      return `dense vectors of ${dd} dims${dims !== undefined ? ` in a ${dims}-dim index` : ''}`;
+    if (!(codes instanceof Int8Array) || codes.length !== rows * dd)
+      return `dense block holds ${codes?.length} codes, ${rows} rows × ${dd} dims need ${rows * dd}`;
     if (!(scales instanceof Float32Array) || scales.length !== rows) return `dense block holds ${scales?.length} scales for ${rows} rows`;
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
   }
   if (seg.sparse) {
     const { groupTokens, groupOffsets, postings, scale, tokens, entries } = seg.sparse;
-    if (!(groupTokens instanceof Uint32Array) || !(groupOffsets instanceof Uint32Array) || !(postings instanceof Uint8Array) || !Number.isSafeInteger(tokens) || !Number.isSafeInteger(entries)) {
+    if (
+      !(groupTokens instanceof Uint32Array) ||
+      !(groupOffsets instanceof Uint32Array) ||
+      !(postings instanceof Uint8Array) ||
+      !Number.isSafeInteger(tokens) ||
+      !Number.isSafeInteger(entries)
+    ) {
       return 'sparse block is not in the schema 4 layout';
     }
     if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
@@ -54,7 +63,8 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     if (!Number.isInteger(cd) || cd <= 0) return `ColBERT vectors of ${cd} dims`;
     const bad = csrProblem('ColBERT', rows, rowOffsets, scales?.length);
     if (bad) return bad;
-    if (codes?.length !== scales.length * cd) return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
+    if (codes?.length !== scales.length * cd)
+      return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
   }
   if (seg.bm25) {
     const { terms, offsets, postings, lengths } = seg.bm25;
@@ -93,7 +103,17 @@ export function segmentChecksum(seg: SegmentRecord): number {
   if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
   if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
   if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
-  const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, seg.sparse?.scale ?? null, seg.sparse?.tokens ?? null, seg.sparse?.entries ?? null, seg.colbert?.dims ?? null, seg.bm25?.terms ?? null];
+  const rest = [
+    seg.seq,
+    seg.ids,
+    seg.metadata,
+    seg.dense?.dims ?? null,
+    seg.sparse?.scale ?? null,
+    seg.sparse?.tokens ?? null,
+    seg.sparse?.entries ?? null,
+    seg.colbert?.dims ?? null,
+    seg.bm25?.terms ?? null,
+  ];
   return crc32(enc.encode(JSON.stringify(rest)), c);
 }
 

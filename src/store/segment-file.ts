@@ -64,23 +64,9 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   ];
   if (seg.dense) arrays.push(['dense.codes', seg.dense.codes], ['dense.scales', seg.dense.scales]);
   if (seg.sparse)
-    arrays.push(
-      ['sparse.groupTokens', seg.sparse.groupTokens],
-      ['sparse.groupOffsets', seg.sparse.groupOffsets],
-      ['sparse.postings', seg.sparse.postings],
-    );
-  if (seg.colbert)
-    arrays.push(
-      ['colbert.rowOffsets', seg.colbert.rowOffsets],
-      ['colbert.codes', seg.colbert.codes],
-      ['colbert.scales', seg.colbert.scales],
-    );
-  if (seg.bm25)
-    arrays.push(
-      ['bm25.offsets', seg.bm25.offsets],
-      ['bm25.postings', seg.bm25.postings],
-      ['bm25.lengths', seg.bm25.lengths],
-    );
+    arrays.push(['sparse.groupTokens', seg.sparse.groupTokens], ['sparse.groupOffsets', seg.sparse.groupOffsets], ['sparse.postings', seg.sparse.postings]);
+  if (seg.colbert) arrays.push(['colbert.rowOffsets', seg.colbert.rowOffsets], ['colbert.codes', seg.colbert.codes], ['colbert.scales', seg.colbert.scales]);
+  if (seg.bm25) arrays.push(['bm25.offsets', seg.bm25.offsets], ['bm25.postings', seg.bm25.postings], ['bm25.lengths', seg.bm25.lengths]);
   const blobs: Header['blobs'] = {};
   let off = 0;
   for (const [name, a] of arrays) {
@@ -150,8 +136,10 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) bad('not an m3-search segment (its first bytes are not "M3SG")');
   const version = dv.getUint32(4, true);
-  if (version !== 1 && version !== 2 && version !== SEGMENT_FILE_VERSION) bad(`segment format ${version} is not one this version of m3-search reads (1 to ${SEGMENT_FILE_VERSION})`);
-  if (dv.getUint32(bytes.byteLength - 4, true) !== bytes.byteLength) bad(`truncated or padded (${bytes.byteLength} bytes, its trailer says ${dv.getUint32(bytes.byteLength - 4, true)})`);
+  if (version !== 1 && version !== 2 && version !== SEGMENT_FILE_VERSION)
+    bad(`segment format ${version} is not one this version of m3-search reads (1 to ${SEGMENT_FILE_VERSION})`);
+  if (dv.getUint32(bytes.byteLength - 4, true) !== bytes.byteLength)
+    bad(`truncated or padded (${bytes.byteLength} bytes, its trailer says ${dv.getUint32(bytes.byteLength - 4, true)})`);
   const end = version === 1 ? bytes.byteLength - 4 : bytes.byteLength - 8; // where blobs must end
   if (version >= 2 && crc32(bytes.subarray(0, end)) !== dv.getUint32(end, true)) bad('checksum mismatch: the file was damaged after it was written');
   const hLen = dv.getUint32(8, true);
@@ -162,7 +150,8 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
   } catch (e) {
     return bad(`its header is not valid JSON (${(e as Error).message})`);
   }
-  if (!header || typeof header !== 'object' || !header.blobs || typeof header.blobs !== 'object' || !Array.isArray(header.docs)) bad('its header lacks the block table');
+  if (!header || typeof header !== 'object' || !header.blobs || typeof header.blobs !== 'object' || !Array.isArray(header.docs))
+    bad('its header lacks the block table');
   const blobStart = align8(12 + hLen);
   const arr = <T extends Typed>(name: string): T => {
     const b = header.blobs[name];
@@ -191,12 +180,27 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
       sparse:
         version >= 3
           ? has('sparse.postings')
-            ? { groupTokens: arr('sparse.groupTokens'), groupOffsets: arr('sparse.groupOffsets'), postings: arr('sparse.postings'), tokens: header.sparseTokens!, entries: header.sparseEntries!, scale: header.sparseScale! }
+            ? {
+                groupTokens: arr('sparse.groupTokens'),
+                groupOffsets: arr('sparse.groupOffsets'),
+                postings: arr('sparse.postings'),
+                tokens: header.sparseTokens!,
+                entries: header.sparseEntries!,
+                scale: header.sparseScale!,
+              }
             : null
           : has('sparse.tokens')
-            ? { tokens: arr<Uint32Array>('sparse.tokens'), offsets: arr<Uint32Array>('sparse.offsets'), rows: arr('sparse.rows'), weights: arr('sparse.weights'), scale: header.sparseScale! }
+            ? {
+                tokens: arr<Uint32Array>('sparse.tokens'),
+                offsets: arr<Uint32Array>('sparse.offsets'),
+                rows: arr('sparse.rows'),
+                weights: arr('sparse.weights'),
+                scale: header.sparseScale!,
+              }
             : null,
-      colbert: has('colbert.codes') ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') } : null,
+      colbert: has('colbert.codes')
+        ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') }
+        : null,
       bm25: !has('bm25.offsets')
         ? null
         : version >= 3
@@ -223,7 +227,10 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
     } catch (e) {
       return bad(`its documents cannot be read (${(e as Error).message})`);
     }
-    if (!Array.isArray(parsed) || parsed.some((d) => !d || typeof d !== 'object' || typeof d.id !== 'string' || typeof d.text !== 'string' || !Number.isInteger(d.key))) {
+    if (
+      !Array.isArray(parsed) ||
+      parsed.some((d) => !d || typeof d !== 'object' || typeof d.id !== 'string' || typeof d.text !== 'string' || !Number.isInteger(d.key))
+    ) {
       bad('its document records are malformed');
     }
     return parsed as DocRecord[];

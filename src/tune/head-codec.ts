@@ -109,5 +109,15 @@ export function decodeHead(bytes: Uint8Array): TunedHeadRecord {
     ids.forEach((t, i) => ((scale[t] = sc[i]), (shift[t] = sh[i])));
     head.vocab = { scale, shift };
   }
-  return { version: h.version, hash: h.hash, baseHeadHash: h.baseHeadHash, modelId: h.modelId, hidden: h.hidden, createdAt: h.createdAt, options: h.options, metrics: h.metrics, head };
+  return {
+    version: h.version,
+    hash: h.hash,
+    baseHeadHash: h.baseHeadHash,
+    modelId: h.modelId,
+    hidden: h.hidden,
+    createdAt: h.createdAt,
+    options: h.options,
+    metrics: h.metrics,
+    head,
+  };
 }

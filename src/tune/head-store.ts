@@ -39,8 +39,13 @@ export async function nextHeadVersion(store: Store): Promise<number> {
 export async function encoderWithStoredHead<E>(store: Store, ref: { version: number; hash: string }, encoder: E): Promise<E> {
   const rec = await readHead(store, ref.version);
   const fix = 'revert to the base head (m3-search tune --revert) or reopen with onMismatch: "re-embed"';
-  if (!rec || rec.hash !== ref.hash) throw new Error(`this index's sparse postings were made by tuned head v${ref.version} (${ref.hash.slice(0, 12)}), which is not in its store: ${fix}`);
-  if (!canSwapHead(encoder)) throw new Error(`this index's sparse postings were made by tuned head v${ref.version}; the encoder given cannot use a tuned head (no withSparseHead): ${fix}`);
-  if (rec.baseHeadHash !== encoder.info.headHash || rec.hidden !== encoder.info.hidden) throw new Error(`tuned head v${ref.version} was tuned from another model's head: ${fix}`);
+  if (!rec || rec.hash !== ref.hash)
+    throw new Error(`this index's sparse postings were made by tuned head v${ref.version} (${ref.hash.slice(0, 12)}), which is not in its store: ${fix}`);
+  if (!canSwapHead(encoder))
+    throw new Error(
+      `this index's sparse postings were made by tuned head v${ref.version}; the encoder given cannot use a tuned head (no withSparseHead): ${fix}`,
+    );
+  if (rec.baseHeadHash !== encoder.info.headHash || rec.hidden !== encoder.info.hidden)
+    throw new Error(`tuned head v${ref.version} was tuned from another model's head: ${fix}`);
   return encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }) as E;
 }

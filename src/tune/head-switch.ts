@@ -17,20 +17,34 @@ import { type TunableEncoder, tunable } from './tunable.ts';
 import type { TuneProgress } from './types.ts';
 
 /** Goes back to the base head: sparse postings re-made by it (re-encoding, or from `cache`). */
-export async function revertSparseHead(index: M3Index, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
+export async function revertSparseHead(
+  index: M3Index,
+  opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {},
+): Promise<void> {
   const encoder = tunable(index);
   const cache = opts.cache ?? new HiddenCache(encoder);
-  await reindexSparse(index, encoder.withSparseHead(null), null, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+  await reindexSparse(index, encoder.withSparseHead(null), null, cache, encoder, opts.signal, (d, t) =>
+    opts.onProgress?.({ phase: 'reindex', done: d, total: t }),
+  );
 }
 
 /** Makes a stored tuned version active again (e.g. after a revert). */
-export async function activateSparseHead(index: M3Index, version: number, opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {}): Promise<void> {
+export async function activateSparseHead(
+  index: M3Index,
+  version: number,
+  opts: { cache?: HiddenCache; signal?: AbortSignal; onProgress?: (p: TuneProgress) => void } = {},
+): Promise<void> {
   const encoder = tunable(index);
   const rec = await readHead(tuningAccess(index).store, version);
-  if (!rec) throw new Error(`no tuned head v${version} in this index (have: ${(await listHeads(tuningAccess(index).store)).map((h) => h.version).join(', ') || 'none'})`);
+  if (!rec)
+    throw new Error(
+      `no tuned head v${version} in this index (have: ${(await listHeads(tuningAccess(index).store)).map((h) => h.version).join(', ') || 'none'})`,
+    );
   if (rec.baseHeadHash !== encoder.info.headHash) throw new Error(`tuned head v${version} belongs to another base head`);
   const cache = opts.cache ?? new HiddenCache(encoder);
-  await reindexSparse(index, encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, opts.signal, (d, t) => opts.onProgress?.({ phase: 'reindex', done: d, total: t }));
+  await reindexSparse(index, encoder.withSparseHead(rec.head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, opts.signal, (d, t) =>
+    opts.onProgress?.({ phase: 'reindex', done: d, total: t }),
+  );
 }
 
 export { listHeads as listSparseHeads };
@@ -61,7 +75,9 @@ export async function reindexSparse(
       texts.push(d?.chunks && seg.rowSpans.length ? text.slice(seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]) : text);
     }
     const hidden = await cache.get(texts, { signal });
-    const rows: PreparedRow[] = hidden.map((h) => ({ sparse: applyHeads(h.hidden, 0, H, h.ids, heads, { dense: false, sparse: true, colbert: false }, h.truncated).sparse }));
+    const rows: PreparedRow[] = hidden.map((h) => ({
+      sparse: applyHeads(h.hidden, 0, H, h.ids, heads, { dense: false, sparse: true, colbert: false }, h.truncated).sparse,
+    }));
     done += seg.ids.length;
     onProgress(Math.min(done, total), total);
     if (signal?.aborted) throw abortError(signal.reason);

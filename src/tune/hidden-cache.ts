@@ -75,7 +75,10 @@ export class HiddenCache {
     for (let at = 0; at < missing.length; at += chunk) {
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
       const idx = missing.slice(at, at + chunk);
-      const enc = await this.encoder.encodeHidden(idx.map((i) => texts[i]), { batchSize: this.batchSize });
+      const enc = await this.encoder.encodeHidden(
+        idx.map((i) => texts[i]),
+        { batchSize: this.batchSize },
+      );
       idx.forEach((i, k) => {
         out[i] = enc[k];
         this.misses++;

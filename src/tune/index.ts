@@ -1,5 +1,15 @@
 /** Sparse-head tuning (issue 5): the public surface. */
-export { tuneSparseHead, revertSparseHead, activateSparseHead, listSparseHeads, postingsPerDoc, type TuneOptions, type TuneProgress, type TuneResult, type Teacher } from './tune.ts';
+export {
+  tuneSparseHead,
+  revertSparseHead,
+  activateSparseHead,
+  listSparseHeads,
+  postingsPerDoc,
+  type TuneOptions,
+  type TuneProgress,
+  type TuneResult,
+  type Teacher,
+} from './tune.ts';
 export { HiddenCache, type HiddenCacheOptions, type CachedText } from './hidden-cache.ts';
 export { minePseudoQueries, parsePairs, type TrainingPair, type PairSource, type PseudoQueryOptions } from './pairs.ts';
 export type { TunedHeadRecord } from './head-codec.ts';

@@ -11,9 +11,18 @@ const V = 60;
 
 function corpus() {
   const r = mulberry32(11);
-  const text = (ids: number[]): CachedText => ({ ids: Uint32Array.from(ids), hidden: Float32Array.from({ length: ids.length * H }, () => r() * 2 - 1), truncated: false });
+  const text = (ids: number[]): CachedText => ({
+    ids: Uint32Array.from(ids),
+    hidden: Float32Array.from({ length: ids.length * H }, () => r() * 2 - 1),
+    truncated: false,
+  });
   const docs = Array.from({ length: 14 }, (_, d) => text([0, ...Array.from({ length: 9 }, (_, k) => 4 + ((d * 4 + k * 3) % (V - 4))), 2]));
-  const examples: TrainExample[] = docs.map((_, d) => ({ query: text([0, 4 + ((d * 4) % (V - 4)), 4 + ((d * 4 + 6) % (V - 4)), 2]), doc: d, negatives: [(d + 1) % 14, (d + 3) % 14, (d + 6) % 14], mask: [2, 4] }));
+  const examples: TrainExample[] = docs.map((_, d) => ({
+    query: text([0, 4 + ((d * 4) % (V - 4)), 4 + ((d * 4 + 6) % (V - 4)), 2]),
+    doc: d,
+    negatives: [(d + 1) % 14, (d + 3) % 14, (d + 6) % 14],
+    mask: [2, 4],
+  }));
   const model = new SparseHeadModel({ weight: Float32Array.from({ length: H }, () => r() * 0.6 - 0.2), bias: 0.3 }, V, true);
   for (let t = 0; t < V; t++) (model.logScale![t] = (r() - 0.5) * 0.4), (model.shift![t] = (r() - 0.5) * 0.1);
   return { docs, examples, model };
@@ -48,9 +57,17 @@ const teacher = (_j: number, cands: { doc: number }[]) => Float64Array.from(cand
 function reference(model: SparseHeadModel, docs: CachedText[], batch: TrainExample[]): Grads {
   const grads = model.zeroGrads();
   for (const ex of batch) {
-    for (const [text, mask] of [[docs[ex.doc], ex.mask], [ex.query, undefined]] as const) {
+    for (const [text, mask] of [
+      [docs[ex.doc], ex.mask],
+      [ex.query, undefined],
+    ] as const) {
       const act = model.forward(text, mask);
-      model.backward(text, act, Float64Array.from(act.w, (w, k) => Math.sin(w + k)), grads);
+      model.backward(
+        text,
+        act,
+        Float64Array.from(act.w, (w, k) => Math.sin(w + k)),
+        grads,
+      );
     }
   }
   return grads;
@@ -66,11 +83,20 @@ describe('MatrixOps', () => {
     const got = model.zeroGrads();
     const terms: Parameters<SparseHeadModel['backwardTerms']>[4] = [];
     for (const ex of batch) {
-      for (const [text, mask] of [[docs[ex.doc], ex.mask], [ex.query, undefined]] as const) {
+      for (const [text, mask] of [
+        [docs[ex.doc], ex.mask],
+        [ex.query, undefined],
+      ] as const) {
         const z = (jsMatrixOps.project(model, [text]) as Float64Array[])[0];
         const act = model.forwardFrom(text, z, mask);
         expect(act).toEqual(model.forward(text, mask));
-        model.backwardTerms(text, act, Float64Array.from(act.w, (w, k) => Math.sin(w + k)), got, terms);
+        model.backwardTerms(
+          text,
+          act,
+          Float64Array.from(act.w, (w, k) => Math.sin(w + k)),
+          got,
+          terms,
+        );
       }
     }
     jsMatrixOps.accumulate(model, terms, got.weight);
@@ -79,7 +105,7 @@ describe('MatrixOps', () => {
     expect([...got.vocab]).toEqual([...want.vocab]);
   });
 
-  it('a training step with f32, async matrix work (the GPU path\'s arithmetic) matches the JS step to 1e-4 relative', async () => {
+  it("a training step with f32, async matrix work (the GPU path's arithmetic) matches the JS step to 1e-4 relative", async () => {
     const { docs, examples, model } = corpus();
     const batch = examples.slice(0, 8);
     const js = await batchLoss(model, docs, batch, null, cfg, teacher, jsMatrixOps);

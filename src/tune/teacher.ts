@@ -26,9 +26,16 @@ export function makeTeacher(
 ): ((ex: TrainExample, cands: Candidate[], student: Float64Array) => Float64Array) | undefined {
   if (kind === 'none') return undefined;
   if (kind === 'bm25') {
-    const bm25 = bm25Teacher(docs.map((d) => d.text), analyzer);
+    const bm25 = bm25Teacher(
+      docs.map((d) => d.text),
+      analyzer,
+    );
     const queryOf = new Map(examples.map((e, i) => [e, pairs[i].query]));
-    return (ex, cands) => bm25(queryOf.get(ex)!, cands.map((c) => c.doc));
+    return (ex, cands) =>
+      bm25(
+        queryOf.get(ex)!,
+        cands.map((c) => c.doc),
+      );
   }
   // M3's ensemble: dense + 0.3·sparse + colbert, with the student's own (current) sparse scores.
   const H = encoder.info.hidden;

@@ -22,7 +22,12 @@ function corpus(seed = 1, n = 12) {
   for (let d = 0; d < n; d++) docs.push(text(r, [0, ...Array.from({ length: 6 }, (_, k) => 4 + ((d * 3 + k) % (V - 4))), 2]));
   const examples: TrainExample[] = [];
   for (let d = 0; d < n; d++) {
-    examples.push({ query: text(r, [0, 4 + ((d * 3) % (V - 4)), 4 + ((d * 3 + 5) % (V - 4)), 2]), doc: d, negatives: [(d + 1) % n, (d + 2) % n, (d + 5) % n], mask: [1, 2] });
+    examples.push({
+      query: text(r, [0, 4 + ((d * 3) % (V - 4)), 4 + ((d * 3 + 5) % (V - 4)), 2]),
+      doc: d,
+      negatives: [(d + 1) % n, (d + 2) % n, (d + 5) % n],
+      mask: [1, 2],
+    });
   }
   return { docs, examples };
 }
@@ -56,14 +61,35 @@ describe('sparse head gradients', () => {
       return (up - down) / (2 * eps);
     };
     for (let j = 0; j < H; j++) {
-      const num = await fd(() => model.weight[j], (v) => (model.weight[j] = v));
+      const num = await fd(
+        () => model.weight[j],
+        (v) => (model.weight[j] = v),
+      );
       expect(grads.weight[j]).toBeCloseTo(num, 2);
     }
-    expect(grads.bias).toBeCloseTo(await fd(() => model.bias, (v) => (model.bias = v)), 2);
+    expect(grads.bias).toBeCloseTo(
+      await fd(
+        () => model.bias,
+        (v) => (model.bias = v),
+      ),
+      2,
+    );
     let checked = 0;
     for (const [t, [gs, gc]] of grads.vocab) {
-      expect(gs).toBeCloseTo(await fd(() => model.logScale![t], (v) => (model.logScale![t] = v)), 2);
-      expect(gc).toBeCloseTo(await fd(() => model.shift![t], (v) => (model.shift![t] = v)), 2);
+      expect(gs).toBeCloseTo(
+        await fd(
+          () => model.logScale![t],
+          (v) => (model.logScale![t] = v),
+        ),
+        2,
+      );
+      expect(gc).toBeCloseTo(
+        await fd(
+          () => model.shift![t],
+          (v) => (model.shift![t] = v),
+        ),
+        2,
+      );
       checked++;
     }
     expect(checked).toBeGreaterThan(5);
@@ -113,7 +139,12 @@ describe('losses', () => {
 
 describe('IDF prior', () => {
   it('gives rare tokens a larger initial scale, ignores specials, leaves unseen tokens at 0', () => {
-    const docs = [[0, 5, 6, 2], [0, 5, 7, 2], [0, 5, 7, 7, 2], [0, 5, 2]];
+    const docs = [
+      [0, 5, 6, 2],
+      [0, 5, 7, 2],
+      [0, 5, 7, 7, 2],
+      [0, 5, 2],
+    ];
     const { idf, df, n } = tokenIdf(docs, 10);
     expect(n).toBe(4);
     expect([df[5], df[6], df[7], df[0], df[2]]).toEqual([4, 1, 2, 0, 0]);
@@ -137,7 +168,14 @@ describe('regularisation and safety', () => {
     const { docs, examples } = corpus(2, 16);
     const run = async (l1: number) => {
       const model = new SparseHeadModel(head(), V, true);
-      await trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, l1, maxEpochs: 30, lr: 0.01, vocabLr: 0.05 } });
+      await trainSparseHead({
+        model,
+        docs,
+        train: examples,
+        heldOut: [],
+        prior: null,
+        config: { ...DEFAULT_TRAIN, hardNegatives: 3, l1, maxEpochs: 30, lr: 0.01, vocabLr: 0.05 },
+      });
       let sum = 0;
       let n = 0;
       for (const d of docs) for (const w of model.forward(d).w) (sum += w), n++;
@@ -155,7 +193,14 @@ describe('regularisation and safety', () => {
     const model = new SparseHeadModel(head(), V, true);
     const before = model.snapshot();
     // lr 0: nothing changes, so the held-out metric never improves.
-    const out = await trainSparseHead({ model, docs, train: examples.slice(0, 12), heldOut: examples.slice(12), prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 0, vocabLr: 0, patience: 1, maxEpochs: 10 } });
+    const out = await trainSparseHead({
+      model,
+      docs,
+      train: examples.slice(0, 12),
+      heldOut: examples.slice(12),
+      prior: null,
+      config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 0, vocabLr: 0, patience: 1, maxEpochs: 10 },
+    });
     expect(out.status).toBe('early-stopped');
     expect(out.epochs).toBe(2);
     expect(Array.from(model.weight)).toEqual(Array.from(before.weight));
@@ -165,7 +210,14 @@ describe('regularisation and safety', () => {
     const { docs, examples } = corpus(4, 16);
     const model = new SparseHeadModel(head(), V, true);
     const before = model.snapshot();
-    const out = await trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 1e30, vocabLr: 1e30, clip: 0, maxEpochs: 5 } });
+    const out = await trainSparseHead({
+      model,
+      docs,
+      train: examples,
+      heldOut: [],
+      prior: null,
+      config: { ...DEFAULT_TRAIN, hardNegatives: 3, lr: 1e30, vocabLr: 1e30, clip: 0, maxEpochs: 5 },
+    });
     expect(out.status).toBe('failed');
     expect(out.reason).toMatch(/NaN|Infinity|exploded|non-finite/);
     expect(out.reason).toMatch(/previous head is kept/);
@@ -175,7 +227,14 @@ describe('regularisation and safety', () => {
   it('training on pairs raises the held-out ranking of the positives', async () => {
     const { docs, examples } = corpus(5, 20);
     const model = new SparseHeadModel(head(), V, true);
-    const out = await trainSparseHead({ model, docs, train: examples.slice(0, 16), heldOut: examples, prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3, maxEpochs: 20, patience: 20, lr: 0.01, vocabLr: 0.05 } });
+    const out = await trainSparseHead({
+      model,
+      docs,
+      train: examples.slice(0, 16),
+      heldOut: examples,
+      prior: null,
+      config: { ...DEFAULT_TRAIN, hardNegatives: 3, maxEpochs: 20, patience: 20, lr: 0.01, vocabLr: 0.05 },
+    });
     expect(out.after.mrr10).toBeGreaterThan(out.before.mrr10);
   });
 
@@ -184,6 +243,8 @@ describe('regularisation and safety', () => {
     const model = new SparseHeadModel(head(), V, true);
     const ctl = new AbortController();
     ctl.abort();
-    await expect(trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3 }, signal: ctl.signal })).rejects.toThrow(/abort/);
+    await expect(
+      trainSparseHead({ model, docs, train: examples, heldOut: [], prior: null, config: { ...DEFAULT_TRAIN, hardNegatives: 3 }, signal: ctl.signal }),
+    ).rejects.toThrow(/abort/);
   });
 });

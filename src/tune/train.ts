@@ -136,9 +136,18 @@ export async function trainSparseHead(input: TrainInput): Promise<TrainOutcome> 
       if (input.signal?.aborted) throw abortError(input.signal.reason);
       const at = order.slice(b * c.batchSize, (b + 1) * c.batchSize);
       const batch = at.map((i) => train[i]);
-      const { loss, grads } = await batchLoss(model, docs, batch, prior, c, input.teacher ? (j, cands, s) => input.teacher!(at[j], cands, s) : undefined, input.ops);
+      const { loss, grads } = await batchLoss(
+        model,
+        docs,
+        batch,
+        prior,
+        c,
+        input.teacher ? (j, cands, s) => input.teacher!(at[j], cands, s) : undefined,
+        input.ops,
+      );
       if (!Number.isFinite(loss)) return fail(`loss became ${loss} at step ${step + 1} (epoch ${epoch}); the previous head is kept`, epoch);
-      if (loss > c.maxLoss) return fail(`loss exploded to ${loss.toExponential(2)} at step ${step + 1} (epoch ${epoch}, limit ${c.maxLoss}); the previous head is kept`, epoch);
+      if (loss > c.maxLoss)
+        return fail(`loss exploded to ${loss.toExponential(2)} at step ${step + 1} (epoch ${epoch}, limit ${c.maxLoss}); the previous head is kept`, epoch);
       const gradNorm = clipGradients(grads, c.clip);
       if (!Number.isFinite(gradNorm)) return fail(`gradient norm became ${gradNorm} at step ${step + 1}; the previous head is kept`, epoch);
       opt.apply(grads);
@@ -159,7 +168,15 @@ export async function trainSparseHead(input: TrainInput): Promise<TrainOutcome> 
       patience = c.patience;
     } else if (--patience < 0) {
       model.restore(best);
-      return { status: 'early-stopped', reason: `held-out nDCG@10 did not improve for ${c.patience + 1} epoch(s)`, epochs: epoch, steps: step, before, after: bestAfter, curve };
+      return {
+        status: 'early-stopped',
+        reason: `held-out nDCG@10 did not improve for ${c.patience + 1} epoch(s)`,
+        epochs: epoch,
+        steps: step,
+        before,
+        after: bestAfter,
+        curve,
+      };
     }
     if (performance.now() - t0 > c.maxMs) {
       model.restore(best);
@@ -228,12 +245,23 @@ export async function batchLoss(
     if (d > 0) {
       // The teacher may score only some candidates (NaN elsewhere, e.g. only the query's own group):
       // the distillation runs over those.
-      const t = teacher!(j, idx.map((k) => cands[k]), s);
+      const t = teacher!(
+        j,
+        idx.map((k) => cands[k]),
+        s,
+      );
       const sub: number[] = [];
       for (let i = 0; i < idx.length; i++) if (Number.isFinite(t[i])) sub.push(i);
       if (sub.length > 1) {
-        const p = teacherProbs(sub.map((i) => t[i]), c.teacherTemperature);
-        const dl = distill(sub.map((i) => s[i]), p, c.temperature);
+        const p = teacherProbs(
+          sub.map((i) => t[i]),
+          c.teacherTemperature,
+        );
+        const dl = distill(
+          sub.map((i) => s[i]),
+          p,
+          c.temperature,
+        );
         loss += (d * dl.loss) / B;
         sub.forEach((i, m) => (gs[i] += (d * dl.grad[m]) / B));
       }

@@ -6,12 +6,13 @@ import type { EncoderLike } from '../search/types.ts';
 import { canSwapHead } from './head-store.ts';
 import type { HiddenEncoder } from './hidden-cache.ts';
 
-export type TunableEncoder = EncoderLike & HiddenEncoder & {
-  info: { hidden: number; headHash: string; vocabSize?: number; modelId?: string; model?: string };
-  getHeads(): { sparse?: SparseHead; colbert?: { weight: Float32Array; bias: Float32Array; dim: number } };
-  withSparseHead(head: SparseHead | null, tag?: { version: number; hash: string }): EncoderLike;
-  tokenize(text: string, maxLength?: number): { ids: ArrayLike<number> };
-};
+export type TunableEncoder = EncoderLike &
+  HiddenEncoder & {
+    info: { hidden: number; headHash: string; vocabSize?: number; modelId?: string; model?: string };
+    getHeads(): { sparse?: SparseHead; colbert?: { weight: Float32Array; bias: Float32Array; dim: number } };
+    withSparseHead(head: SparseHead | null, tag?: { version: number; hash: string }): EncoderLike;
+    tokenize(text: string, maxLength?: number): { ids: ArrayLike<number> };
+  };
 
 export function tunable(index: M3Index): TunableEncoder {
   const e = tuningAccess(index).baseEncoder as Partial<TunableEncoder> | undefined;

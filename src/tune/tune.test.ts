@@ -70,7 +70,17 @@ describe('head codec', () => {
     scale[5] = 2;
     shift[7] = -0.5;
     const head = { weight: Float32Array.from([0.1, -0.2, 0.3]), bias: 0.05, vocab: { scale, shift }, threshold: 0.01 };
-    const rec = { version: 3, hash: await hashHead(head), baseHeadHash: 'b', modelId: 'm', hidden: 3, createdAt: 1, options: { l1: 1 }, metrics: { x: 1 }, head };
+    const rec = {
+      version: 3,
+      hash: await hashHead(head),
+      baseHeadHash: 'b',
+      modelId: 'm',
+      hidden: 3,
+      createdAt: 1,
+      options: { l1: 1 },
+      metrics: { x: 1 },
+      head,
+    };
     const back = decodeHead(encodeHead(rec));
     expect(back.version).toBe(3);
     expect(Array.from(back.head.weight)).toEqual(Array.from(head.weight));
@@ -92,7 +102,15 @@ describe('tuneSparseHead', () => {
     const index = await M3Index.open('unknown', { encoder: enc, store: new MemoryStore() });
     await index.add(docs(12));
     await expect(tuneSparseHead(index, { pairs: [{ query: 'wing', docId: 'nope' }] })).rejects.toThrow(/no training pairs.*nope/);
-    const r = await tuneSparseHead(index, { ...quick, pairs: [{ query: 'wing', docId: 'nope' }, { query: 'flow over a body', docId: 'd1' }], pseudoQueries: true, activate: false });
+    const r = await tuneSparseHead(index, {
+      ...quick,
+      pairs: [
+        { query: 'wing', docId: 'nope' },
+        { query: 'flow over a body', docId: 'd1' },
+      ],
+      pseudoQueries: true,
+      activate: false,
+    });
     expect(r.pairs.unknownIds).toEqual(['nope']);
     expect(r.pairs.skipped).toBe(1);
     expect(r.pairs.bySource.user).toBe(1);
@@ -129,7 +147,14 @@ describe('tuneSparseHead', () => {
     // A stand-in adapter whose device takes every call and then fails the first read-back (as a lost device
     // would): the run restarts in JS and must end exactly where a plain JS run does.
     const device: any = new Proxy(function () {}, {
-      get: (_t, k) => (k === 'then' || k === 'lost' ? undefined : k === 'mapAsync' ? () => Promise.reject(new Error('simulated device loss')) : k === 'popErrorScope' ? async () => null : device),
+      get: (_t, k) =>
+        k === 'then' || k === 'lost'
+          ? undefined
+          : k === 'mapAsync'
+            ? () => Promise.reject(new Error('simulated device loss'))
+            : k === 'popErrorScope'
+              ? async () => null
+              : device,
       apply: () => device,
     });
     const limits = { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 27 };
@@ -159,7 +184,13 @@ describe('tuneSparseHead', () => {
     await index.add(docs(16));
     const metaBefore = structuredClone(tuningAccess(index).meta);
     const ctl = new AbortController();
-    const run = tuneSparseHead(index, { maxEpochs: 50, patience: 50, teacher: 'none', signal: ctl.signal, onProgress: (p) => p.phase === 'train' && p.done >= 3 && ctl.abort() });
+    const run = tuneSparseHead(index, {
+      maxEpochs: 50,
+      patience: 50,
+      teacher: 'none',
+      signal: ctl.signal,
+      onProgress: (p) => p.phase === 'train' && p.done >= 3 && ctl.abort(),
+    });
     await expect(run).rejects.toThrow(/abort/);
     expect(tuningAccess(index).meta).toEqual(metaBefore);
     expect(tuningAccess(index).encoder).toBe(enc);

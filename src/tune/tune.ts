@@ -118,7 +118,13 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
     hidden: encoder.info.hidden,
     createdAt: Date.now(),
     options: recordableOptions(o, config, teacherKind, threshold),
-    metrics: { heldOutBefore: trained.before, heldOutAfter: trained.after, training: result.training, pairs: result.pairs, postingsPerDocBefore: postingsBefore },
+    metrics: {
+      heldOutBefore: trained.before,
+      heldOutAfter: trained.after,
+      training: result.training,
+      pairs: result.pairs,
+      postingsPerDocBefore: postingsBefore,
+    },
     head,
   };
   result.version = rec.version;
@@ -130,7 +136,9 @@ export async function tuneSparseHead(index: M3Index, options: TuneOptions = {}):
   }
   const tRe = now();
   await writeHead(store, rec); // immutable version; it becomes active only with the meta commit below
-  await reindexSparse(index, encoder.withSparseHead(head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, signal, (d, t) => progress({ phase: 'reindex', done: d, total: t }));
+  await reindexSparse(index, encoder.withSparseHead(head, { version: rec.version, hash: rec.hash }), rec, cache, encoder, signal, (d, t) =>
+    progress({ phase: 'reindex', done: d, total: t }),
+  );
   result.ms.reindex = now() - tRe;
   result.postingsPerDoc.after = postingsPerDoc(index);
   result.ms.total = now() - t0;
@@ -159,7 +167,9 @@ async function gatherPairs(index: M3Index, store: Store, o: TuneOptions): Promis
   const mined = mine ? minePseudoQueries(docs, typeof mine === 'object' ? mine : {}) : [];
   const all: TrainingPair[] = [...checked.ok, ...mined];
   if (all.length === 0) {
-    const why = userPairs.length ? `none of the ${userPairs.length} pairs names a document in the index (unknown ids: ${checked.unknownIds.slice(0, 5).join(', ')})` : 'no pairs were given and pseudo-query mining found none';
+    const why = userPairs.length
+      ? `none of the ${userPairs.length} pairs names a document in the index (unknown ids: ${checked.unknownIds.slice(0, 5).join(', ')})`
+      : 'no pairs were given and pseudo-query mining found none';
     throw new Error(`no training pairs: ${why}`);
   }
   const bySource: Partial<Record<PairSource, number>> = {};
@@ -168,7 +178,12 @@ async function gatherPairs(index: M3Index, store: Store, o: TuneOptions): Promis
 }
 
 /** Phase 2: hidden states of every document and query (the one expensive step: a forward pass per text, cached). */
-async function hiddenStates(cache: HiddenCache, pairs: Pairs, signal: AbortSignal | undefined, progress: Progress): Promise<{ docHidden: CachedText[]; queryHidden: CachedText[] }> {
+async function hiddenStates(
+  cache: HiddenCache,
+  pairs: Pairs,
+  signal: AbortSignal | undefined,
+  progress: Progress,
+): Promise<{ docHidden: CachedText[]; queryHidden: CachedText[] }> {
   const docTexts = pairs.docs.map((d) => d.text);
   const queryTexts = pairs.all.map((p) => p.query);
   const totalTexts = docTexts.length + queryTexts.length;
@@ -203,7 +218,10 @@ async function mineNegatives(
     const p = all[i];
     const q = queryHidden[i];
     const embedding = applyHeads(q.hidden, 0, H, q.ids, currentHeads, { dense: true, sparse: true, colbert: false }, q.truncated);
-    const hits = await index.search({ text: p.query, embedding }, { mode, syntax: 'plain', k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false });
+    const hits = await index.search(
+      { text: p.query, embedding },
+      { mode, syntax: 'plain', k: depth + 1, candidates: Math.max(100, depth + 1), includeText: false },
+    );
     const pos = docIndex.get(p.docId)!;
     const negatives = hits.map((h) => docIndex.get(h.id)).filter((d): d is number => d !== undefined && d !== pos);
     examples.push({ query: q, doc: pos, negatives, mask: p.span ? tokenSpan(encoder, docs[pos].text, p.span) : undefined });
@@ -219,7 +237,10 @@ function initialModel(encoder: TunableEncoder, docHidden: CachedText[], o: TuneO
   const model = new SparseHeadModel(base, vocabSize, useVocab);
   let prior: Float32Array | null = null;
   if (useVocab && o.idfPrior !== false) {
-    const { idf, df } = tokenIdf(docHidden.map((d) => d.ids), vocabSize);
+    const { idf, df } = tokenIdf(
+      docHidden.map((d) => d.ids),
+      vocabSize,
+    );
     prior = idfLogScale(idf, df);
     model.logScale!.set(prior);
   }
@@ -247,7 +268,11 @@ function trainConfig(o: TuneOptions, K: number, hasTeacher: boolean, teacherKind
 }
 
 /** Phase 5: training, its matrix work on WebGPU where asked and available; a GPU failure starts over on JS. */
-async function runTraining(o: TuneOptions, H: number, input: TrainInput): Promise<{ trained: Awaited<ReturnType<typeof trainSparseHead>>; compute: TuneResult['compute'] }> {
+async function runTraining(
+  o: TuneOptions,
+  H: number,
+  input: TrainInput,
+): Promise<{ trained: Awaited<ReturnType<typeof trainSparseHead>>; compute: TuneResult['compute'] }> {
   const requested = o.compute ?? 'auto';
   const compute: TuneResult['compute'] = { requested, used: 'js' };
   let ops: MatrixOps = jsMatrixOps;

@@ -96,7 +96,8 @@ class WebGpuOps implements MatrixOps {
     private readonly H: number,
     private readonly binding: number,
   ) {
-    const pipeline = (code: string) => device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+    const pipeline = (code: string) =>
+      device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
     this.project$ = pipeline(PROJECT_WGSL);
     this.accumulate$ = pipeline(ACCUMULATE_WGSL);
     device.lost?.then((info: { message?: string }) => (this.lost = `WebGPU device lost: ${info?.message ?? 'unknown'}`));
@@ -119,7 +120,8 @@ class WebGpuOps implements MatrixOps {
     await this.guard(() => {
       for (const c of plan) {
         const buf = this.device.createBuffer({ size: Math.max(16, c.rows * rowBytes), usage: STORAGE | COPY_DST });
-        for (const t of c.texts) this.device.queue.writeBuffer(buf, this.placed.get(t)!.row * rowBytes, t.hidden.buffer, t.hidden.byteOffset, t.ids.length * rowBytes);
+        for (const t of c.texts)
+          this.device.queue.writeBuffer(buf, this.placed.get(t)!.row * rowBytes, t.hidden.buffer, t.hidden.byteOffset, t.ids.length * rowBytes);
         this.chunks.push(buf);
       }
     });
@@ -174,7 +176,10 @@ class WebGpuOps implements MatrixOps {
           const per = Math.max(64, Math.ceil(mine.length / 256));
           const slices = Math.ceil(mine.length / per);
           const params = new Uint32Array([H, mine.length, per, 0]).buffer;
-          const part = await this.run(this.accumulate$, [this.chunks[ch], this.storage(rows, temp), this.storage(coef, temp)], slices * H, params, [Math.ceil(H / WG), slices]);
+          const part = await this.run(this.accumulate$, [this.chunks[ch], this.storage(rows, temp), this.storage(coef, temp)], slices * H, params, [
+            Math.ceil(H / WG),
+            slices,
+          ]);
           for (let s = 0; s < slices; s++) for (let j = 0; j < H; j++) out[j] += part[s * H + j];
         }
       } finally {

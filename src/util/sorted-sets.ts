@@ -42,9 +42,9 @@ export function unionSorted(lists: Uint32Array[]): Uint32Array {
     while (i < a.length && j < b.length) {
       const x = a[i];
       const y = b[j];
-      if (x < y) out[n++] = x, i++;
-      else if (y < x) out[n++] = y, j++;
-      else out[n++] = x, i++, j++;
+      if (x < y) (out[n++] = x), i++;
+      else if (y < x) (out[n++] = y), j++;
+      else (out[n++] = x), i++, j++;
     }
     while (i < a.length) out[n++] = a[i++];
     while (j < b.length) out[n++] = b[j++];

@@ -27,7 +27,10 @@ export interface WorkerHeadsInfo {
 }
 
 /** M3Encoder.load's options, minus the callbacks and test hooks that can't be cloned. */
-export type WorkerLoadOptions = Pick<LoadOptions, 'model' | 'device' | 'dtype' | 'heads' | 'remoteHost' | 'remotePathTemplate' | 'verify' | 'wasmPaths' | 'threads'>;
+export type WorkerLoadOptions = Pick<
+  LoadOptions,
+  'model' | 'device' | 'dtype' | 'heads' | 'remoteHost' | 'remotePathTemplate' | 'verify' | 'wasmPaths' | 'threads'
+>;
 
 export interface WorkerIndexOptions {
   colbert?: boolean;

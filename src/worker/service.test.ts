@@ -129,7 +129,10 @@ describe('M3Service.importStatic (an index built at build time seeds an editable
     expect(await other.count()).toBe(2);
     // Another dtype (as the demo's q8 package on a page that runs fp32): refused before any write, and the
     // open index still answers.
-    const q8Page = new M3Service({ makeStore: () => new MemoryStore(), loadEncoder: async () => new FakeEncoder({ modelId: 'fake', dims: 16, dtype: 'q8' }) as any });
+    const q8Page = new M3Service({
+      makeStore: () => new MemoryStore(),
+      loadEncoder: async () => new FakeEncoder({ modelId: 'fake', dims: 16, dtype: 'q8' }) as any,
+    });
     await q8Page.loadModel({ model: 'fake' });
     await q8Page.openIndex('z');
     await q8Page.ingest(docs.slice(0, 3));

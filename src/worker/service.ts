@@ -46,7 +46,10 @@ export class M3Service implements M3WorkerApi {
 
   async loadModel(options: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EncoderInfo> {
     // Loaded beside the current encoder, which is replaced only once the new one works.
-    const next = await this.loadEncoder(options, throttle(onProgress, (p) => p.status !== 'progress'));
+    const next = await this.loadEncoder(
+      options,
+      throttle(onProgress, (p) => p.status !== 'progress'),
+    );
     const old = this.encoder;
     this.encoder = next;
     await this.closeIndex(); // its vectors belong to the old model
@@ -209,7 +212,13 @@ export class M3Service implements M3WorkerApi {
 
   async heads(): Promise<WorkerHeadsInfo> {
     const index = this.open();
-    const versions = (await listHeads(tuningAccess(index).store)).map(({ version, hash, createdAt, options, metrics }) => ({ version, hash, createdAt, options, metrics }));
+    const versions = (await listHeads(tuningAccess(index).store)).map(({ version, hash, createdAt, options, metrics }) => ({
+      version,
+      hash,
+      createdAt,
+      options,
+      metrics,
+    }));
     return { active: tuningAccess(index).meta.sparseHead ?? null, versions, postingsPerDoc: postingsPerDoc(index) };
   }
 

@@ -83,7 +83,10 @@ for (let n = 0; n < 16; n++) {
   } else {
     op = 'add';
     say(`op add ${added}`);
-    await idx.add(corpus(BATCH, 64, 1000 + added).map((d, i) => ({ ...d, id: `d${added * BATCH + i}` })), { batchSize: BATCH });
+    await idx.add(
+      corpus(BATCH, 64, 1000 + added).map((d, i) => ({ ...d, id: `d${added * BATCH + i}` })),
+      { batchSize: BATCH },
+    );
   }
   op = 'between';
   say('done');

@@ -14,7 +14,11 @@ export const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
  */
 fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED ?? 20261129) });
 
-type Edit = { kind: 'flip'; at: number; bits: number } | { kind: 'cut'; at: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'u32'; at: number; value: number };
+type Edit =
+  | { kind: 'flip'; at: number; bits: number }
+  | { kind: 'cut'; at: number }
+  | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'u32'; at: number; value: number };
 
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),

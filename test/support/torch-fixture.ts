@@ -101,7 +101,10 @@ export function makeTorchFile(tensors: FakeTensor[], storages: Record<string, Fl
     p.push(0x89, 0x7d, 0x74, 0x52); // False, {}, TUPLE, REDUCE
   }
   p.push(0x75, 0x2e); // SETITEMS, STOP
-  const entries: ZipInput[] = [{ name: 'archive/data.pkl', data: Uint8Array.from(p) }, { name: 'archive/byteorder', data: new TextEncoder().encode('little') }];
+  const entries: ZipInput[] = [
+    { name: 'archive/data.pkl', data: Uint8Array.from(p) },
+    { name: 'archive/byteorder', data: new TextEncoder().encode('little') },
+  ];
   for (const [k, v] of Object.entries(storages)) entries.push({ name: `archive/data/${k}`, data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
   return makeZip(entries);
 }

@@ -99,7 +99,15 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const entry: HubRequest = { method: req.method ?? 'GET', path, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined, status: 0, sent: 0, cut: false };
+    const entry: HubRequest = {
+      method: req.method ?? 'GET',
+      path,
+      range: req.headers.range,
+      ifRange: req.headers['if-range'] as string | undefined,
+      status: 0,
+      sent: 0,
+      cut: false,
+    };
     log.push(entry);
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Range, If-Range, If-None-Match, Content-Type');
@@ -145,7 +153,8 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
     if (req.method === 'HEAD' || st.size === 0) return res.end();
 
     const shaped = behaviour.match === '' || path.includes(behaviour.match);
-    const cutAt = shaped && behaviour.cuts > 0 && behaviour.cutAfterBytes > 0 && last - start + 1 > behaviour.cutAfterBytes ? behaviour.cutAfterBytes : Infinity;
+    const cutAt =
+      shaped && behaviour.cuts > 0 && behaviour.cutAfterBytes > 0 && last - start + 1 > behaviour.cutAfterBytes ? behaviour.cutAfterBytes : Infinity;
     if (cutAt !== Infinity) behaviour.cuts--;
     const rate = shaped ? behaviour.bytesPerSecond : 0;
     const stream = createReadStream(file, { start, end: last, highWaterMark: 64 * 1024 });

@@ -126,8 +126,7 @@ export function sha256(chunks: Chunk[]): string {
   return h.digest('hex');
 }
 
-export const sha256sumsText = (sums: [path: string, hex: string][]) =>
-  sums.map(([p, h]) => `${h}  ${p}\n`).join('');
+export const sha256sumsText = (sums: [path: string, hex: string][]) => sums.map(([p, h]) => `${h}  ${p}\n`).join('');
 
 export interface WriteResult {
   files: { path: string; bytes: number; sha256?: string }[];

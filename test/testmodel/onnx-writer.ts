@@ -149,30 +149,23 @@ export function tensorProto(name: string, dataType: DataTypeId, dims: readonly n
  * A tensor whose bytes live in an external data file (TensorProto external_data=13 {key=1, value=2},
  * data_location=14 EXTERNAL=1), as ONNX stores models over protobuf's 2 GB limit.
  */
-export function externalTensorProto(
-  name: string,
-  dataType: DataTypeId,
-  dims: readonly number[],
-  location: string,
-  offset: number,
-  length: number,
-): PbMessage {
+export function externalTensorProto(name: string, dataType: DataTypeId, dims: readonly number[], location: string, offset: number, length: number): PbMessage {
   const t = new PbMessage();
   for (const d of dims) t.int(1, d);
   t.int(2, dataType);
   t.string(8, name);
-  for (const [k, v] of [['location', location], ['offset', String(offset)], ['length', String(length)]]) {
+  for (const [k, v] of [
+    ['location', location],
+    ['offset', String(offset)],
+    ['length', String(length)],
+  ]) {
     t.message(13, new PbMessage().string(1, k).string(2, v));
   }
   t.int(14, 1);
   return t;
 }
 
-export type AttrValue =
-  | { kind: 'int'; v: number }
-  | { kind: 'float'; v: number }
-  | { kind: 'ints'; v: readonly number[] }
-  | { kind: 'tensor'; v: PbMessage };
+export type AttrValue = { kind: 'int'; v: number } | { kind: 'float'; v: number } | { kind: 'ints'; v: readonly number[] } | { kind: 'tensor'; v: PbMessage };
 
 export function nodeProto(
   opType: string,

@@ -73,7 +73,9 @@ function drift(got: Float64Array) {
 }
 
 const cos = (a: Float64Array, b: Float64Array) => {
-  let d = 0, na = 0, nb = 0;
+  let d = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) (d += a[i] * b[i]), (na += a[i] * a[i]), (nb += b[i] * b[i]);
   return d / Math.sqrt(na * nb);
 };

@@ -35,7 +35,11 @@ describe('real-shape vocabulary', () => {
   it('tokenises listed words as the tiny tokenizer does', async () => {
     const dir = tmp();
     const config = { ...tinyConfig(), vocabSize: 20_000 };
-    writeModelDir(dir, modelFiles(config, { name: 'x', variants: [], realShape: true }).filter((f) => f.path.startsWith('tokenizer')), false);
+    writeModelDir(
+      dir,
+      modelFiles(config, { name: 'x', variants: [], realShape: true }).filter((f) => f.path.startsWith('tokenizer')),
+      false,
+    );
     env.allowLocalModels = true;
     const big = await AutoTokenizer.from_pretrained(dir);
     const tiny = await AutoTokenizer.from_pretrained('public/models/tiny-m3');

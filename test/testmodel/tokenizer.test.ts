@@ -38,7 +38,16 @@ describe('tiny-m3 tokenizer (Transformers.js)', () => {
   it('keeps known words whole, including Cranfield vocabulary', () => {
     expect(pieces('the boundary layer flow')).toEqual(['▁the', '▁boundary', '▁layer', '▁flow']);
     expect(pieces('supersonic shock wave pressure on a wing at mach 3')).toEqual([
-      '▁supersonic', '▁shock', '▁wave', '▁pressure', '▁on', '▁a', '▁wing', '▁at', '▁mach', '▁3',
+      '▁supersonic',
+      '▁shock',
+      '▁wave',
+      '▁pressure',
+      '▁on',
+      '▁a',
+      '▁wing',
+      '▁at',
+      '▁mach',
+      '▁3',
     ]);
     expect(pieces('What is')).toEqual(['▁What', '▁is']);
     // compounds split at the hyphen into word pieces, unknown words into sub-words, never <unk>

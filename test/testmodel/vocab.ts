@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 // English word list (words-en.txt, one a line): ~650 hand-picked common English words followed by the
 // frequent (>= 3 occurrences) lowercase words of the Cranfield titles/abstracts/queries, most frequent first.
 // Extracted once while developing and committed, so the generator never reads the dataset.
-export const WORDS_EN: readonly string[] = readFileSync(new URL('./words-en.txt', import.meta.url), 'utf8').trim().split('\n');
+export const WORDS_EN: readonly string[] = readFileSync(new URL('./words-en.txt', import.meta.url), 'utf8')
+  .trim()
+  .split('\n');
 
 export const SPECIALS = { bos: '<s>', pad: '<pad>', eos: '</s>', unk: '<unk>', mask: '<mask>' } as const;
 export const WORD_MARK = '\u2581'; // ▁
@@ -40,7 +42,7 @@ const COMMON_HANZI =
   '长物问情回感理本但最高力明果间外别重相全老手口体走电话头海开工动实点新文两意机关气部水正想些通向因位代' +
   '第入社政产次名西东南北万内化何题被把性由它合各世表更常加系教特信提命设平应期利先结使书路东字解数据计算' +
   '模型检索搜查询向量稀疏稠密语言义词句段篇索引排序相似度嵌入编码器训练测试评估结果流压速温热传边界层激波超' +
-  '音翼飞航空器翼面升阻马赫数湍涡粘性可压缩理论实验方程解析数值边界条件流场机翼喷管燃烧'
+  '音翼飞航空器翼面升阻马赫数湍涡粘性可压缩理论实验方程解析数值边界条件流场机翼喷管燃烧';
 const COMMON_HANGUL = '한국어안녕하세요감사합니다대한민국서울검색모델문서질문답변언어학습데이터는이가을를에서의로와과도';
 function range(from: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => String.fromCodePoint(from + i));

@@ -72,12 +72,28 @@ export function generateWeights(config: TestModelConfig, options: { lazy?: boole
   const padRow = new Set(['embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight']);
   const normal = (name: string, shape: number[], std: number, mean = 0) => {
     const make = () => {
-      const data = normalArray(seed, name, shape.reduce((a, b) => a * b, 1), std, mean);
+      const data = normalArray(
+        seed,
+        name,
+        shape.reduce((a, b) => a * b, 1),
+        std,
+        mean,
+      );
       if (padRow.has(name)) data.fill(0, pad * H, (pad + 1) * H);
       return data;
     };
     // Lazy: each read generates the tensor afresh (same bytes every time), and nothing keeps it.
-    tensors.set(name, options.lazy ? { shape, get data() { return make(); } } : { shape, data: make() });
+    tensors.set(
+      name,
+      options.lazy
+        ? {
+            shape,
+            get data() {
+              return make();
+            },
+          }
+        : { shape, data: make() },
+    );
   };
   const linear = (name: string, out: number, inp: number) => {
     normal(`${name}.weight`, [out, inp], 1 / Math.sqrt(inp));
@@ -120,7 +136,13 @@ export function generateHeadWeights(config: TestModelConfig): HeadWeights {
   const { seed, hiddenSize: H } = config;
   const t = (name: string, shape: number[], std: number, mean = 0): Tensor => ({
     shape,
-    data: normalArray(seed, name, shape.reduce((a, b) => a * b, 1), std, mean),
+    data: normalArray(
+      seed,
+      name,
+      shape.reduce((a, b) => a * b, 1),
+      std,
+      mean,
+    ),
   });
   return {
     sparse: { weight: t('sparse_linear.weight', [1, H], 0.3 / Math.sqrt(H)), bias: { shape: [1], data: Float32Array.of(0.1) } },

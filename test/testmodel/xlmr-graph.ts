@@ -88,7 +88,12 @@ class GraphBuilder {
   /** Initializer from float32 values (made when written), stored in the graph's float type. */
   floatInit(name: string, dims: number[], data: () => Float32Array): string {
     const fp16 = this.floatType === DataType.FLOAT16;
-    return this.rawInit(name, this.floatType, dims, lazy(count(dims) * (fp16 ? 2 : 4), () => (fp16 ? bytesOf(toFloat16Array(data())) : bytesOf(data()))));
+    return this.rawInit(
+      name,
+      this.floatType,
+      dims,
+      lazy(count(dims) * (fp16 ? 2 : 4), () => (fp16 ? bytesOf(toFloat16Array(data())) : bytesOf(data()))),
+    );
   }
   rawInit(name: string, type: DataTypeId, dims: number[], raw: Chunk): string {
     if (BYTES[type] !== undefined && raw.length !== count(dims) * BYTES[type]!) throw new Error(`initializer ${name}: ${raw.length} bytes for [${dims}]`);
@@ -172,13 +177,28 @@ export function buildXlmr(weights: TestModelWeights, opts: GraphOptions): BuiltM
     const t = T(name);
     if (!q8) return g.op1('Gather', [g.floatInit(name, t.shape, () => t.data), indices], `${scope}/Gather`);
     const q = new Memo(() => quantizeAsymmetricUint8(t.data));
-    const qn = g.rawInit(`${name}_quantized`, DataType.UINT8, t.shape, lazy(count(t.shape), () => q.get().data));
-    const s = g.rawInit(`${name}_scale`, DataType.FLOAT, [], lazy(4, () => bytesOf(Float32Array.of(q.get().scale))));
-    const zp = g.rawInit(`${name}_zero_point`, DataType.UINT8, [], lazy(1, () => {
-      const z = Uint8Array.of(q.get().zeroPoint);
-      q.drop();
-      return z;
-    }));
+    const qn = g.rawInit(
+      `${name}_quantized`,
+      DataType.UINT8,
+      t.shape,
+      lazy(count(t.shape), () => q.get().data),
+    );
+    const s = g.rawInit(
+      `${name}_scale`,
+      DataType.FLOAT,
+      [],
+      lazy(4, () => bytesOf(Float32Array.of(q.get().scale))),
+    );
+    const zp = g.rawInit(
+      `${name}_zero_point`,
+      DataType.UINT8,
+      [],
+      lazy(1, () => {
+        const z = Uint8Array.of(q.get().zeroPoint);
+        q.drop();
+        return z;
+      }),
+    );
     const gathered = g.op1('Gather', [qn, indices], `${scope}/Gather_quant`);
     return g.op1('DequantizeLinear', [gathered, s, zp], `${scope}/DequantizeLinear`);
   };
@@ -191,12 +211,22 @@ export function buildXlmr(weights: TestModelWeights, opts: GraphOptions): BuiltM
     let y: string;
     if (q8) {
       const q = new Memo(() => quantizeSymmetricInt8(wt()));
-      const wq = g.rawInit(`${prefix}.weight_quantized`, DataType.INT8, [inp, out], lazy(inp * out, () => bytesOf(q.get().data)));
-      const ws = g.rawInit(`${prefix}.weight_scale`, DataType.FLOAT, [], lazy(4, () => {
-        const b = bytesOf(Float32Array.of(q.get().scale));
-        q.drop();
-        return b;
-      }));
+      const wq = g.rawInit(
+        `${prefix}.weight_quantized`,
+        DataType.INT8,
+        [inp, out],
+        lazy(inp * out, () => bytesOf(q.get().data)),
+      );
+      const ws = g.rawInit(
+        `${prefix}.weight_scale`,
+        DataType.FLOAT,
+        [],
+        lazy(4, () => {
+          const b = bytesOf(Float32Array.of(q.get().scale));
+          q.drop();
+          return b;
+        }),
+      );
       const wzp = g.rawInit(`${prefix}.weight_zero_point`, DataType.INT8, [], bytesOf(Int8Array.of(0)));
       const [xq, xs, xzp] = g.op('DynamicQuantizeLinear', [x], `${scope}/DynamicQuantizeLinear`, {}, 3);
       const mmi = g.op1('MatMulInteger', [xq, wq, xzp, wzp], `${scope}/MatMulInteger`);
@@ -230,7 +260,11 @@ export function buildXlmr(weights: TestModelWeights, opts: GraphOptions): BuiltM
   const we = embed('embeddings.word_embeddings.weight', 'input_ids', '/embeddings/word_embeddings');
   const pe = embed('embeddings.position_embeddings.weight', posIds, '/embeddings/position_embeddings');
   const tt = T('embeddings.token_type_embeddings.weight');
-  const te = g.op1('Gather', [g.floatInit('embeddings.token_type_embeddings.weight', tt.shape, () => tt.data), zero64], '/embeddings/token_type_embeddings/Gather');
+  const te = g.op1(
+    'Gather',
+    [g.floatInit('embeddings.token_type_embeddings.weight', tt.shape, () => tt.data), zero64],
+    '/embeddings/token_type_embeddings/Gather',
+  );
   let emb = g.op1('Add', [we, te], '/embeddings/Add_token_type');
   emb = g.op1('Add', [emb, pe], '/embeddings/Add_position_embeddings');
   let x = layerNorm(emb, 'embeddings.LayerNorm', '/embeddings/LayerNorm');
