@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
 import { Bm25Index } from '../../bench/bm25-index.ts';
+import { encodeBm25 } from '../store/postings.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import { mulberry32 } from '../util/random.ts';
 
@@ -68,6 +69,40 @@ describe('SegmentBm25', () => {
     a.addBlocks([block(again)]);
     for (const d of again) b.add(d);
     expectSame(a, b, keys);
+  });
+
+  it("a stored (coded) block, a plain block and one listing a term's documents in descending order score alike", () => {
+    const docs = Array.from({ length: 300 }, (_, key) => bm25DocTerms(key, text()));
+    const plain = block(docs);
+    const { terms, offsets, docs: d, tfs, lengths } = plain.bm25;
+    const coded = { keys: plain.keys, bm25: encodeBm25([...terms], offsets, d, tfs, Uint32Array.from(lengths)) };
+    // Each term's entries reversed: documents descending within a term (repaired before coding).
+    const rd = Uint16Array.from(d);
+    const rt = Uint8Array.from(tfs);
+    for (let t = 0; t < terms.length; t++) {
+      rd.subarray(offsets[t], offsets[t + 1]).reverse();
+      rt.subarray(offsets[t], offsets[t + 1]).reverse();
+    }
+    const reversed = { keys: plain.keys, bm25: { ...plain.bm25, docs: rd, tfs: rt } };
+    const ref = new Bm25Index(DEFAULT_BM25_PARAMS);
+    for (const doc of docs) ref.add(doc);
+    const keys = docs.map((x) => x.key);
+    for (const src of [plain, coded, reversed]) {
+      const a = new SegmentBm25(DEFAULT_BM25_PARAMS);
+      a.addBlocks([src]);
+      expectSame(a, ref, keys);
+    }
+  });
+
+  it('refuses document lengths that are not uint32, naming the length', () => {
+    const plain = block(Array.from({ length: 5 }, (_, key) => bm25DocTerms(key, text())));
+    for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      const lengths = [bad, ...Array.from(plain.bm25.lengths).slice(1)];
+      expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: { ...plain.bm25, lengths } }])).toThrow(`BM25: bad length ${bad}`);
+    }
+    // The largest uint32 and 0 are lengths (an empty document).
+    const edge = [0xffffffff, 0, ...Array.from(plain.bm25.lengths).slice(2)];
+    expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: { ...plain.bm25, lengths: edge } }])).not.toThrow();
   });
 
   it('repairs blocks whose terms are not sorted, and keys out of order', () => {
