@@ -100,6 +100,17 @@ describe('SegmentBm25', () => {
       const lengths = [bad, ...Array.from(plain.bm25.lengths).slice(1)];
       expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: { ...plain.bm25, lengths } }])).toThrow(`BM25: bad length ${bad}`);
     }
+    // One length too few or too many, in a plain or a coded block.
+    for (const lengths of [Array.from(plain.bm25.lengths).slice(1), [...Array.from(plain.bm25.lengths), 3]]) {
+      expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: { ...plain.bm25, lengths } }])).toThrow(
+        `BM25: ${lengths.length} document lengths for 5 documents`,
+      );
+      const { terms, offsets, docs, tfs } = plain.bm25;
+      const coded = encodeBm25([...terms], offsets, docs, tfs, Uint32Array.from(lengths));
+      expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: coded }])).toThrow(
+        `BM25: ${lengths.length} document lengths for 5 documents`,
+      );
+    }
     // The largest uint32 and 0 are lengths (an empty document).
     const edge = [0xffffffff, 0, ...Array.from(plain.bm25.lengths).slice(2)];
     expect(() => new SegmentBm25(DEFAULT_BM25_PARAMS).addBlocks([{ keys: plain.keys, bm25: { ...plain.bm25, lengths: edge } }])).not.toThrow();

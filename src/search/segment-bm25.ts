@@ -101,7 +101,9 @@ export class SegmentBm25 implements TermDictionary {
       const seg: Segment = { keys: src.keys, bm25: 'postings' in src.bm25 ? src.bm25 : codedBlock(src.bm25) };
       this.segs.push(seg);
       const { keys } = seg;
+      // A coded block's lengths are a Uint32Array (codedBlock checked a plain block's values): only their count can be wrong.
       const lengths = seg.bm25.lengths;
+      if (lengths.length !== keys.length) throw new RangeError(`BM25: ${lengths.length} document lengths for ${keys.length} documents`);
       let max = -1;
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
@@ -113,7 +115,6 @@ export class SegmentBm25 implements TermDictionary {
         const key = keys[i];
         if (alive && !alive(key)) continue;
         const length = lengths[i];
-        if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);
         if (this.owner[key] >= 0) this.remove(key);
         this.owner[key] = s;
         this.lengths[key] = length;
