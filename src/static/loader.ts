@@ -103,34 +103,13 @@ export async function installStaticPackage(url: string | URL, opts: StaticLoadOp
         const reason = e instanceof StaticPackageError ? e.reason : `the network is unreachable (${(e as Error)?.message ?? e})`;
         // Offline, or the server misbehaves: the installed version keeps serving.
         if (current && (await databaseExists(factory, indexDbName(current.indexName)))) {
-          return {
-            status: 'offline',
-            version: current.version,
-            indexName: current.indexName,
-            previous: null,
-            bytesFetched: 0,
-            chunksFetched: 0,
-            chunksResumed: 0,
-            rangeResumes: 0,
-            ms: performance.now() - t0,
-            reason,
-          };
+          return { ...nothingFetched('offline', current, t0), reason };
         }
         throw new StaticPackageError(`${reason}, and no earlier version is installed`);
       }
       const manifest = validateManifest(raw, expect);
       if (current?.version === manifest.version && (await databaseExists(factory, indexDbName(current.indexName)))) {
-        return {
-          status: 'current',
-          version: current.version,
-          indexName: current.indexName,
-          previous: null,
-          bytesFetched: 0,
-          chunksFetched: 0,
-          chunksResumed: 0,
-          rangeResumes: 0,
-          ms: performance.now() - t0,
-        };
+        return nothingFetched('current', current, t0);
       }
       const indexName = `${name}@${manifest.version}`;
       await removeStale(factory, name, [current?.indexName, indexName]);
@@ -284,4 +263,19 @@ function expectedModel(opts: StaticLoadOptions): ModelIdentity | undefined {
   const e = opts.encoder?.info;
   if (e) return encoderIdentity(e);
   return opts.model;
+}
+
+/** The report of a load that kept the installed version and fetched no chunk. */
+function nothingFetched(status: 'offline' | 'current', current: Pointer, t0: number): StaticLoadReport {
+  return {
+    status,
+    version: current.version,
+    indexName: current.indexName,
+    previous: null,
+    bytesFetched: 0,
+    chunksFetched: 0,
+    chunksResumed: 0,
+    rangeResumes: 0,
+    ms: performance.now() - t0,
+  };
 }
