@@ -150,13 +150,16 @@ export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, u
 
   const mustPhrases = must.filter((c) => c.positions.length > 1);
   const notPhrases = not.filter((c) => c.positions.length > 1);
-  const shouldExact = must.length ? new Uint32Array(0) : unionSorted(should.filter((c) => c.positions.length === 1).map((c) => c.candidates));
   const shouldPhrases = must.length ? [] : should.filter((c) => c.positions.length > 1);
+  const shouldExact =
+    must.length || !shouldPhrases.length ? new Uint32Array(0) : unionSorted(should.filter((c) => c.positions.length === 1).map((c) => c.candidates));
   const pending: number[] = [];
-  for (const k of keys) {
-    if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k)))
-      pending.push(k);
-  }
+  const phrases = mustPhrases.length + notPhrases.length + shouldPhrases.length > 0;
+  if (phrases)
+    for (const k of keys) {
+      if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k)))
+        pending.push(k);
+    }
   const verify = (k: number, text: string | undefined): boolean => {
     const pos = text === undefined ? [] : positionsOf(text, analyzer);
     return (
