@@ -1,5 +1,6 @@
 /** m3-search: BGE-M3 retrieval in the browser and in Node (Node-only pieces: `m3-search/node`). */
-export { M3Encoder, type LoadOptions, type EncoderInfo } from './encoder/m3-encoder.ts';
+export { M3Encoder } from './encoder/m3-encoder.ts';
+export type { LoadOptions, EncoderInfo } from './encoder/load-options.ts';
 export type { M3Embedding, SparseWeights, EncodeOptions } from './encoder/types.ts';
 export type { Device, DType } from './encoder/device.ts';
 export type { LoadProgress } from './encoder/model-source.ts';

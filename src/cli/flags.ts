@@ -1,5 +1,5 @@
 /** Flags every command that loads an encoder shares. */
-import type { LoadOptions } from '../encoder/m3-encoder.ts';
+import type { LoadOptions } from '../encoder/load-options.ts';
 import type { DType, Device } from '../encoder/device.ts';
 
 export const ENCODER_FLAGS = {

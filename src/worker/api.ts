@@ -3,7 +3,7 @@
  * Everything here is structured-cloneable; callbacks travel as Comlink proxies, and an AbortSignal
  * (which cannot be cloned) becomes a task id that the client cancels through `cancel(task)`.
  */
-import type { EncoderInfo, LoadOptions } from '../encoder/m3-encoder.ts';
+import type { EncoderInfo, LoadOptions } from '../encoder/load-options.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';

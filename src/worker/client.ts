@@ -9,7 +9,7 @@
  */
 import * as Comlink from 'comlink';
 import { useErrorTransfer } from './error-transfer.ts';
-import type { EncoderInfo } from '../encoder/m3-encoder.ts';
+import type { EncoderInfo } from '../encoder/load-options.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';

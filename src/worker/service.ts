@@ -2,7 +2,8 @@
  * What runs inside the worker: one encoder and one open index, driven through the M3WorkerApi.
  * Kept free of Comlink so it can be used (and tested) directly; m3.worker.ts exposes it.
  */
-import { M3Encoder, type EncoderInfo } from '../encoder/m3-encoder.ts';
+import type { EncoderInfo } from '../encoder/load-options.ts';
+import { M3Encoder } from '../encoder/m3-encoder.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import { M3Index, type IndexInfo } from '../search/m3-index.ts';

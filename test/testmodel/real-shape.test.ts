@@ -9,7 +9,7 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import { modelFiles, writeModelDir, EXTERNAL_DATA_FILE } from './make.ts';
 import { paddedVocab, SPECIALS, VOCAB } from './vocab.ts';
 import { generateWeights, realShapeConfig, tinyConfig } from './weights.ts';
-import { externalDataFormat } from '../../src/encoder/m3-encoder.ts';
+import { externalDataFormat } from '../../src/encoder/model-config.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
