@@ -167,21 +167,8 @@ export class M3Encoder {
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
 
-    const prepared = texts.map((t) => this.prepare(t, maxLength));
-    const out = new Array<M3Embedding>(texts.length);
-    for (const batch of batchByLength(
-      prepared.map((p) => p.ids.length),
-      batchSize,
-    )) {
-      const seqs = batch.map((i) => prepared[i].ids);
-      const hidden = await this.forward(seqs);
-      const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
-      batch.forEach((textIndex, b) => {
-        const p = prepared[textIndex];
-        out[textIndex] = applyHeads(hidden, b * seqLen * this.info.hidden, this.info.hidden, p.ids, this.heads, want, p.truncated);
-      });
-    }
-    return out;
+    const H = this.info.hidden;
+    return this.forwardEach(texts, maxLength, batchSize, (p, hidden, row0) => applyHeads(hidden, row0 * H, H, p.ids, this.heads, want, p.truncated));
   }
 
   /**
@@ -194,21 +181,11 @@ export class M3Encoder {
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     const H = this.info.hidden;
-    const prepared = texts.map((t) => this.prepare(t, maxLength));
-    const out = new Array<HiddenStates>(texts.length);
-    for (const batch of batchByLength(
-      prepared.map((p) => p.ids.length),
-      batchSize,
-    )) {
-      const seqs = batch.map((i) => prepared[i].ids);
-      const hidden = await this.forward(seqs);
-      const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
-      batch.forEach((t, b) => {
-        const L = prepared[t].ids.length;
-        out[t] = { ids: Uint32Array.from(prepared[t].ids), hidden: hidden.slice(b * seqLen * H, (b * seqLen + L) * H), truncated: prepared[t].truncated };
-      });
-    }
-    return out;
+    return this.forwardEach(texts, maxLength, batchSize, (p, hidden, row0) => ({
+      ids: Uint32Array.from(p.ids),
+      hidden: hidden.slice(row0 * H, (row0 + p.ids.length) * H),
+      truncated: p.truncated,
+    }));
   }
 
   /** The heads in use (read-only: tuning starts from them; teachers score with them). */
@@ -249,6 +226,32 @@ export class M3Encoder {
 
   private prepare(text: string, maxLength: number): Prepared {
     return prepareText(text, maxLength, (t) => Array.from(this.tokenizer.encode(t, { add_special_tokens: false }) as number[]));
+  }
+
+  /**
+   * Texts tokenized, batched by length (less padding), run through the graph; `read` turns one text's rows
+   * (its first row's index in the batch's hidden states) into the output, kept in input order.
+   */
+  private async forwardEach<T>(
+    texts: string[],
+    maxLength: number,
+    batchSize: number,
+    read: (p: Prepared, hidden: Float32Array, row0: number) => T,
+  ): Promise<T[]> {
+    const prepared = texts.map((t) => this.prepare(t, maxLength));
+    const out = new Array<T>(texts.length);
+    for (const batch of batchByLength(
+      prepared.map((p) => p.ids.length),
+      batchSize,
+    )) {
+      const seqs = batch.map((i) => prepared[i].ids);
+      const hidden = await this.forward(seqs);
+      const seqLen = seqs.reduce((m, s) => Math.max(m, s.length), 0);
+      batch.forEach((t, b) => {
+        out[t] = read(prepared[t], hidden, b * seqLen);
+      });
+    }
+    return out;
   }
 
   private async forward(seqs: number[][]): Promise<Float32Array> {
