@@ -1,0 +1,86 @@
+/**
+ * Text groups: how IdbStore keeps document texts. The texts (and chunk spans) of TEXT_GROUP consecutive
+ * documents of one segment go in one raw-deflated record of the `texts` store. A few puts per batch instead
+ * of one per document, texts compress ~3×, and a hit's text costs one small record to inflate, not a
+ * segment's. Ids, keys and metadata are already in the segment, so a DocRecord is rebuilt from both; the
+ * id → (segment, row) map comes from the segments the index reads on open anyway, so searches that return
+ * no texts still read nothing.
+ */
+import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
+
+/** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
+export type TextEntry = [string] | [string, [number, number][]] | null;
+
+/** Rows g·TEXT_GROUP… of segment `seq`: `z` (deflate-raw of the entries' JSON) or, from a migration, `docs`. */
+export interface TextBlock {
+  seq: number;
+  g: number;
+  z?: Uint8Array;
+  docs?: TextEntry[];
+}
+
+/**
+ * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond
+ * (~20 KB of JSON for typical passages), big enough to keep deflate's ratio and the puts per batch few.
+ */
+export const TEXT_GROUP = 32;
+
+/**
+ * Text blocks of `segments`, built and compressed before a transaction opens (a transaction with nothing
+ * queued auto-commits across an await). Documents not in `given` (compaction, head rewrites) are carried
+ * over from the blocks they live in now (read with `getDocs`); rows dead in `meta` (an imported package
+ * keeps its tombstones) have none.
+ */
+export async function textBlocks(
+  segments: SegmentRecord[],
+  given: Map<string, DocRecord>,
+  meta: MetaRecord,
+  getDocs: (ids: string[]) => Promise<(DocRecord | undefined)[]>,
+): Promise<TextBlock[]> {
+  const blocks: TextBlock[] = [];
+  let deadAfter: Set<number> | null = null;
+  for (const seg of segments) {
+    const need = seg.ids.filter((id) => !given.has(id));
+    const old = need.length ? await getDocs(need) : [];
+    const carried = new Map(need.map((id, i) => [id, old[i]]));
+    const entries: TextEntry[] = seg.ids.map((id, i) => {
+      const d = given.get(id) ?? carried.get(id);
+      if (!d || d.key !== seg.keys[i]) {
+        deadAfter ??= new Set(meta.tombstones);
+        if (deadAfter.has(seg.keys[i])) return null;
+        throw new Error(`IdbStore: no document record for "${id}"`);
+      }
+      return d.chunks ? [d.text, d.chunks.spans] : [d.text];
+    });
+    const groups: Promise<TextBlock>[] = [];
+    for (let g = 0; g * TEXT_GROUP < entries.length; g++) {
+      groups.push(deflateEntries(entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP)).then((z) => ({ seq: seg.seq, g, z })));
+    }
+    for (const b of await Promise.all(groups)) blocks.push(b);
+  }
+  return blocks;
+}
+
+async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {
+  const json = new TextEncoder().encode(JSON.stringify(entries));
+  const stream = new Blob([json]).stream().pipeThrough(new CompressionStream('deflate-raw'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export async function inflateEntries(z: Uint8Array): Promise<TextEntry[]> {
+  // Straight into the stream's writer and out of its reader: no Blob or Response around it (fewer hops
+  // for what is a hit's text on the search path).
+  const ds = new DecompressionStream('deflate-raw');
+  const w = ds.writable.getWriter();
+  w.write(z as Uint8Array<ArrayBuffer>).catch(() => {});
+  w.close().catch(() => {});
+  const r = ds.readable.getReader();
+  const dec = new TextDecoder();
+  let json = '';
+  for (;;) {
+    const { done, value } = await r.read();
+    if (done) break;
+    json += dec.decode(value, { stream: true });
+  }
+  return JSON.parse(json + dec.decode()) as TextEntry[];
+}
