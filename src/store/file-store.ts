@@ -15,27 +15,21 @@
  *
  * open() refuses a folder that is not an index (no meta.json, and files that are not ours): it never
  * deletes anything there. `readOnly: true` (search, export) takes no lock and writes and deletes nothing.
+ *
+ * The folder's names and foreign-file checks are in file-layout.ts, meta.json in file-meta.ts, segment files
+ * (and their upgrade) in file-segments.ts, heads in file-heads.ts; this class holds the loaded index.
  */
-import { promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { promises as fsp, type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { M3ClosedError, M3StorageError } from './errors.ts';
+import { readHeadFiles, writeHeadFile } from './file-heads.ts';
+import { LOCK, META, REPAIR, refuseForeign, removeLeftovers, SEG_RE, segName } from './file-layout.ts';
+import { readMetaFile, writeMetaFile } from './file-meta.ts';
+import { readSegmentFiles, upgradeSegmentFiles, writeSegmentFile } from './file-segments.ts';
 import type { LegacyDoc } from './legacy.ts';
-import { acquireLock, processRunning as running } from './lock-file.ts';
-import { metaProblem } from './segment-check.ts';
-import { decodeSegmentFile, encodeSegmentFile, SEGMENT_FILE_VERSION, upgradeSegmentFile, type DecodedSegmentFile } from './segment-file.ts';
-import { SCHEMA_VERSION, type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
-
-const META = 'meta.json';
-const LOCK = 'write.lock';
-const segName = (seq: number) => `seg-${String(seq).padStart(8, '0')}.m3s`;
-const SEG_RE = /^seg-(\d+)\.m3s$/;
-/** Temp files this store writes: `<target>.<pid>.<random>.tmp` (writeAtomic) and the lock's own. */
-const TMP_RE = /^(meta\.json|seg-\d+\.m3s|head-\d+\.m3h|write\.lock(?:\.break)?)\.(\d+)\.[a-z0-9.]+\.tmp$/;
-const OURS_RE = /^(meta\.json|seg-\d+\.m3s|head-\d+\.m3h|write\.lock(\.break)?)$/;
-/** Level 1: ~2× smaller texts for a few ms per 1,000 docs; higher levels gain little on short texts. */
-const CODEC = { deflate: (b: Uint8Array) => deflateRawSync(b, { level: 1 }), inflate: (b: Uint8Array) => inflateRawSync(b) };
-const REPAIR = 'restore the folder from a backup, or rebuild the index (m3-search index)';
+import { acquireLock } from './lock-file.ts';
+import { type DecodedSegmentFile, SEGMENT_FILE_VERSION } from './segment-file.ts';
+import { type CommitBatch, type DocRecord, type HeadBlob, type MetaRecord, SCHEMA_VERSION, type SegmentRecord, type StorageInfo, type Store } from './types.ts';
 
 export interface FileStoreOptions {
   /** Open for reading only: no lock, no cleanup, no writes; a folder without an index is an error. */
@@ -77,46 +71,13 @@ export class FileStore implements Store {
       return this.meta && structuredClone(this.meta);
     }
     await fsp.mkdir(this.dir, { recursive: true });
-    await this.refuseForeign();
-    // Leftovers of a killed writer: our temp files, and segment files that no meta.json lists. Under the
-    // lock, so a live writer's files in flight are not taken for leftovers.
+    await refuseForeign(this.dir);
     await this.withWriteLock(async () => {
       await this.reload();
-      const listed = new Set(this.meta?.segments ?? []);
-      for (const name of await fsp.readdir(this.dir)) {
-        const m = SEG_RE.exec(name);
-        const t = TMP_RE.exec(name);
-        // Temp files of live processes (a head written outside the lock, a racer's lock record) stay; a data
-        // temp file of our own pid is a past run's (pid 1 in containers): we hold the lock.
-        const pid = Number(t?.[2]);
-        const leftover = t ? !running(pid) || (pid === process.pid && !t[1].startsWith('write.lock')) : m && !listed.has(Number(m[1]));
-        if (leftover) await fsp.rm(join(this.dir, name), { force: true });
-      }
+      await removeLeftovers(this.dir, new Set(this.meta?.segments ?? []));
       if (this.meta && this.meta.schemaVersion < SCHEMA_VERSION) await this.migrate();
     });
     return this.meta && structuredClone(this.meta);
-  }
-
-  /**
-   * A folder without meta.json is a new index only if it holds nothing but what this store writes (an
-   * empty folder, or the leftovers of a first commit that was killed); anything else is someone's files.
-   */
-  private async refuseForeign(): Promise<void> {
-    const names = await fsp.readdir(this.dir);
-    if (names.includes(META)) return;
-    const foreign: string[] = [];
-    for (const name of names) {
-      if (!OURS_RE.test(name) && !TMP_RE.test(name)) foreign.push(name);
-      else if (SEG_RE.test(name) && !(await startsWith(join(this.dir, name), 'M3SG'))) foreign.push(name);
-    }
-    if (foreign.length) {
-      const list = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ` and ${foreign.length - 5} more` : '');
-      throw new M3StorageError(
-        'NOT_AN_INDEX',
-        `${this.dir} is not an m3-search index (it has no ${META}, and holds other files: ${list}); ` +
-          'nothing was changed: give an empty or new folder for a new index',
-      );
-    }
   }
 
   /**
@@ -126,21 +87,14 @@ export class FileStore implements Store {
    */
   private async migrate(): Promise<void> {
     const meta = this.meta!;
-    for (const seq of meta.segments) {
-      const path = join(this.dir, segName(seq));
-      const bytes = new Uint8Array(await fsp.readFile(path));
-      const up = upgradeSegmentFile(bytes, path, CODEC);
-      if (up !== bytes) await writeAtomic(this.dir, segName(seq), up);
-    }
+    await upgradeSegmentFiles(this.dir, meta.segments);
     await this.writeMeta({ ...meta, schemaVersion: SCHEMA_VERSION });
     this.files.clear();
     await this.reload();
   }
 
   private async writeMeta(meta: MetaRecord): Promise<void> {
-    const text = JSON.stringify(meta);
-    await writeAtomic(this.dir, META, new TextEncoder().encode(text));
-    this.metaText = text;
+    this.metaText = await writeMetaFile(this.dir, meta);
   }
 
   /** Reads meta.json and every segment it lists that isn't loaded yet. */
@@ -148,11 +102,11 @@ export class FileStore implements Store {
     // A reader without the lock can race a compaction that deletes the segment files the meta it read
     // listed: a missing file under a meta.json that changed meanwhile is read again from the new meta.
     for (let attempt = 0; ; attempt++) {
-      const { meta, text } = await this.readMetaFile();
+      const { meta, text } = await readMetaFile(this.dir);
       try {
-        await this.loadSegments(meta);
+        this.files = await readSegmentFiles(this.dir, meta, this.files);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5 && (await this.readMetaFile()).text !== text) continue;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5 && (await readMetaFile(this.dir)).text !== text) continue;
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
           throw new M3StorageError(
             'CORRUPT',
@@ -167,58 +121,6 @@ export class FileStore implements Store {
       break;
     }
     this.indexIds();
-  }
-
-  private async readMetaFile(): Promise<{ meta: MetaRecord | null; text: string | null }> {
-    const path = join(this.dir, META);
-    let text: string;
-    try {
-      text = await fsp.readFile(path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { meta: null, text: null };
-      throw e;
-    }
-    let meta: MetaRecord;
-    try {
-      meta = JSON.parse(text);
-    } catch (e) {
-      throw new M3StorageError('CORRUPT', `${path} is not valid JSON (${(e as Error).message}); the index's commit record is damaged: ${REPAIR}`, e);
-    }
-    const problem = metaProblem(meta);
-    if (problem) throw new M3StorageError('CORRUPT', `${path} is damaged (${problem}); ${REPAIR}`);
-    if (meta.schemaVersion > SCHEMA_VERSION) {
-      throw new M3StorageError(
-        'NEWER_SCHEMA',
-        `${path}: the index has schema version ${meta.schemaVersion}, written by a newer m3-search; this version reads up to ${SCHEMA_VERSION}: upgrade m3-search`,
-      );
-    }
-    return { meta, text };
-  }
-
-  private async loadSegments(meta: MetaRecord | null): Promise<void> {
-    const listed = meta?.segments ?? [];
-    const keep = new Map<number, DecodedSegmentFile>();
-    // Read missing segments a few at a time: overlapping reads hide the disk's latency.
-    const missing = listed.filter((seq) => !this.files.has(seq));
-    const read = new Map<number, DecodedSegmentFile>();
-    for (let i = 0; i < missing.length; i += 8) {
-      await Promise.all(
-        missing.slice(i, i + 8).map(async (seq) => {
-          const path = join(this.dir, segName(seq));
-          const bytes = new Uint8Array(await fsp.readFile(path));
-          let f: DecodedSegmentFile;
-          try {
-            f = decodeSegmentFile(bytes, path, CODEC, meta!.dims);
-          } catch (e) {
-            throw new M3StorageError('CORRUPT', `${(e as Error).message}; ${REPAIR}`, e);
-          }
-          if (f.segment.seq !== seq) throw new M3StorageError('CORRUPT', `${path} holds segment ${f.segment.seq}; ${REPAIR}`);
-          read.set(seq, f);
-        }),
-      );
-    }
-    for (const seq of listed) keep.set(seq, this.files.get(seq) ?? read.get(seq)!);
-    this.files = keep;
   }
 
   private indexIds(): void {
@@ -278,7 +180,7 @@ export class FileStore implements Store {
         if (!d) throw new Error(`FileStore: no document record for "${id}"`);
         docs.push(d);
       }
-      await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, docs, CODEC));
+      await writeSegmentFile(this.dir, seg, docs);
       this.files.set(seg.seq, { segment: seg, docs: () => docs, version: SEGMENT_FILE_VERSION }); // no need to read it back
     }
     await this.writeMeta(batch.meta);
@@ -312,7 +214,7 @@ export class FileStore implements Store {
           else if (!dead.has(seg.keys[i])) throw new Error(`FileStore: no document record for "${seg.ids[i]}"`);
         }
         written.push(segName(seg.seq));
-        await writeAtomic(this.dir, segName(seg.seq), encodeSegmentFile(seg, segDocs, CODEC));
+        await writeSegmentFile(this.dir, seg, segDocs);
       }
       await this.writeMeta({ ...meta, schemaVersion: SCHEMA_VERSION, nextSeq: seq, segments: renumbered.map((s) => s.seq) });
     } catch (e) {
@@ -383,19 +285,14 @@ export class FileStore implements Store {
 
   onVersionChange(): void {}
 
-  /** Tuned heads: `head-<version>.m3h`, written atomically; open() and reset() leave them alone. */
-  async readHeads(): Promise<HeadBlob[]> {
-    const out: HeadBlob[] = [];
-    for (const name of await fsp.readdir(this.dir)) {
-      const m = /^head-(\d+)\.m3h$/.exec(name);
-      if (m) out.push({ version: Number(m[1]), bytes: new Uint8Array(await fsp.readFile(join(this.dir, name))) });
-    }
-    return out.sort((a, b) => a.version - b.version);
+  /** Tuned heads: `head-<version>.m3h` (file-heads.ts); open() and reset() leave them alone. */
+  readHeads(): Promise<HeadBlob[]> {
+    return readHeadFiles(this.dir);
   }
 
   async writeHead(head: HeadBlob): Promise<void> {
     this.writable();
-    await writeAtomic(this.dir, `head-${String(head.version).padStart(4, '0')}.m3h`, head.bytes);
+    await writeHeadFile(this.dir, head);
   }
 
   close(): void {
@@ -417,40 +314,5 @@ export class FileStore implements Store {
 
   private readOnlyError(): M3StorageError {
     return new M3StorageError('READ_ONLY', `the index at ${this.dir} was opened read-only; open it without { readOnly: true } to change it`);
-  }
-}
-
-async function startsWith(path: string, magic: string): Promise<boolean> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    const b = Buffer.alloc(magic.length);
-    await fh.read(b, 0, magic.length, 0);
-    return b.toString('latin1') === magic;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** temp + fsync + rename + directory fsync: the target is replaced whole or not at all. */
-async function writeAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dir, `${name}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fh = await fsp.open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await fsp.rename(tmp, join(dir, name));
-  const d = await fsp.open(dir, 'r');
-  try {
-    await d.sync();
-  } catch {
-    /* some filesystems refuse directory fsync */
-  } finally {
-    await d.close();
   }
 }
