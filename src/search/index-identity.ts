@@ -6,35 +6,14 @@
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { cloneableAnalyzerOptions } from '../rank/analyzer.ts';
 import { M3IndexMismatchError, modelMismatch } from '../store/errors.ts';
+import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { IdbStore } from '../store/idb-store.ts';
-import { SCHEMA_VERSION, type MetaRecord, type ModelIdentity, type Store } from '../store/types.ts';
+import type { MetaRecord, ModelIdentity, Store } from '../store/types.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
 /** The identity of the vectors an encoder makes (also what a static package is checked against). */
 export function encoderIdentity(info: EncoderLike['info']): ModelIdentity {
   return { modelId: info.modelId ?? info.model ?? '', dims: info.hidden, headHash: info.headHash ?? '', dtype: String(info.dtype ?? '') };
-}
-
-export function identity(m: ModelIdentity): ModelIdentity {
-  return { modelId: m.modelId, dims: m.dims, headHash: m.headHash, dtype: m.dtype };
-}
-
-export function freshMeta(id: ModelIdentity, colbert: boolean, analyzer: AnalyzerOptions = {}): MetaRecord {
-  const now = Date.now();
-  const meta: MetaRecord = {
-    schemaVersion: SCHEMA_VERSION,
-    ...identity(id),
-    colbert,
-    nextKey: 0,
-    nextSeq: 0,
-    docCount: 0,
-    tombstones: [],
-    segments: [],
-    createdAt: now,
-    updatedAt: now,
-  };
-  if (Object.keys(analyzer).length) meta.analyzer = analyzer; // absent = the default analyzer (older indexes too)
-  return meta;
 }
 
 export function defaultStore(name: string): Store {

@@ -16,7 +16,7 @@ import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
 import { planCompaction, shouldCompact } from './compaction-plan.ts';
 import { preview, validateDocs } from './doc-checks.ts';
-import { freshMeta, identity } from './index-identity.ts';
+import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { type IndexState, sortByKeys } from './index-state.ts';
 import type { TabSync } from './tab-sync.ts';
 import type { ChunkOptions, EncoderLike, IndexDoc, IngestOptions } from './types.ts';

@@ -17,6 +17,7 @@
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
+import { freshMeta } from './fresh-meta.ts';
 import { compactPostings, type LegacySegment } from './postings.ts';
 import { legacySegmentChecksum, segmentChecksum, segmentProblem } from './segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type SegmentRecord } from './types.ts';
@@ -104,22 +105,8 @@ async function migrateV1(db: IDBPDatabase<M3DB>, tx: UpgradeTx): Promise<void> {
     cursor = await cursor.continue();
   }
   await tx.objectStore('docs').clear();
-  const now = Date.now();
-  const meta: MetaRecord = {
-    schemaVersion: 2,
-    modelId: old?.modelId ?? '',
-    dims: old?.dims ?? 0,
-    headHash: '',
-    dtype: '',
-    colbert: false,
-    nextKey: 0,
-    nextSeq: 0,
-    docCount: 0,
-    tombstones: [],
-    segments: [],
-    createdAt: now,
-    updatedAt: now,
-  };
+  const id = { modelId: old?.modelId ?? '', dims: old?.dims ?? 0, headHash: '', dtype: '' };
+  const meta = freshMeta(id, false, {}, 2); // schema 2: the later steps of upgrade() take it on
   await tx.objectStore('meta').put(meta, META_KEY);
 }
 

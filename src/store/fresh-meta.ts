@@ -1,0 +1,26 @@
+/** The meta record of an index with nothing in it yet: what a new index starts from, and the v1 migration too. */
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import { SCHEMA_VERSION, type MetaRecord, type ModelIdentity } from './types.ts';
+
+/** Only the identity fields of `m` (a caller may pass a wider object). */
+export function identity(m: ModelIdentity): ModelIdentity {
+  return { modelId: m.modelId, dims: m.dims, headHash: m.headHash, dtype: m.dtype };
+}
+
+export function freshMeta(id: ModelIdentity, colbert: boolean, analyzer: AnalyzerOptions = {}, schemaVersion = SCHEMA_VERSION): MetaRecord {
+  const now = Date.now();
+  const meta: MetaRecord = {
+    schemaVersion,
+    ...identity(id),
+    colbert,
+    nextKey: 0,
+    nextSeq: 0,
+    docCount: 0,
+    tombstones: [],
+    segments: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+  if (Object.keys(analyzer).length) meta.analyzer = analyzer; // absent = the default analyzer (older indexes too)
+  return meta;
+}
