@@ -12,7 +12,8 @@
  * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
  * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
  * structure whenever a segment is read: a damaged record is refused by name, never searched;
- * 5 = postings gap + varint coded (schema 4, store/postings.ts).
+ * 5 = postings gap + varint coded (schema 4, store/postings.ts), 6 = BM25 blocks may hold term positions
+ * (schema 5; older records are read as they are, so the upgrade only stamps the meta record).
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
@@ -34,7 +35,7 @@ export interface M3DB extends DBSchema {
 type UpgradeTx = IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>;
 
 export const META_KEY = 'meta';
-export const IDB_VERSION = 5;
+export const IDB_VERSION = 6;
 
 /** Schema migrations, run inside the versionchange transaction. */
 export function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: UpgradeTx): Promise<void> | void {
@@ -48,6 +49,7 @@ export function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: UpgradeT
     if (oldVersion === 2) await migrateV2(tx);
     if (oldVersion < 3) db.deleteObjectStore('docs');
     if (oldVersion < 5) await upgradeSegments(tx);
+    else await stampSchema(tx);
   })();
 }
 
@@ -68,6 +70,12 @@ async function upgradeSegments(tx: UpgradeTx): Promise<void> {
     }
     cursor = await cursor.continue();
   }
+  if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
+}
+
+/** IndexedDB 5 → 6 (schema 4 → 5): the segments stay as they are; the meta record says the new schema. */
+async function stampSchema(tx: UpgradeTx): Promise<void> {
+  const meta = await tx.objectStore('meta').get(META_KEY);
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
 }
 

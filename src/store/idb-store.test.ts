@@ -7,7 +7,7 @@ import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { corpus } from '../../test/support/test-corpus.ts';
 import { M3QuotaError } from './errors.ts';
 import { IdbStore } from './idb-store.ts';
-import type { CommitBatch, CommitOptions } from './types.ts';
+import { SCHEMA_VERSION, type CommitBatch, type CommitOptions } from './types.ts';
 import { tuningAccess } from '../search/tuning-access.ts';
 
 const DIMS = 16;
@@ -45,12 +45,12 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(5);
+    expect(raw.version).toBe(6);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
     const meta = await raw.get('meta', 'meta');
-    expect(meta.schemaVersion).toBe(4);
+    expect(meta.schemaVersion).toBe(SCHEMA_VERSION);
     expect(meta.segments.length).toBe(1);
     raw.close();
   });
@@ -141,7 +141,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:v2');
     g.indexedDB = prev;
-    expect(raw.version).toBe(5);
+    expect(raw.version).toBe(6);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
     expect(blocks.map((b) => [b.seq, b.g])).toEqual([
@@ -344,8 +344,8 @@ describe('IdbStore', () => {
       again.close();
       g.indexedDB = factory;
       const raw = await openDB('m3-search:old');
-      expect(raw.version).toBe(5);
-      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(4);
+      expect(raw.version).toBe(6);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       const sealed = await raw.getAll('segments');
       expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);
       // One flipped dense code: wrong scores before; now the open refuses, naming the record.

@@ -9,6 +9,7 @@
  *   sparse, per token:  varint(token gap in its group of 16), varint(byte length), then per entry:
  *                       varint(row gap), then the uint8 weight (group starts: groupTokens/groupOffsets)
  *   BM25,   per entry:  varint(gap·2 + (tf = 1 ? 1 : 0)), then varint(tf) unless tf = 1
+ *           schema 5:   varint(df) first, and after the entries each entry's positions (encodeBm25)
  *
  * (tf = 1 is most postings, so it rides in the gap's low bit.) Nothing is decoded on open: a query walks
  * only the lists of its terms. Schema ≤ 3 segments held the same lists as plain arrays
@@ -245,12 +246,28 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
 
 // ---------------------------------------------------------------------------- BM25
 
-/** Encodes BM25 lists from parallel arrays (docs ascending inside each term). */
-export function encodeBm25(terms: string[], entryOffsets: ArrayLike<number>, docs: ArrayLike<number>, tfs: ArrayLike<number>, lengths: Uint32Array): Bm25Block {
-  const w = new ByteWriter(docs.length * 2 + 16);
+/** The largest tf a posting stores (search keeps tfs as uint16); a term counted more often keeps all its positions. */
+export const MAX_STORED_TF = 0xffff;
+
+/**
+ * Encodes BM25 lists from parallel arrays (docs ascending inside each term). With `positions` (schema 5:
+ * per entry, the term's positions in the document, ascending), each term's run starts with varint(df), then
+ * its postings as without, then per posting its positions: varint(first), varint(gap to the next)… — as many
+ * as the posting's tf, except that a tf at MAX_STORED_TF is followed by the true count, varint(count).
+ */
+export function encodeBm25(
+  terms: string[],
+  entryOffsets: ArrayLike<number>,
+  docs: ArrayLike<number>,
+  tfs: ArrayLike<number>,
+  lengths: Uint32Array,
+  positions?: ArrayLike<ArrayLike<number>>,
+): Bm25Block {
+  const w = new ByteWriter(docs.length * (positions ? 4 : 2) + 16);
   const offsets = new Uint32Array(terms.length + 1);
   for (let t = 0; t < terms.length; t++) {
     offsets[t] = w.length;
+    if (positions) w.varint(entryOffsets[t + 1] - entryOffsets[t]);
     let prev = -1;
     for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
       const tf = tfs[e];
@@ -259,21 +276,43 @@ export function encodeBm25(terms: string[], entryOffsets: ArrayLike<number>, doc
       if (tf !== 1) w.varint(tf);
       prev = docs[e];
     }
+    if (!positions) continue;
+    for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
+      const pos = positions[e];
+      const tf = tfs[e];
+      if (tf === MAX_STORED_TF ? pos.length < tf : pos.length !== tf)
+        throw new RangeError(`postings: ${pos.length} positions for tf ${tf} of ${JSON.stringify(terms[t])}`);
+      if (tf === MAX_STORED_TF) w.varint(pos.length);
+      let last = 0;
+      for (let i = 0; i < pos.length; i++) {
+        if (pos[i] < last) throw new RangeError(`postings: positions of ${JSON.stringify(terms[t])} are not ascending`);
+        w.varint(pos[i] - last);
+        last = pos[i];
+      }
+    }
   }
   offsets[terms.length] = w.length;
-  return { terms, offsets, postings: w.bytes(), lengths };
+  return positions ? { terms, offsets, postings: w.bytes(), lengths, positions: true } : { terms, offsets, postings: w.bytes(), lengths };
 }
 
 /**
  * Decodes term index t's postings into `docs`/`tfs` from position `n`; returns the new count. The arrays
- * must have room (a list holds at most one posting per byte, so its byte length is enough).
+ * must have room for bm25ListBound(b, t) more. Leaves in `at.pos`, when given, where the list's positions start.
  */
-export function decodeBm25Into(b: Bm25Block, t: number, docs: Uint32Array, tfs: Uint32Array, n: number): number {
+export function decodeBm25Into(b: Bm25Block, t: number, docs: Uint32Array, tfs: Uint32Array, n: number, at = { pos: 0 }): number {
   const { postings } = b;
-  const at = { pos: b.offsets[t] };
+  at.pos = b.offsets[t];
   const end = b.offsets[t + 1];
+  if (b.positions) {
+    const df = readVarint(postings, at, end);
+    return decodeDocs(postings, at, end, docs, tfs, n, df);
+  }
+  return decodeDocs(postings, at, end, docs, tfs, n, Number.POSITIVE_INFINITY);
+}
+
+function decodeDocs(postings: Uint8Array, at: { pos: number }, end: number, docs: Uint32Array, tfs: Uint32Array, n: number, count: number): number {
   let doc = -1;
-  while (at.pos < end) {
+  for (let i = 0; i < count && at.pos < end; i++) {
     let v = postings[at.pos];
     if (v < 0x80) at.pos++;
     else v = readVarint(postings, at, end);
@@ -284,40 +323,142 @@ export function decodeBm25Into(b: Bm25Block, t: number, docs: Uint32Array, tfs: 
   return n;
 }
 
-/** Byte length of term index t's postings (an upper bound on its posting count). */
-export function bm25ListBytes(b: Bm25Block, t: number): number {
-  return b.offsets[t + 1] - b.offsets[t];
+/** An upper bound on term index t's posting count (its df where the block stores positions, else its byte length). */
+export function bm25ListBound(b: Bm25Block, t: number): number {
+  if (!b.positions) return b.offsets[t + 1] - b.offsets[t];
+  return readVarint(b.postings, { pos: b.offsets[t] }, b.offsets[t + 1]);
+}
+
+/**
+ * Term index t's postings with their positions (a block with positions only): for each posting whose
+ * document `want` accepts, got(doc, positions, count) — `positions` is scratch, valid during the call.
+ */
+export function forEachBm25Positions(
+  b: Bm25Block,
+  t: number,
+  want: (doc: number) => boolean,
+  got: (doc: number, positions: Uint32Array, count: number) => void,
+): void {
+  if (!b.positions) throw new Error('this BM25 block stores no positions');
+  const df = bm25ListBound(b, t);
+  const docs = new Uint32Array(df);
+  const tfs = new Uint32Array(df);
+  const at = { pos: 0 };
+  decodeBm25Into(b, t, docs, tfs, 0, at);
+  const { postings } = b;
+  const end = b.offsets[t + 1];
+  let scratch = new Uint32Array(16);
+  for (let e = 0; e < df; e++) {
+    const tf = tfs[e];
+    const count = tf === MAX_STORED_TF ? readVarint(postings, at, end) : tf;
+    if (!want(docs[e])) {
+      for (let i = 0; i < count; i++) while (postings[at.pos++] >= 0x80);
+      continue;
+    }
+    if (scratch.length < count) scratch = new Uint32Array(count);
+    let p = 0;
+    for (let i = 0; i < count; i++) {
+      const v = postings[at.pos];
+      p += v < 0x80 ? (at.pos++, v) : readVarint(postings, at, end);
+      scratch[i] = p;
+    }
+    got(docs[e], scratch, count);
+  }
 }
 
 /** Why the block's byte runs do not decode into postings over `docs` documents, or null. */
 export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
   const { postings: bytes, offsets } = b;
+  if (b.positions !== undefined && b.positions !== true) return 'BM25 block: positions must be true or absent';
+  const withPositions = b.positions === true;
+  const tfs = withPositions ? new Uint32Array(64) : null;
+  const list = withPositions ? new Uint32Array(64) : null;
   let p = 0;
   // Every open, every byte: varints inline, as in sparsePostingsProblem.
   for (let t = 0; t < b.terms.length; t++) {
     const end = offsets[t + 1];
+    const bad = () => `BM25 postings of ${JSON.stringify(b.terms[t])} are malformed or cut short`;
+    let df = Number.POSITIVE_INFINITY;
+    if (withPositions) {
+      df = readProblemVarint(bytes, p);
+      if (df < 0) return bad();
+      p = varintEnd;
+    }
     let doc = -1;
-    while (p < end) {
+    let n = 0;
+    let docsOf: Uint32Array | null = list;
+    let tfsOf: Uint32Array | null = tfs;
+    if (withPositions && df > docsOf!.length) [docsOf, tfsOf] = [new Uint32Array(df), new Uint32Array(df)];
+    while (n < df && p < end) {
       let c = bytes[p++];
       let v = c & 0x7f;
       for (let shift = 7; c >= 0x80; shift += 7) {
-        if (shift > 21) return `BM25 postings of ${JSON.stringify(b.terms[t])} are malformed`;
+        if (shift > 21) return bad();
         c = bytes[p++];
         v |= (c & 0x7f) << shift;
       }
+      let tf = 1;
       if (!(v & 1)) {
         c = bytes[p++];
+        tf = c & 0x7f;
         for (let shift = 7; c >= 0x80; shift += 7) {
-          if (shift > 21) return `BM25 postings of ${JSON.stringify(b.terms[t])} are malformed`;
+          if (shift > 21) return bad();
           c = bytes[p++];
+          tf |= (c & 0x7f) << shift;
         }
       }
-      if (p > end) return `BM25 postings of ${JSON.stringify(b.terms[t])} are cut short or malformed`;
+      if (p > end) return bad();
       doc += (v >>> 1) + 1;
       if (doc >= docs) return `BM25 posting of ${JSON.stringify(b.terms[t])} names document ${doc} of ${docs}`;
+      if (withPositions) {
+        if (tf < 1 || tf > MAX_STORED_TF) return bad();
+        docsOf![n] = doc;
+        tfsOf![n] = tf;
+      }
+      n++;
     }
+    if (!withPositions) continue;
+    if (n !== df || df === 0) return `BM25 postings of ${JSON.stringify(b.terms[t])}: ${n} postings for df ${df}`;
+    for (let e = 0; e < n; e++) {
+      let count = tfsOf![e];
+      if (count === MAX_STORED_TF) {
+        count = readProblemVarint(bytes, p);
+        if (count < MAX_STORED_TF) return bad();
+        p = varintEnd;
+      }
+      // A position is below the document's length in terms: positions group tokens, so there are at most as many.
+      const length = b.lengths[docsOf![e]];
+      let pos = 0;
+      for (let i = 0; i < count; i++) {
+        const d = readProblemVarint(bytes, p);
+        if (d < 0) return bad();
+        p = varintEnd;
+        pos += d;
+      }
+      if (p > end) return bad();
+      if (pos >= length) return `BM25 positions of ${JSON.stringify(b.terms[t])} run past document ${docsOf![e]}'s ${length} terms`;
+    }
+    if (p !== end) return bad();
   }
   return null;
+}
+
+/** Where readProblemVarint's varint ended. */
+let varintEnd = 0;
+
+/** A varint at p (at most 4 bytes), or −1; its end in varintEnd. */
+function readProblemVarint(bytes: Uint8Array, p: number): number {
+  let v = 0;
+  for (let shift = 0; shift <= 21; shift += 7) {
+    if (p >= bytes.length) return -1;
+    const c = bytes[p++];
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      varintEnd = p;
+      return v;
+    }
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------- schema ≤ 3

@@ -103,7 +103,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
   if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
   if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
   if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
-  const rest = [
+  const rest: unknown[] = [
     seg.seq,
     seg.ids,
     seg.metadata,
@@ -114,6 +114,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
     seg.colbert?.dims ?? null,
     seg.bm25?.terms ?? null,
   ];
+  if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
   return crc32(enc.encode(JSON.stringify(rest)), c);
 }
 

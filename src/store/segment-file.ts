@@ -46,6 +46,8 @@ interface Header {
   sparseTokens?: number | null;
   sparseEntries?: number | null;
   bm25Terms: string[] | null;
+  /** Schema 5: the BM25 block holds term positions (postings.ts). */
+  bm25Positions?: true;
   blobs: Record<string, [ArrayName, number, number]>; // type, byte offset, element count
   docs: [number, number]; // byte offset, byte length
   docsCodec: 'deflate-raw' | 'json';
@@ -85,6 +87,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     sparseTokens: seg.sparse?.tokens ?? null,
     sparseEntries: seg.sparse?.entries ?? null,
     bm25Terms: seg.bm25?.terms ?? null,
+    ...(seg.bm25?.positions ? { bm25Positions: true as const } : {}),
     blobs,
     docs: [off, docsBytes.byteLength],
     docsCodec: codec.deflate ? 'deflate-raw' : 'json',
@@ -204,7 +207,13 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
       bm25: !has('bm25.offsets')
         ? null
         : version >= 3
-          ? { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), postings: arr('bm25.postings'), lengths: arr('bm25.lengths') }
+          ? {
+              terms: header.bm25Terms!,
+              offsets: arr('bm25.offsets'),
+              postings: arr('bm25.postings'),
+              lengths: arr('bm25.lengths'),
+              ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
+            }
           : { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') },
     };
     segment = version >= 3 ? (legacy as SegmentRecord) : compactPostings(legacy);

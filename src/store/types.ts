@@ -14,9 +14,10 @@ import type { LegacyDoc } from './legacy.ts';
  * Bumped whenever the stored layout changes; Store.open migrates older layouts.
  * 2: segments + tombstones. 3: segments carry checksums (FileStore: segment file format 2; IdbStore: a
  * `checksum` in each segment record), checked on open. 4: sparse and BM25 postings gap + varint coded
- * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5).
+ * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5). 5: BM25 blocks may hold
+ * term positions (phrases from postings); schema 4 segments are read as they are (phrases checked on text).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 /** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
 export const MIN_READ_SCHEMA = 2;
 
@@ -64,6 +65,8 @@ export interface Bm25Block {
   offsets: Uint32Array;
   /** Per posting: the segment-local document as a varint gap and its term frequency (postings.ts). */
   postings: Uint8Array;
+  /** Schema 5: each term's run also holds its df and every posting's positions (postings.ts encodeBm25). */
+  positions?: true;
   /** Document length in terms (what BM25 length normalisation uses). */
   lengths: Uint32Array; // [docs]
 }
