@@ -365,6 +365,30 @@ export function analyzeTermCounts(text: string, opts?: AnalyzerOptions): { count
 }
 
 /**
+ * Each term's positions in the text (ascending; a term twice at one position is listed twice, so each list's
+ * length is the term's count), and the length in terms. A position is a distinct start offset, in text
+ * order: tokens that start together share one (CJK: the segmenter's word and the bigram starting there), as
+ * the query side groups them (src/query/match.ts positionsOf), so phrases match the same either way.
+ */
+export function analyzeTermPositions(text: string, opts?: AnalyzerOptions): { positions: Map<string, number[]>; length: number } {
+  const positions = new Map<string, number[]>();
+  let length = 0;
+  let at = -1;
+  let lastStart = -1;
+  run(text, resolve(opts), (term, start) => {
+    if (start !== lastStart) {
+      at++;
+      lastStart = start;
+    }
+    const list = positions.get(term);
+    if (list) list.push(at);
+    else positions.set(term, [at]);
+    length++;
+  });
+  return { positions, length };
+}
+
+/**
  * A structured-cloneable copy of the options (stop-word sets become arrays), for storing next to
  * an index so queries are later analyzed exactly like the documents were.
  */

@@ -6,11 +6,11 @@
  * brings memory up to the stored meta (TabSync.underLock): segments another tab or process committed
  * meanwhile are loaded first, so keys never clash.
  */
-import { bm25DocTerms } from '../rank/bm25.ts';
+import { analyzeTermPositions } from '../rank/analyzer.ts';
 import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
-import { mergeSegments } from '../store/segment-merge.ts';
+import { mergeSegments, type Reanalyze } from '../store/segment-merge.ts';
 import type { DocRecord, MetaRecord, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
@@ -124,13 +124,13 @@ export class IndexWriter {
     }
     // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
     // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
-    const terms = state.live.bm25 ? batch.map((d) => bm25DocTerms(0, d.text, state.analyzer)) : null;
+    const terms = state.live.bm25 ? batch.map((d) => analyzeTermPositions(d.text, state.analyzer)) : null;
     const pdocs: PreparedDoc[] = batch.map((d, i) => ({
       key: 0,
       id: d.id,
       metadata: d.metadata ?? null,
       rows: rows[i],
-      ...(terms ? { bm25: { tf: terms[i].terms, length: terms[i].length } } : {}),
+      ...(terms ? { bm25: terms[i] } : {}),
     }));
     const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert });
     return { chunks, segment };
@@ -234,7 +234,7 @@ export class IndexWriter {
       const dropped: number[] = [];
       for (const g of plan.rewrite) {
         for (const s of g) dropped.push(s.seq);
-        const merged = mergeSegments(seq++, g, (k) => !dead.has(k), meta.dims);
+        const merged = mergeSegments(seq++, g, (k) => !dead.has(k), meta.dims, await this.textsForPositions(g, dead));
         if (merged.keys.length) written.push(merged);
       }
       if (!written.length && !dropped.length) return;
@@ -250,6 +250,22 @@ export class IndexWriter {
       state.meta = next;
       state.rebuild(sortByKeys([...plan.keep, ...written]));
     });
+  }
+
+  /** Schema 4 segments among those merged store no term positions: their live texts let the merge add them. */
+  private async textsForPositions(group: SegmentRecord[], dead: Set<number>): Promise<Reanalyze | undefined> {
+    const ids: string[] = [];
+    const keys: number[] = [];
+    for (const s of group)
+      if (s.bm25 && !s.bm25.positions)
+        s.keys.forEach((key, i) => {
+          if (!dead.has(key)) ids.push(s.ids[i]), keys.push(key);
+        });
+    if (!ids.length) return undefined;
+    const docs = await this.state.store.getDocs(ids);
+    const texts = new Map<number, string>();
+    docs.forEach((d, i) => d && d.key === keys[i] && texts.set(keys[i], d.text));
+    return { textOf: (key) => texts.get(key), analyzer: this.state.analyzer };
   }
 
   private async maybeCompact(): Promise<void> {

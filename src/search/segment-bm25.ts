@@ -18,9 +18,10 @@ import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25Searc
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
 import { termsWithinSorted } from '../query/levenshtein.ts';
-import { bm25ListBytes, decodeBm25Into, encodeBm25 } from '../store/postings.ts';
+import { bm25ListBound, decodeBm25Into, encodeBm25, forEachBm25Positions } from '../store/postings.ts';
 import type { Bm25Block } from '../store/types.ts';
 import type { TermDictionary, WeightedTerm } from '../query/match.ts';
+import type { PositionIndex } from '../query/phrase-positions.ts';
 
 const MAX_TF = 0xffff;
 /** Cached term posting lists kept at most (cleared whole when full, and on every change). */
@@ -58,7 +59,7 @@ const NONE: TermPostings = { keys: new Uint32Array(0), tfs: new Uint16Array(0) }
 /** A query as text (analyzed here, each occurrence counts 1) or as analyzed terms with weights. */
 export type Bm25Query = string | readonly WeightedTerm[];
 
-export class SegmentBm25 implements TermDictionary {
+export class SegmentBm25 implements TermDictionary, PositionIndex {
   readonly params: Readonly<Bm25Params>;
   readonly analyzerOptions: Readonly<AnalyzerOptions>;
 
@@ -236,6 +237,29 @@ export class SegmentBm25 implements TermDictionary {
     return termsWithinSorted(this.dictionary, term, distance);
   }
 
+  // ---- term positions (phrases: src/query/phrase-positions.ts) ----
+
+  positionsStored(key: number): boolean {
+    return this.has(key) && this.segs[this.owner[key]].bm25.positions === true;
+  }
+
+  forEachPositions(term: string, indexOf: (key: number) => number, fn: (i: number, positions: Uint32Array, count: number) => void): void {
+    const owner = this.owner;
+    for (let s = 0; s < this.segs.length; s++) {
+      const { keys, bm25 } = this.segs[s];
+      if (!bm25.positions) continue;
+      const t = indexInSorted(bm25.terms, term);
+      if (t < 0) continue;
+      let i = -1;
+      forEachBm25Positions(
+        bm25,
+        t,
+        (doc) => owner[keys[doc]] === s && (i = indexOf(keys[doc])) >= 0,
+        (_, positions, count) => fn(i, positions, count),
+      );
+    }
+  }
+
   // ---- internals ----
 
   private normConstants(): { nA: number; nB: number } {
@@ -294,7 +318,7 @@ export class SegmentBm25 implements TermDictionary {
     let total = 0;
     let bytes = 0;
     for (const { s, t } of parts) {
-      const b = bm25ListBytes(this.segs[s].bm25, t); // ≥ 1 byte per posting
+      const b = bm25ListBound(this.segs[s].bm25, t); // ≥ its posting count
       total += b;
       if (b > bytes) bytes = b;
     }

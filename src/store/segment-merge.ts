@@ -1,18 +1,28 @@
 /**
  * Compaction: rewrites the live documents of several segments into one, dropping tombstoned ones.
  * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
- * the merged segment's max weight); BM25 postings are carried over by term.
+ * the merged segment's max weight); BM25 postings are carried over by term, with their positions. A segment
+ * without positions (schema 4) gets them from its documents' texts when the caller passes them (`reanalyze`):
+ * the merged segment then stores positions for all, else for none.
  */
-import { bm25ListBytes, decodeBm25Into, forEachSparseEntry, forEachSparseList } from './postings.ts';
+import { analyzeTermPositions, type AnalyzerOptions } from '../rank/analyzer.ts';
+import { bm25ListBound, decodeBm25Into, forEachBm25Positions, forEachSparseEntry, forEachSparseList, MAX_STORED_TF } from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { SegmentRecord } from './types.ts';
 
-export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number): SegmentRecord {
+/** Texts of documents (by key) and the index's analyzer, to give positions to segments stored without. */
+export interface Reanalyze {
+  textOf: (key: number) => string | undefined;
+  analyzer: AnalyzerOptions;
+}
+
+export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number, reanalyze?: Reanalyze): SegmentRecord {
   const docs: PreparedDoc[] = [];
   for (const seg of parts) {
     const rowsOf = rowsByDoc(seg);
     const sparseRows = seg.sparse ? sparseByRow(seg) : null;
     const bm25 = seg.bm25 ? bm25ByDoc(seg) : null;
+    if (bm25 && !seg.bm25!.positions && reanalyze) addPositions(seg, bm25, alive, reanalyze);
     for (let i = 0; i < seg.keys.length; i++) {
       if (!alive(seg.keys[i])) continue;
       const rows: PreparedRow[] = rowsOf[i].map((r) => {
@@ -60,16 +70,47 @@ export function sparseByRow(seg: SegmentRecord): { ids: Uint32Array; weights: Fl
   return out;
 }
 
-function bm25ByDoc(seg: SegmentRecord): { tf: Map<string, number>; length: number }[] {
+type DocTerms = NonNullable<PreparedDoc['bm25']>;
+
+function bm25ByDoc(seg: SegmentRecord): DocTerms[] {
   const b = seg.bm25!;
+  if (b.positions) {
+    const out = Array.from(b.lengths, (length) => ({ positions: new Map<string, ArrayLike<number>>(), length }));
+    for (let t = 0; t < b.terms.length; t++)
+      forEachBm25Positions(
+        b,
+        t,
+        () => true,
+        (doc, pos, n) => out[doc].positions.set(b.terms[t], pos.slice(0, n)),
+      );
+    return out;
+  }
   const out = Array.from(b.lengths, (length) => ({ tf: new Map<string, number>(), length }));
   let docs = new Uint32Array(0);
   let tfs = new Uint32Array(0);
   for (let t = 0; t < b.terms.length; t++) {
-    const bytes = bm25ListBytes(b, t);
-    if (docs.length < bytes) [docs, tfs] = [new Uint32Array(bytes * 2), new Uint32Array(bytes * 2)];
+    const bound = bm25ListBound(b, t);
+    if (docs.length < bound) [docs, tfs] = [new Uint32Array(bound * 2), new Uint32Array(bound * 2)];
     const n = decodeBm25Into(b, t, docs, tfs, 0);
     for (let e = 0; e < n; e++) out[docs[e]].tf.set(b.terms[t], tfs[e]);
   }
   return out;
+}
+
+/**
+ * Positions for a schema 4 segment's live documents, from their texts: kept only where the text analyzes to
+ * exactly the stored terms, frequencies and length (so scores stay as they were); a document left without
+ * keeps the merged segment without positions.
+ */
+function addPositions(seg: SegmentRecord, docs: DocTerms[], alive: (key: number) => boolean, re: Reanalyze): void {
+  for (let i = 0; i < docs.length; i++) {
+    if (!alive(seg.keys[i])) continue;
+    const text = re.textOf(seg.keys[i]);
+    if (text === undefined) return;
+    const { positions, length } = analyzeTermPositions(text, re.analyzer);
+    const tf = docs[i].tf!;
+    if (length !== docs[i].length || positions.size !== tf.size) return;
+    for (const [term, p] of positions) if (tf.get(term) !== Math.min(p.length, MAX_STORED_TF)) return;
+    docs[i] = { positions, length };
+  }
 }
