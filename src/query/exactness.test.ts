@@ -10,6 +10,8 @@ import { loadCranfield } from '../eval/cranfield.ts';
 import { analyze, analyzeTerms } from '../rank/analyzer.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
+import { bm25ListBound, decodeBm25Into, encodeBm25 } from '../store/postings.ts';
+import type { Bm25Block } from '../store/types.ts';
 import { gaussianUnit } from '../../test/support/test-corpus.ts';
 import { mulberry32 } from '../util/random.ts';
 import { formatQuery, isPlain, type NormalQuery } from './parse.ts';
@@ -100,15 +102,49 @@ interface Corpus {
   runs: string[];
 }
 
-async function build(texts: string[]): Promise<Omit<Corpus, 'words' | 'runs'>> {
+const MODEL = { modelId: 'exactness', dims: DIMS };
+
+/**
+ * The index over `texts`, in several segments (batchSize), so the dictionary is searched across segments as
+ * in real indexes. `mixed`: the first and last segments lose their term positions, as schema 4 wrote them,
+ * so phrases are decided from positions in some segments and from the texts in others.
+ */
+async function build(texts: string[], mixed = false): Promise<Omit<Corpus, 'words' | 'runs'>> {
   const r = mulberry32(7);
-  const index = await M3Index.open('exact', { store: new MemoryStore(), model: { modelId: 'exactness', dims: DIMS } });
-  // Several segments (batchSize), so the dictionary is searched across segments as in real indexes.
+  const store = new MemoryStore();
+  let index = await M3Index.open('exact', { store, model: MODEL });
   await index.add(
     texts.map((text, i) => ({ id: String(i), text, embedding: { dense: gaussianUnit(r, DIMS), tokens: 1, truncated: false } })),
     { batchSize: Math.ceil(texts.length / 3) },
   );
+  if (mixed) {
+    const segs = await store.readSegments();
+    expect(segs.length).toBe(3);
+    expect(segs.every((s) => s.bm25?.positions)).toBe(true);
+    const old = segs.map((s, i) => (i === 1 ? s : { ...s, bm25: withoutPositions(s.bm25!) }));
+    const [meta, docs] = [(await store.readMeta())!, await store.allDocs()];
+    index.close();
+    const copy = new MemoryStore();
+    await copy.replace(meta, old, docs);
+    index = await M3Index.open('exact', { store: copy, model: MODEL });
+  }
   return { texts, index, positions: texts.map((t) => refPositions(t)) };
+}
+
+/** The block as schema 4 stored it: the same postings, no positions. */
+function withoutPositions(b: Bm25Block): Bm25Block {
+  const offsets = [0];
+  const docs: number[] = [];
+  const tfs: number[] = [];
+  for (let t = 0; t < b.terms.length; t++) {
+    const d = new Uint32Array(bm25ListBound(b, t));
+    const f = new Uint32Array(d.length);
+    const n = decodeBm25Into(b, t, d, f, 0);
+    docs.push(...d.subarray(0, n));
+    tfs.push(...f.subarray(0, n));
+    offsets.push(docs.length);
+  }
+  return encodeBm25(b.terms, offsets, docs, tfs, b.lengths);
 }
 
 function clauseArb(c: Corpus): fc.Arbitrary<NormalClause> {
@@ -229,6 +265,8 @@ function multilingualTexts(n: number): string[] {
 describe('query syntax exactness (bm25 mode, k ≥ matches = brute force)', () => {
   let cran: Corpus;
   let multi: Corpus;
+  let cranMixed: Corpus;
+  let multiMixed: Corpus;
 
   beforeAll(async () => {
     const data = await loadCranfield();
@@ -238,7 +276,9 @@ describe('query syntax exactness (bm25 mode, k ≥ matches = brute force)', () =
     // Query words: the pool's words (CJK ones alone and in pairs); runs: consecutive chunks of the texts.
     const words = [...Object.values(POOL).flat(), ...Object.values(CJK).flat()];
     multi = { ...(await build(mt)), words, runs: material(mt, (t) => t.split(' ')).runs };
-  }, 60_000);
+    cranMixed = { ...cran, ...(await build(ct, true)) };
+    multiMixed = { ...multi, ...(await build(mt, true)) };
+  }, 120_000);
 
   it('Cranfield: generated queries (string form)', async () => {
     await fc.assert(
@@ -260,6 +300,17 @@ describe('query syntax exactness (bm25 mode, k ≥ matches = brute force)', () =
       { numRuns: 100, seed: 17 },
     );
   }, 60_000);
+
+  it('segments with positions (schema 5) and without (schema 4) mixed: generated queries, Cranfield and multilingual', async () => {
+    await fc.assert(
+      fc.asyncProperty(queryArb(cranMixed), (q) => check(cranMixed, q, true)),
+      { numRuns: 40, seed: 18 },
+    );
+    await fc.assert(
+      fc.asyncProperty(queryArb(multiMixed), (q) => check(multiMixed, q, true)),
+      { numRuns: 60, seed: 19 },
+    );
+  }, 120_000);
 
   it('known cases: case and accent folding, CJK words inside longer runs, phrases, exclusions', async () => {
     const ids = async (q: string) => new Set((await multi.index.search(q, { mode: 'bm25', k: 1000, includeText: false })).map((h) => Number(h.id)));

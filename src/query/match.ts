@@ -9,14 +9,14 @@
  *   - fuzzy: every position's terms become every dictionary term within the distance.
  * One position: the documents are the union of the alternatives' postings (exact). Several positions (a
  * phrase, or a word the analyzer splits): the intersection of the positions' unions gives candidates,
- * and a candidate is verified on its stored text (the positions must be consecutive in the document)
- * when a search is about to return it. So phrases cost no index bytes; they cost reading and analyzing
- * the texts of the best-ranked candidates.
+ * and a candidate is verified from the term positions its segment stores (schema 5, phrase-positions.ts),
+ * or, for segments written before, on its stored text when a search is about to return it.
  */
 import { analyze, analyzeTerms, type AnalyzerOptions } from '../rank/analyzer.ts';
 import type { NormalQuery } from './parse.ts';
 import { clauseLabel, type NormalClause, type Occur } from './types.ts';
 import { hasSorted, intersectSorted, subtractSorted, unionSorted } from '../util/sorted-sets.ts';
+import { decideFromPositions, type PositionIndex } from './phrase-positions.ts';
 
 /** What matching needs from an index's BM25 term dictionary. */
 export interface TermDictionary {
@@ -134,9 +134,10 @@ export interface Selection {
 /**
  * The documents that satisfy the query, from postings alone, with the phrase checks left to the caller
  * (`pending`, `verify`), so a search verifies only the documents it is about to return. `universe` (all
- * live keys) is the start when the query has only exclusions.
+ * live keys) is the start when the query has only exclusions. With `stored` (an index keeping term positions),
+ * phrases are decided from positions here, and only documents stored without them stay pending.
  */
-export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, universe?: () => Uint32Array): Selection {
+export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, universe?: () => Uint32Array, stored?: PositionIndex): Selection {
   const must = cq.clauses.filter((c) => c.occur === 'must');
   const should = cq.clauses.filter((c) => c.occur === 'should');
   const not = cq.clauses.filter((c) => c.occur === 'mustNot');
@@ -160,15 +161,19 @@ export function selectCandidates(cq: CompiledQuery, analyzer: AnalyzerOptions, u
       if (mustPhrases.length > 0 || notPhrases.some((c) => hasSorted(c.candidates, k)) || (shouldPhrases.length > 0 && !hasSorted(shouldExact, k)))
         pending.push(k);
     }
+  // Whether document k satisfies the query, given which phrase clauses it holds.
+  const satisfies = (k: number, holds: (c: CompiledClause) => boolean): boolean =>
+    mustPhrases.every(holds) &&
+    !notPhrases.some((c) => hasSorted(c.candidates, k) && holds(c)) &&
+    (shouldPhrases.length === 0 || hasSorted(shouldExact, k) || shouldPhrases.some((c) => hasSorted(c.candidates, k) && holds(c)));
   const verify = (k: number, text: string | undefined): boolean => {
     const pos = text === undefined ? [] : positionsOf(text, analyzer);
-    return (
-      mustPhrases.every((c) => findSequence(pos, c.positions) >= 0) &&
-      !notPhrases.some((c) => hasSorted(c.candidates, k) && findSequence(pos, c.positions) >= 0) &&
-      (shouldPhrases.length === 0 || hasSorted(shouldExact, k) || shouldPhrases.some((c) => hasSorted(c.candidates, k) && findSequence(pos, c.positions) >= 0))
-    );
+    return satisfies(k, (c) => findSequence(pos, c.positions) >= 0);
   };
-  return { keys, pending: Uint32Array.from(pending), verify };
+  if (!stored || pending.length === 0) return { keys, pending: Uint32Array.from(pending), verify };
+  // Stored positions decide now; only documents of segments without them wait for their text.
+  const { failed, undecided } = decideFromPositions(Uint32Array.from(pending), [...mustPhrases, ...notPhrases, ...shouldPhrases], stored, satisfies);
+  return { keys: failed.length ? subtractSorted(keys, failed) : keys, pending: undecided, verify };
 }
 
 /** First document position where the clause's positions follow one another, or −1. */

@@ -67,7 +67,7 @@ export function resolveConstraint(live: LiveIndex, bool: NormalQuery, mode: Sear
     throw new QuerySyntaxError('only excluded clauses: bm25 mode needs a word to search for (the model modes accept { embedding } with exclusions)', 0);
   }
   const universe = () => Uint32Array.from([...live.idToKey.values()].sort((a, b) => a - b));
-  return { compiled, selection: selectCandidates(compiled, analyzer, mode === 'bm25' ? undefined : universe) };
+  return { compiled, selection: selectCandidates(compiled, analyzer, mode === 'bm25' ? undefined : universe, bm25) };
 }
 
 /**
