@@ -7,6 +7,8 @@
  */
 /** What phrase checks need from an index that stores term positions (SegmentBm25). */
 export interface PositionIndex {
+  /** Live documents holding the term. */
+  docFreq(term: string): number;
   /** Whether the live document `key` has its term positions stored. */
   positionsStored(key: number): boolean;
   /**
@@ -44,37 +46,91 @@ export function decideFromPositions<C extends PhraseClause>(
   return { failed: Uint32Array.from(failed), undecided: Uint32Array.from(undecided) };
 }
 
-/** Per key of `keys` (ascending), 1 where the phrase occurs in the document. */
+/**
+ * Per key of `keys` (ascending), 1 where the phrase occurs in the document. Each document's possible starts
+ * sit in one flat array (a range per document) that every later clause position narrows in place: common
+ * words give thousands of candidates, and per-document arrays would cost more in garbage than the decoding.
+ */
 export function phraseHolders(clause: PhraseClause, keys: Uint32Array, index: PositionIndex): Uint8Array {
   const out = new Uint8Array(keys.length);
   const m = clause.positions.length;
   if (m === 0 || keys.length === 0) return out;
-  // starts[i]: where the phrase may still start in document i (positions of clause position 0, narrowed by each next one).
-  let starts: (number[] | undefined)[] = new Array(keys.length);
-  let live = new Map<number, number>(); // key → index among keys, for documents still possible
-  keys.forEach((k, i) => live.set(k, i));
-  for (let j = 0; j < m && live.size > 0; j++) {
-    const at: (Set<number> | undefined)[] = new Array(keys.length); // positions of clause position j, shifted back by j
-    const lookup = live;
-    const indexOf = (key: number) => lookup.get(key) ?? -1;
+  // Rarest clause position first: the documents still possible shrink fastest, and the lists read after it
+  // skip the others' positions.
+  const order = clause.positions.map((alts, j) => ({ j, df: alts.reduce((n, a) => n + index.docFreq(a.term), 0) })).sort((a, b) => a.df - b.df);
+  const slot = new Int32Array(keys[keys.length - 1] + 1).fill(-1); // key → index in keys while still possible
+  keys.forEach((k, i) => (slot[k] = i));
+  const indexOf = (key: number) => (key < slot.length ? slot[key] : -1);
+  const from = new Int32Array(keys.length);
+  const to = new Int32Array(keys.length); // starts of document i: flat[from[i]..to[i]), ascending
+  let flat = new Int32Array(1024);
+  let used = 0;
+  const room = (n: number) => {
+    if (used + n <= flat.length) return;
+    const next = new Int32Array(Math.max(flat.length * 2, used + n));
+    next.set(flat.subarray(0, used));
+    flat = next;
+  };
+
+  // The first (rarest) position: where the phrase may start.
+  const first = order[0].j;
+  const firstAlts = clause.positions[first];
+  if (firstAlts.length === 1) {
+    index.forEachPositions(firstAlts[0].term, indexOf, (i, pos, n) => {
+      room(n);
+      from[i] = used;
+      for (let e = 0; e < n; e++) if (pos[e] >= first) flat[used++] = pos[e] - first;
+      to[i] = used;
+    });
+  } else {
+    const lists: (number[] | undefined)[] = new Array(keys.length);
+    for (const alt of firstAlts)
+      index.forEachPositions(alt.term, indexOf, (i, pos, n) => {
+        const l = (lists[i] ??= []);
+        for (let e = 0; e < n; e++) if (pos[e] >= first) l.push(pos[e] - first);
+      });
+    lists.forEach((l, i) => {
+      if (!l) return;
+      l.sort((a, b) => a - b);
+      room(l.length);
+      from[i] = used;
+      for (const p of l) flat[used++] = p;
+      to[i] = used;
+    });
+  }
+  let alive = 0;
+  for (let i = 0; i < keys.length; i++) {
+    if (to[i] > from[i]) alive++;
+    else slot[keys[i]] = -1;
+  }
+
+  // Every other position keeps the starts p where one of its alternatives sits at p + j.
+  const flag = new Uint8Array(used);
+  for (let o = 1; o < order.length && alive > 0; o++) {
+    const { j } = order[o];
+    flag.fill(0);
     for (const alt of clause.positions[j])
       index.forEachPositions(alt.term, indexOf, (i, pos, n) => {
-        const set = (at[i] ??= new Set<number>());
-        for (let e = 0; e < n; e++) if (pos[e] >= j) set.add(pos[e] - j);
+        let x = from[i];
+        const end = to[i];
+        let e = 0;
+        while (x < end && e < n) {
+          const want = flat[x] + j;
+          if (want < pos[e]) x++;
+          else if (want > pos[e]) e++;
+          else flag[x++] = 1;
+        }
       });
-    const next = new Map<number, number>();
-    const nextStarts: (number[] | undefined)[] = new Array(keys.length);
-    for (const [key, i] of live) {
-      const set = at[i];
-      if (!set) continue;
-      const kept = j === 0 ? [...set] : starts[i]!.filter((p) => set.has(p));
-      if (kept.length === 0) continue;
-      nextStarts[i] = kept;
-      next.set(key, i);
+    alive = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (slot[keys[i]] < 0) continue;
+      let w = from[i];
+      for (let x = from[i]; x < to[i]; x++) if (flag[x]) flat[w++] = flat[x];
+      to[i] = w;
+      if (w > from[i]) alive++;
+      else slot[keys[i]] = -1;
     }
-    starts = nextStarts;
-    live = next;
   }
-  for (const i of live.values()) out[i] = 1;
+  for (let i = 0; i < keys.length; i++) if (slot[keys[i]] >= 0) out[i] = 1;
   return out;
 }

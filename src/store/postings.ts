@@ -329,9 +329,14 @@ export function bm25ListBound(b: Bm25Block, t: number): number {
   return readVarint(b.postings, { pos: b.offsets[t] }, b.offsets[t + 1]);
 }
 
+// forEachBm25Positions' decoded entries, reused (its callbacks must not call it again).
+let scratchDocs = new Uint32Array(0);
+let scratchTfs = new Uint32Array(0);
+
 /**
  * Term index t's postings with their positions (a block with positions only): for each posting whose
- * document `want` accepts, got(doc, positions, count) — `positions` is scratch, valid during the call.
+ * document `want` accepts, got(doc, positions, count) — `positions` is scratch, valid during the call; the
+ * callbacks must not call forEachBm25Positions.
  */
 export function forEachBm25Positions(
   b: Bm25Block,
@@ -341,8 +346,9 @@ export function forEachBm25Positions(
 ): void {
   if (!b.positions) throw new Error('this BM25 block stores no positions');
   const df = bm25ListBound(b, t);
-  const docs = new Uint32Array(df);
-  const tfs = new Uint32Array(df);
+  if (scratchDocs.length < df) [scratchDocs, scratchTfs] = [new Uint32Array(df), new Uint32Array(df)];
+  const docs = scratchDocs;
+  const tfs = scratchTfs;
   const at = { pos: 0 };
   decodeBm25Into(b, t, docs, tfs, 0, at);
   const { postings } = b;
@@ -364,6 +370,27 @@ export function forEachBm25Positions(
     }
     got(docs[e], scratch, count);
   }
+}
+
+/** Bytes the block spends on positions (each term's df and its postings' positions): what phrases cost. */
+export function bm25PositionBytes(b: Bm25Block): number {
+  if (!b.positions) return 0;
+  let bytes = 0;
+  let docs = new Uint32Array(0);
+  let tfs = new Uint32Array(0);
+  const at = { pos: 0 };
+  for (let t = 0; t < b.terms.length; t++) {
+    const df = bm25ListBound(b, t);
+    if (docs.length < df) [docs, tfs] = [new Uint32Array(df * 2), new Uint32Array(df * 2)];
+    decodeBm25Into(b, t, docs, tfs, 0, at);
+    // The df varint and everything after the entries.
+    bytes += b.offsets[t + 1] - at.pos + varintLength(df);
+  }
+  return bytes;
+}
+
+function varintLength(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : 4;
 }
 
 /** Why the block's byte runs do not decode into postings over `docs` documents, or null. */
