@@ -10,6 +10,7 @@ import { M3Index } from '../../src/search/m3-index.ts';
 import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/types.ts';
 import { IdbStore } from '../../src/store/idb-store.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
+import { bm25PositionBytes } from '../../src/store/postings.ts';
 import type { SegmentRecord } from '../../src/store/types.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
@@ -231,7 +232,8 @@ async function textBlockBytes(name: string): Promise<number> {
 }
 
 function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
-  const b: Record<string, number> = { dense: 0, sparse: 0, bm25: 0, colbert: 0, idsKeysMeta: 0 };
+  // bm25 counts its term strings (UTF-16, as segmentBytes does) and positions too; bm25Terms and bm25Positions say how much of it they are.
+  const b: Record<string, number> = { dense: 0, sparse: 0, bm25: 0, bm25Terms: 0, bm25Positions: 0, colbert: 0, idsKeysMeta: 0 };
   for (const s of segs) {
     const total = segmentBytes(s);
     const dense = s.dense ? s.dense.codes.byteLength + s.dense.scales.byteLength : 0;
@@ -239,8 +241,10 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
     const colbert = s.colbert ? s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength : 0;
     let bm25 = 0;
     if (s.bm25) {
+      for (const t of s.bm25.terms) b.bm25Terms += t.length * 2;
+      b.bm25Positions += bm25PositionBytes(s.bm25);
+      bm25 = s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
       for (const t of s.bm25.terms) bm25 += t.length * 2;
-      bm25 += s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
     }
     b.dense += dense;
     b.sparse += sparse;
