@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { SparseAccumulator } from '../search/sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
 import {
+  bm25ListBound,
+  bm25PositionBytes,
   bm25PostingsProblem,
   decodeBm25Into,
   encodeBm25,
+  forEachBm25Positions,
+  MAX_STORED_TF,
   encodeSparse,
   findSparseList,
   forEachSparseEntry,
@@ -106,5 +110,60 @@ describe('BM25 postings', () => {
     expect(
       bm25PostingsProblem({ ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) }, 2 ** 20 + 1),
     ).toMatch(/cut short/);
+  });
+
+  it("schema 5: round-trips each posting's positions (repeats, long gaps, a tf at the cap with more positions); walks skip the unwanted", () => {
+    const docs = [0, 3, 900, 1, 2];
+    const big = Array.from({ length: 70_000 }, (_, i) => i * 2);
+    const positions = [[0, 0, 5], [7], [3, 200, 20_000], big, [1, 2]];
+    const tfs = [3, 1, 3, MAX_STORED_TF, 2];
+    const lengths = new Uint32Array(901).fill(30);
+    lengths[900] = 20_001;
+    lengths[1] = 140_000;
+    const b = encodeBm25(['a', 'b'], [0, 3, 5], docs, tfs, lengths, positions);
+    expect(b.positions).toBe(true);
+    expect(bm25PostingsProblem(b, 901)).toBeNull();
+    expect(bm25ListBound(b, 0)).toBe(3);
+    const d = new Uint32Array(8);
+    const t = new Uint32Array(8);
+    expect(decodeBm25Into(b, 0, d, t, 0)).toBe(3);
+    expect(decodeBm25Into(b, 1, d, t, 3)).toBe(5);
+    expect([...d.subarray(0, 5)]).toEqual(docs);
+    expect([...t.subarray(0, 5)]).toEqual(tfs);
+    const got: [number, number[]][] = [];
+    for (const term of [0, 1])
+      forEachBm25Positions(
+        b,
+        term,
+        (doc) => doc !== 3,
+        (doc, pos, n) => got.push([doc, [...pos.subarray(0, n)]]),
+      );
+    expect(got).toEqual([
+      [0, [0, 0, 5]],
+      [900, [3, 200, 20_000]],
+      [1, big],
+      [2, [1, 2]],
+    ]);
+    expect(bm25PositionBytes(b)).toBeGreaterThan(70_000);
+    expect(bm25PositionBytes(encodeBm25(['a'], [0, 1], [0], [1], lengths))).toBe(0);
+  });
+
+  it('schema 5: refuses positions that disagree with the tfs, run past the document, or are cut short', () => {
+    const lengths = Uint32Array.of(4, 4);
+    expect(() => encodeBm25(['a'], [0, 1], [0], [2], lengths, [[1]])).toThrow(/1 positions for tf 2/);
+    expect(() => encodeBm25(['a'], [0, 1], [0], [2], lengths, [[3, 1]])).toThrow(/not ascending/);
+    const b = encodeBm25(['a', 'b'], [0, 1, 2], [0, 1], [2, 1], lengths, [[1, 3], [2]]);
+    expect(bm25PostingsProblem(b, 2)).toBeNull();
+    expect(bm25PostingsProblem({ ...b, lengths: Uint32Array.of(3, 4) }, 2)).toMatch(/run past document 0's 3 terms/);
+    const cut = { ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) };
+    expect(bm25PostingsProblem(cut, 2)).toMatch(/malformed or cut short/);
+    const dfWrong = b.postings.slice();
+    dfWrong[0] = 2; // says two postings where one is
+    expect(bm25PostingsProblem({ ...b, postings: dfWrong }, 2)).not.toBeNull();
+    const extra = { ...b, postings: Uint8Array.from([...b.postings, 0]), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length + 1) };
+    expect(bm25PostingsProblem(extra, 2)).toMatch(/malformed or cut short/);
+    expect(bm25PostingsProblem({ ...b, positions: 1 as unknown as true }, 2)).toMatch(/positions must be true/);
+    // Read without positions, the same bytes are refused rather than misread.
+    expect(bm25PostingsProblem({ ...b, positions: undefined }, 2)).not.toBeNull();
   });
 });
