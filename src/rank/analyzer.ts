@@ -366,12 +366,12 @@ export function analyzeTermCounts(text: string, opts?: AnalyzerOptions): { count
 
 /**
  * Each term's positions in the text (ascending; a term twice at one position is listed twice, so each list's
- * length is the term's count), and the length in terms. A position is a distinct start offset, in text
+ * length is the term's count; a term seen once gets its position as a number, no array), and the length in terms. A position is a distinct start offset, in text
  * order: tokens that start together share one (CJK: the segmenter's word and the bigram starting there), as
  * the query side groups them (src/query/match.ts positionsOf), so phrases match the same either way.
  */
-export function analyzeTermPositions(text: string, opts?: AnalyzerOptions): { positions: Map<string, number[]>; length: number } {
-  const positions = new Map<string, number[]>();
+export function analyzeTermPositions(text: string, opts?: AnalyzerOptions): { positions: Map<string, number | number[]>; length: number } {
+  const positions = new Map<string, number | number[]>();
   let length = 0;
   let at = -1;
   let lastStart = -1;
@@ -380,9 +380,10 @@ export function analyzeTermPositions(text: string, opts?: AnalyzerOptions): { po
       at++;
       lastStart = start;
     }
-    const list = positions.get(term);
-    if (list) list.push(at);
-    else positions.set(term, [at]);
+    const seen = positions.get(term);
+    if (seen === undefined) positions.set(term, at);
+    else if (typeof seen === 'number') positions.set(term, [seen, at]);
+    else seen.push(at);
     length++;
   });
   return { positions, length };

@@ -249,6 +249,12 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
 /** The largest tf a posting stores (search keeps tfs as uint16); a term counted more often keeps all its positions. */
 export const MAX_STORED_TF = 0xffff;
 
+/** A term's positions in one document: one as a number, several ascending. */
+export type TermPositions = number | ArrayLike<number>;
+
+/** How many positions. */
+export const positionCount = (p: TermPositions): number => (typeof p === 'number' ? 1 : p.length);
+
 /**
  * Encodes BM25 lists from parallel arrays (docs ascending inside each term). With `positions` (schema 5:
  * per entry, the term's positions in the document, ascending), each term's run starts with varint(df), then
@@ -261,7 +267,7 @@ export function encodeBm25(
   docs: ArrayLike<number>,
   tfs: ArrayLike<number>,
   lengths: Uint32Array,
-  positions?: ArrayLike<ArrayLike<number>>,
+  positions?: ArrayLike<TermPositions>,
 ): Bm25Block {
   const w = new ByteWriter(docs.length * (positions ? 4 : 2) + 16);
   const offsets = new Uint32Array(terms.length + 1);
@@ -278,7 +284,8 @@ export function encodeBm25(
     }
     if (!positions) continue;
     for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
-      const pos = positions[e];
+      const p = positions[e];
+      const pos = typeof p === 'number' ? [p] : p;
       const tf = tfs[e];
       if (tf === MAX_STORED_TF ? pos.length < tf : pos.length !== tf)
         throw new RangeError(`postings: ${pos.length} positions for tf ${tf} of ${JSON.stringify(terms[t])}`);

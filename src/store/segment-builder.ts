@@ -2,7 +2,7 @@
  * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
-import { encodeBm25, encodeSparse, MAX_STORED_TF } from './postings.ts';
+import { encodeBm25, encodeSparse, MAX_STORED_TF, positionCount, type TermPositions } from './postings.ts';
 import { quantizeUint8, uint8Scale } from './quantize.ts';
 import type { Bm25Block, ColbertBlock, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
@@ -27,7 +27,7 @@ export interface PreparedDoc {
    * Analysed BM25 terms and the document length in terms: each term's positions (analyzeTermPositions; its
    * frequency is their count), or, where they are not known (a schema 4 segment merged), its frequency.
    */
-  bm25?: { length: number; positions?: Map<string, ArrayLike<number>>; tf?: Map<string, number> };
+  bm25?: { length: number; positions?: Map<string, TermPositions>; tf?: Map<string, number> };
 }
 
 export interface BuildOptions {
@@ -191,32 +191,32 @@ export function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
   // Positions are stored when every document brings them (a merge of schema 4 segments may not).
   const withPositions = docs.every((d) => !d.bm25 || d.bm25.positions);
   const byTerm = new Map<string, number[]>(); // term → [doc, tf, doc, tf, …], docs ascending
-  const posOf = new Map<string, ArrayLike<number>[]>(); // term → positions per posting
+  const posOf = new Map<string, TermPositions[]>(); // term → positions per posting
   const lengths = new Uint32Array(docs.length);
   let entries = 0;
-  const add = (term: string, i: number, tf: number, positions?: ArrayLike<number>) => {
+  const add = (term: string, i: number, tf: number, positions?: TermPositions) => {
     let list = byTerm.get(term);
     if (!list) {
       byTerm.set(term, (list = []));
       if (withPositions) posOf.set(term, []);
     }
     list.push(i, tf);
-    if (positions) posOf.get(term)!.push(positions);
+    if (positions !== undefined) posOf.get(term)!.push(positions);
     entries++;
   };
   for (let i = 0; i < docs.length; i++) {
     const b = docs[i].bm25;
     if (!b) continue;
     lengths[i] = b.length;
-    if (withPositions) for (const [term, p] of b.positions!) add(term, i, p.length, p);
+    if (withPositions) for (const [term, p] of b.positions!) add(term, i, positionCount(p), p);
     else if (b.tf) for (const [term, tf] of b.tf) add(term, i, tf);
-    else for (const [term, p] of b.positions!) add(term, i, p.length);
+    else for (const [term, p] of b.positions!) add(term, i, positionCount(p));
   }
   const terms = [...byTerm.keys()].sort();
   const offsets = new Uint32Array(terms.length + 1);
   const docsOut = new Uint32Array(entries);
   const tfs = new Uint32Array(entries);
-  const positions: ArrayLike<number>[] = withPositions ? new Array(entries) : [];
+  const positions: TermPositions[] = withPositions ? new Array(entries) : [];
   let e = 0;
   for (let t = 0; t < terms.length; t++) {
     offsets[t] = e;

@@ -6,7 +6,16 @@
  * the merged segment then stores positions for all, else for none.
  */
 import { analyzeTermPositions, type AnalyzerOptions } from '../rank/analyzer.ts';
-import { bm25ListBound, decodeBm25Into, forEachBm25Positions, forEachSparseEntry, forEachSparseList, MAX_STORED_TF } from './postings.ts';
+import {
+  bm25ListBound,
+  decodeBm25Into,
+  forEachBm25Positions,
+  forEachSparseEntry,
+  forEachSparseList,
+  MAX_STORED_TF,
+  positionCount,
+  type TermPositions,
+} from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { SegmentRecord } from './types.ts';
 
@@ -75,7 +84,7 @@ type DocTerms = NonNullable<PreparedDoc['bm25']>;
 function bm25ByDoc(seg: SegmentRecord): DocTerms[] {
   const b = seg.bm25!;
   if (b.positions) {
-    const out = Array.from(b.lengths, (length) => ({ positions: new Map<string, ArrayLike<number>>(), length }));
+    const out = Array.from(b.lengths, (length) => ({ positions: new Map<string, TermPositions>(), length }));
     for (let t = 0; t < b.terms.length; t++)
       forEachBm25Positions(
         b,
@@ -110,7 +119,7 @@ function addPositions(seg: SegmentRecord, docs: DocTerms[], alive: (key: number)
     const { positions, length } = analyzeTermPositions(text, re.analyzer);
     const tf = docs[i].tf!;
     if (length !== docs[i].length || positions.size !== tf.size) return;
-    for (const [term, p] of positions) if (tf.get(term) !== Math.min(p.length, MAX_STORED_TF)) return;
+    for (const [term, p] of positions) if (tf.get(term) !== Math.min(positionCount(p), MAX_STORED_TF)) return;
     docs[i] = { positions, length };
   }
 }
