@@ -7,7 +7,7 @@ import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { corpus } from '../../test/support/test-corpus.ts';
 import { M3QuotaError } from './errors.ts';
 import { IdbStore } from './idb-store.ts';
-import type { CommitBatch, CommitOptions } from './types.ts';
+import { SCHEMA_VERSION, type CommitBatch, type CommitOptions } from './types.ts';
 import { tuningAccess } from '../search/tuning-access.ts';
 
 const DIMS = 16;
@@ -50,7 +50,7 @@ describe('IdbStore', () => {
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
     const meta = await raw.get('meta', 'meta');
-    expect(meta.schemaVersion).toBe(4);
+    expect(meta.schemaVersion).toBe(SCHEMA_VERSION);
     expect(meta.segments.length).toBe(1);
     raw.close();
   });
@@ -345,7 +345,7 @@ describe('IdbStore', () => {
       g.indexedDB = factory;
       const raw = await openDB('m3-search:old');
       expect(raw.version).toBe(5);
-      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(4);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       const sealed = await raw.getAll('segments');
       expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);
       // One flipped dense code: wrong scores before; now the open refuses, naming the record.

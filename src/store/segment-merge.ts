@@ -1,13 +1,15 @@
 /**
  * Compaction: rewrites the live documents of several segments into one, dropping tombstoned ones.
- * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
+ * Dense and ColBERT codes are copied as they are (ColBERT is re-coded only where the index's codec changed);
+ * sparse postings are re-laid out (and re-scaled to
  * the merged segment's max weight); BM25 postings are carried over by term.
  */
 import { bm25ListBytes, decodeBm25Into, forEachSparseEntry, forEachSparseList } from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
-import type { SegmentRecord } from './types.ts';
+import type { ColbertBits, SegmentRecord } from './types.ts';
 
-export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number): SegmentRecord {
+/** `colbertBits`: the codec of the merged ColBERT block (the index's); parts in another codec are re-coded. */
+export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number, colbertBits: ColbertBits = 8): SegmentRecord {
   const docs: PreparedDoc[] = [];
   for (const seg of parts) {
     const rowsOf = rowsByDoc(seg);
@@ -23,7 +25,11 @@ export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: 
           const c = seg.colbert;
           const from = c.rowOffsets[r];
           const to = c.rowOffsets[r + 1];
-          row.colbertQ = { codes: c.codes.subarray(from * c.dims, to * c.dims), scales: c.scales.subarray(from, to) };
+          if (c.codec === 'bits') {
+            const stride = (c.bits * c.dims) / 8;
+            const steps = c.bits === 1 ? new Float32Array(to - from).fill(c.steps[0]) : c.steps.subarray(from, to);
+            row.colbertB = { bits: c.bits, planes: c.planes.subarray(from * stride, to * stride), steps };
+          } else row.colbertQ = { codes: c.codes.subarray(from * c.dims, to * c.dims), scales: c.scales.subarray(from, to) };
         }
         if (seg.rowSpans.length) row.span = [seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]];
         return row;
@@ -32,7 +38,7 @@ export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: 
     }
   }
   const colbert = parts.some((p) => p.colbert);
-  return buildSegment(seq, docs, { dims, colbert });
+  return buildSegment(seq, docs, { dims, colbert, colbertBits });
 }
 
 /** Row indexes of each document of a segment (a chunked document has several). */
