@@ -9,6 +9,7 @@
 import { M3Index } from '../../src/search/m3-index.ts';
 import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/types.ts';
 import { IdbStore } from '../../src/store/idb-store.ts';
+import { colbertArrays } from '../../src/store/colbert-bits.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
 import type { SegmentRecord } from '../../src/store/types.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
@@ -236,7 +237,7 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
     const total = segmentBytes(s);
     const dense = s.dense ? s.dense.codes.byteLength + s.dense.scales.byteLength : 0;
     const sparse = s.sparse ? s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength : 0;
-    const colbert = s.colbert ? s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength : 0;
+    const colbert = s.colbert ? colbertArrays(s.colbert).reduce((a, [, x]) => a + x.byteLength, 0) : 0;
     let bm25 = 0;
     if (s.bm25) {
       for (const t of s.bm25.terms) bm25 += t.length * 2;

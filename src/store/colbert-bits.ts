@@ -17,6 +17,9 @@ import type { ColbertBits, ColbertBitsBlock, ColbertBlock } from './types.ts';
 
 export const COLBERT_BIT_WIDTHS: readonly ColbertBits[] = [1, 2, 4, 8];
 
+/** Width of a new index's ColBERT vectors when OpenOptions.colbertBits is not given (README: the dial). */
+export const DEFAULT_COLBERT_BITS: ColbertBits = 1;
+
 /** Step of the optimal uniform quantiser of a unit Gaussian at 2 and 4 bits. */
 const GAUSS_STEP: Record<2 | 4, number> = { 2: 0.996, 4: 0.335 };
 
