@@ -107,7 +107,9 @@ export class Ranker {
       const cols: SignalColumn[] = columns
         .filter((c) => c.name !== 'colbert')
         .map((c) => ({ ...c, scores: idx.map((i) => c.scores[i]), ranks: idx.map((i) => c.ranks[i]) }));
-      const cscores = this.exactScores('colbert', sub, req, sparseTouched);
+      // Hybrid already scored ColBERT for every candidate when the index and the query have it: reuse those.
+      const prior = columns.find((c) => c.name === 'colbert');
+      const cscores = prior ? idx.map((i) => prior.scores[i]) : this.exactScores('colbert', sub, req, sparseTouched);
       cols.push({ name: 'colbert', weight: req.weights.colbert, scores: cscores, ranks: ranksOf(rankedBy(sub, cscores), sub) });
       fused = fuse(req.fusion, cols, sub.length);
       return this.hits(sub, fused, cols, req.k);
