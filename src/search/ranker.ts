@@ -84,9 +84,11 @@ export class Ranker {
     const seen = new Set<number>();
     for (const l of lists.values()) for (const k of l.keys) if (!seen.has(k)) seen.add(k), cand.push(k);
 
-    // Signals scored for every candidate: the listed ones, plus ColBERT in hybrid when stored and weighted.
+    // Signals scored for every candidate: the listed ones, plus ColBERT in hybrid when stored and weighted —
+    // unless a rerank follows: then ColBERT scores only the top-N it re-fuses (the first stage picks them
+    // without it, as M3's retrieve-then-rerank does), not every candidate of the union.
     const scored: SignalName[] = [...lists.keys()];
-    if (req.mode === 'hybrid' && want.has('colbert')) scored.push('colbert');
+    if (req.mode === 'hybrid' && want.has('colbert') && !req.rerank) scored.push('colbert');
     const single = req.mode !== 'hybrid';
     const columns: SignalColumn[] = scored.map((name) => ({
       name,
@@ -107,9 +109,7 @@ export class Ranker {
       const cols: SignalColumn[] = columns
         .filter((c) => c.name !== 'colbert')
         .map((c) => ({ ...c, scores: idx.map((i) => c.scores[i]), ranks: idx.map((i) => c.ranks[i]) }));
-      // Hybrid already scored ColBERT for every candidate when the index and the query have it: reuse those.
-      const prior = columns.find((c) => c.name === 'colbert');
-      const cscores = prior ? idx.map((i) => prior.scores[i]) : this.exactScores('colbert', sub, req, sparseTouched);
+      const cscores = this.exactScores('colbert', sub, req, sparseTouched);
       cols.push({ name: 'colbert', weight: req.weights.colbert, scores: cscores, ranks: ranksOf(rankedBy(sub, cscores), sub) });
       fused = fuse(req.fusion, cols, sub.length);
       return this.hits(sub, fused, cols, req.k);
