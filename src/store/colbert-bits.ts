@@ -87,9 +87,6 @@ export function decodeColbertVector(block: ColbertBlock, j: number, out = new Fl
   return out;
 }
 
-/** Vectors in a block. */
-export const colbertVectors = (block: ColbertBlock): number => block.rowOffsets[block.rowOffsets.length - 1] ?? 0;
-
 /** The typed arrays of a block, in checksum and file order. */
 export function colbertArrays(block: ColbertBlock): [string, Uint32Array | Int8Array | Uint8Array | Float32Array][] {
   return block.codec === 'bits'

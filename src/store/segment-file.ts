@@ -6,6 +6,8 @@
  *                the checksum; both still read, their postings re-coded on read)
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
+ *   (schema 5: a bit-coded ColBERT block is the blobs colbert.planes/colbert.steps and `colbertBits` in the header,
+ *   an int8 one colbert.codes/colbert.scales as before)
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
  *   offsets relative to the blob area), the last blob being the segment's DocRecords as UTF-8 JSON,
  *   raw-deflated when the writer passes a deflater (FileStore does: texts are most of a segment's bytes
