@@ -4,7 +4,9 @@
  * Workload m3-bench-v1 (shared/BENCH.md) in real headless Chromium with a persistent profile, so
  * IndexedDB lives on disk. Per size n:
  *   1. browser A: generate in the page and ingest into M3Index over IdbStore (add(), default batch),
- *      tracking the exact fp32 top-10 of every query; a separate ColBERT-enabled index at n ≤ 10k;
+ *      tracking the exact fp32 top-10 of every query; ColBERT-enabled indexes beside it: int8 (16 rows per
+ *      doc) at n ≤ 10k, bit-coded at the library's default width (16 rows) at every n, and bit-coded with 128
+ *      rows per doc (real-model-like) over the first 10k documents;
  *   2. browser B (closed and relaunched on the same profile: a cold open): M3Index.open + the first
  *      hybrid search, heap, then 10 warm-up + 200 timed queries per mode, recall vs exact, a CPU
  *      profile of hybrid; then Orama's hybrid and MiniSearch's BM25, each in a fresh tab.
@@ -24,8 +26,12 @@ import { QUERIES, WORKLOAD } from './workload.ts';
 const OUT_DIR = resolve('bench/.dist');
 const RESULTS = resolve('bench/results.json');
 const WARM = 10;
-/** Above this size the ColBERT index (16 int8 rows × 1024 per doc = 16 KB/doc) is skipped. */
+/** Above this size the int8 ColBERT index (16 int8 rows × 1024 per doc = 16 KB/doc) is skipped. */
 const COLBERT_MAX_N = 10_000;
+/** Documents in the 128-rows-per-doc ColBERT index (the first ones of the workload). */
+const COLBERT_128_N = 10_000;
+/** ColBERT: hybrid + rerank of the top 100 within this factor of hybrid alone (issue 14). */
+const COLBERT_RERANK_VS_HYBRID = 2;
 
 /** Issue 14's targets (for n = 100,000), beside BENCH.md's absolute goals. */
 const TARGETS = {
@@ -179,6 +185,23 @@ const MODES = [
   { label: 'hybrid (no text)', mode: 'hybrid', options: { includeText: false } },
 ] as const;
 
+/** Hybrid + ColBERT rerank of the top 100 and hybrid without a ColBERT query, both without texts, on one index. */
+async function rerankRuns(page: Page, name: string) {
+  const openMs = await call(page, 'openIndex', name);
+  const bits = await call(page, 'colbertBits', name);
+  const rr = await call(
+    page,
+    'timeMode',
+    name,
+    { label: 'hybrid+rerank', mode: 'hybrid', colbert: true, options: { rerank: { colbert: true, topN: 100 }, includeText: false } },
+    WARM,
+    QUERIES,
+  );
+  const h = await call(page, 'timeMode', name, { label: 'hybrid', mode: 'hybrid', colbert: false, options: { includeText: false } }, WARM, QUERIES);
+  await call(page, 'closeIndex', name);
+  return { openMs, bits, rr, h };
+}
+
 async function runSize(n: number, url: string, args: Args): Promise<Record<string, unknown>> {
   const started = Date.now();
   const loadBefore = os.loadavg()[0];
@@ -186,6 +209,8 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
   const name = `bench-${n}`;
   const cname = `bench-colbert-${n}`;
   const withColbert = n <= COLBERT_MAX_N;
+  const zname = `bench-colbert-bits-${n}`;
+  const z128name = `bench-colbert-bits128-${n}`;
   try {
     // ---- browser A: ingest
     console.log(`\n== n = ${n.toLocaleString('en')}: ingest (browser A, profile ${profile})`);
@@ -197,7 +222,9 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
     const ing = await call(page, 'ingest', { name, exact: true });
     const exact = ing.exact!;
     delete ing.exact;
-    const cing = withColbert ? await call(page, 'ingest', { name: cname, colbert: true }) : null;
+    const cing = withColbert ? await call(page, 'ingest', { name: cname, colbert: true, colbertBits: 8 }) : null;
+    const zing = await call(page, 'ingest', { name: zname, colbert: true });
+    const z128ing = await call(page, 'ingest', { name: z128name, colbert: true, colbertRows: 128, limit: COLBERT_128_N });
     const PROFILE_DOCS = Math.min(n, 5000);
     const ingestProfile = args.profile ? await profileOf(page, () => call(page, 'ingest', { name: 'bench-profile', limit: PROFILE_DOCS }), PROFILE_DOCS) : null;
     if (args.profile) await call(page, 'deleteDb', 'bench-profile');
@@ -254,6 +281,7 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
     }
 
     let colbert: Record<string, unknown> | null = null;
+    let cTop: number[][] | null = null;
     if (cing) {
       const openMs = await call(page, 'openIndex', cname);
       const rr = await call(
@@ -272,6 +300,7 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
         WARM,
         QUERIES,
       );
+      cTop = rrNoText.top;
       const hc = await call(page, 'timeMode', cname, { label: 'hybrid', mode: 'hybrid', colbert: true, options: { includeText: false } }, WARM, QUERIES);
       const hNoCol = await call(page, 'timeMode', cname, { label: 'hybrid', mode: 'hybrid', colbert: false, options: { includeText: false } }, WARM, QUERIES);
       query['hybrid+rerank'] = { p50Ms: rr.p50Ms, p95Ms: rr.p95Ms, meanMs: rr.meanMs };
@@ -300,6 +329,42 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
         hybridQueryWithoutColbertNoText: { p50Ms: hNoCol.p50Ms, p95Ms: hNoCol.p95Ms },
       };
       await call(page, 'closeIndex', cname);
+    }
+    // Bit-coded ColBERT (the default width): 16 rows at n, 128 rows over the first 10k documents.
+    const hybridAlone = query['hybrid (no text)'].p50Ms;
+    const bitsEntry = async (ing: NonNullable<typeof zing>, name: string, rows: number) => {
+      const r = await rerankRuns(page, name);
+      const e = {
+        index: name,
+        docs: ing.n,
+        rowsPerDoc: rows,
+        queryRows: 8,
+        bits: r.bits,
+        openMs: round(r.openMs),
+        ingestDocsPerSec: round(ing.docsPerSec, 0),
+        bytesPerDoc: round(ing.bytesPerDocEstimate, 0),
+        colbertBytesPerDoc: ing.recordBreakdownPerDoc.colbert,
+        int8ColbertBytesPerDoc: rows * (1024 + 4) + 4,
+        vsInt8: round(ing.recordBreakdownPerDoc.colbert / (rows * (1024 + 4) + 4), 4),
+        hybridRerankNoText: { p50Ms: r.rr.p50Ms, p95Ms: r.rr.p95Ms },
+        hybridNoColbertQueryNoText: { p50Ms: r.h.p50Ms, p95Ms: r.h.p95Ms },
+        // Hybrid alone on the same documents: the main index's when this one holds all n, else this index's own.
+        rerankVsHybridAlone: round(r.rr.p50Ms / (ing.n === n ? hybridAlone : r.h.p50Ms), 2),
+        rerankTargetRecallAt10: await call(page, 'targetRecall', r.rr.top),
+        top: r.rr.top,
+      };
+      console.log(
+        `  ColBERT ${rows} rows, ${r.bits} bit(s), ${ing.n} docs: ${e.colbertBytesPerDoc} B/doc (${e.vsInt8}× int8); hybrid+rerank p50 ${r.rr.p50Ms} ms = ${e.rerankVsHybridAlone}× hybrid alone`,
+      );
+      return e;
+    };
+    const { top: zTop, ...colbertCompressed } = await bitsEntry(zing, zname, 16);
+    const { top: _z128Top, ...colbertCompressed128 } = await bitsEntry(z128ing, z128name, 128);
+    if (cTop) {
+      const agree = zTop.reduce((a, t, j) => a + t.filter((d) => cTop[j].includes(d)).length / t.length, 0) / zTop.length;
+      const top1 = zTop.reduce((a, t, j) => a + (t[0] === cTop[j][0] ? 1 : 0), 0) / zTop.length;
+      Object.assign(colbertCompressed, { rerankTop10SetAgreementVsInt8: round(agree, 3), rerankTop1AgreementVsInt8: round(top1, 3) });
+      console.log(`  ColBERT bit-coded vs int8 rerank: top-10 set agreement ${round(agree * 100, 1)}%, top-1 ${round(top1 * 100, 1)}%`);
     }
     await page.close();
 
@@ -365,6 +430,8 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       colbert: colbert ?? {
         skipped: `ColBERT index only at n ≤ ${COLBERT_MAX_N} (16 int8 rows × 1024 per doc would be ${((16 * 1024 * n) / 1e9).toFixed(1)} GB here)`,
       },
+      colbertCompressed,
+      colbertCompressed128,
       orama: {
         hybrid: { ...orama.hybrid, warmup: oramaWarm },
         insertDocsPerSec: round(orama.insertDocsPerSec, 0),
@@ -387,6 +454,9 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
         ingestVsMiniSearchAddAll: round(ing.docsPerSec / mini.addAllDocsPerSec, 2),
         coldOpenVsIdbRead: round(cold.totalMs / readLimit.readMs, 2),
         denseInt8VsBinary: round(query['dense (int8 scan)'].p50Ms / query['dense (binary + rescore)'].p50Ms, 2),
+        colbertRerankVsHybrid: colbertCompressed.rerankVsHybridAlone,
+        colbert128RerankVsHybrid: colbertCompressed128.rerankVsHybridAlone,
+        colbertCompressedVsInt8Bytes: colbertCompressed.vsInt8,
       },
       profile: prof,
       wallSeconds: Math.round((Date.now() - started) / 1000),
@@ -445,6 +515,23 @@ function targetsOf(e: Entry): { target: string; value: string; pass: boolean }[]
       pass: e.recall.dense.top10SetAgreement >= TARGETS.quantisedAgreement,
     },
   ];
+  const z = e.colbertCompressed;
+  if (z) {
+    rows.push(
+      { target: 'ColBERT bit-coded bytes ≤ 1/8 of int8 (16 rows/doc)', value: `${z.vsInt8}×`, pass: z.vsInt8 <= 0.125 },
+      {
+        target: `ColBERT hybrid + rerank top 100 ≤ ${COLBERT_RERANK_VS_HYBRID}× hybrid alone (p50)`,
+        value: `${z.rerankVsHybridAlone}× (${z.hybridRerankNoText.p50Ms} ms)`,
+        pass: z.rerankVsHybridAlone <= COLBERT_RERANK_VS_HYBRID,
+      },
+    );
+    if (z.rerankTop10SetAgreementVsInt8 !== undefined)
+      rows.push({
+        target: 'ColBERT bit-coded rerank top-10 = int8 rerank top-10 ≥ 90%',
+        value: `${round(z.rerankTop10SetAgreementVsInt8 * 100, 1)}%`,
+        pass: z.rerankTop10SetAgreementVsInt8 >= 0.9,
+      });
+  }
   return rows;
 }
 
@@ -514,6 +601,14 @@ function print(e: Entry): void {
           ? e.colbert.skipped
           : `16 rows/doc: ${e.colbert.bytesPerDoc} B/doc, ingest ${e.colbert.ingestDocsPerSec} docs/s, rerank target recall ${e.colbert.rerankTargetRecallAt10}`,
       ],
+      ...[e.colbertCompressed, e.colbertCompressed128]
+        .filter(Boolean)
+        .map((c) => [
+          `ColBERT ${c.bits} bit(s), ${c.rowsPerDoc} rows/doc, ${c.docs.toLocaleString('en')} docs`,
+          `${c.colbertBytesPerDoc} B/doc (${c.vsInt8}× int8), hybrid+rerank top 100 p50 ${c.hybridRerankNoText.p50Ms} ms (${c.rerankVsHybridAlone}× hybrid alone)${
+            c.rerankTop10SetAgreementVsInt8 === undefined ? '' : `, top-10 = int8 rerank's ${round(c.rerankTop10SetAgreementVsInt8 * 100, 1)}%`
+          }`,
+        ]),
       ['wall time', `${e.wallSeconds} s`],
     ]),
   );

@@ -9,9 +9,10 @@
 import { M3Index } from '../../src/search/m3-index.ts';
 import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/types.ts';
 import { IdbStore } from '../../src/store/idb-store.ts';
+import { colbertArrays } from '../../src/store/colbert-bits.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
 import { bm25PositionBytes } from '../../src/store/postings.ts';
-import type { SegmentRecord } from '../../src/store/types.ts';
+import type { ColbertBits, SegmentRecord } from '../../src/store/types.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
 const MODEL = { modelId: `${WORKLOAD}/synthetic`, dims: DIMS };
@@ -143,13 +144,22 @@ interface IngestResult {
  * default batch size. Only the add() calls are timed (generation and the exact-search bookkeeping
  * run between them).
  */
-async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; limit?: number }): Promise<IngestResult> {
+async function ingest(opts: {
+  name: string;
+  colbert?: boolean;
+  /** OpenOptions.colbertBits (the library's default when absent). */
+  colbertBits?: ColbertBits;
+  /** ColBERT rows per document (the workload's 16 when absent). */
+  colbertRows?: number;
+  exact?: boolean;
+  limit?: number;
+}): Promise<IngestResult> {
   const w = wl();
   const n = Math.min(w.n, opts.limit ?? Infinity);
   await deleteDb(opts.name);
   const before = await usage();
   const store = new IdbStore(opts.name);
-  const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert });
+  const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert, colbertBits: opts.colbertBits });
   const exact = opts.exact ? new ExactTop(queries) : null;
   let addMs = 0;
   let genMs = 0;
@@ -167,7 +177,7 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
         embedding: {
           dense: dense.subarray(k * DIMS, (k + 1) * DIMS),
           sparse: w.docSparse(i),
-          ...(opts.colbert ? { colbert: w.docColbert(i) } : {}),
+          ...(opts.colbert ? { colbert: w.docColbert(i, opts.colbertRows) } : {}),
           tokens: 0,
           truncated: false,
         },
@@ -238,7 +248,7 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
     const total = segmentBytes(s);
     const dense = s.dense ? s.dense.codes.byteLength + s.dense.scales.byteLength : 0;
     const sparse = s.sparse ? s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength : 0;
-    const colbert = s.colbert ? s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength : 0;
+    const colbert = s.colbert ? colbertArrays(s.colbert).reduce((a, [, x]) => a + x.byteLength, 0) : 0;
     let bm25 = 0;
     if (s.bm25) {
       for (const t of s.bm25.terms) b.bm25Terms += t.length * 2;
@@ -273,6 +283,13 @@ async function openIndex(name: string): Promise<number> {
   const t0 = performance.now();
   open.set(name, await M3Index.open(name, { store: new IdbStore(name), model: MODEL }));
   return performance.now() - t0;
+}
+
+/** The width an open index writes its ColBERT vectors with (8 = int8). */
+function colbertBits(name: string): number {
+  const index = open.get(name);
+  if (!index) throw new Error(`index ${name} is not open`);
+  return index.info.colbertBits;
 }
 
 function closeIndex(name: string): void {
@@ -517,6 +534,7 @@ const bench = {
   denseCurve,
   openIndex,
   closeIndex,
+  colbertBits,
   timeMode,
   timeKinds,
   repeatMode,

@@ -26,7 +26,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 async function source(colbert: boolean) {
   const docs = corpus(N, DIMS, 11, { colbert });
   const store = new MemoryStore();
-  const idx = await M3Index.open('src', { model, store, colbert });
+  // int8 ColBERT: its floats re-import as the same codes, so the copy ranks exactly alike. (A 1-bit block's
+  // scale is its segment's mean, and an import groups documents into other segments.)
+  const idx = await M3Index.open('src', { model, store, colbert, colbertBits: 8 });
   await idx.add(docs.slice(0, N - 20), { batchSize: 70 });
   const replaced = { ...docs[5], text: docs[5].text + ' upserted' };
   await idx.upsert([replaced, ...docs.slice(N - 20)], { batchSize: 50 });
@@ -68,7 +70,7 @@ describe('export → import round trip', () => {
     const { manifest, docs } = await readExport(out);
     expect(manifest.model).toEqual(model);
     expect(docs.length).toBe(idx.count());
-    const copy = await M3Index.open('copy', { model: manifest.model, store: new MemoryStore(), colbert: manifest.colbert });
+    const copy = await M3Index.open('copy', { model: manifest.model, store: new MemoryStore(), colbert: manifest.colbert, colbertBits: manifest.colbertBits });
     await copy.add(docs, { batchSize: 1000 });
     expect((await copy.get('d5'))?.text).toMatch(/upserted$/);
     expect(copy.has('d7')).toBe(false);

@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IndexDoc } from '../search/types.ts';
-import type { ModelIdentity, Store } from '../store/types.ts';
+import type { ColbertBits, ModelIdentity, Store } from '../store/types.ts';
 import { exportMilvus, fromMilvusRow, MILVUS_FILES } from './milvus.ts';
 import { exportQdrant, fromQdrantPoint, QDRANT_FILES } from './qdrant.ts';
 import { openExportSource } from './reader.ts';
@@ -23,6 +23,8 @@ export interface ExportManifest {
   engine: Engine;
   model: ModelIdentity;
   colbert: boolean;
+  /** Bits per dimension the index kept ColBERT vectors in (8 = int8; absent in exports before schema 5). */
+  colbertBits?: ColbertBits;
   docs: number;
   points: number;
   files: string[];
@@ -45,6 +47,7 @@ export async function exportIndex(store: Store, engine: Engine, out: string): Pr
     engine,
     model: { modelId: m.modelId, dims: m.dims, headHash: m.headHash, dtype: m.dtype },
     colbert: m.colbert && engine !== 'milvus',
+    colbertBits: m.colbertBits ?? 8,
     docs: m.docCount,
     points: r.points,
     files: r.files,

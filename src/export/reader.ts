@@ -1,11 +1,12 @@
 /**
  * Reads an index through the Store interface as plain float rows, the shape every engine ingests:
  * dense int8 codes × row scale → float, sparse uint8 × segment scale → { tokenId: weight }, ColBERT int8
- * rows → float vectors. One row per stored vector row: a whole document, or one passage of a chunked one.
+ * or bit-plane codes → float vectors (colbert-bits.ts decodeColbertVector). One row per stored vector row: a whole document, or one passage of a chunked one.
  *
  * The floats are exactly the values m3-search scores with (the dequantised codes), so an engine that
  * scores them by inner product reproduces this library's scores up to float rounding.
  */
+import { decodeColbertVector } from '../store/colbert-bits.ts';
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type SegmentRecord, type Store } from '../store/types.ts';
 import { rowsByDoc, sparseByRow } from '../store/segment-merge.ts';
 
@@ -85,7 +86,7 @@ function dequant(codes: Int8Array, at: number, dims: number, scale: number): Flo
 function colbertRows(seg: SegmentRecord, r: number): Float32Array[] {
   const c = seg.colbert!;
   const out: Float32Array[] = [];
-  for (let v = c.rowOffsets[r]; v < c.rowOffsets[r + 1]; v++) out.push(dequant(c.codes, v * c.dims, c.dims, c.scales[v]));
+  for (let v = c.rowOffsets[r]; v < c.rowOffsets[r + 1]; v++) out.push(decodeColbertVector(c, v));
   return out;
 }
 

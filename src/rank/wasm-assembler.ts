@@ -1,7 +1,7 @@
 /**
  * A tiny WebAssembly assembler: enough of the binary format (types, one imported memory `env.mem`,
  * functions, exports, code) and of the instruction set (SIMD128 included) for the scan kernels
- * (dense-scan-wasm.ts) and the ColBERT dot-product kernel (colbert-wasm.ts). No toolchain, no dependency.
+ * (dense-scan-wasm.ts) and the ColBERT kernels (colbert-wasm.ts). No toolchain, no dependency.
  */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
@@ -191,6 +191,25 @@ export class Body {
   }
   i8x16add(): this {
     return this.simd(0x6e);
+  }
+  /** v128.load16_splat: 2 bytes repeated 8 times. */
+  load16splat(offset = 0): this {
+    return this.simdMem(0x08, 0, offset);
+  }
+  v128const(bytes: readonly number[]): this {
+    this.simd(0x0c);
+    for (let i = 0; i < 16; i++) this.code.push(bytes[i] & 0xff);
+    return this;
+  }
+  i8x16eq(): this {
+    return this.simd(0x23);
+  }
+  /** i8x16.shl by an i32 count. */
+  i8x16shl(): this {
+    return this.simd(0x6b);
+  }
+  i8x16sub(): this {
+    return this.simd(0x71);
   }
   i16x8extendLowU8(): this {
     return this.simd(0x89);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { dotsKernelSupported } from '../rank/colbert-wasm.ts';
 import { quantizeInt8Batch } from '../rank/dense-scan.ts';
-import type { ColbertBlock } from '../store/types.ts';
+import type { ColbertInt8Block } from '../store/types.ts';
 import { MaxSimScorer, maxSim, prepareColbertQuery } from './colbert.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
@@ -16,7 +16,7 @@ function unitRows(n: number, dims: number, r: () => number): Float32Array {
   return m;
 }
 
-function block(rowsPerDoc: number[], dims: number, r: () => number): { block: ColbertBlock; floats: Float32Array } {
+function block(rowsPerDoc: number[], dims: number, r: () => number): { block: ColbertInt8Block; floats: Float32Array } {
   const total = rowsPerDoc.reduce((a, b) => a + b, 0);
   const floats = unitRows(total, dims, r);
   const { codes, scales } = quantizeInt8Batch(floats, dims);
@@ -26,7 +26,7 @@ function block(rowsPerDoc: number[], dims: number, r: () => number): { block: Co
 }
 
 /** M3's formula on the stored int8 rows with the float query. */
-function floatMaxSim(q: Float32Array, b: ColbertBlock, row: number): number {
+function floatMaxSim(q: Float32Array, b: ColbertInt8Block, row: number): number {
   const nq = q.length / b.dims;
   let total = 0;
   for (let i = 0; i < nq; i++) {
@@ -147,7 +147,7 @@ describe('ColBERT MaxSim edges', () => {
     rows[0] = -1; // row 0 · e0 = -1
     rows[dims] = -0.5; // row 1 · e0 = -0.5
     const { codes, scales } = quantizeInt8Batch(rows, dims);
-    const b: ColbertBlock = { dims, rowOffsets: Uint32Array.of(0, 2), codes, scales };
+    const b: ColbertInt8Block = { dims, rowOffsets: Uint32Array.of(0, 2), codes, scales };
     const q = new Float32Array(dims);
     q[0] = 1;
     for (const s of [new MaxSimScorer(), new MaxSimScorer(false)]) {

@@ -7,9 +7,16 @@
  * q_i · d_j = dot(qint_i, dint_j) · s_q,i · s_d,j. A WebAssembly SIMD kernel (dense-scan-wasm.ts
  * `dots`) computes every dot of a document's rows against all query rows at once; the plain-JS
  * fallback computes the same integers, so both give identical scores.
+ *
+ * Bit-plane coded blocks (schema 5, src/store/colbert-bits.ts) score the same way on the integers 2c − L:
+ * the WASM `unpack` kernel writes them as int8 rows for `dots` (1/8 of the bytes to copy at 1 bit), and
+ * the JS fallback reads the same integer dots from per-query tables (colbert-compressed.ts);
+ * q_i · d_j = dot · s_q,i · step_j/2.
  */
 import { dotsKernelSupported, instantiateDots, type DotsKernel } from '../rank/colbert-wasm.ts';
-import type { ColbertBlock } from '../store/types.ts';
+import { bitsStep } from '../store/colbert-bits.ts';
+import type { ColbertBitsBlock, ColbertBlock } from '../store/types.ts';
+import { bitsDot, patternTables, type PatternTables } from './colbert-compressed.ts';
 
 const I32_MAX = 2147483647;
 const PAGE = 65536;
@@ -67,7 +74,11 @@ export class MaxSimScorer {
   private q: PreparedColbertQuery | null = null;
   private codesOff = 0;
   private outOff = 0;
+  private planesOff = 0;
   private capRows = 0;
+  /** Bytes per vector reserved for planes (the most a block has asked for). */
+  private capPlaneBytes = 0;
+  private tables: PatternTables | null = null;
 
   constructor(useWasm = dotsKernelSupported()) {
     this.memory = useWasm ? new WebAssembly.Memory({ initial: 1 }) : null;
@@ -77,19 +88,23 @@ export class MaxSimScorer {
   /** Sets the query for the following score() calls. */
   setQuery(q: PreparedColbertQuery): void {
     this.q = q;
+    this.tables = null;
     if (!this.memory) return;
     this.codesOff = align64(q.codes.byteLength);
     this.capRows = 0;
-    this.reserve(64);
+    this.reserve(64, 0);
     new Int16Array(this.memory.buffer, 0, q.codes.length).set(q.codes);
   }
 
-  private reserve(rows: number): void {
+  /** Room for `rows` int8 rows, their dots, and (bit-coded blocks) their planes of `planeBytes` each. */
+  private reserve(rows: number, planeBytes: number): void {
     const q = this.q!;
-    if (rows <= this.capRows) return;
+    if (rows <= this.capRows && planeBytes <= this.capPlaneBytes) return;
     const cap = Math.max(rows, this.capRows * 2);
+    this.capPlaneBytes = Math.max(planeBytes, this.capPlaneBytes);
     this.outOff = align64(this.codesOff + cap * q.dims);
-    const bytes = this.outOff + cap * q.nq4 * 4;
+    this.planesOff = align64(this.outOff + cap * q.nq4 * 4);
+    const bytes = this.planesOff + cap * this.capPlaneBytes;
     const have = this.memory!.buffer.byteLength;
     if (bytes > have) this.memory!.grow(Math.ceil((bytes - have) / PAGE));
     this.capRows = cap;
@@ -104,11 +119,12 @@ export class MaxSimScorer {
     const to = block.rowOffsets[row + 1];
     const m = to - from;
     if (q.nq === 0 || m === 0) return 0;
+    if (block.codec === 'bits') return this.scoreBits(block, from, m);
     const { dims, nq, nq4, scales: qs } = q;
     const ds = block.scales;
     let total = 0;
     if (this.kernel && dims % 8 === 0) {
-      this.reserve(m);
+      this.reserve(m, 0);
       const buf = this.memory!.buffer;
       new Int8Array(buf, this.codesOff, m * dims).set(block.codes.subarray(from * dims, to * dims));
       this.kernel.dots(0, nq4, dims, this.codesOff, m, this.outOff);
@@ -134,6 +150,41 @@ export class MaxSimScorer {
         let dot = 0;
         for (let x = 0; x < dims; x++) dot += qc[qo + x] * codes[d + x];
         const v = dot * ds[j] * qs[i];
+        if (v > best) best = v;
+      }
+      total += best;
+    }
+    return total / nq;
+  }
+
+  private scoreBits(block: ColbertBitsBlock, from: number, m: number): number {
+    const q = this.q!;
+    const { dims, nq, nq4, scales: qs } = q;
+    let total = 0;
+    if (this.kernel && dims % 16 === 0) {
+      const stride = (block.bits * dims) / 8;
+      this.reserve(m, stride);
+      const buf = this.memory!.buffer;
+      new Uint8Array(buf, this.planesOff, m * stride).set(block.planes.subarray(from * stride, (from + m) * stride));
+      this.kernel.unpack(this.planesOff, m, dims, block.bits, this.codesOff);
+      this.kernel.dots(0, nq4, dims, this.codesOff, m, this.outOff);
+      const dots = new Int32Array(buf, this.outOff, m * nq4);
+      for (let i = 0; i < nq; i++) {
+        let best = -Infinity;
+        for (let j = 0; j < m; j++) {
+          const v = dots[j * nq4 + i] * (bitsStep(block, from + j) / 2) * qs[i];
+          if (v > best) best = v;
+        }
+        total += best;
+      }
+      return total / nq;
+    }
+    // Plain JS: the same integer dots from per-query tables, the same float operations.
+    this.tables ??= patternTables(q.codes, nq, dims);
+    for (let i = 0; i < nq; i++) {
+      let best = -Infinity;
+      for (let j = from; j < from + m; j++) {
+        const v = bitsDot(this.tables, i, block, j) * (bitsStep(block, j) / 2) * qs[i];
         if (v > best) best = v;
       }
       total += best;

@@ -8,6 +8,7 @@ import { cloneableAnalyzerOptions } from '../rank/analyzer.ts';
 import { M3IndexMismatchError, modelMismatch } from '../store/errors.ts';
 import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { IdbStore } from '../store/idb-store.ts';
+import { COLBERT_BIT_WIDTHS, DEFAULT_COLBERT_BITS } from '../store/colbert-bits.ts';
 import type { MetaRecord, ModelIdentity, Store } from '../store/types.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
@@ -32,7 +33,10 @@ export interface OpenPlan {
 export async function planOpen(store: Store, stored: MetaRecord | null, opts: OpenOptions): Promise<OpenPlan> {
   const given = identityOf(opts, stored);
   const analyzer = opts.analyzer ? cloneableAnalyzerOptions(opts.analyzer) : (stored?.analyzer ?? {});
-  const fresh = freshMeta(given, opts.colbert ?? false, analyzer);
+  const bits = opts.colbertBits;
+  if (bits !== undefined && !COLBERT_BIT_WIDTHS.includes(bits)) throw new RangeError(`colbertBits must be 1, 2, 4 or 8, got ${String(bits)}`);
+  // A reset or re-embed keeps the stored width unless another is given (int8 for indexes before schema 5).
+  const fresh = freshMeta(given, opts.colbert ?? false, analyzer, undefined, bits ?? (stored ? (stored.colbertBits ?? 8) : DEFAULT_COLBERT_BITS));
   if (!stored) return { meta: fresh, reembed: null };
   let meta = stored;
   let reembed: MetaRecord | null = null;
@@ -54,6 +58,7 @@ export async function planOpen(store: Store, stored: MetaRecord | null, opts: Op
     }
   } else if (legacy) meta = { ...stored, headHash: given.headHash, dtype: given.dtype };
   if (opts.colbert === true && !meta.colbert) meta = { ...meta, colbert: true }; // from now on
+  if (bits !== undefined && bits !== (meta.colbertBits ?? 8)) meta = { ...meta, colbertBits: bits }; // from now on, as well
   return { meta, reembed };
 }
 

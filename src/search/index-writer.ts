@@ -132,7 +132,7 @@ export class IndexWriter {
       rows: rows[i],
       ...(terms ? { bm25: terms[i] } : {}),
     }));
-    const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert });
+    const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 });
     return { chunks, segment };
   }
 
@@ -211,7 +211,7 @@ export class IndexWriter {
     const { state } = this;
     await state.store.withWriteLock(async () => {
       const m = state.meta;
-      const next: MetaRecord = { ...freshMeta(identity(m), m.colbert, m.analyzer), nextKey: m.nextKey, nextSeq: m.nextSeq };
+      const next: MetaRecord = { ...freshMeta(identity(m), m.colbert, m.analyzer, undefined, m.colbertBits ?? 8), nextKey: m.nextKey, nextSeq: m.nextSeq };
       if (m.sparseHead) next.sparseHead = m.sparseHead; // new documents still go through the tuned head
       await state.store.reset(next);
       state.meta = next;
@@ -234,7 +234,7 @@ export class IndexWriter {
       const dropped: number[] = [];
       for (const g of plan.rewrite) {
         for (const s of g) dropped.push(s.seq);
-        const merged = mergeSegments(seq++, g, (k) => !dead.has(k), meta.dims, await this.textsForPositions(g, dead));
+        const merged = mergeSegments(seq++, g, (k) => !dead.has(k), meta.dims, meta.colbertBits ?? 8, await this.textsForPositions(g, dead));
         if (merged.keys.length) written.push(merged);
       }
       if (!written.length && !dropped.length) return;

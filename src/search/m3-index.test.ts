@@ -100,7 +100,7 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
 
   it('scores match float64 brute force: dense (int8), sparse (uint8), colbert, and fusion formulas', async () => {
     const docs = corpus(300, DIMS, 7, { colbert: true });
-    const idx = await M3Index.open('s', { store: makeStore()(), model, colbert: true });
+    const idx = await M3Index.open('s', { store: makeStore()(), model, colbert: true, colbertBits: 8 });
     await idx.add(docs, { batchSize: 128 }); // several segments
     const r = rng(99);
     const byId = new Map(docs.map((d) => [d.id, d]));
@@ -183,7 +183,7 @@ describe.each(storeKinds())('M3Index on %s store', (_kind, makeStore) => {
 describe('M3Index search behaviour', () => {
   it("hybrid with text: BM25 enters weighted fusion divided by the query's best BM25, normalized fusion as 2·atan(s)/π", async () => {
     const docs = corpus(300, DIMS, 21, { colbert: true });
-    const idx = await M3Index.open('bm25-fusion', { store: new MemoryStore(), model, colbert: true });
+    const idx = await M3Index.open('bm25-fusion', { store: new MemoryStore(), model, colbert: true, colbertBits: 8 });
     await idx.add(docs, { batchSize: 128 }); // BM25 read across several segments
     const words = docs.map((d) => d.text.split(' ')); // the corpus is lower-case words and single spaces
     const byId = new Map(docs.map((d, i) => [d.id, i]));
@@ -307,7 +307,7 @@ describe('M3Index search behaviour', () => {
 
   it('ColBERT rerank re-fuses the top-N with MaxSim; a clear error without stored vectors', async () => {
     const docs = corpus(80, DIMS, 5, { colbert: true });
-    const idx = await M3Index.open('r', { store: new MemoryStore(), model, colbert: true });
+    const idx = await M3Index.open('r', { store: new MemoryStore(), model, colbert: true, colbertBits: 8 });
     await idx.add(docs);
     const t = docs[10].embedding!;
     const q = { embedding: { dense: t.dense, colbert: t.colbert, tokens: 3, truncated: false } };

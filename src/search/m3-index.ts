@@ -21,7 +21,7 @@ import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { searchIndex } from './index-search.ts';
 import { IndexState } from './index-state.ts';
 import { IndexWriter } from './index-writer.ts';
-import type { ModelIdentity } from '../store/types.ts';
+import type { ColbertBits, ModelIdentity } from '../store/types.ts';
 import { TabSync } from './tab-sync.ts';
 import { registerTuning } from './tuning-access.ts';
 import type { Hit, IndexDoc, IngestOptions, OpenOptions, SearchOptions, SearchQuery } from './types.ts';
@@ -29,6 +29,8 @@ import type { Hit, IndexDoc, IngestOptions, OpenOptions, SearchOptions, SearchQu
 export interface IndexInfo extends ModelIdentity {
   name: string;
   colbert: boolean;
+  /** Bits per dimension ColBERT vectors are written with (8 = int8; OpenOptions.colbertBits). */
+  colbertBits: ColbertBits;
   count: number;
   segments: number;
   tombstones: number;
@@ -108,6 +110,7 @@ export class M3Index {
       name: this.name,
       ...identity(meta),
       colbert: meta.colbert,
+      colbertBits: meta.colbertBits ?? 8,
       count: live.liveDocs,
       segments: meta.segments.length,
       tombstones: meta.tombstones.length,

@@ -84,9 +84,11 @@ export class Ranker {
     const seen = new Set<number>();
     for (const l of lists.values()) for (const k of l.keys) if (!seen.has(k)) seen.add(k), cand.push(k);
 
-    // Signals scored for every candidate: the listed ones, plus ColBERT in hybrid when stored and weighted.
+    // Signals scored for every candidate: the listed ones, plus ColBERT in hybrid when stored and weighted —
+    // unless a rerank follows: then ColBERT scores only the top-N it re-fuses (the first stage picks them
+    // without it, as M3's retrieve-then-rerank does), not every candidate of the union.
     const scored: SignalName[] = [...lists.keys()];
-    if (req.mode === 'hybrid' && want.has('colbert')) scored.push('colbert');
+    if (req.mode === 'hybrid' && want.has('colbert') && !req.rerank) scored.push('colbert');
     const single = req.mode !== 'hybrid';
     const columns: SignalColumn[] = scored.map((name) => ({
       name,

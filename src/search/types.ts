@@ -1,6 +1,6 @@
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
-import type { Store } from '../store/types.ts';
+import type { ColbertBits, Store } from '../store/types.ts';
 import type { ClauseMatch } from '../query/match.ts';
 import type { BoolQuery } from '../query/types.ts';
 
@@ -55,6 +55,13 @@ export interface OpenOptions {
   store?: Store;
   /** Keep ColBERT vectors (needed for mode 'colbert' and ColBERT rerank). Default false. */
   colbert?: boolean;
+  /**
+   * Bits per dimension of the stored ColBERT vectors: 1, 2 or 4 (bit-plane codes, MaxSim computed on them) or
+   * 8 (int8, what indexes before schema 5 hold). Default for a new index: DEFAULT_COLBERT_BITS. Stored with the
+   * index: reopening without it keeps the stored width; another width applies to what is written from then on
+   * (compaction re-codes older segments into it).
+   */
+  colbertBits?: ColbertBits;
   /** Index text for BM25 (default true). */
   bm25?: boolean;
   /**

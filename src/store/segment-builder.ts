@@ -3,8 +3,9 @@
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
 import { encodeBm25, encodeSparse, MAX_STORED_TF, positionCount, type TermPositions } from './postings.ts';
+import { colbertArrays, decodeColbertVector, encodeBitsVector } from './colbert-bits.ts';
 import { quantizeUint8, uint8Scale } from './quantize.ts';
-import type { Bm25Block, ColbertBlock, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
+import type { Bm25Block, ColbertBits, ColbertBitsBlock, ColbertBlock, ColbertInt8Block, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
 
 /** One vector row (a whole document, or one passage of a chunked document). */
@@ -15,6 +16,8 @@ export interface PreparedRow {
   sparse?: SparseWeights;
   colbert?: Float32Array;
   colbertQ?: { codes: Int8Array; scales: Float32Array };
+  /** Already-coded bit-plane vectors (compaction): planes as stored, a step per vector. */
+  colbertB?: { bits: 1 | 2 | 4; planes: Uint8Array; steps: Float32Array };
   span?: [number, number];
 }
 
@@ -33,6 +36,8 @@ export interface PreparedDoc {
 export interface BuildOptions {
   dims: number;
   colbert: boolean;
+  /** How ColBERT vectors are coded (colbert-bits.ts); default 8 (int8). */
+  colbertBits?: ColbertBits;
 }
 
 export function buildSegment(seq: number, docs: PreparedDoc[], opts: BuildOptions): SegmentRecord {
@@ -70,7 +75,7 @@ export function buildSegment(seq: number, docs: PreparedDoc[], opts: BuildOption
     rowSpans,
     dense: buildDense(rows, opts.dims),
     sparse: buildSparse(rows),
-    colbert: opts.colbert ? buildColbert(rows, opts.dims) : null,
+    colbert: opts.colbert ? buildColbert(rows, opts.dims, opts.colbertBits ?? 8) : null,
     bm25: buildBm25(docs),
   };
 }
@@ -155,17 +160,43 @@ function emptySparse(): SparseBlock {
   return { groupTokens: new Uint32Array(0), groupOffsets: new Uint32Array(1), postings: new Uint8Array(0), tokens: 0, entries: 0, scale: 1 };
 }
 
-function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
-  if (!rows.some((r) => r.colbert || r.colbertQ)) return null;
+function buildColbert(rows: PreparedRow[], dims: number, bits: ColbertBits): ColbertBlock | null {
+  if (!rows.some((r) => r.colbert || r.colbertQ || r.colbertB)) return null;
   const rowOffsets = new Uint32Array(rows.length + 1);
   let vecs = 0;
   for (let r = 0; r < rows.length; r++) {
-    const c = rows[r].colbert;
+    const { colbert: c, colbertQ, colbertB } = rows[r];
     if (c && c.length % dims !== 0) throw new Error(`colbert matrix length ${c.length} is not a multiple of ${dims}`);
     rowOffsets[r] = vecs;
-    vecs += c ? c.length / dims : (rows[r].colbertQ?.scales.length ?? 0);
+    vecs += c ? c.length / dims : (colbertQ?.scales.length ?? colbertB?.steps.length ?? 0);
   }
   rowOffsets[rows.length] = vecs;
+  return bits === 8 ? buildInt8(rows, dims, rowOffsets, vecs) : buildBits(rows, dims, bits, rowOffsets, vecs);
+}
+
+/** A row's vectors as floats (compaction into another codec decodes what the old segment stored). */
+function colbertFloats(row: PreparedRow, dims: number): Float32Array | undefined {
+  if (row.colbert) return row.colbert;
+  const q = row.colbertQ;
+  if (q) {
+    const block: ColbertInt8Block = { dims, rowOffsets: Uint32Array.of(0, q.scales.length), codes: q.codes, scales: q.scales };
+    return decodeAll(block, q.scales.length, dims);
+  }
+  const b = row.colbertB;
+  if (b) {
+    const block: ColbertBitsBlock = { codec: 'bits', dims, bits: b.bits, rowOffsets: Uint32Array.of(0, b.steps.length), planes: b.planes, steps: b.steps };
+    return decodeAll(b.bits === 1 ? { ...block, steps: b.steps.subarray(0, 1) } : block, b.steps.length, dims);
+  }
+  return undefined;
+}
+
+function decodeAll(block: ColbertBlock, n: number, dims: number): Float32Array {
+  const out = new Float32Array(n * dims);
+  for (let j = 0; j < n; j++) decodeColbertVector(block, j, out, j * dims);
+  return out;
+}
+
+function buildInt8(rows: PreparedRow[], dims: number, rowOffsets: Uint32Array, vecs: number): ColbertInt8Block {
   const codes = new Int8Array(vecs * dims);
   const scales = new Float32Array(vecs);
   for (let r = 0; r < rows.length; r++) {
@@ -175,7 +206,7 @@ function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
       scales.set(q.scales, rowOffsets[r]);
       continue;
     }
-    const c = rows[r].colbert;
+    const c = colbertFloats(rows[r], dims);
     if (!c) continue;
     const n = c.length / dims;
     for (let j = 0; j < n; j++) {
@@ -184,6 +215,34 @@ function buildColbert(rows: PreparedRow[], dims: number): ColbertBlock | null {
     }
   }
   return { dims, rowOffsets, codes, scales };
+}
+
+function buildBits(rows: PreparedRow[], dims: number, bits: 1 | 2 | 4, rowOffsets: Uint32Array, vecs: number): ColbertBitsBlock {
+  if (dims % 8 !== 0) throw new Error(`ColBERT vectors of ${dims} dims cannot be bit-coded (dims must be a multiple of 8); use colbertBits: 8`);
+  const stride = (bits * dims) / 8;
+  const planes = new Uint8Array(vecs * stride);
+  const steps = new Float32Array(vecs);
+  for (let r = 0; r < rows.length; r++) {
+    const b = rows[r].colbertB;
+    if (b && b.bits === bits) {
+      planes.set(b.planes, rowOffsets[r] * stride);
+      steps.set(b.steps, rowOffsets[r]);
+      continue;
+    }
+    const c = colbertFloats(rows[r], dims);
+    if (!c) continue;
+    const n = c.length / dims;
+    for (let j = 0; j < n; j++) {
+      const v = rowOffsets[r] + j;
+      steps[v] = encodeBitsVector(c, j * dims, dims, bits, planes, v * stride);
+    }
+  }
+  if (bits !== 1) return { codec: 'bits', dims, bits, rowOffsets, planes, steps };
+  // One step for the block: the mean of its vectors' (zero vectors have none).
+  let sum = 0;
+  let count = 0;
+  for (const s of steps) if (s > 0) (sum += s), count++;
+  return { codec: 'bits', dims, bits, rowOffsets, planes, steps: Float32Array.of(count ? sum / count : 0) };
 }
 
 export function buildBm25(docs: PreparedDoc[]): Bm25Block | null {
@@ -240,7 +299,7 @@ export function segmentBytes(s: SegmentRecord): number {
   for (const m of s.metadata) if (m) b += JSON.stringify(m).length;
   if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
   if (s.sparse) b += s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength;
-  if (s.colbert) b += s.colbert.rowOffsets.byteLength + s.colbert.codes.byteLength + s.colbert.scales.byteLength;
+  if (s.colbert) for (const [, a] of colbertArrays(s.colbert)) b += a.byteLength;
   if (s.bm25) {
     for (const t of s.bm25.terms) b += t.length * 2;
     b += s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;

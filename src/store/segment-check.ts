@@ -5,7 +5,8 @@
  */
 import { crc32 } from '../util/crc32.ts';
 import { bm25PostingsProblem, sparsePostingsProblem, type LegacyBm25Block, type LegacySegment, type LegacySparseBlock } from './postings.ts';
-import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
+import { colbertArrays } from './colbert-bits.ts';
+import type { ColbertBlock, DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 
 /** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
 export function segmentProblem(seg: SegmentRecord, dims?: number): string | null {
@@ -59,12 +60,8 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     if (p) return p;
   }
   if (seg.colbert) {
-    const { dims: cd, rowOffsets, codes, scales } = seg.colbert;
-    if (!Number.isInteger(cd) || cd <= 0) return `ColBERT vectors of ${cd} dims`;
-    const bad = csrProblem('ColBERT', rows, rowOffsets, scales?.length);
-    if (bad) return bad;
-    if (codes?.length !== scales.length * cd)
-      return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
+    const p = colbertProblem(seg.colbert, rows);
+    if (p) return p;
   }
   if (seg.bm25) {
     const { terms, offsets, postings, lengths } = seg.bm25;
@@ -77,6 +74,34 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     const p = bm25PostingsProblem(seg.bm25, n);
     if (p) return p;
   }
+  return null;
+}
+
+/** A ColBERT block of either codec against the segment's `rows` vector rows. */
+function colbertProblem(c: ColbertBlock, rows: number): string | null {
+  const cd = c.dims;
+  if (!Number.isInteger(cd) || cd <= 0) return `ColBERT vectors of ${cd} dims`;
+  if (c.codec === undefined) {
+    const { rowOffsets, codes, scales } = c;
+    const bad = csrProblem('ColBERT', rows, rowOffsets, scales?.length);
+    if (bad) return bad;
+    if (!(codes instanceof Int8Array) || codes.length !== scales.length * cd)
+      return `ColBERT block holds ${codes?.length} codes, ${scales.length} vectors × ${cd} dims need ${scales.length * cd}`;
+    return null;
+  }
+  if (c.codec !== 'bits') return `ColBERT block codec ${JSON.stringify((c as { codec: unknown }).codec)} is not one this version of m3-search reads`;
+  const { bits, rowOffsets, planes, steps } = c;
+  if (bits !== 1 && bits !== 2 && bits !== 4) return `ColBERT block of ${bits} bits per dimension (1, 2 or 4)`;
+  if (cd % 8 !== 0) return `bit-coded ColBERT vectors of ${cd} dims (a multiple of 8)`;
+  const vectors = rowOffsets instanceof Uint32Array ? rowOffsets[rows] : undefined;
+  const bad = csrProblem('ColBERT', rows, rowOffsets, vectors);
+  if (bad) return bad;
+  const n = vectors!;
+  if (!(planes instanceof Uint8Array) || planes.length !== (n * bits * cd) / 8)
+    return `ColBERT block holds ${planes?.length} plane bytes, ${n} vectors × ${bits} bits × ${cd} dims need ${(n * bits * cd) / 8}`;
+  const want = bits === 1 ? 1 : n;
+  if (!(steps instanceof Float32Array) || steps.length !== want) return `ColBERT block holds ${steps?.length} steps, ${want} needed`;
+  for (let j = 0; j < steps.length; j++) if (!(steps[j] >= 0 && steps[j] < Infinity)) return `ColBERT step ${j} is not a finite number ≥ 0`;
   return null;
 }
 
@@ -101,7 +126,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
   for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
   if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
   if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
-  if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
+  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32(bytes(a), c);
   if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
   const rest: unknown[] = [
     seg.seq,
@@ -115,6 +140,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
     seg.bm25?.terms ?? null,
   ];
   if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
+  if (seg.colbert?.codec === 'bits') rest.push(['colbert', seg.colbert.codec, seg.colbert.bits]); // int8 blocks: as schema 4 sealed them
   return crc32(enc.encode(JSON.stringify(rest)), c);
 }
 
@@ -127,7 +153,7 @@ export function legacySegmentChecksum(seg: LegacySegment): number {
   for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
   if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
   if (sp) for (const a of [sp.tokens, sp.offsets, sp.rows, sp.weights]) c = crc32(bytes(a), c);
-  if (seg.colbert) for (const a of [seg.colbert.rowOffsets, seg.colbert.codes, seg.colbert.scales]) c = crc32(bytes(a), c);
+  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32(bytes(a), c); // int8 only before schema 5
   if (bm) for (const a of [bm.offsets, bm.docs, bm.tfs, bm.lengths]) c = crc32(bytes(a), c);
   const rest = [seg.seq, seg.ids, seg.metadata, seg.dense?.dims ?? null, sp?.scale ?? null, seg.colbert?.dims ?? null, bm?.terms ?? null];
   return crc32(enc.encode(JSON.stringify(rest)), c);

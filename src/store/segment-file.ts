@@ -6,6 +6,8 @@
  *                the checksum; both still read, their postings re-coded on read)
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
+ *   (schema 5: a bit-coded ColBERT block is the blobs colbert.planes/colbert.steps and `colbertBits` in the header,
+ *   an int8 one colbert.codes/colbert.scales as before)
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
  *   offsets relative to the blob area), the last blob being the segment's DocRecords as UTF-8 JSON,
  *   raw-deflated when the writer passes a deflater (FileStore does: texts are most of a segment's bytes
@@ -19,6 +21,7 @@
  * segment must pass segmentProblem(): a damaged or forged file is refused with M3StorageError('CORRUPT').
  */
 import { crc32 } from '../util/crc32.ts';
+import { colbertArrays } from './colbert-bits.ts';
 import { M3StorageError } from './errors.ts';
 import { compactPostings, type LegacySegment } from './postings.ts';
 import { segmentProblem } from './segment-check.ts';
@@ -41,6 +44,8 @@ interface Header {
   metadata: (Record<string, unknown> | null)[];
   denseDims: number | null;
   colbertDims: number | null;
+  /** Schema 5: bits per dimension of a bit-plane ColBERT block (absent or null: int8). */
+  colbertBits?: number | null;
   sparseScale: number | null;
   /** Format 3: the sparse block's token and entry counts. */
   sparseTokens?: number | null;
@@ -67,7 +72,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   if (seg.dense) arrays.push(['dense.codes', seg.dense.codes], ['dense.scales', seg.dense.scales]);
   if (seg.sparse)
     arrays.push(['sparse.groupTokens', seg.sparse.groupTokens], ['sparse.groupOffsets', seg.sparse.groupOffsets], ['sparse.postings', seg.sparse.postings]);
-  if (seg.colbert) arrays.push(['colbert.rowOffsets', seg.colbert.rowOffsets], ['colbert.codes', seg.colbert.codes], ['colbert.scales', seg.colbert.scales]);
+  if (seg.colbert) for (const [name, a] of colbertArrays(seg.colbert)) arrays.push([`colbert.${name}`, a]);
   if (seg.bm25) arrays.push(['bm25.offsets', seg.bm25.offsets], ['bm25.postings', seg.bm25.postings], ['bm25.lengths', seg.bm25.lengths]);
   const blobs: Header['blobs'] = {};
   let off = 0;
@@ -83,6 +88,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     metadata: seg.metadata,
     denseDims: seg.dense?.dims ?? null,
     colbertDims: seg.colbert?.dims ?? null,
+    ...(seg.colbert?.codec === 'bits' ? { colbertBits: seg.colbert.bits } : {}),
     sparseScale: seg.sparse?.scale ?? null,
     sparseTokens: seg.sparse?.tokens ?? null,
     sparseEntries: seg.sparse?.entries ?? null,
@@ -201,9 +207,18 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
                 scale: header.sparseScale!,
               }
             : null,
-      colbert: has('colbert.codes')
-        ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') }
-        : null,
+      colbert: has('colbert.planes')
+        ? {
+            codec: 'bits',
+            dims: header.colbertDims!,
+            bits: header.colbertBits as 1 | 2 | 4,
+            rowOffsets: arr('colbert.rowOffsets'),
+            planes: arr('colbert.planes'),
+            steps: arr('colbert.steps'),
+          }
+        : has('colbert.codes')
+          ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') }
+          : null,
       bm25: !has('bm25.offsets')
         ? null
         : version >= 3

@@ -1,9 +1,9 @@
 /**
  * Compaction: rewrites the live documents of several segments into one, dropping tombstoned ones.
- * Dense and ColBERT codes are copied as they are; sparse postings are re-laid out (and re-scaled to
- * the merged segment's max weight); BM25 postings are carried over by term, with their positions. A segment
- * without positions (schema 4) gets them from its documents' texts when the caller passes them (`reanalyze`):
- * the merged segment then stores positions for all, else for none.
+ * Dense and ColBERT codes are copied as they are (ColBERT is re-coded only where the index's codec changed);
+ * sparse postings are re-laid out (and re-scaled to the merged segment's max weight); BM25 postings are carried
+ * over by term, with their positions. A segment without positions (schema 4) gets them from its documents'
+ * texts when the caller passes them (`reanalyze`): the merged segment then stores positions for all, else for none.
  */
 import { analyzeTermPositions, type AnalyzerOptions } from '../rank/analyzer.ts';
 import {
@@ -17,7 +17,7 @@ import {
   type TermPositions,
 } from './postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
-import type { SegmentRecord } from './types.ts';
+import type { ColbertBits, SegmentRecord } from './types.ts';
 
 /** Texts of documents (by key) and the index's analyzer, to give positions to segments stored without. */
 export interface Reanalyze {
@@ -25,7 +25,15 @@ export interface Reanalyze {
   analyzer: AnalyzerOptions;
 }
 
-export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: number) => boolean, dims: number, reanalyze?: Reanalyze): SegmentRecord {
+/** `colbertBits`: the codec of the merged ColBERT block (the index's); parts in another codec are re-coded. */
+export function mergeSegments(
+  seq: number,
+  parts: SegmentRecord[],
+  alive: (key: number) => boolean,
+  dims: number,
+  colbertBits: ColbertBits = 8,
+  reanalyze?: Reanalyze,
+): SegmentRecord {
   const docs: PreparedDoc[] = [];
   for (const seg of parts) {
     const rowsOf = rowsByDoc(seg);
@@ -42,7 +50,11 @@ export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: 
           const c = seg.colbert;
           const from = c.rowOffsets[r];
           const to = c.rowOffsets[r + 1];
-          row.colbertQ = { codes: c.codes.subarray(from * c.dims, to * c.dims), scales: c.scales.subarray(from, to) };
+          if (c.codec === 'bits') {
+            const stride = (c.bits * c.dims) / 8;
+            const steps = c.bits === 1 ? new Float32Array(to - from).fill(c.steps[0]) : c.steps.subarray(from, to);
+            row.colbertB = { bits: c.bits, planes: c.planes.subarray(from * stride, to * stride), steps };
+          } else row.colbertQ = { codes: c.codes.subarray(from * c.dims, to * c.dims), scales: c.scales.subarray(from, to) };
         }
         if (seg.rowSpans.length) row.span = [seg.rowSpans[2 * r], seg.rowSpans[2 * r + 1]];
         return row;
@@ -51,7 +63,7 @@ export function mergeSegments(seq: number, parts: SegmentRecord[], alive: (key: 
     }
   }
   const colbert = parts.some((p) => p.colbert);
-  return buildSegment(seq, docs, { dims, colbert });
+  return buildSegment(seq, docs, { dims, colbert, colbertBits });
 }
 
 /** Row indexes of each document of a segment (a chunked document has several). */

@@ -15,11 +15,15 @@ import type { LegacyDoc } from './legacy.ts';
  * 2: segments + tombstones. 3: segments carry checksums (FileStore: segment file format 2; IdbStore: a
  * `checksum` in each segment record), checked on open. 4: sparse and BM25 postings gap + varint coded
  * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5). 5: BM25 blocks may hold
- * term positions (phrases from postings); schema 4 segments are read as they are (phrases checked on text).
+ * term positions (phrases from postings) and ColBERT blocks may be bit-plane coded (ColbertBitsBlock); schema 4
+ * segments are read as they are (phrases checked on text, int8 ColBERT).
  */
 export const SCHEMA_VERSION = 5;
 /** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
 export const MIN_READ_SCHEMA = 2;
+
+/** Bits per dimension a ColBERT block can be written with: 8 is int8, 1, 2 and 4 are bit-plane codes. */
+export type ColbertBits = 1 | 2 | 4 | 8;
 
 /** Sparse postings of one segment by token id (rows ascending inside each token), coded as postings.ts says. */
 export interface SparseBlock {
@@ -46,13 +50,36 @@ export interface DenseBlock {
   scales: Float32Array; // [rows]
 }
 
-/** ColBERT vectors of one segment, int8 with a per-vector scale. */
-export interface ColbertBlock {
+/** ColBERT vectors of one segment: int8 (what every schema wrote) or bit-plane coded (schema 5). */
+export type ColbertBlock = ColbertInt8Block | ColbertBitsBlock;
+
+/** ColBERT vectors of one segment, int8 with a per-vector scale: v ≈ codes · scale. No codec tag. */
+export interface ColbertInt8Block {
+  codec?: undefined;
   dims: number;
   /** rowOffsets[r]..rowOffsets[r+1] are the vectors of row r; length rows + 1. */
   rowOffsets: Uint32Array;
   codes: Int8Array; // [vectors × dims]
   scales: Float32Array; // [vectors]
+}
+
+/**
+ * ColBERT vectors coded with `bits` bits per dimension (src/store/colbert-bits.ts): code c ∈ [0, 2^bits − 1]
+ * per dimension, v ≈ (c − (2^bits − 1)/2) · step, kept as `bits` bit-planes of dims/8 bytes per vector.
+ */
+export interface ColbertBitsBlock {
+  codec: 'bits';
+  dims: number;
+  bits: 1 | 2 | 4;
+  /** rowOffsets[r]..rowOffsets[r+1] are the vectors of row r; length rows + 1. */
+  rowOffsets: Uint32Array;
+  /** Per vector: plane 0 (lowest bit) … plane bits−1, each dims/8 bytes, bit x%8 of byte x/8 for dimension x. */
+  planes: Uint8Array;
+  /**
+   * Per vector, the step (bits ≥ 2); one step for the whole block at 1 bit, where a per-vector float would
+   * put a vector over 1/8 of its int8 size (M3's vectors are unit length, so their sign codes share one scale).
+   */
+  steps: Float32Array;
 }
 
 /**
@@ -116,6 +143,8 @@ export interface ModelIdentity {
 export interface MetaRecord extends ModelIdentity {
   schemaVersion: number;
   colbert: boolean;
+  /** Bits per dimension of the ColBERT vectors written from now on (OpenOptions.colbertBits); absent = 8 (int8). */
+  colbertBits?: ColbertBits;
   /** Next document key to assign. Keys are never reused, so a tombstone names one version of a doc. */
   nextKey: number;
   nextSeq: number;

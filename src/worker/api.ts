@@ -7,6 +7,7 @@ import type { EncoderInfo, LoadOptions } from '../encoder/load-options.ts';
 import type { LoadProgress } from '../encoder/model-source.ts';
 import type { EncodeOptions, M3Embedding } from '../encoder/types.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import type { ColbertBits } from '../store/types.ts';
 import type { IndexInfo } from '../search/m3-index.ts';
 import type { ChunkOptions, Hit, IndexDoc, IngestProgress, MetadataFilter, OnMismatch, SearchOptions, SearchQuery } from '../search/types.ts';
 import type { StaticProgress } from '../static/loader.ts';
@@ -34,6 +35,7 @@ export type WorkerLoadOptions = Pick<
 
 export interface WorkerIndexOptions {
   colbert?: boolean;
+  colbertBits?: ColbertBits;
   bm25?: boolean;
   chunk?: Omit<ChunkOptions, 'chunker'>;
   onMismatch?: OnMismatch;
