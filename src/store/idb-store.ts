@@ -13,7 +13,7 @@ import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { TextGroupCache } from './idb-text-cache.ts';
-import { TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
+import { packEntries, TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -23,6 +23,7 @@ import {
   type DocRecord,
   type HeadBlob,
   type MetaRecord,
+  type PackedTexts,
   SCHEMA_VERSION,
   type SegmentRecord,
   type StorageInfo,
@@ -230,10 +231,15 @@ export class IdbStore implements Store {
     return db.getAll('legacy', undefined, limit);
   }
 
+  /** A new segment's texts (row order) as compressed text groups: ingest packs them before the write lock. */
+  async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
+    return { ids: docs.map((d) => d.id), parts: await packEntries(docs.map((d) => (d.chunks ? [d.text, d.chunks.spans] : [d.text]))) };
+  }
+
   async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     const db = this.database();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
-    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids));
+    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), batch.packedTexts);
     await writeCommit(db, batch, blocks, opts.onQueued);
     if (batch.deleteSegments?.length) this.texts.clear();
     for (const seg of batch.segments ?? []) this.remember(seg);
