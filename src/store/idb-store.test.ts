@@ -243,6 +243,21 @@ describe('IdbStore', () => {
       at = lock;
     }
     idx.close();
+    const g = globalThis as { indexedDB: IDBFactory };
+    const prev = g.indexedDB;
+    g.indexedDB = factory;
+    const raw = await openDB('m3-search:packed');
+    g.indexedDB = prev;
+    const blocks = await raw.getAll('texts');
+    raw.close();
+    expect(blocks.map((b) => [b.seq, b.g])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
+    // Each group is stored as its own bytes, not as a view of a larger buffer (which IndexedDB would store whole).
+    for (const b of blocks) expect(b.z.byteLength).toBe(b.z.buffer.byteLength);
     const reader = new IdbStore('packed', { indexedDB: factory });
     await reader.open();
     expect(await reader.getDoc('long')).toEqual({
