@@ -142,7 +142,7 @@ interface IngestResult {
  * default batch size. Only the add() calls are timed (generation and the exact-search bookkeeping
  * run between them).
  */
-async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; limit?: number }): Promise<IngestResult> {
+async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; limit?: number; generateOnly?: boolean }): Promise<IngestResult> {
   const w = wl();
   const n = Math.min(w.n, opts.limit ?? Infinity);
   await deleteDb(opts.name);
@@ -173,7 +173,7 @@ async function ingest(opts: { name: string; colbert?: boolean; exact?: boolean; 
       };
     });
     const t1 = performance.now();
-    await index.add(docs);
+    if (!opts.generateOnly) await index.add(docs); // generateOnly: what generation alone costs (bench/ingest-profile.ts)
     const t2 = performance.now();
     genMs += t1 - t0;
     addMs += t2 - t1;
