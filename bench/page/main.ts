@@ -153,6 +153,8 @@ async function ingest(opts: {
   colbertRows?: number;
   exact?: boolean;
   limit?: number;
+  /** Generate the documents without adding them (the generation cost alone). */
+  generateOnly?: boolean;
 }): Promise<IngestResult> {
   const w = wl();
   const n = Math.min(w.n, opts.limit ?? Infinity);
@@ -184,7 +186,7 @@ async function ingest(opts: {
       };
     });
     const t1 = performance.now();
-    await index.add(docs);
+    if (!opts.generateOnly) await index.add(docs); // generateOnly: what generation alone costs (bench/ingest-profile.ts)
     const t2 = performance.now();
     genMs += t1 - t0;
     addMs += t2 - t1;

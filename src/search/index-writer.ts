@@ -11,7 +11,7 @@ import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
 import { mergeSegments, type Reanalyze } from '../store/segment-merge.ts';
-import type { DocRecord, MetaRecord, SegmentRecord, SparseBlock } from '../store/types.ts';
+import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
 import { planCompaction, shouldCompact } from './compaction-plan.ts';
@@ -27,6 +27,8 @@ interface Prepared {
   chunks: ([number, number][] | undefined)[];
   /** The batch's segment, built outside the write lock: seq and keys are placeholders until commit. */
   segment: SegmentRecord;
+  /** The batch's texts in the store's stored form (Store.packTexts), where the store packs them. */
+  texts?: PackedTexts;
 }
 
 export class IndexWriter {
@@ -133,7 +135,9 @@ export class IndexWriter {
       ...(terms ? { bm25: terms[i] } : {}),
     }));
     const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 });
-    return { chunks, segment };
+    // Texts too (IdbStore compresses them): under the lock only the writes are queued.
+    const packed = await state.store.packTexts?.(batch.map((d, i) => ({ id: d.id, text: d.text, ...(chunks[i] ? { chunks: { spans: chunks[i] } } : {}) })));
+    return { chunks, segment, ...(packed ? { texts: packed } : {}) };
   }
 
   /** One batch → one segment → one transaction. Returns the segment's bytes. */
@@ -169,7 +173,10 @@ export class IndexWriter {
         ...(d.metadata ? { metadata: d.metadata } : {}),
         ...(prepared.chunks[i] ? { chunks: { spans: prepared.chunks[i]! } } : {}),
       }));
-      await state.store.commit({ meta: next, segments: [segment], putDocs, ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) }, { onQueued });
+      await state.store.commit(
+        { meta: next, segments: [segment], putDocs, packedTexts: [prepared.texts], ...(legacyIds ? { deleteLegacyIds: legacyIds } : {}) },
+        { onQueued },
+      );
       state.meta = next;
       for (const k of replaced) live.kill(k);
       live.appendSegment(segment);

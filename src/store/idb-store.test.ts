@@ -208,6 +208,118 @@ describe('IdbStore', () => {
     again.close();
   });
 
+  it("ingest compresses a batch's texts before taking the write lock, and they read back (chunk spans too)", async () => {
+    const factory = new IDBFactory();
+    const store = new IdbStore('packed', { indexedDB: factory });
+    // Per batch: its texts are packed, then the lock is taken, and the commit under it gets them packed.
+    const events: string[] = [];
+    const withWriteLock = store.withWriteLock.bind(store);
+    store.withWriteLock = <T>(fn: () => Promise<T>) => withWriteLock(() => (events.push('lock'), fn()));
+    const packTexts = store.packTexts.bind(store);
+    store.packTexts = (docs) => (events.push('pack'), packTexts(docs));
+    const commit = store.commit.bind(store);
+    store.commit = (b: CommitBatch, o?: CommitOptions) => (events.push(b.packedTexts?.[0]?.parts.length ? 'packed commit' : 'commit'), commit(b, o));
+    const enc = new FakeEncoder({ dims: DIMS });
+    const chunk = {
+      chunker: (t: string): [number, number][] =>
+        t.length > 40
+          ? [
+              [0, 30],
+              [30, t.length],
+            ]
+          : [[0, t.length]],
+    };
+    const idx = await M3Index.open('packed', { store, encoder: enc, chunk });
+    const long = 'a long document that the chunker splits into two passages';
+    const docs = [...Array.from({ length: 70 }, (_, i) => ({ id: `d${i}`, text: `document number ${i}` })), { id: 'long', text: long }];
+    await idx.add(docs, { batchSize: 36 });
+    expect(events.filter((e) => e === 'pack')).toHaveLength(2);
+    for (let b = 0, at = -1; b < 2; b++) {
+      const pack = events.indexOf('pack', at + 1);
+      const lock = events.indexOf('lock', at + 1);
+      expect(pack).toBeGreaterThan(-1);
+      expect(pack).toBeLessThan(lock);
+      expect(events[lock + 1]).toBe('packed commit');
+      at = lock;
+    }
+    idx.close();
+    const g = globalThis as { indexedDB: IDBFactory };
+    const prev = g.indexedDB;
+    g.indexedDB = factory;
+    const raw = await openDB('m3-search:packed');
+    g.indexedDB = prev;
+    const blocks = await raw.getAll('texts');
+    raw.close();
+    expect(blocks.map((b) => [b.seq, b.g])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
+    // Each group is stored as its own bytes, not as a view of a larger buffer (which IndexedDB would store whole).
+    for (const b of blocks) expect(b.z.byteLength).toBe(b.z.buffer.byteLength);
+    const reader = new IdbStore('packed', { indexedDB: factory });
+    await reader.open();
+    expect(await reader.getDoc('long')).toEqual({
+      id: 'long',
+      key: 70,
+      text: long,
+      chunks: {
+        spans: [
+          [0, 30],
+          [30, long.length],
+        ],
+      },
+    });
+    reader.close();
+    const again = await M3Index.open('packed', { store: new IdbStore('packed', { indexedDB: factory }), encoder: enc, chunk });
+    expect(await again.get('d0')).toEqual({ id: 'd0', text: 'document number 0' });
+    expect(await again.get('d35')).toEqual({ id: 'd35', text: 'document number 35' }); // second group of batch 1
+    expect(await again.get('d69')).toEqual({ id: 'd69', text: 'document number 69' });
+    expect((await again.get('long'))?.text).toBe(long);
+    const hits = await again.search('chunker splits', { mode: 'bm25', k: 1 });
+    expect(hits[0].id).toBe('long');
+    again.close();
+  });
+
+  it("texts packed for other documents than the segment's are refused and nothing is written", async () => {
+    const factory = new IDBFactory();
+    const store = new IdbStore('mismatch', { indexedDB: factory });
+    await store.open();
+    const meta = {
+      schemaVersion: 4,
+      modelId: 'm',
+      dims: DIMS,
+      headHash: 'h',
+      dtype: '',
+      colbert: false,
+      nextKey: 1,
+      nextSeq: 1,
+      docCount: 1,
+      tombstones: [],
+      segments: [0],
+      createdAt: 0,
+      updatedAt: 0,
+    };
+    const seg = {
+      seq: 0,
+      keys: Uint32Array.of(0),
+      ids: ['a'],
+      metadata: [null],
+      rowDoc: Uint32Array.of(0),
+      rowSpans: new Uint32Array(0),
+      dense: null,
+      sparse: null,
+      colbert: null,
+      bm25: null,
+    };
+    const packedTexts = [await store.packTexts([{ id: 'b', text: 'not a' }])];
+    await expect(store.commit({ meta, segments: [seg], putDocs: [{ id: 'a', key: 0, text: 'a' }], packedTexts })).rejects.toThrow(/packed texts do not match/);
+    expect(await store.readMeta()).toBeNull();
+    expect(await store.readSegments()).toEqual([]);
+    store.close();
+  });
+
   it('a write that fails inside a transaction rolls back everything queued before it', async () => {
     const factory = new IDBFactory();
     const store = new IdbStore('q2', { indexedDB: factory });

@@ -13,7 +13,7 @@ import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { TextGroupCache } from './idb-text-cache.ts';
-import { TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
+import { packEntries, TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -23,6 +23,7 @@ import {
   type DocRecord,
   type HeadBlob,
   type MetaRecord,
+  type PackedTexts,
   SCHEMA_VERSION,
   type SegmentRecord,
   type StorageInfo,
@@ -150,13 +151,24 @@ export class IdbStore implements Store {
     let out: SegmentRecord[];
     if (!only) out = await db.getAll('segments');
     else {
+      // Each record is checked as it arrives, while IndexedDB reads the next ones: the checks overlap the read
+      // instead of following it (they are most of a cold open's time beyond the read itself).
       const tx = db.transaction('segments');
-      const got = await Promise.all(only.map((seq) => tx.store.get(seq)));
+      const got = await Promise.all(
+        only.map((seq) =>
+          tx.store.get(seq).then((s) => {
+            if (s) this.verify(s);
+            return s;
+          }),
+        ),
+      );
       await tx.done;
       out = got.filter((s): s is SegmentRecord => s !== undefined);
+      for (const s of out) this.remember(s); // get() needs no second read of the segments
+      return out;
     }
     for (const s of out) this.verify(s);
-    for (const s of out) this.remember(s); // get() needs no second read of the segments
+    for (const s of out) this.remember(s);
     return out;
   }
 
@@ -219,10 +231,15 @@ export class IdbStore implements Store {
     return db.getAll('legacy', undefined, limit);
   }
 
+  /** A new segment's texts (row order) as compressed text groups: ingest packs them before the write lock. */
+  async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
+    return { ids: docs.map((d) => d.id), parts: await packEntries(docs.map((d) => (d.chunks ? [d.text, d.chunks.spans] : [d.text]))) };
+  }
+
   async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     const db = this.database();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
-    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids));
+    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), batch.packedTexts);
     await writeCommit(db, batch, blocks, opts.onQueued);
     if (batch.deleteSegments?.length) this.texts.clear();
     for (const seg of batch.segments ?? []) this.remember(seg);

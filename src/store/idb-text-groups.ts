@@ -6,7 +6,7 @@
  * id → (segment, row) map comes from the segments the index reads on open anyway, so searches that return
  * no texts still read nothing.
  */
-import type { DocRecord, MetaRecord, SegmentRecord } from './types.ts';
+import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord } from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 export type TextEntry = [string] | [string, [number, number][]] | null;
@@ -27,19 +27,27 @@ export const TEXT_GROUP = 32;
 
 /**
  * Text blocks of `segments`, built and compressed before a transaction opens (a transaction with nothing
- * queued auto-commits across an await). Documents not in `given` (compaction, head rewrites) are carried
- * over from the blocks they live in now (read with `getDocs`); rows dead in `meta` (an imported package
- * keeps its tombstones) have none.
+ * queued auto-commits across an await), unless `packed` holds them already (IdbStore.packTexts, for the same
+ * ids in the same order: ingest packs them before the write lock). Documents not in `given` (compaction, head
+ * rewrites) are carried over from the blocks they live in now (read with `getDocs`); rows dead in `meta` (an
+ * imported package keeps its tombstones) have none.
  */
 export async function textBlocks(
   segments: SegmentRecord[],
   given: Map<string, DocRecord>,
   meta: MetaRecord,
   getDocs: (ids: string[]) => Promise<(DocRecord | undefined)[]>,
+  packed: (PackedTexts | undefined)[] = [],
 ): Promise<TextBlock[]> {
   const blocks: TextBlock[] = [];
   let deadAfter: Set<number> | null = null;
-  for (const seg of segments) {
+  for (const [j, seg] of segments.entries()) {
+    const p = packed[j];
+    if (p) {
+      if (p.ids.length !== seg.ids.length || p.ids.some((id, i) => id !== seg.ids[i])) throw new Error('IdbStore: packed texts do not match their segment');
+      p.parts.forEach((z, g) => blocks.push({ seq: seg.seq, g, z }));
+      continue;
+    }
     const need = seg.ids.filter((id) => !given.has(id));
     const old = need.length ? await getDocs(need) : [];
     const carried = new Map(need.map((id, i) => [id, old[i]]));
@@ -52,19 +60,44 @@ export async function textBlocks(
       }
       return d.chunks ? [d.text, d.chunks.spans] : [d.text];
     });
-    const groups: Promise<TextBlock>[] = [];
-    for (let g = 0; g * TEXT_GROUP < entries.length; g++) {
-      groups.push(deflateEntries(entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP)).then((z) => ({ seq: seg.seq, g, z })));
-    }
-    for (const b of await Promise.all(groups)) blocks.push(b);
+    (await packEntries(entries)).forEach((z, g) => blocks.push({ seq: seg.seq, g, z }));
   }
   return blocks;
 }
 
+/** One deflated block per TEXT_GROUP entries, in order. */
+export function packEntries(entries: TextEntry[]): Promise<Uint8Array[]> {
+  const groups: Promise<Uint8Array>[] = [];
+  for (let g = 0; g * TEXT_GROUP < entries.length; g++) groups.push(deflateEntries(entries.slice(g * TEXT_GROUP, (g + 1) * TEXT_GROUP)));
+  return Promise.all(groups);
+}
+
 async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {
-  const json = new TextEncoder().encode(JSON.stringify(entries));
-  const stream = new Blob([json]).stream().pipeThrough(new CompressionStream('deflate-raw'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  // Into the stream's writer and out of its reader, like inflateEntries: no Blob or Response around it
+  // (measured 1.6-1.9× less time per group in Chromium; ingest deflates a group per 32 documents).
+  const cs = new CompressionStream('deflate-raw');
+  const w = cs.writable.getWriter();
+  w.write(new TextEncoder().encode(JSON.stringify(entries))).catch(() => {});
+  w.close().catch(() => {});
+  const r = cs.readable.getReader();
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await r.read();
+    if (done) break;
+    parts.push(value);
+    bytes += value.length;
+  }
+  // A chunk may view a larger buffer (Node's zlib slices its output), and IndexedDB would store all of it.
+  const one = parts.length === 1 ? parts[0] : null;
+  if (one) return one.byteOffset === 0 && one.byteLength === one.buffer.byteLength ? one : one.slice();
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 export async function inflateEntries(z: Uint8Array): Promise<TextEntry[]> {

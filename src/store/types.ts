@@ -180,6 +180,17 @@ export interface CommitBatch {
   deleteSegments?: number[];
   /** v1 records consumed by this batch (migration). */
   deleteLegacyIds?: string[];
+  /**
+   * Per entry of `segments`: its documents' texts as Store.packTexts made them before the write lock, or
+   * undefined (the store packs `putDocs` itself then).
+   */
+  packedTexts?: (PackedTexts | undefined)[];
+}
+
+/** A store's own stored form of one segment's document texts (IdbStore: deflated groups), in row order. */
+export interface PackedTexts {
+  ids: string[];
+  parts: Uint8Array[];
 }
 
 export interface CommitOptions {
@@ -208,6 +219,11 @@ export interface Store {
   legacyDocs(limit: number): Promise<LegacyDoc[]>;
   /** Every stored document record (re-embedding, compaction). */
   allDocs(): Promise<DocRecord[]>;
+  /**
+   * Optional: packs the texts of a new segment's documents (in row order) into the stored form, so that work
+   * runs before the write lock, while an earlier batch commits; the result goes in CommitBatch.packedTexts.
+   */
+  packTexts?(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts>;
   /** Writes everything in `batch` atomically. Throws M3QuotaError when storage is full. */
   commit(batch: CommitBatch, opts?: CommitOptions): Promise<void>;
   /**
