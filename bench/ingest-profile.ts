@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { build, preview } from 'vite';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+import { call } from './page-call.ts';
 import type { Bench } from './page/main.ts';
 
 const OUT_DIR = resolve('bench/.dist');
@@ -22,13 +23,6 @@ const portArg = args.indexOf('--port');
 const port = portArg >= 0 ? Number(args[portArg + 1]) : 0;
 /** --no-profile: no CPU profiler running (its sampling costs CPU time too). */
 const PROFILE = !args.includes('--no-profile');
-
-function call<F extends keyof Bench>(page: Page, fn: F, ...a: Parameters<Bench[F]>): Promise<Awaited<ReturnType<Bench[F]>>> {
-  return page.evaluate(
-    ([f, x]) => (window as unknown as { bench: Record<string, (...y: unknown[]) => unknown> }).bench[f as string](...(x as unknown[])) as Promise<never>,
-    [fn, a] as const,
-  ) as Promise<Awaited<ReturnType<Bench[F]>>>;
-}
 
 interface Node {
   id: number;

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build, preview } from 'vite';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
+import { call } from './page-call.ts';
 import type { Bench } from './page/main.ts';
 import { QUERIES, WORKLOAD } from './workload.ts';
 
@@ -120,14 +121,6 @@ async function openPage(page: Page, url: string): Promise<void> {
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
   await page.goto(url);
   await page.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
-}
-
-/** Calls window.bench[fn](...args) in the page. */
-function call<F extends keyof Bench>(page: Page, fn: F, ...args: Parameters<Bench[F]>): Promise<Awaited<ReturnType<Bench[F]>>> {
-  return page.evaluate(
-    ([f, a]) => (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[f as string](...(a as unknown[])) as Promise<never>,
-    [fn, args] as const,
-  ) as Promise<Awaited<ReturnType<Bench[F]>>>;
 }
 
 interface ProfileRow {

@@ -219,22 +219,42 @@ function decodeAll(block: ColbertBlock, n: number, dims: number): Float32Array {
 function buildInt8(rows: PreparedRow[], dims: number, rowOffsets: Uint32Array, vecs: number): ColbertInt8Block {
   const codes = new Int8Array(vecs * dims);
   const scales = new Float32Array(vecs);
+  fillColbert(
+    rows,
+    dims,
+    rowOffsets,
+    (row, at) => {
+      const q = row.colbertQ;
+      if (!q) return false;
+      codes.set(q.codes, at * dims);
+      scales.set(q.scales, at);
+      return true;
+    },
+    (c, from, v) => {
+      scales[v] = quantizeInt8Into(c, from, dims, codes, v * dims);
+    },
+  );
+  return { dims, rowOffsets, codes, scales };
+}
+
+/**
+ * Each row's ColBERT vectors into a block: `reuse` copies a row that arrived coded this way (returns false
+ * when it did not), else `encode` codes the row's float vectors one by one (floats from `from`, vector index v).
+ */
+function fillColbert(
+  rows: PreparedRow[],
+  dims: number,
+  rowOffsets: Uint32Array,
+  reuse: (row: PreparedRow, at: number) => boolean,
+  encode: (c: Float32Array, from: number, v: number) => void,
+): void {
   for (let r = 0; r < rows.length; r++) {
-    const q = rows[r].colbertQ;
-    if (q) {
-      codes.set(q.codes, rowOffsets[r] * dims);
-      scales.set(q.scales, rowOffsets[r]);
-      continue;
-    }
+    if (reuse(rows[r], rowOffsets[r])) continue;
     const c = colbertFloats(rows[r], dims);
     if (!c) continue;
     const n = c.length / dims;
-    for (let j = 0; j < n; j++) {
-      const v = rowOffsets[r] + j;
-      scales[v] = quantizeInt8Into(c, j * dims, dims, codes, v * dims);
-    }
+    for (let j = 0; j < n; j++) encode(c, j * dims, rowOffsets[r] + j);
   }
-  return { dims, rowOffsets, codes, scales };
 }
 
 function buildBits(rows: PreparedRow[], dims: number, bits: 1 | 2 | 4, rowOffsets: Uint32Array, vecs: number): ColbertBitsBlock {
@@ -242,21 +262,21 @@ function buildBits(rows: PreparedRow[], dims: number, bits: 1 | 2 | 4, rowOffset
   const stride = (bits * dims) / 8;
   const planes = new Uint8Array(vecs * stride);
   const steps = new Float32Array(vecs);
-  for (let r = 0; r < rows.length; r++) {
-    const b = rows[r].colbertB;
-    if (b && b.bits === bits) {
-      planes.set(b.planes, rowOffsets[r] * stride);
-      steps.set(b.steps, rowOffsets[r]);
-      continue;
-    }
-    const c = colbertFloats(rows[r], dims);
-    if (!c) continue;
-    const n = c.length / dims;
-    for (let j = 0; j < n; j++) {
-      const v = rowOffsets[r] + j;
-      steps[v] = encodeBitsVector(c, j * dims, dims, bits, planes, v * stride);
-    }
-  }
+  fillColbert(
+    rows,
+    dims,
+    rowOffsets,
+    (row, at) => {
+      const b = row.colbertB;
+      if (!b || b.bits !== bits) return false;
+      planes.set(b.planes, at * stride);
+      steps.set(b.steps, at);
+      return true;
+    },
+    (c, from, v) => {
+      steps[v] = encodeBitsVector(c, from, dims, bits, planes, v * stride);
+    },
+  );
   if (bits !== 1) return { codec: 'bits', dims, bits, rowOffsets, planes, steps };
   // One step for the block: the mean of its vectors' (zero vectors have none).
   let sum = 0;
