@@ -10,7 +10,7 @@
  * are a floor: the browser bench measures the real cost of its text reads.
  */
 import { resolve } from 'node:path';
-import { bm25PositionBytes } from '../src/store/postings.ts';
+import { bm25PositionBytes } from '../src/store/bm25-postings.ts';
 import type { SegmentRecord } from '../src/store/types.ts';
 import { kindQuery, QUERIES, Workload } from './workload.ts';
 

@@ -11,7 +11,7 @@ import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/ty
 import { IdbStore } from '../../src/store/idb-store.ts';
 import { colbertArrays } from '../../src/store/colbert-bits.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
-import { bm25PositionBytes } from '../../src/store/postings.ts';
+import { bm25PositionBytes } from '../../src/store/bm25-postings.ts';
 import type { ColbertBits, SegmentRecord } from '../../src/store/types.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 

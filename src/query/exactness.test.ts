@@ -10,7 +10,7 @@ import { loadCranfield } from '../eval/cranfield.ts';
 import { analyze, analyzeTerms } from '../rank/analyzer.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
-import { bm25ListBound, decodeBm25Into, encodeBm25 } from '../store/postings.ts';
+import { bm25ListBound, decodeBm25Into, encodeBm25 } from '../store/bm25-postings.ts';
 import type { Bm25Block } from '../store/types.ts';
 import { gaussianUnit } from '../../test/support/test-corpus.ts';
 import { mulberry32 } from '../util/random.ts';

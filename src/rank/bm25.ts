@@ -8,7 +8,8 @@
  * boolean query of the same words would. This module holds the shared types, the default parameters
  * and the analysis of one document into terms.
  */
-import { analyzeTermCounts, type AnalyzerOptions } from './analyzer.ts';
+import type { AnalyzerOptions } from './analyzer.ts';
+import { analyzeTermCounts } from './term-stats.ts';
 
 export interface Bm25Params {
   k1: number;

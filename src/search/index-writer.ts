@@ -6,7 +6,7 @@
  * brings memory up to the stored meta (TabSync.underLock): segments another tab or process committed
  * meanwhile are loaded first, so keys never clash.
  */
-import { analyzeTermPositions } from '../rank/analyzer.ts';
+import { analyzeTermPositions } from '../rank/term-stats.ts';
 import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';

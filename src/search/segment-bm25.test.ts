@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BM25_PARAMS, bm25DocTerms, type Bm25BlockSource, type Bm25DocTerms } from '../rank/bm25.ts';
 import { Bm25Index } from '../../bench/bm25-index.ts';
-import { encodeBm25 } from '../store/postings.ts';
+import { encodeBm25 } from '../store/bm25-postings.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import { mulberry32 } from '../util/random.ts';
 

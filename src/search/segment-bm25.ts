@@ -14,16 +14,16 @@
  * stay in their old segments but are skipped (owner check), and df counts only live postings.
  */
 import { analyzeTerms, cloneableAnalyzerOptions, type AnalyzerOptions } from '../rank/analyzer.ts';
-import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25PostingsBlock, Bm25SearchOptions } from '../rank/bm25.ts';
+import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25SearchOptions } from '../rank/bm25.ts';
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
 import { termsWithinSorted } from '../query/levenshtein.ts';
-import { bm25ListBound, decodeBm25Into, encodeBm25, forEachBm25Positions } from '../store/postings.ts';
+import { bm25ListBound, decodeBm25Into, forEachBm25Positions } from '../store/bm25-postings.ts';
+import { codedBlock } from './bm25-coded-block.ts';
 import type { Bm25Block } from '../store/types.ts';
 import type { TermDictionary, WeightedTerm } from '../query/match.ts';
 import type { PositionIndex } from '../query/phrase-positions.ts';
 
-const MAX_TF = 0xffff;
 /** Cached term posting lists kept at most (cleared whole when full, and on every change). */
 const CACHE_TERMS = 20_000;
 
@@ -368,55 +368,4 @@ function tfOf(p: TermPostings, key: number): number {
 function sortByKey(keys: Uint32Array, tfs: Uint16Array): TermPostings {
   const idx = Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => keys[a] - keys[b]);
   return { keys: Uint32Array.from(idx, (i) => keys[i]), tfs: Uint16Array.from(idx, (i) => tfs[i]) };
-}
-
-/** A stored tf as search uses it: 0 (skipped) unless > 0, else an integer in 1..MAX_TF. */
-function usableTf(raw: number): number {
-  if (!(raw > 0)) return 0;
-  return raw <= MAX_TF && (raw | 0) === raw ? raw : Math.min(MAX_TF, Math.max(1, Math.round(raw)));
-}
-
-/**
- * A plain postings block coded as a stored one. What the segment builder writes (terms ascending, each
- * term's documents ascending) is coded as it is; anything else is repaired first, as lookups binary-search
- * the terms and the coding needs ascending documents.
- */
-function codedBlock(b: Bm25PostingsBlock): Bm25Block {
-  const { terms, offsets } = b;
-  let ok = true;
-  for (let t = 1; t < terms.length && ok; t++) if (!(terms[t - 1] < terms[t])) ok = false;
-  for (let t = 0; t < terms.length && ok; t++) for (let e = offsets[t] + 1; e < offsets[t + 1]; e++) if (!(b.docs[e] > b.docs[e - 1])) ok = false;
-  const lengths = uint32Lengths(b.lengths);
-  if (ok) return encodeBm25([...terms], offsets, b.docs, Array.from(b.tfs, usableTf), lengths);
-  // Group entries by term (duplicates merged), terms sorted.
-  const byTerm = new Map<string, { doc: number; tf: number }[]>();
-  for (let t = 0; t < terms.length; t++) {
-    let list = byTerm.get(terms[t]);
-    if (!list) byTerm.set(terms[t], (list = []));
-    for (let e = offsets[t]; e < offsets[t + 1]; e++) list.push({ doc: b.docs[e], tf: b.tfs[e] });
-  }
-  const sorted = [...byTerm.keys()].sort();
-  const sortedOffsets = new Uint32Array(sorted.length + 1);
-  const docs: number[] = [];
-  const tfs: number[] = [];
-  sorted.forEach((term, i) => {
-    // Per document, a duplicated term's tfs add up (as the analyzer's counts would), capped.
-    const perDoc = new Map<number, number>();
-    for (const { doc, tf } of byTerm.get(term)!)
-      if (tf > 0) perDoc.set(doc, Math.min(MAX_TF, (perDoc.get(doc) ?? 0) + Math.min(MAX_TF, Math.max(1, Math.round(tf)))));
-    for (const doc of [...perDoc.keys()].sort((x, y) => x - y)) {
-      docs.push(doc);
-      tfs.push(perDoc.get(doc)!);
-    }
-    sortedOffsets[i + 1] = docs.length;
-  });
-  return encodeBm25(sorted, sortedOffsets, docs, tfs, lengths);
-}
-
-function uint32Lengths(a: ArrayLike<number>): Uint32Array {
-  for (let i = 0; i < a.length; i++) {
-    const length = a[i];
-    if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`BM25: bad length ${length}`);
-  }
-  return Uint32Array.from(a);
 }

@@ -1,7 +1,7 @@
 /** Learned-sparse accumulation over CSR segments against a plain float64 dot product of the stored weights. */
 import { describe, expect, it } from 'vitest';
 import type { SparseBlock } from '../store/types.ts';
-import { encodeSparse } from '../store/postings.ts';
+import { encodeSparse } from '../store/sparse-postings.ts';
 import { docWeight, SparseAccumulator, type SparseSegment } from './sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
 

@@ -6,7 +6,7 @@
  */
 import type { SparseBlock } from '../store/types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
-import { findSparseList, forEachSparseEntry } from '../store/postings.ts';
+import { findSparseList, forEachSparseEntry } from '../store/sparse-postings.ts';
 
 export interface SparseSegment {
   rowBase: number;

@@ -19,7 +19,7 @@ import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
 import type { LegacyDoc, V1Meta } from './legacy.ts';
 import { freshMeta } from './fresh-meta.ts';
-import { compactPostings, type LegacySegment } from './postings.ts';
+import { compactPostings, type LegacySegment } from './legacy-postings.ts';
 import { legacySegmentChecksum, segmentChecksum, segmentProblem } from './segment-check.ts';
 import { SCHEMA_VERSION, type DocRecord, type MetaRecord, type SegmentRecord } from './types.ts';
 

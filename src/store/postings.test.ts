@@ -2,21 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { SparseAccumulator } from '../search/sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
-import {
-  bm25ListBound,
-  bm25PositionBytes,
-  bm25PostingsProblem,
-  decodeBm25Into,
-  encodeBm25,
-  forEachBm25Positions,
-  MAX_STORED_TF,
-  encodeSparse,
-  findSparseList,
-  forEachSparseEntry,
-  forEachSparseList,
-  sparsePostingsProblem,
-  SPARSE_GROUP,
-} from './postings.ts';
+import { bm25ListBound, bm25PositionBytes, bm25PostingsProblem, decodeBm25Into, encodeBm25, forEachBm25Positions, MAX_STORED_TF } from './bm25-postings.ts';
+import { encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './sparse-postings.ts';
 
 /** tokens → sorted rows with weights, over `rows` rows; gaps up to ~rows (multi-byte varints). */
 function randomLists(seed: number, nTokens: number, rows: number) {

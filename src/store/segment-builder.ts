@@ -2,7 +2,8 @@
  * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
-import { encodeBm25, encodeSparse, MAX_STORED_TF, positionCount, type TermPositions } from './postings.ts';
+import { encodeBm25, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
+import { encodeSparse } from './sparse-postings.ts';
 import { colbertArrays, decodeColbertVector, encodeBitsVector } from './colbert-bits.ts';
 import { quantizeUint8, uint8Scale } from './quantize.ts';
 import type { Bm25Block, ColbertBits, ColbertBitsBlock, ColbertBlock, ColbertInt8Block, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';

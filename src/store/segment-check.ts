@@ -4,7 +4,9 @@
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
 import { crc32 } from '../util/crc32.ts';
-import { bm25PostingsProblem, sparsePostingsProblem, type LegacyBm25Block, type LegacySegment, type LegacySparseBlock } from './postings.ts';
+import { bm25PostingsProblem } from './bm25-postings.ts';
+import type { LegacyBm25Block, LegacySegment, LegacySparseBlock } from './legacy-postings.ts';
+import { sparsePostingsProblem } from './sparse-postings.ts';
 import { colbertArrays } from './colbert-bits.ts';
 import type { ColbertBlock, DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 

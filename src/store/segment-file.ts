@@ -23,7 +23,7 @@
 import { crc32 } from '../util/crc32.ts';
 import { colbertArrays } from './colbert-bits.ts';
 import { M3StorageError } from './errors.ts';
-import { compactPostings, type LegacySegment } from './postings.ts';
+import { compactPostings, type LegacySegment } from './legacy-postings.ts';
 import { segmentProblem } from './segment-check.ts';
 import type { DocRecord, SegmentRecord } from './types.ts';
 

@@ -5,17 +5,10 @@
  * over by term, with their positions. A segment without positions (schema 4) gets them from its documents'
  * texts when the caller passes them (`reanalyze`): the merged segment then stores positions for all, else for none.
  */
-import { analyzeTermPositions, type AnalyzerOptions } from '../rank/analyzer.ts';
-import {
-  bm25ListBound,
-  decodeBm25Into,
-  forEachBm25Positions,
-  forEachSparseEntry,
-  forEachSparseList,
-  MAX_STORED_TF,
-  positionCount,
-  type TermPositions,
-} from './postings.ts';
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import { analyzeTermPositions } from '../rank/term-stats.ts';
+import { bm25ListBound, decodeBm25Into, forEachBm25Positions, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
+import { forEachSparseEntry, forEachSparseList } from './sparse-postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { ColbertBits, SegmentRecord } from './types.ts';
 

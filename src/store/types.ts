@@ -92,7 +92,7 @@ export interface Bm25Block {
   offsets: Uint32Array;
   /** Per posting: the segment-local document as a varint gap and its term frequency (postings.ts). */
   postings: Uint8Array;
-  /** Schema 5: each term's run also holds its df and every posting's positions (postings.ts encodeBm25). */
+  /** Schema 5: each term's run also holds its df and every posting's positions (bm25-postings.ts encodeBm25). */
   positions?: true;
   /** Document length in terms (what BM25 length normalisation uses). */
   lengths: Uint32Array; // [docs]

@@ -3,7 +3,8 @@
  * tuning documents) or M3's 'ensemble' (dense + 0.3·sparse + ColBERT, the student's own sparse scores).
  */
 import { applyHeads, colbertScore, denseScore } from '../encoder/heads.ts';
-import { analyzeTermCounts, type AnalyzerOptions } from '../rank/analyzer.ts';
+import type { AnalyzerOptions } from '../rank/analyzer.ts';
+import { analyzeTermCounts } from '../rank/term-stats.ts';
 import { DEFAULT_BM25_PARAMS } from '../rank/bm25.ts';
 import { SegmentBm25 } from '../search/segment-bm25.ts';
 import { buildBm25 } from '../store/segment-builder.ts';

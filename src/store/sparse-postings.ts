@@ -1,0 +1,166 @@
+/** Sparse (learned lexical weight) postings: coding, lookup and structure checks. The format: postings.ts. */
+import { ByteWriter, readVarint } from './postings.ts';
+import type { SparseBlock } from './types.ts';
+
+/**
+ * Tokens per group of the sparse dictionary. A lookup binary-searches the groups' first tokens, then walks at
+ * most this many token headers; the ids and list lengths in between cost ~2 bytes a token instead of 8.
+ */
+export const SPARSE_GROUP = 16;
+
+/**
+ * Encodes sparse lists from parallel arrays (entries of tokens[t] at entryOffsets[t]..entryOffsets[t+1]).
+ * Per token: varint(token − the previous token of its group; 0 for a group's first), varint(byte length of
+ * its entries), then the entries.
+ */
+export function encodeSparse(
+  tokens: ArrayLike<number>,
+  entryOffsets: ArrayLike<number>,
+  rows: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  scale: number,
+): SparseBlock {
+  const w = new ByteWriter(rows.length * 2 + tokens.length * 3 + 16);
+  const entries = new ByteWriter(256);
+  const groups = Math.ceil(tokens.length / SPARSE_GROUP);
+  const groupTokens = new Uint32Array(groups);
+  const groupOffsets = new Uint32Array(groups + 1);
+  for (let t = 0; t < tokens.length; t++) {
+    const g = Math.floor(t / SPARSE_GROUP);
+    if (t % SPARSE_GROUP === 0) {
+      groupTokens[g] = tokens[t];
+      groupOffsets[g] = w.length;
+    }
+    entries.length = 0;
+    let prev = 0;
+    for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
+      entries.varint(rows[e] - prev);
+      entries.byte(weights[e]);
+      prev = rows[e];
+    }
+    w.varint(t % SPARSE_GROUP === 0 ? 0 : tokens[t] - tokens[t - 1]);
+    w.varint(entries.length);
+    w.append(entries);
+  }
+  groupOffsets[groups] = w.length;
+  return { groupTokens, groupOffsets, postings: w.bytes(), tokens: tokens.length, entries: rows.length, scale };
+}
+
+/**
+ * Finds `token`'s list: sets at.pos/at.end to its entries' byte range and returns true, or returns false.
+ */
+export function findSparseList(s: SparseBlock, token: number, at: { pos: number; end: number }): boolean {
+  const { groupTokens, groupOffsets, postings } = s;
+  let lo = 0;
+  let hi = groupTokens.length - 1;
+  if (hi < 0 || token < groupTokens[0]) return false;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (groupTokens[mid] <= token) lo = mid;
+    else hi = mid - 1;
+  }
+  const end = groupOffsets[lo + 1];
+  const cur = { pos: groupOffsets[lo] };
+  let tok = groupTokens[lo];
+  while (cur.pos < end) {
+    tok += readVarint(postings, cur, end);
+    const len = readVarint(postings, cur, end);
+    if (tok === token) {
+      at.pos = cur.pos;
+      at.end = cur.pos + len;
+      return true;
+    }
+    if (tok > token) return false;
+    cur.pos += len;
+  }
+  return false;
+}
+
+/** Calls fn(token, start, end) for each token's entry byte range, tokens ascending. */
+export function forEachSparseList(s: SparseBlock, fn: (token: number, start: number, end: number) => void): void {
+  const { groupTokens, groupOffsets, postings } = s;
+  const cur = { pos: 0 };
+  for (let g = 0; g < groupTokens.length; g++) {
+    const end = groupOffsets[g + 1];
+    cur.pos = groupOffsets[g];
+    let tok = groupTokens[g];
+    while (cur.pos < end) {
+      tok += readVarint(postings, cur, end);
+      const len = readVarint(postings, cur, end);
+      fn(tok, cur.pos, cur.pos + len);
+      cur.pos += len;
+    }
+  }
+}
+
+/** Calls fn(row, quantised weight) for each entry in bytes start..end of the postings, rows ascending. */
+export function forEachSparseEntry(s: SparseBlock, start: number, end: number, fn: (row: number, q: number) => void): void {
+  const { postings } = s;
+  const at = { pos: start };
+  let row = 0;
+  while (at.pos < end) {
+    row += readVarint(postings, at, end);
+    fn(row, postings[at.pos++]);
+  }
+}
+
+/** Why the block does not decode into its `tokens` ascending token lists and `entries` entries over `rows` rows, or null. */
+export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
+  const { groupTokens, groupOffsets, postings: bytes } = s;
+  const groups = groupTokens.length;
+  if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length)
+    return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
+  // Runs on every open over every byte: varints decoded inline (a byte past `end` reads as undefined → 0,
+  // and the position checks below catch it).
+  let p = 0;
+  let tokens = 0;
+  let entries = 0;
+  let last = -1;
+  for (let g = 0; g < groups; g++) {
+    const end = groupOffsets[g + 1];
+    if (p !== groupOffsets[g] || !(end > p)) return `sparse group ${g} does not start where the previous one ended, or is empty`;
+    let tok = groupTokens[g];
+    let first = true;
+    while (p < end) {
+      let b = bytes[p++];
+      let gap = b & 0x7f;
+      for (let shift = 7; b >= 0x80; shift += 7) {
+        if (shift > 21) return `sparse group ${g} is malformed`;
+        b = bytes[p++];
+        gap |= (b & 0x7f) << shift;
+      }
+      b = bytes[p++];
+      let len = b & 0x7f;
+      for (let shift = 7; b >= 0x80; shift += 7) {
+        if (shift > 21) return `sparse group ${g} is malformed`;
+        b = bytes[p++];
+        len |= (b & 0x7f) << shift;
+      }
+      const listEnd = p + len;
+      if (p > end || listEnd > end) return `sparse group ${g} is cut short or malformed`;
+      if (first ? gap !== 0 : gap === 0) return `sparse token ids of group ${g} are not strictly ascending`;
+      tok += gap;
+      first = false;
+      if (tok <= last) return 'sparse token ids are not strictly ascending';
+      last = tok;
+      tokens++;
+      let row = 0;
+      while (p < listEnd) {
+        b = bytes[p++];
+        let rg = b & 0x7f;
+        for (let shift = 7; b >= 0x80; shift += 7) {
+          if (shift > 21) return `sparse postings of token ${tok} are malformed`;
+          b = bytes[p++];
+          rg |= (b & 0x7f) << shift;
+        }
+        row += rg;
+        if (p >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
+        if (row >= rows) return `sparse entry ${entries} names row ${row} of ${rows}`;
+        p++;
+        entries++;
+      }
+    }
+  }
+  if (tokens !== s.tokens) return `sparse block says ${s.tokens} tokens but holds ${tokens}`;
+  return entries === s.entries ? null : `sparse block says ${s.entries} entries but holds ${entries}`;
+}
