@@ -11,12 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { build, preview } from 'vite';
+import { preview } from 'vite';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
-import { call } from './page-call.ts';
+import { buildPage, call, OUT_DIR } from './page-host.ts';
 import type { Bench } from './page/main.ts';
 
-const OUT_DIR = resolve('bench/.dist');
 const args = process.argv.slice(2);
 const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 20_000);
 const portArg = args.indexOf('--port');
@@ -81,13 +80,7 @@ function show(label: string, r: Awaited<ReturnType<typeof profile>>): void {
 }
 
 async function main(): Promise<void> {
-  await build({
-    configFile: false,
-    root: process.cwd(),
-    publicDir: false,
-    logLevel: 'warn',
-    build: { outDir: OUT_DIR, emptyOutDir: true, target: 'es2022', minify: false, rollupOptions: { input: { bench: resolve('bench/page/index.html') } } },
-  });
+  await buildPage();
   const server = await preview({ configFile: resolve('vite.config.ts'), logLevel: 'warn', build: { outDir: OUT_DIR }, preview: { port, host: '127.0.0.1' } });
   const addr = server.httpServer.address() as { port: number };
   const url = `http://127.0.0.1:${addr.port}/bench/page/index.html`;

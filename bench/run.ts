@@ -18,13 +18,12 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { build, preview } from 'vite';
+import { preview } from 'vite';
 import { BASE_ARGS, CHROMIUM } from '../playwright.config.ts';
-import { call } from './page-call.ts';
+import { buildPage, call, OUT_DIR } from './page-host.ts';
 import type { Bench } from './page/main.ts';
 import { QUERIES, WORKLOAD } from './workload.ts';
 
-const OUT_DIR = resolve('bench/.dist');
 const RESULTS = resolve('bench/results.json');
 const WARM = 10;
 /** Above this size the int8 ColBERT index (16 int8 rows × 1024 per doc = 16 KB/doc) is skipped. */
@@ -90,17 +89,6 @@ function freePort(): Promise<number> {
       const port = (s.address() as { port: number }).port;
       s.close(() => res(port));
     });
-  });
-}
-
-/** Builds only the bench page into bench/.dist, leaving dist/ (used by the e2e server) alone. */
-async function buildPage(): Promise<void> {
-  await build({
-    configFile: false,
-    root: process.cwd(),
-    publicDir: false,
-    logLevel: 'warn',
-    build: { outDir: OUT_DIR, emptyOutDir: true, target: 'es2022', minify: false, rollupOptions: { input: { bench: resolve('bench/page/index.html') } } },
   });
 }
 
