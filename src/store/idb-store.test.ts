@@ -286,33 +286,8 @@ describe('IdbStore', () => {
     const factory = new IDBFactory();
     const store = new IdbStore('mismatch', { indexedDB: factory });
     await store.open();
-    const meta = {
-      schemaVersion: 4,
-      modelId: 'm',
-      dims: DIMS,
-      headHash: 'h',
-      dtype: '',
-      colbert: false,
-      nextKey: 1,
-      nextSeq: 1,
-      docCount: 1,
-      tombstones: [],
-      segments: [0],
-      createdAt: 0,
-      updatedAt: 0,
-    };
-    const seg = {
-      seq: 0,
-      keys: Uint32Array.of(0),
-      ids: ['a'],
-      metadata: [null],
-      rowDoc: Uint32Array.of(0),
-      rowSpans: new Uint32Array(0),
-      dense: null,
-      sparse: null,
-      colbert: null,
-      bm25: null,
-    };
+    const meta = rawMeta(4, 1);
+    const seg = rawSegment(0, 'a', null);
     const packedTexts = [await store.packTexts([{ id: 'b', text: 'not a' }])];
     await expect(store.commit({ meta, segments: [seg], putDocs: [{ id: 'a', key: 0, text: 'a' }], packedTexts })).rejects.toThrow(/packed texts do not match/);
     expect(await store.readMeta()).toBeNull();
@@ -324,39 +299,13 @@ describe('IdbStore', () => {
     const factory = new IDBFactory();
     const store = new IdbStore('q2', { indexedDB: factory });
     await store.open();
-    const meta = {
-      schemaVersion: 2,
-      modelId: 'm',
-      dims: DIMS,
-      headHash: 'h',
-      dtype: '',
-      colbert: false,
-      nextKey: 2,
-      nextSeq: 2,
-      docCount: 2,
-      tombstones: [],
-      segments: [0, 1],
-      createdAt: 0,
-      updatedAt: 0,
-    };
-    const seg = (seq: number, id: string, metadata: Record<string, unknown> | null) => ({
-      seq,
-      keys: Uint32Array.of(seq),
-      ids: [id],
-      metadata: [metadata],
-      rowDoc: Uint32Array.of(0),
-      rowSpans: new Uint32Array(0),
-      dense: null,
-      sparse: null,
-      colbert: null,
-      bm25: null,
-    });
+    const meta = rawMeta(2, 2);
     // A value that can't be cloned fails the put after another write was queued: the whole transaction rolls back.
-    const bad = seg(1, 'b', { f: () => 1 });
+    const bad = rawSegment(1, 'b', { f: () => 1 });
     await expect(
       store.commit({
         meta,
-        segments: [seg(0, 'a', null), bad],
+        segments: [rawSegment(0, 'a', null), bad],
         putDocs: [
           { id: 'a', key: 0, text: 'a' },
           { id: 'b', key: 1, text: 'x' },
@@ -485,3 +434,38 @@ describe('IdbStore', () => {
     }
   });
 });
+
+/** A meta record as commit() takes it: `docs` documents in segments 0..docs−1, one each. */
+function rawMeta(schemaVersion: number, docs: number) {
+  return {
+    schemaVersion,
+    modelId: 'm',
+    dims: DIMS,
+    headHash: 'h',
+    dtype: '',
+    colbert: false,
+    nextKey: docs,
+    nextSeq: docs,
+    docCount: docs,
+    tombstones: [],
+    segments: Array.from({ length: docs }, (_, i) => i),
+    createdAt: 0,
+    updatedAt: 0,
+  };
+}
+
+/** A one-document segment with no vectors and no BM25 block, its key equal to its seq. */
+function rawSegment(seq: number, id: string, metadata: Record<string, unknown> | null) {
+  return {
+    seq,
+    keys: Uint32Array.of(seq),
+    ids: [id],
+    metadata: [metadata],
+    rowDoc: Uint32Array.of(0),
+    rowSpans: new Uint32Array(0),
+    dense: null,
+    sparse: null,
+    colbert: null,
+    bm25: null,
+  };
+}
