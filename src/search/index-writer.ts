@@ -127,7 +127,12 @@ export class IndexWriter {
     // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
     // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
     // BM25: the texts analysed straight into the segment's postings (one pass, bm25-batch.ts).
-    const bm25 = state.live.bm25 ? bm25BlockOf(batch.map((d) => d.text), state.analyzer) : null;
+    const bm25 = state.live.bm25
+      ? bm25BlockOf(
+          batch.map((d) => d.text),
+          state.analyzer,
+        )
+      : null;
     const pdocs: PreparedDoc[] = batch.map((d, i) => ({ key: 0, id: d.id, metadata: d.metadata ?? null, rows: rows[i] }));
     const segment = { ...buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 }), bm25 };
     // Texts too (IdbStore compresses them): under the lock only the writes are queued.
