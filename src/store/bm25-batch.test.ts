@@ -35,6 +35,30 @@ describe('bm25BlockOf', () => {
     expect(bm25BlockOf(texts)).toEqual(reference(texts));
   });
 
+  it('matches the per-document path on plain-ASCII texts (the surface table), with every analyzer', () => {
+    const word = fc.constantFrom('Wing', 'wing', "wing's", "WING'S", 'the', 'The', 'running', 'runs', 'x1', '3.14', 'a_b', "don't", 'e.g', 'U.S.A');
+    const text = fc
+      .array(
+        fc.oneof(
+          word,
+          fc.string({ maxLength: 5 }).map((s) => s.replace(/[^\x00-\x7f]/g, '')),
+        ),
+        { maxLength: 40 },
+      )
+      .map((ws) => ws.join(' '));
+    for (const analyzer of [undefined, { stem: true, stopWords: true }, { stopWords: ['wing'], maxTokenLength: 4 }]) {
+      fc.assert(
+        fc.property(fc.array(text, { minLength: 1, maxLength: 12 }), (texts) => {
+          expect(bm25BlockOf(texts, analyzer)).toEqual(reference(texts, analyzer));
+        }),
+        { numRuns: 100 },
+      );
+    }
+    // Enough distinct words to grow the surface table several times.
+    const many = Array.from({ length: 300 }, (_, i) => Array.from({ length: 40 }, (_, j) => `W${(i * 41 + j * 7) % 5000}x`).join(' '));
+    expect(bm25BlockOf(many)).toEqual(reference(many));
+  });
+
   it('matches the per-document path on arbitrary texts', () => {
     const word = fc.constantFrom('alpha', 'beta', 'Gamma', 'δέλτα', '東京', '都', 'ab', "don't", 'x1', '3.14', '😀');
     const text = fc.array(fc.oneof(word, fc.string({ maxLength: 6 })), { maxLength: 30 }).map((ws) => ws.join(' '));

@@ -4,13 +4,12 @@
  * block's order. The same block as analyzeTermPositions per document + buildBm25 (tested equal), without a
  * Map and position lists per document or the regrouping of those maps into lists: ingest's largest cost.
  */
-import { forEachTerm, type AnalyzerOptions } from '../rank/analyzer.ts';
+import { forEachTermId, TermIds, type AnalyzerOptions } from '../rank/analyzer.ts';
 import { encodeBm25, MAX_STORED_TF, type TermPositions } from './bm25-postings.ts';
 import type { Bm25Block } from './types.ts';
 
 export function bm25BlockOf(texts: readonly string[], analyzer?: AnalyzerOptions): Bm25Block {
-  const ids = new Map<string, number>();
-  const names: string[] = [];
+  const ids = new TermIds();
   let cap = 1 << 15;
   let occTerm = new Uint32Array(cap);
   let occDoc = new Uint32Array(cap);
@@ -20,17 +19,11 @@ export function bm25BlockOf(texts: readonly string[], analyzer?: AnalyzerOptions
   let doc = 0;
   let at = -1;
   let lastStart = -1;
-  const emit = (term: string, start: number) => {
+  const emit = (id: number, start: number) => {
     // A position is a distinct start offset in text order (analyzeTermPositions): tokens that start together share one.
     if (start !== lastStart) {
       at++;
       lastStart = start;
-    }
-    let id = ids.get(term);
-    if (id === undefined) {
-      id = names.length;
-      ids.set(term, id);
-      names.push(term);
     }
     if (n === cap) {
       cap *= 2;
@@ -46,13 +39,13 @@ export function bm25BlockOf(texts: readonly string[], analyzer?: AnalyzerOptions
     const first = n;
     at = -1;
     lastStart = -1;
-    forEachTerm(texts[doc], analyzer, emit);
+    forEachTermId(texts[doc], analyzer, ids, emit);
     lengths[doc] = n - first;
   }
   // Terms in the block's (UTF-16 code unit) order; rank[id] = the term's index in it.
-  const terms = names.slice().sort(); // the default order is by UTF-16 code units, as buildBm25's
-  const rank = new Uint32Array(names.length);
-  for (let t = 0; t < terms.length; t++) rank[ids.get(terms[t])!] = t;
+  const terms = ids.names.slice().sort(); // the default order is by UTF-16 code units, as buildBm25's
+  const rank = new Uint32Array(terms.length);
+  for (let t = 0; t < terms.length; t++) rank[ids.of(terms[t])] = t;
   // Counting sort of the occurrences by term rank; stable, so each term's stay in (document, position) order.
   const next = new Uint32Array(terms.length + 1);
   for (let i = 0; i < n; i++) next[rank[occTerm[i]] + 1]++;

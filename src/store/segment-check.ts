@@ -16,14 +16,18 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
   if (!(seg.keys instanceof Uint32Array) || !Array.isArray(seg.ids) || !Array.isArray(seg.metadata)) return 'keys, ids or metadata missing';
   if (!Number.isSafeInteger(seg.seq) || seg.seq < 0) return `bad sequence number ${seg.seq}`;
   if (seg.ids.length !== n || seg.metadata.length !== n) return `${n} keys but ${seg.ids.length} ids and ${seg.metadata.length} metadata entries`;
-  const seenKeys = new Set<number>();
+  // Keys come ascending from ingest and compaction: then none repeats, and no set of them is needed (an open
+  // checks every stored document).
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++) ascending = seg.keys[i] > seg.keys[i - 1];
+  const seenKeys = ascending ? null : new Set<number>();
   const seenIds = new Set<string>();
   for (let i = 0; i < n; i++) {
     const id = seg.ids[i];
     if (typeof id !== 'string' || id === '') return `document ${i} has no id`;
-    if (seenKeys.has(seg.keys[i])) return `key ${seg.keys[i]} appears twice`;
+    if (seenKeys?.has(seg.keys[i])) return `key ${seg.keys[i]} appears twice`;
     if (seenIds.has(id)) return `id ${JSON.stringify(id)} appears twice`;
-    seenKeys.add(seg.keys[i]);
+    seenKeys?.add(seg.keys[i]);
     seenIds.add(id);
     const m = seg.metadata[i];
     if (m !== null && (typeof m !== 'object' || Array.isArray(m))) return `metadata of ${JSON.stringify(id)} is not an object`;
