@@ -57,25 +57,26 @@ export function bm25BlockOf(texts: readonly string[], analyzer?: AnalyzerOptions
   const pos = new Uint32Array(n);
   for (let i = 0; i < n; i++) pos[i] = occPos[sorted[i]];
   const offsets = new Uint32Array(terms.length + 1);
-  const docs: number[] = [];
-  const tfs: number[] = [];
+  const docs = new Uint32Array(n); // entries ≤ occurrences
+  const tfs = new Uint32Array(n);
   const positions: TermPositions[] = [];
+  let e = 0;
   let i = 0;
   for (let t = 0; t < terms.length; t++) {
-    offsets[t] = docs.length;
+    offsets[t] = e;
     const end = i + countOf(next, t);
     while (i < end) {
       const d = occDoc[sorted[i]];
       let j = i + 1;
       while (j < end && occDoc[sorted[j]] === d) j++;
-      docs.push(d);
-      tfs.push(Math.min(j - i, MAX_STORED_TF));
+      docs[e] = d;
+      tfs[e++] = j - i < MAX_STORED_TF ? j - i : MAX_STORED_TF;
       positions.push(j - i === 1 ? pos[i] : pos.subarray(i, j));
       i = j;
     }
   }
-  offsets[terms.length] = docs.length;
-  return encodeBm25(terms, offsets, docs, tfs, lengths, positions);
+  offsets[terms.length] = e;
+  return encodeBm25(terms, offsets, docs.subarray(0, e), tfs.subarray(0, e), lengths, positions);
 }
 
 /** Occurrences of term rank t: after placing, next[t] is where term t's ended, next[t-1] where they began. */
