@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { analyze, analyzeTerms, forEachTermId, normalizeTerm, TermIds, type AnalyzerOptions } from './analyzer.ts';
+import { analyze, analyzeTerms, forEachTermId, normalizeTerm, type AnalyzerOptions } from './analyzer.ts';
+import { TermIds } from './term-ids.ts';
 
 const terms = (text: string, opts?: AnalyzerOptions): string[] => analyze(text, opts).map((t) => t.term);
 

@@ -4,7 +4,8 @@
  * block's order. The same block as analyzeTermPositions per document + buildBm25 (tested equal), without a
  * Map and position lists per document or the regrouping of those maps into lists: ingest's largest cost.
  */
-import { forEachTermId, TermIds, type AnalyzerOptions } from '../rank/analyzer.ts';
+import { forEachTermId, type AnalyzerOptions } from '../rank/analyzer.ts';
+import { TermIds } from '../rank/term-ids.ts';
 import { encodeBm25, MAX_STORED_TF, type TermPositions } from './bm25-postings.ts';
 import type { Bm25Block } from './types.ts';
 
@@ -84,7 +85,7 @@ function countOf(next: Uint32Array, t: number): number {
   return next[t] - (t === 0 ? 0 : next[t - 1]);
 }
 
-function grow(a: Uint32Array, cap: number): Uint32Array {
+function grow(a: Uint32Array, cap: number): Uint32Array<ArrayBuffer> {
   const b = new Uint32Array(cap);
   b.set(a);
   return b;
