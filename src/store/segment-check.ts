@@ -4,6 +4,7 @@
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
 import { crc32 } from '../util/crc32.ts';
+import { crc32Fast } from './crc32-wasm.ts';
 import { bm25PostingsProblem } from './bm25-postings.ts';
 import type { LegacyBm25Block, LegacySegment, LegacySparseBlock } from './legacy-postings.ts';
 import { sparsePostingsProblem } from './sparse-postings.ts';
@@ -129,11 +130,11 @@ const enc = new TextEncoder();
 export function segmentChecksum(seg: SegmentRecord): number {
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   let c = 0;
-  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
-  if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
-  if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
-  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32(bytes(a), c);
-  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
+  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32Fast(bytes(a), c);
+  if (seg.dense) c = crc32Fast(bytes(seg.dense.scales), crc32Fast(bytes(seg.dense.codes), c));
+  if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32Fast(bytes(a), c);
+  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32Fast(bytes(a), c);
+  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32Fast(bytes(a), c);
   const rest: unknown[] = [
     seg.seq,
     seg.ids,
@@ -147,7 +148,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
   ];
   if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
   if (seg.colbert?.codec === 'bits') rest.push(['colbert', seg.colbert.codec, seg.colbert.bits]); // int8 blocks: as schema 4 sealed them
-  return crc32(enc.encode(JSON.stringify(rest)), c);
+  return crc32Fast(enc.encode(JSON.stringify(rest)), c);
 }
 
 /** The checksum schema 3 sealed its segment records with (postings as parallel arrays); migrations check it. */
