@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { analyze, analyzeTerms, normalizeTerm, type AnalyzerOptions } from './analyzer.ts';
+import { analyze, analyzeTerms, forEachTermId, normalizeTerm, type AnalyzerOptions } from './analyzer.ts';
+import { TermIds } from './term-ids.ts';
 
 const terms = (text: string, opts?: AnalyzerOptions): string[] => analyze(text, opts).map((t) => t.term);
 
@@ -142,5 +143,29 @@ describe('analyzer', () => {
       else expect(toks.length).toBeGreaterThan(10_000); // CJK bigrams
       expect(best(big) / Math.max(best(small), 0.5)).toBeLessThan(40);
     }
+  });
+});
+
+describe('TermIds', () => {
+  it('gives the surfaces of one term one id, and a dropped word −1', () => {
+    const ids = new TermIds();
+    const got = (text: string, opts?: AnalyzerOptions) => {
+      const out: [number, number][] = [];
+      forEachTermId(text, opts, ids, (id, start) => out.push([id, start]));
+      return out.map(([id, start]) => [ids.names[id], start]);
+    };
+    expect(got("Wing wing's WING the wings")).toEqual([
+      ['wing', 0],
+      ['wing', 5],
+      ['wing', 12],
+      ['the', 17],
+      ['wings', 21],
+    ]);
+    expect(ids.names).toEqual(['wing', 'the', 'wings']);
+    const stop = new TermIds();
+    const seen: number[] = [];
+    forEachTermId('the Wing the', { stopWords: true }, stop, (id) => seen.push(id));
+    expect(seen).toEqual([0]);
+    expect(stop.lookup('the', 0, 3)).toBe(-1); // remembered as dropped
   });
 });

@@ -17,6 +17,7 @@
  */
 import { stemmer } from 'stemmer';
 import { asciiRulesFor, type AsciiWordRules, forEachAsciiWord, NON_ASCII } from './ascii-words.ts';
+import { TermIds } from './term-ids.ts';
 
 export { forEachAsciiWord } from './ascii-words.ts';
 
@@ -356,6 +357,27 @@ export function analyzeTerms(text: string, opts?: AnalyzerOptions): string[] {
 /** Calls `emit` for each term of the text, in text order, with its character span (term-stats.ts builds on it). */
 export function forEachTerm(text: string, opts: AnalyzerOptions | undefined, emit: (term: string, start: number, end: number) => void): void {
   run(text, resolve(opts), emit);
+}
+
+/** forEachTerm with each term as its TermIds id (the same terms, in the same order, at the same starts). */
+export function forEachTermId(text: string, opts: AnalyzerOptions | undefined, ids: TermIds, emit: (id: number, start: number) => void): void {
+  const r = resolve(opts);
+  if (typeof text === 'string' && !r.ascii && analyzerInternals.asciiFastPath && !NON_ASCII.test(text)) {
+    const rules = asciiRulesFor(r.segmenter!);
+    if (rules) {
+      forEachAsciiWord(
+        text,
+        (start, end, upper) => {
+          let id = ids.lookup(text, start, end);
+          if (id === TermIds.MISS) id = ids.insert(text, start, end, asciiTerm(text, start, end, upper, r));
+          if (id >= 0) emit(id, start);
+        },
+        rules,
+      );
+      return;
+    }
+  }
+  run(text, r, (term, start) => emit(ids.of(term), start));
 }
 
 /**

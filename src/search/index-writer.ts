@@ -6,9 +6,9 @@
  * brings memory up to the stored meta (TabSync.underLock): segments another tab or process committed
  * meanwhile are loaded first, so keys never clash.
  */
-import { analyzeTermPositions } from '../rank/term-stats.ts';
 import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
+import { bm25BlockOf } from '../store/bm25-batch.ts';
 import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
 import { mergeSegments, type Reanalyze } from '../store/segment-merge.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord, SparseBlock } from '../store/types.ts';
@@ -126,15 +126,15 @@ export class IndexWriter {
     }
     // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
     // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
-    const terms = state.live.bm25 ? batch.map((d) => analyzeTermPositions(d.text, state.analyzer)) : null;
-    const pdocs: PreparedDoc[] = batch.map((d, i) => ({
-      key: 0,
-      id: d.id,
-      metadata: d.metadata ?? null,
-      rows: rows[i],
-      ...(terms ? { bm25: terms[i] } : {}),
-    }));
-    const segment = buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 });
+    // BM25: the texts analysed straight into the segment's postings (one pass, bm25-batch.ts).
+    const bm25 = state.live.bm25
+      ? bm25BlockOf(
+          batch.map((d) => d.text),
+          state.analyzer,
+        )
+      : null;
+    const pdocs: PreparedDoc[] = batch.map((d, i) => ({ key: 0, id: d.id, metadata: d.metadata ?? null, rows: rows[i] }));
+    const segment = { ...buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 }), bm25 };
     // Texts too (IdbStore compresses them): under the lock only the writes are queued.
     const packed = await state.store.packTexts?.(batch.map((d, i) => ({ id: d.id, text: d.text, ...(chunks[i] ? { chunks: { spans: chunks[i] } } : {}) })));
     return { chunks, segment, ...(packed ? { texts: packed } : {}) };

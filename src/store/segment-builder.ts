@@ -5,7 +5,7 @@ import { quantizeInt8Into } from '../rank/dense-scan.ts';
 import { encodeBm25, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
 import { encodeSparse } from './sparse-postings.ts';
 import { colbertArrays, decodeColbertVector, encodeBitsVector } from './colbert-bits.ts';
-import { quantizeUint8, uint8Scale } from './quantize.ts';
+import { quantizeInt8Rows, quantizeUint8, uint8Scale } from './quantize.ts';
 import type { Bm25Block, ColbertBits, ColbertBitsBlock, ColbertBlock, ColbertInt8Block, DenseBlock, SegmentRecord, SparseBlock } from './types.ts';
 import type { SparseWeights } from '../encoder/types.ts';
 
@@ -85,6 +85,7 @@ function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
   if (!rows.some((r) => r.dense || r.denseQ)) return null;
   const codes = new Int8Array(rows.length * dims);
   const scales = new Float32Array(rows.length);
+  const vecs: (Float32Array | undefined)[] = new Array(rows.length);
   for (let r = 0; r < rows.length; r++) {
     const q = rows[r].denseQ;
     if (q) {
@@ -92,11 +93,11 @@ function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
       scales[r] = q.scale;
       continue;
     }
-    const v = rows[r].dense;
-    if (!v) continue; // zero row: scores 0, never wins over a real match
-    if (v.length !== dims) throw new Error(`dense vector has ${v.length} dims, the index has ${dims}`);
-    scales[r] = quantizeInt8Into(v, 0, dims, codes, r * dims);
+    const v = rows[r].dense; // none: a zero row, scores 0, never wins over a real match
+    if (v && v.length !== dims) throw new Error(`dense vector has ${v.length} dims, the index has ${dims}`);
+    vecs[r] = v;
   }
+  quantizeInt8Rows(vecs, dims, codes, scales);
   return { dims, codes, scales };
 }
 

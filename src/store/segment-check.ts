@@ -4,6 +4,7 @@
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
 import { crc32 } from '../util/crc32.ts';
+import { crc32Fast } from './crc32-wasm.ts';
 import { bm25PostingsProblem } from './bm25-postings.ts';
 import type { LegacyBm25Block, LegacySegment, LegacySparseBlock } from './legacy-postings.ts';
 import { sparsePostingsProblem } from './sparse-postings.ts';
@@ -16,14 +17,18 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
   if (!(seg.keys instanceof Uint32Array) || !Array.isArray(seg.ids) || !Array.isArray(seg.metadata)) return 'keys, ids or metadata missing';
   if (!Number.isSafeInteger(seg.seq) || seg.seq < 0) return `bad sequence number ${seg.seq}`;
   if (seg.ids.length !== n || seg.metadata.length !== n) return `${n} keys but ${seg.ids.length} ids and ${seg.metadata.length} metadata entries`;
-  const seenKeys = new Set<number>();
+  // Keys come ascending from ingest and compaction: then none repeats, and no set of them is needed (an open
+  // checks every stored document).
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++) ascending = seg.keys[i] > seg.keys[i - 1];
+  const seenKeys = ascending ? null : new Set<number>();
   const seenIds = new Set<string>();
   for (let i = 0; i < n; i++) {
     const id = seg.ids[i];
     if (typeof id !== 'string' || id === '') return `document ${i} has no id`;
-    if (seenKeys.has(seg.keys[i])) return `key ${seg.keys[i]} appears twice`;
+    if (seenKeys?.has(seg.keys[i])) return `key ${seg.keys[i]} appears twice`;
     if (seenIds.has(id)) return `id ${JSON.stringify(id)} appears twice`;
-    seenKeys.add(seg.keys[i]);
+    seenKeys?.add(seg.keys[i]);
     seenIds.add(id);
     const m = seg.metadata[i];
     if (m !== null && (typeof m !== 'object' || Array.isArray(m))) return `metadata of ${JSON.stringify(id)} is not an object`;
@@ -125,11 +130,11 @@ const enc = new TextEncoder();
 export function segmentChecksum(seg: SegmentRecord): number {
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   let c = 0;
-  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32(bytes(a), c);
-  if (seg.dense) c = crc32(bytes(seg.dense.scales), crc32(bytes(seg.dense.codes), c));
-  if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32(bytes(a), c);
-  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32(bytes(a), c);
-  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32(bytes(a), c);
+  for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32Fast(bytes(a), c);
+  if (seg.dense) c = crc32Fast(bytes(seg.dense.scales), crc32Fast(bytes(seg.dense.codes), c));
+  if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32Fast(bytes(a), c);
+  if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32Fast(bytes(a), c);
+  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32Fast(bytes(a), c);
   const rest: unknown[] = [
     seg.seq,
     seg.ids,
@@ -143,7 +148,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
   ];
   if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
   if (seg.colbert?.codec === 'bits') rest.push(['colbert', seg.colbert.codec, seg.colbert.bits]); // int8 blocks: as schema 4 sealed them
-  return crc32(enc.encode(JSON.stringify(rest)), c);
+  return crc32Fast(enc.encode(JSON.stringify(rest)), c);
 }
 
 /** The checksum schema 3 sealed its segment records with (postings as parallel arrays); migrations check it. */

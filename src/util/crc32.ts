@@ -5,7 +5,8 @@
  */
 let table: Int32Array | undefined;
 
-function tables(): Int32Array {
+/** The eight 256-entry slicing tables, table k at k·256 (crc32-wasm.ts copies them into its memory). */
+export function crc32Tables(): Int32Array {
   if (table) return table;
   const t = new Int32Array(256 * 8);
   for (let n = 0; n < 256; n++) {
@@ -27,7 +28,7 @@ function tables(): Int32Array {
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function crc32(d: Uint8Array, prev = 0): number {
-  const T = tables();
+  const T = crc32Tables();
   let c = ~prev;
   let i = 0;
   if (LITTLE_ENDIAN) {
