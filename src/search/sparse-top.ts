@@ -63,6 +63,8 @@ export class SparseTop {
   private part = new Float64Array(0);
   private local = new Float32Array(0);
   private readonly at = { pos: 0, end: 0 };
+  /** Rows the last run scored exactly (the rest were pruned by their bounds). */
+  scored = 0;
 
   /**
    * The N best rows' keys (score > 0, accepted) best-first, and exact scores for `must` (keys with their
@@ -77,6 +79,7 @@ export class SparseTop {
     must: { rows: Uint32Array } = { rows: new Uint32Array(0) },
   ): SparseTopResult {
     const top = new TopK(N);
+    this.scored = 0;
     const mustScores = new Float64Array(must.rows.length);
     let m = 0; // next must row
     const T = query.ids.length;
@@ -147,6 +150,7 @@ export class SparseTop {
         const key = rowKey[rowBase + r];
         if (!accept(key)) continue;
         const s = exactScore(cols, f, S, r);
+        this.scored++;
         if (s > 0) {
           top.push(key, s);
           theta = top.threshold;
