@@ -7,7 +7,7 @@
  *
  * --dir keeps the index in a FileStore folder and reuses it on the next run (same n), to skip the build.
  * Each query runs twice in a row, first with the ranker's exhaustive sparse scan, then with its pruned one
- * (Ranker.sparsePruning): both answers must be the same hits with the same scores, and both CPU times print.
+ * (Ranker.pruning): both answers must be the same hits with the same scores, and both CPU times print.
  */
 import { existsSync } from 'node:fs';
 import { M3Index } from '../src/search/m3-index.ts';
@@ -48,8 +48,8 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 const r2 = (x: number) => Math.round(x * 100) / 100;
-/** The open index's ranker (internal: the bench flips its sparse pruning). */
-const ranker = () => (index as unknown as { state: { ranker: { sparsePruning: boolean } } }).state.ranker;
+/** The open index's ranker (internal: the bench flips its sparse and BM25 pruning). */
+const ranker = () => (index as unknown as { state: { ranker: { pruning: boolean } } }).state.ranker;
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 for (const label of modes) {
@@ -61,7 +61,7 @@ for (const label of modes) {
     const query = { text: q.text, embedding: { dense: q.dense, sparse: q.sparse, tokens: 0, truncated: false } };
     const answers: string[] = [];
     for (const variant of ['exhaustive', 'pruned'] as const) {
-      ranker().sparsePruning = variant === 'pruned';
+      ranker().pruning = variant === 'pruned';
       const c = cpuMs();
       const hits = await index.search(query, opts);
       if (i >= WARM) times[variant].push(cpuMs() - c);

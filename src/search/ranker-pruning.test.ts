@@ -1,4 +1,4 @@
-/** Searches with the pruned sparse top-N (sparse-top.ts) answer exactly as with the exhaustive scan, in every mode that uses it. */
+/** Searches with the pruned sparse and BM25 top-N (sparse-top.ts, bm25-top.ts) answer exactly as with the exhaustive scan, in every mode that uses it. */
 import { describe, expect, it } from 'vitest';
 import { corpus, gaussianUnit, randomSparse } from '../../test/support/test-corpus.ts';
 import { MemoryStore } from '../store/memory-store.ts';
@@ -8,11 +8,11 @@ import type { SearchOptions } from './types.ts';
 
 const DIMS = 16;
 
-/** The open index's ranker (internal): its sparse pruning is flipped per search. */
-const rankerOf = (idx: M3Index) => (idx as unknown as { state: { ranker: { sparsePruning: boolean } } }).state.ranker;
+/** The open index's ranker (internal): its pruning is flipped per search. */
+const rankerOf = (idx: M3Index) => (idx as unknown as { state: { ranker: { pruning: boolean } } }).state.ranker;
 
-describe('Ranker sparse pruning', () => {
-  it('gives the same hits, scores and signals as the exhaustive scan: sparse and hybrid, every fusion, filters, Boolean queries, dead documents', async () => {
+describe('Ranker pruning', () => {
+  it('gives the same hits, scores and signals as the exhaustive scan: sparse, BM25 and hybrid, every fusion, filters, Boolean queries, dead documents', async () => {
     // Few frequent tokens (vocab 60) and coarse query weights: many shared tokens and tied scores.
     const docs = corpus(1200, DIMS, 5, { pairs: 12 }).map((d, i) => ({
       ...d,
@@ -32,6 +32,9 @@ describe('Ranker sparse pruning', () => {
       { mode: 'hybrid', k: 20, fusion: 'rrf' },
       { mode: 'hybrid', k: 10, fusion: 'normalized', weights: { bm25: 0 } },
       { mode: 'sparse', k: 10, filter: { group: 'a' } },
+      { mode: 'bm25', k: 10 },
+      { mode: 'bm25', k: 2 },
+      { mode: 'bm25', k: 5, filter: { group: 'a' } },
       { mode: 'hybrid', k: 10, filter: { group: 'b' } },
     ];
     let compared = 0;
@@ -40,18 +43,18 @@ describe('Ranker sparse pruning', () => {
       const dense = gaussianUnit(r, DIMS).map((x, i) => 0.6 * target.dense![i] + 0.4 * x);
       const sparse = randomSparse(r, 1 + (qn % 8), 60);
       sparse.weights.forEach((w, i) => (sparse.weights[i] = Math.round(w * 10) / 10 || 0.1)); // ties
-      const text = qn % 3 === 0 ? '+alpha beta' : 'beta gamma delta';
+      const text = qn % 3 === 0 ? '+alpha beta' : ['beta gamma delta', 'alpha alpha zeta omega', 'pi rho'][qn % 3];
       for (const opts of variants) {
         const answers: string[] = [];
         for (const pruning of [false, true]) {
-          rankerOf(idx).sparsePruning = pruning;
+          rankerOf(idx).pruning = pruning;
           answers.push(JSON.stringify(await idx.search({ text, embedding: { dense, sparse, tokens: 4, truncated: false } }, { ...opts, includeText: false })));
         }
         expect(answers[1]).toBe(answers[0]);
         if (answers[0] !== '[]') compared++;
       }
     }
-    expect(compared).toBeGreaterThan(90);
+    expect(compared).toBeGreaterThan(120);
     idx.close();
   });
 });

@@ -55,10 +55,10 @@ export class Ranker {
   private readonly sparseAcc = new SparseAccumulator();
   private readonly sparseTopN = new SparseTop();
   /**
-   * Sparse top-N by MaxScore pruning (sparse-top.ts) where each document is one row; false: the exhaustive
-   * term-at-a-time scan for every index (the reference the tests and bench/query-cpu.ts compare with).
+   * Sparse and BM25 top-N by MaxScore pruning (sparse-top.ts, bm25-top.ts; sparse where each document is one
+   * row); false: the exhaustive term-at-a-time scans (the reference the tests and bench/query-cpu.ts compare with).
    */
-  sparsePruning = true;
+  pruning = true;
   /** The last pruned sparse run's exact scores by key (its top-N and the keys it was asked to score). */
   private sparseScores: Map<number, number> | null = null;
   private keyScore = new Float32Array(0);
@@ -168,7 +168,7 @@ export class Ranker {
       const keys = keyMask ? allowed.filter((k) => keyMask[k] === 1) : allowed;
       return rankedBy(Array.from(keys), bm25.scoreDocs(q, keys), N);
     }
-    const hits = bm25.search(q, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined);
+    const hits = bm25.search(q, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined, !this.pruning);
     return { keys: hits.map((h) => h.key), scores: hits.map((h) => h.score) };
   }
 
@@ -230,7 +230,7 @@ export class Ranker {
   private sparseTop(q: NonNullable<M3Embedding['sparse']>, N: number, keyMask: Uint8Array | null, agg: PassageAggregate, others: number[] = []): Ranked {
     const live = this.live;
     this.sparseScores = null;
-    if (this.sparsePruning && !live.chunked) {
+    if (this.pruning && !live.chunked) {
       const { alive, keyRow0 } = live;
       const must = Uint32Array.from(others, (k) => keyRow0[k]).sort();
       const accept = keyMask ? (key: number) => alive[key] === 1 && keyMask[key] === 1 : (key: number) => alive[key] === 1;
