@@ -61,6 +61,9 @@ export class SparseTop {
   private scratch: Uint8Array[] = [];
   /** Per row of the segment: the essential tokens' f · weight summed (all zero between segments). */
   private part = new Float64Array(0);
+  /** The rows of the segment whose `part` the short lists made nonzero, and their count. */
+  private touched = new Uint32Array(0);
+  private touchedRows = 0;
   private local = new Float32Array(0);
   private readonly at = { pos: 0, end: 0 };
   /** Rows the last run scored exactly (the rest were pruned by their bounds). */
@@ -97,8 +100,10 @@ export class SparseTop {
       const mustEnd = upper(must.rows, rowBase + rows, m);
       let any = false;
       let dup = false;
+      let lists = this.lists.get(sparse);
+      if (!lists) this.lists.set(sparse, (lists = new Map()));
       for (let j = 0; j < S; j++) {
-        const info = this.listInfo(sparse, query.ids[slots[j]], rows);
+        const info = this.listInfo(lists, sparse, query.ids[slots[j]], rows);
         infos[j] = info;
         cols[j] = info.col;
         f[j] = query.weights[slots[j]] * sparse.scale;
@@ -125,13 +130,20 @@ export class SparseTop {
       const essential = order.slice(e).filter((j) => infos[j] !== NOT_FOUND);
       // The essential tokens' weights summed by row (in any order: this is only the bound's part); their short
       // lists decoded now, the non-essential ones when a row first needs its exact score.
+      // Candidates: every row when an essential token has a column, else the rows its short lists name.
       const part = this.part;
+      this.touchedRows = 0;
+      let allRows = false;
       for (const j of essential) {
         const c = cols[j];
         const fj = f[j];
-        if (c) for (let r = 0; r < rows; r++) part[r] += fj * c[r];
-        else cols[j] = this.decode(sparse.postings, infos[j], this.scratch[j], part, fj);
+        if (c) {
+          allRows = true;
+          for (let r = 0; r < rows; r++) part[r] += fj * c[r];
+        } else cols[j] = this.decode(sparse.postings, infos[j], this.scratch[j], part, fj);
       }
+      const candidates = allRows ? rows : this.touchedRows;
+      const touched = this.touched;
       // A row's bound: its essential weights plus the non-essential bounds, each replaced by the row's own
       // weight (largest bound first) while the bound still reaches the N-th score.
       const probe = order
@@ -139,7 +151,8 @@ export class SparseTop {
         .filter((j) => infos[j] !== NOT_FOUND)
         .reverse();
       let decoded = e === 0;
-      rows: for (let r = 0; r < rows; r++) {
+      rows: for (let i = 0; i < candidates; i++) {
+        const r = allRows ? i : touched[i];
         let bound = part[r] + neU;
         if (bound + bound * eps < theta) continue;
         if (!decoded) decoded = this.decodeRest(sparse.postings, infos, cols);
@@ -200,9 +213,7 @@ export class SparseTop {
     return m;
   }
 
-  private listInfo(sparse: SparseBlock, token: number, rows: number): ListInfo {
-    let map = this.lists.get(sparse);
-    if (!map) this.lists.set(sparse, (map = new Map()));
+  private listInfo(map: Map<number, ListInfo>, sparse: SparseBlock, token: number, rows: number): ListInfo {
     let info = map.get(token);
     if (info) return info;
     if (!findSparseList(sparse, token, this.at)) info = NOT_FOUND;
@@ -222,7 +233,10 @@ export class SparseTop {
     return info;
   }
 
-  /** Decodes a short list's weights into scratch column `col`, adding f · weight to `part` by row when given. */
+  /**
+   * Decodes a short list's weights into scratch column `col`; with `part`, adds f · weight to it by row and
+   * lists in `touched` the rows it makes nonzero.
+   */
   private decode(postings: Uint8Array, info: ListInfo, col: Uint8Array, part: Float64Array | null, f: number): Uint8Array {
     let row = 0;
     for (let p = info.pos, end = info.end; p < end; ) {
@@ -235,7 +249,10 @@ export class SparseTop {
       row += gap;
       const w = postings[p++];
       col[row] = w;
-      if (part) part[row] += f * w;
+      if (part && w !== 0) {
+        if (part[row] === 0) this.touched[this.touchedRows++] = row;
+        part[row] += f * w;
+      }
     }
     return col;
   }
@@ -249,6 +266,7 @@ export class SparseTop {
   private ensureScratch(S: number, rows: number): void {
     if (this.part.length < rows) {
       this.part = new Float64Array(rows);
+      this.touched = new Uint32Array(rows);
       this.scratch = [];
     }
     while (this.scratch.length < S) this.scratch.push(new Uint8Array(this.part.length));
