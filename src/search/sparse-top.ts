@@ -94,6 +94,7 @@ export class SparseTop {
     const f = new Float64Array(S);
     const U = new Float64Array(S);
     const order = new Array<number>(S);
+    const cost = new Float64Array(S);
     const eps = (S + 1) * 2 ** -23; // float32 rounding a sum of S terms may add, relative
     for (const seg of segments) {
       const { rows, rowBase, sparse } = seg;
@@ -120,14 +121,25 @@ export class SparseTop {
         m = this.exhaustive(seg, slots.length, infos, f, top, rowKey, accept, must.rows, m, mustEnd, mustScores);
         continue;
       }
-      // Essential tokens: all but the longest prefix (by bound, ascending) whose bounds sum below the N-th score.
-      for (let j = 0; j < S; j++) order[j] = j;
-      order.sort((a, b) => U[a] - U[b]);
+      // Non-essential tokens: any set whose bounds sum below the N-th score will do; greedily the ones that
+      // cost most to visit per unit of bound (a column costs every row, a short list its bytes).
+      for (let j = 0; j < S; j++) {
+        order[j] = j;
+        cost[j] = infos[j].col ? rows : infos[j].end - infos[j].pos;
+      }
+      order.sort((a, b) => cost[b] * U[a] - cost[a] * U[b] || U[a] - U[b]);
       let theta = top.threshold;
       let neU = 0;
-      let e = 0;
-      while (e < S && (neU + U[order[e]]) * (1 + eps) < theta) neU += U[order[e++]];
-      const essential = order.slice(e).filter((j) => infos[j] !== NOT_FOUND);
+      const probe: number[] = []; // found non-essential tokens
+      const essential: number[] = [];
+      for (const j of order) {
+        if (infos[j] === NOT_FOUND) continue;
+        if ((neU + U[j]) * (1 + eps) < theta) {
+          neU += U[j];
+          probe.push(j);
+        } else essential.push(j);
+      }
+      probe.sort((a, b) => U[b] - U[a]); // largest bound first: the first to replace by the row's own weight
       // The essential tokens' weights summed by row (in any order: this is only the bound's part); their short
       // lists decoded now, the non-essential ones when a row first needs its exact score.
       // Candidates: every row when an essential token has a column, else the rows its short lists name.
@@ -146,11 +158,7 @@ export class SparseTop {
       const touched = this.touched;
       // A row's bound: its essential weights plus the non-essential bounds, each replaced by the row's own
       // weight (largest bound first) while the bound still reaches the N-th score.
-      const probe = order
-        .slice(0, e)
-        .filter((j) => infos[j] !== NOT_FOUND)
-        .reverse();
-      let decoded = e === 0;
+      let decoded = probe.length === 0;
       rows: for (let i = 0; i < candidates; i++) {
         const r = allRows ? i : touched[i];
         let bound = part[r] + neU;
