@@ -48,8 +48,6 @@ function exhaustive(
   return { keys: res.map((r) => r.key), scores: res.map((r) => r.score) };
 }
 
-const entry = (tokens: number, weights: number[]) => fc.tuple(fc.integer({ min: 0, max: tokens - 1 }), fc.constantFrom(...weights));
-
 describe('SparseTop', () => {
   it('returns the exhaustive top-N and exact scores for the keys it must score, over many queries on the same segments', () => {
     fc.assert(

@@ -159,14 +159,14 @@ export class SparseTop {
       // A row's bound: its essential weights plus the non-essential bounds, each replaced by the row's own
       // weight (largest bound first) while the bound still reaches the N-th score.
       let decoded = probe.length === 0;
-      rows: for (let i = 0; i < candidates; i++) {
+      candidate: for (let i = 0; i < candidates; i++) {
         const r = allRows ? i : touched[i];
         let bound = part[r] + neU;
         if (bound + bound * eps < theta) continue;
         if (!decoded) decoded = this.decodeRest(sparse.postings, infos, cols);
         for (const j of probe) {
           bound += f[j] * cols[j]![r] - U[j];
-          if (bound + bound * eps + SLACK < theta) continue rows;
+          if (bound + bound * eps + SLACK < theta) continue candidate;
         }
         const key = rowKey[rowBase + r];
         if (!accept(key)) continue;
