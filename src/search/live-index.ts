@@ -11,7 +11,7 @@ import { DEFAULT_BM25_PARAMS, type Bm25DocTerms } from '../rank/bm25.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { Bm25Block, ColbertBlock, SegmentRecord, SparseBlock } from '../store/types.ts';
-import type { SparseSegment } from './sparse-scan.ts';
+import type { SparseTopSegment } from './sparse-top.ts';
 
 export interface LiveSegment {
   seq: number;
@@ -38,7 +38,7 @@ export class LiveIndex {
   /** Segments whose BM25 postings are not in bm25Index yet (added in blocks on the next use). */
   private bm25Pending: { seg: LiveSegment }[] = [];
   readonly segments: LiveSegment[] = [];
-  sparseSegments: SparseSegment[] = [];
+  sparseSegments: SparseTopSegment[] = [];
   /** Global row → document key. */
   rowKey = new Uint32Array(1024);
   rows = 0;
@@ -136,7 +136,7 @@ export class LiveIndex {
       colbert: seg.colbert,
       bm25: seg.bm25,
     });
-    if (seg.sparse) this.sparseSegments = [...this.sparseSegments, { rowBase, sparse: seg.sparse }];
+    if (seg.sparse) this.sparseSegments = [...this.sparseSegments, { rowBase, rows: n, sparse: seg.sparse }];
     if (seg.colbert) this.hasColbert = true;
     for (let i = 0; i < seg.keys.length; i++) {
       const key = seg.keys[i];

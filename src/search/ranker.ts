@@ -10,6 +10,7 @@ import { fuse, type SignalColumn } from './fusion.ts';
 import type { LiveIndex } from './live-index.ts';
 import type { Bm25Query } from './segment-bm25.ts';
 import { SparseAccumulator } from './sparse-scan.ts';
+import { SparseTop } from './sparse-top.ts';
 import type { FusionMode, PassageAggregate, SearchMode, SignalName, SignalScore, SignalWeights } from './types.ts';
 
 export interface RankRequest {
@@ -52,6 +53,14 @@ interface Ranked {
 
 export class Ranker {
   private readonly sparseAcc = new SparseAccumulator();
+  private readonly sparseTopN = new SparseTop();
+  /**
+   * Sparse and BM25 top-N by MaxScore pruning (sparse-top.ts, bm25-top.ts; sparse where each document is one
+   * row); false: the exhaustive term-at-a-time scans (the reference the tests and bench/query-cpu.ts compare with).
+   */
+  pruning = true;
+  /** The last pruned sparse run's exact scores by key (its top-N and the keys it was asked to score). */
+  private sparseScores: Map<number, number> | null = null;
   private keyScore = new Float32Array(0);
   private keySeen = new Uint8Array(0);
   private maxSim: MaxSimScorer | null = null;
@@ -71,12 +80,16 @@ export class Ranker {
     const want = wantedSignals(req, live);
     const lists = new Map<SignalName, Ranked>();
     let sparseTouched = false;
-    if (want.has('dense')) lists.set('dense', this.denseTop(emb!.dense!, N, keyMask, req.aggregate, req.dense));
+    const dense = want.has('dense') ? this.denseTop(emb!.dense!, N, keyMask, req.aggregate, req.dense) : null;
+    // BM25 before sparse: a pruned sparse scan must also score the other lists' keys (hybrid's candidates).
+    const bm25 = want.has('bm25') ? this.bm25Top(req, N, keyMask) : null;
+    if (dense) lists.set('dense', dense);
     if (want.has('sparse')) {
-      lists.set('sparse', this.sparseTop(emb!.sparse!, N, keyMask, req.aggregate));
+      const others = req.mode === 'hybrid' ? [...(dense?.keys ?? []), ...(bm25?.keys ?? [])] : [];
+      lists.set('sparse', this.sparseTop(emb!.sparse!, N, keyMask, req.aggregate, others));
       sparseTouched = true;
     }
-    if (want.has('bm25')) lists.set('bm25', this.bm25Top(req, N, keyMask));
+    if (bm25) lists.set('bm25', bm25);
     if (req.mode === 'colbert') lists.set('colbert', this.colbertTop(emb!.colbert!, N, keyMask, req.aggregate));
 
     // Candidates: union of the lists, in first-seen order.
@@ -155,7 +168,7 @@ export class Ranker {
       const keys = keyMask ? allowed.filter((k) => keyMask[k] === 1) : allowed;
       return rankedBy(Array.from(keys), bm25.scoreDocs(q, keys), N);
     }
-    const hits = bm25.search(q, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined);
+    const hits = bm25.search(q, N, keyMask ? { filter: (k) => keyMask[k] === 1 } : undefined, !this.pruning);
     return { keys: hits.map((h) => h.key), scores: hits.map((h) => h.score) };
   }
 
@@ -210,9 +223,24 @@ export class Ranker {
     return out;
   }
 
-  /** Sparse scores of all touched rows, aggregated per key into keyScore; top-N keys. */
-  private sparseTop(q: NonNullable<M3Embedding['sparse']>, N: number, keyMask: Uint8Array | null, agg: PassageAggregate): Ranked {
+  /**
+   * The sparse top-N keys. One row per document: pruned (sparse-top.ts), with exact scores kept for the top-N
+   * and for `others`. Passages: every touched row's score, aggregated per key into keyScore.
+   */
+  private sparseTop(q: NonNullable<M3Embedding['sparse']>, N: number, keyMask: Uint8Array | null, agg: PassageAggregate, others: number[] = []): Ranked {
     const live = this.live;
+    this.sparseScores = null;
+    if (this.pruning && !live.chunked) {
+      const { alive, keyRow0 } = live;
+      const must = Uint32Array.from(others, (k) => keyRow0[k]).sort();
+      const accept = keyMask ? (key: number) => alive[key] === 1 && keyMask[key] === 1 : (key: number) => alive[key] === 1;
+      const res = this.sparseTopN.run(q, live.sparseSegments, N, live.rowKey, accept, { rows: must });
+      const scores = new Map<number, number>();
+      for (let i = 0; i < must.length; i++) scores.set(live.rowKey[must[i]], res.mustScores[i]);
+      for (let i = 0; i < res.keys.length; i++) scores.set(res.keys[i], res.scores[i]);
+      this.sparseScores = scores;
+      return { keys: res.keys, scores: res.scores };
+    }
     const touched = this.sparseAcc.run(q, live.sparseSegments, live.rows);
     if (this.keyScore.length < live.keyCapacity) {
       this.keyScore = new Float32Array(live.keyCapacity);
@@ -286,7 +314,11 @@ export class Ranker {
       case 'dense':
         return this.denseDocScores(emb!.dense!, keys, req.aggregate);
       case 'sparse':
-        if (!sparseRan) this.sparseTop(emb!.sparse!, 1, null, req.aggregate);
+        if (!sparseRan) this.sparseTop(emb!.sparse!, 1, null, req.aggregate, keys);
+        if (this.sparseScores) {
+          const s = this.sparseScores;
+          return keys.map((k) => s.get(k) ?? 0);
+        }
         return keys.map((k) => (this.keySeen[k] ? this.keyScore[k] : 0));
       case 'bm25':
         return Array.from(this.live.bm25!.scoreDocs(req.constraint?.bm25 ?? req.text!, keys));

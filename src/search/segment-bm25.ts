@@ -20,6 +20,7 @@ import { indexInSorted } from '../util/sorted.ts';
 import { termsWithinSorted } from '../query/levenshtein.ts';
 import { bm25ListBound, decodeBm25Into, forEachBm25Positions } from '../store/bm25-postings.ts';
 import { codedBlock } from './bm25-coded-block.ts';
+import { bm25TopPruned } from './bm25-top.ts';
 import type { Bm25Block } from '../store/types.ts';
 import type { TermDictionary, WeightedTerm } from '../query/match.ts';
 import type { PositionIndex } from '../query/phrase-positions.ts';
@@ -39,6 +40,8 @@ export type SegmentBm25Source = Bm25BlockSource | { keys: ArrayLike<number>; bm2
 interface TermPostings {
   keys: Uint32Array;
   tfs: Uint16Array;
+  /** max tf / (tf + nA + nB · length) over the postings (bm25-top.ts's bounds), once a pruned search needed it. */
+  maxRatio?: number;
 }
 
 interface QueryTerm {
@@ -142,11 +145,19 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
     this.cache.clear(); // df changed
   }
 
-  search(query: Bm25Query, k: number, opts?: Bm25SearchOptions): Bm25Hit[] {
+  /**
+   * The top k by BM25. Pruned (bm25-top.ts) for queries of several terms unless `exhaustive`; the same hits
+   * and scores either way.
+   */
+  search(query: Bm25Query, k: number, opts?: Bm25SearchOptions, exhaustive = false): Bm25Hit[] {
     const qterms = this.queryTerms(query);
     if (qterms.length === 0 || !(k >= 1)) return [];
     const { scores, touched, lengths } = this;
     const { nA, nB } = this.normConstants();
+    if (!exhaustive && qterms.length > 1) {
+      const terms = qterms.map(({ postings, weight }) => ({ keys: postings.keys, tfs: postings.tfs, weight, maxRatio: this.maxRatio(postings, nA, nB) }));
+      return bm25TopPruned(terms, lengths, nA, nB, Math.floor(k), opts?.filter);
+    }
     let nt = 0;
     for (const q of qterms) {
       const { keys, tfs } = q.postings;
@@ -261,6 +272,19 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
   }
 
   // ---- internals ----
+
+  private maxRatio(p: TermPostings, nA: number, nB: number): number {
+    if (p.maxRatio !== undefined) return p.maxRatio;
+    const { keys, tfs } = p;
+    let max = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const tf = tfs[i];
+      const r = tf / (tf + nA + nB * this.lengths[keys[i]]);
+      if (r > max) max = r;
+    }
+    p.maxRatio = max;
+    return max;
+  }
 
   private normConstants(): { nA: number; nB: number } {
     const { k1, b } = this.params;

@@ -77,6 +77,16 @@ describe('SparseAccumulator', () => {
     expect(Array.from(acc.run({ ids: new Uint32Array(0), weights: new Float32Array(0) }, big, 5002))).toEqual([]);
     expect(acc.score(5001)).toBe(0);
   });
+  it('lists each scored row once and loses none when entries weigh 0 (quantised to nothing)', () => {
+    // Every row holds token 1 at weight 0 and token 2 at weight 0 or 9: listing a row once per 0-weight entry
+    // overran `touched` (sized to the rows) and dropped the last rows' scores.
+    const rows = Array.from({ length: 50 }, (_, i) => ({ 1: 0, 2: i % 3 === 0 ? 0 : 9 }));
+    const acc = new SparseAccumulator();
+    const touched = Array.from(acc.run({ ids: Uint32Array.of(1, 2), weights: Float32Array.of(0.3, 0.2) }, [{ rowBase: 0, sparse: block(rows, 0.01) }], 50));
+    const want = rows.flatMap((r, i) => (r[2] > 0 ? [i] : []));
+    expect(touched).toEqual(want);
+    for (const row of want) expect(acc.score(row)).toBe(Math.fround(Math.fround(0.2) * 0.01 * 9));
+  });
 });
 
 describe('docWeight', () => {

@@ -50,8 +50,12 @@ export class SparseAccumulator {
             gap |= (b & 0x7f) << shift;
           }
           row += gap;
+          const w = postings[p++];
+          // A weight quantised to 0 adds nothing; skipping it keeps 0 = not yet touched, so each row is listed
+          // once (listing it again overran `touched`, sized to the rows, and dropped later rows).
+          if (w === 0) continue;
           if (acc[row] === 0) touched[n++] = row; // contributions are > 0, so 0 = not yet touched
-          acc[row] += f * postings[p++];
+          acc[row] += f * w;
         }
       }
     }
