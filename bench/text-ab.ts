@@ -39,7 +39,12 @@ for (const s of sides) {
   const outDir = `/tmp/text-ab-${s.name}`;
   await buildPage(s.root, outDir);
   servers.push(
-    await preview({ configFile: resolve('vite.config.ts'), logLevel: 'warn', build: { outDir }, preview: { port: s.port, strictPort: true, host: '127.0.0.1' } }),
+    await preview({
+      configFile: resolve('vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir },
+      preview: { port: s.port, strictPort: true, host: '127.0.0.1' },
+    }),
   );
 }
 const profile = mkdtempSync(join(os.tmpdir(), 'text-ab-'));

@@ -11,9 +11,11 @@ import { IdbStore } from './idb-store.ts';
 const DIMS = 4;
 const model = { modelId: 'precomputed', dims: DIMS, headHash: 'h' };
 /** A deterministic generator (an LCG): the texts below are the same in every run. */
-const lcg = (seed: number) => () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const lcg = (seed: number) => () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const letters = lcg(1);
-const WORDS = Array.from({ length: 400 }, () => Array.from({ length: 3 + Math.floor(letters() * 7) }, () => String.fromCharCode(97 + Math.floor(letters() * 26))).join(''));
+const WORDS = Array.from({ length: 400 }, () =>
+  Array.from({ length: 3 + Math.floor(letters() * 7) }, () => String.fromCharCode(97 + Math.floor(letters() * 26))).join(''),
+);
 /** A text of `n` words, frequent words far more often than rare ones (as in prose). */
 const text = (i: number, n = 60) => {
   const r = lcg(i + 7);
@@ -54,15 +56,32 @@ describe('text dictionary', () => {
   });
 
   it('packed groups read back row by row, with and without a dictionary, and the dictionary makes them smaller', () => {
-    const entries: TextEntry[] = Array.from({ length: 75 }, (_, i) => (i === 9 ? null : i % 5 ? [text(i)] : [text(i), [[0, 5], [5, text(i).length]]]));
+    const entries: TextEntry[] = Array.from({ length: 75 }, (_, i) =>
+      i === 9
+        ? null
+        : i % 5
+          ? [text(i)]
+          : [
+              text(i),
+              [
+                [0, 5],
+                [5, text(i).length],
+              ],
+            ],
+    );
     const dict = trainDict(entries.map((e) => e?.[0] ?? ''))!;
     const plain = packEntries(entries, null);
     const packed = packEntries(entries, dict);
     expect(packed).toHaveLength(Math.ceil(75 / TEXT_GROUP));
-    for (const [records, d] of [[plain, undefined], [packed, dict.bytes]] as const) {
+    for (const [records, d] of [
+      [plain, undefined],
+      [packed, dict.bytes],
+    ] as const) {
       for (let i = 0; i < 80; i++) {
         const group = new TextGroup(null, records[Math.floor(Math.min(i, 74) / TEXT_GROUP)], d);
-        expect(group.entry(i % TEXT_GROUP)).toEqual(i < 75 ? entries[Math.floor(Math.min(i, 74) / TEXT_GROUP) * TEXT_GROUP + (i % TEXT_GROUP)] : entries[64 + (i % TEXT_GROUP)] ?? null);
+        expect(group.entry(i % TEXT_GROUP)).toEqual(
+          i < 75 ? entries[Math.floor(Math.min(i, 74) / TEXT_GROUP) * TEXT_GROUP + (i % TEXT_GROUP)] : (entries[64 + (i % TEXT_GROUP)] ?? null),
+        );
       }
     }
     const size = (rs: Uint8Array[]) => rs.reduce((a, r) => a + r.length, 0);
@@ -111,8 +130,10 @@ describe('IdbStore text groups', () => {
     for (const i of [0, 19, 33]) expect(await old.get(`d${i}`)).toEqual({ id: `d${i}`, text: docs[i].text });
     const more = Array.from({ length: 100 }, (_, i) => doc(100 + i)); // enough text to train a dictionary
     await old.add(more);
-    const hits = await old.search({ embedding: { dense: Float32Array.of(1, 133, 0, 0), tokens: 0, truncated: false } }, { k: 3, mode: "dense" });
-    expect(hits.map((h) => h.text)).toEqual(hits.map((h) => (Number(h.id.slice(1)) >= 100 ? more[Number(h.id.slice(1)) - 100].text : docs[Number(h.id.slice(1))].text)));
+    const hits = await old.search({ embedding: { dense: Float32Array.of(1, 133, 0, 0), tokens: 0, truncated: false } }, { k: 3, mode: 'dense' });
+    expect(hits.map((h) => h.text)).toEqual(
+      hits.map((h) => (Number(h.id.slice(1)) >= 100 ? more[Number(h.id.slice(1)) - 100].text : docs[Number(h.id.slice(1))].text)),
+    );
     old.close();
     let raw = await rawDb(factory, 'old');
     expect(raw.version).toBe(IDB_VERSION);

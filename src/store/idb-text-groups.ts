@@ -32,6 +32,8 @@ export interface TextBlock {
   dict?: Uint8Array;
 }
 
+const UTF8 = new TextDecoder();
+
 /** Documents per text record: the records' addressing (row → group), fixed since IndexedDB 3. */
 export const TEXT_GROUP = 32;
 
@@ -66,7 +68,8 @@ export async function textBlocks(
   let usesDict = false;
   for (const [j, seg] of segments.entries()) {
     const p = packed[j];
-    if (p) if (p.ids.length !== seg.ids.length || p.ids.some((id, i) => id !== seg.ids[i])) throw new Error('IdbStore: packed texts do not match their segment');
+    if (p)
+      if (p.ids.length !== seg.ids.length || p.ids.some((id, i) => id !== seg.ids[i])) throw new Error('IdbStore: packed texts do not match their segment');
     // Packed with another dictionary (the store was reset since): packed again below, from `given`.
     if (p && (p.dict === undefined || p.dict === dict?.id)) {
       usesDict ||= p.dict !== undefined;
@@ -146,7 +149,7 @@ export class TextGroup {
     let part = this.parts[k];
     if (!part) {
       const z = this.p!.subarray(this.spans[2 * k], this.spans[2 * k + 1]);
-      part = this.parts[k] = JSON.parse(new TextDecoder().decode(inflateSync(z, this.dict ? { dictionary: this.dict } : undefined))) as TextEntry[];
+      part = this.parts[k] = JSON.parse(UTF8.decode(inflateSync(z, this.dict ? { dictionary: this.dict } : undefined))) as TextEntry[];
     }
     return part[i % TEXT_PART] ?? null;
   }
