@@ -9,8 +9,8 @@
 export const DICT_SEQ = -1;
 /**
  * Dictionary size. Deflate could reference 32 KiB, but fflate runs its matcher over the whole dictionary
- * before each part, so packing costs grow with it; on the bench workload (bench/text-ab.ts, node runs in the
- * README) 8 KiB keeps most of the gain: 199 B/doc against 189 with 32 KiB and 237 without, parts of 8.
+ * before each part, so packing costs grow with it. On the bench workload (node runs in the issue 14 report,
+ * parts of 8) 8 KiB keeps most of the gain: 199 B/doc against 189 with 32 KiB and 237 without.
  */
 export const DICT_BYTES = 8 * 1024;
 /** Less text than this (characters) is too little to train on: such batches are packed without one. */

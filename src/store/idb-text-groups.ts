@@ -7,7 +7,7 @@
  *
  * Record formats (both read; new groups are written in the second):
  *   z  (IndexedDB ≤ 6) deflate-raw of the group's entries as JSON, inflated with DecompressionStream (async);
- *   p  (IndexedDB 7) the group split in parts of TEXT_PART documents, each deflated on its own with the
+ *   p  (IndexedDB 7) the group split in parts of TEXT_PART (16) documents, each deflated on its own with the
  *      index's preset dictionary `d` (idb-text-dict.ts) when the record names one: `p` is a varint count, the
  *      parts' varint lengths, then the parts. A hit inflates only its part, synchronously (fflate), so a page
  *      of hits costs its reads and a few small inflates, not a stream per group.
@@ -38,11 +38,14 @@ const UTF8 = new TextDecoder();
 export const TEXT_GROUP = 32;
 
 /**
- * Documents per separately deflated part of a group: what a hit inflates. Measured (bench/text-bytes.ts):
- * with the dictionary, parts of 8 cost a few bytes per document more than whole groups and a quarter of the
- * inflate.
+ * Documents per separately deflated part of a group: what a hit inflates. fflate's inflate costs about as
+ * much per call as per byte at these sizes, and its deflate runs over the dictionary once per part, so
+ * fewer, larger parts pack faster and smaller. Measured on the bench workload (node, process.cpuUsage,
+ * 8 KiB dictionary, level 6; the numbers and command in the issue 14 report): parts of 16 take 193 B/doc
+ * and ~55 µs/doc to pack, parts of 8 197 B/doc and ~70 µs/doc; whole groups in CompressionStream
+ * (IndexedDB ≤ 6) 208 B/doc and ~44 µs/doc.
  */
-export const TEXT_PART = 8;
+export const TEXT_PART = 16;
 
 /** Deflate level of new parts: 6 (zlib's default, what CompressionStream used). */
 const LEVEL = 6;
