@@ -13,8 +13,8 @@ import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { TextGroupCache } from './idb-text-cache.ts';
-import { DICT_SEQ, type TextDict, trainDict } from './idb-text-dict.ts';
-import { packEntries, TEXT_GROUP, type TextEntry, textBlocks } from './idb-text-groups.ts';
+import { DICT_SEQ, type TextDict } from './idb-text-dict.ts';
+import { TEXT_GROUP, type TextEntry } from './idb-text-groups.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -37,6 +37,9 @@ export interface IdbStoreOptions {
   /** Ask navigator.storage.persist() on open (default true). */
   persist?: boolean;
 }
+
+/** The text packer (fflate's deflate): loaded on the first write, so a page that only searches never ships it. */
+const packer = () => import('./idb-text-pack.ts');
 
 export class IdbStore implements Store {
   readonly kind = 'idb' as const;
@@ -236,6 +239,7 @@ export class IdbStore implements Store {
 
   /** A new segment's texts (row order) as compressed text groups: ingest packs them before the write lock. */
   async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
+    const { packEntries } = await packer();
     const dict = await this.textDict(() => docs.map((d) => d.text));
     const entries = docs.map((d): TextEntry => (d.chunks ? [d.text, d.chunks.spans] : [d.text]));
     return { ids: docs.map((d) => d.id), parts: packEntries(entries, dict), ...(dict ? { dict: dict.id } : {}) };
@@ -250,7 +254,7 @@ export class IdbStore implements Store {
       .getAll('texts', IDBKeyRange.bound([DICT_SEQ, 0], [DICT_SEQ, Infinity]), 1)
       .then(([r]) => (r?.dict ? { id: r.g, bytes: r.dict } : null));
     // Chained, so calls in flight together (a batch packed while the last commits) agree on one dictionary.
-    const next = this.dict.then((known) => known ?? trainDict(texts()));
+    const next = this.dict.then(async (known) => known ?? (await packer()).trainDict(texts()));
     this.dict = next.catch(() => null);
     return next;
   }
@@ -259,6 +263,7 @@ export class IdbStore implements Store {
     const db = this.database();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
     const dict = batch.segments?.length ? await this.textDict(() => [...given.values()].map((d) => d.text)) : null;
+    const { textBlocks } = await packer();
     const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), dict, batch.packedTexts);
     await writeCommit(db, batch, blocks, opts.onQueued);
     if (batch.deleteSegments?.length) this.texts.clear();
@@ -272,6 +277,7 @@ export class IdbStore implements Store {
     const db = this.database();
     const byId = new Map(docs.map((d) => [d.id, d]));
     const dict = await this.textDict(() => docs.map((d) => d.text));
+    const { textBlocks } = await packer();
     const blocks = await textBlocks(segments, byId, meta, (ids) => this.getDocs(ids), dict);
     await writeReplace(db, meta, segments, blocks);
     this.segIds.clear();

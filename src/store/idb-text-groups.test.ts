@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { IDB_VERSION } from './idb-schema.ts';
 import { DICT_BYTES, DICT_SEQ, trainDict } from './idb-text-dict.ts';
-import { packEntries, TEXT_GROUP, TEXT_PART, type TextEntry, TextGroup } from './idb-text-groups.ts';
+import { TEXT_GROUP, TEXT_PART, type TextEntry, TextGroup } from './idb-text-groups.ts';
+import { packEntries } from './idb-text-pack.ts';
 import { IdbStore } from './idb-store.ts';
 
 const DIMS = 4;
