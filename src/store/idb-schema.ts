@@ -6,17 +6,14 @@
  *             segment or deletes documents updates them in the same transaction)
  *   segments  seq → SegmentRecord (typed arrays, structured-cloned)
  *   texts     [seq, group] → TextBlock: the texts (and chunk spans) of TEXT_GROUP consecutive documents of
- *             one segment in one raw-deflated record (idb-text-groups.ts); [DICT_SEQ, id] → the preset
- *             dictionary such records may name (idb-text-dict.ts)
+ *             one segment in one raw-deflated record (idb-text-groups.ts)
  *   legacy    id → LegacyDoc (only while a v1 database is being migrated)
  *
  * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
  * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
  * structure whenever a segment is read: a damaged record is refused by name, never searched;
  * 5 = postings gap + varint coded (schema 4, store/postings.ts), 6 = BM25 blocks may hold term positions
- * (schema 5; older records are read as they are, so the upgrade only stamps the meta record); 7 = text groups
- * are written in parts deflated with a preset dictionary (`p`, idb-text-groups.ts): older `z` groups are read
- * as they are, so the upgrade changes nothing, but a library that knows only `z` must not open the database.
+ * (schema 5; older records are read as they are, so the upgrade only stamps the meta record).
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
@@ -38,7 +35,7 @@ export interface M3DB extends DBSchema {
 type UpgradeTx = IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>;
 
 export const META_KEY = 'meta';
-export const IDB_VERSION = 7;
+export const IDB_VERSION = 6;
 
 /** Schema migrations, run inside the versionchange transaction. */
 export function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: UpgradeTx): Promise<void> | void {

@@ -2,7 +2,6 @@ import 'fake-indexeddb/auto'; // idb's instanceof checks need the IDB globals
 import { IDBFactory } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
-import { IDB_VERSION } from './idb-schema.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { FakeEncoder } from '../../test/support/fake-encoder.ts';
 import { corpus } from '../../test/support/test-corpus.ts';
@@ -46,7 +45,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(IDB_VERSION);
+    expect(raw.version).toBe(6);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
@@ -142,14 +141,14 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:v2');
     g.indexedDB = prev;
-    expect(raw.version).toBe(IDB_VERSION);
+    expect(raw.version).toBe(6);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
     expect(blocks.map((b) => [b.seq, b.g])).toEqual([
       [blocks[0].seq, 0],
       [blocks[0].seq, 1],
     ]); // 39 docs: groups of 32
-    for (const b of blocks) expect(b.p).toBeInstanceOf(Uint8Array); // compressed by the compaction
+    for (const b of blocks) expect(b.z).toBeInstanceOf(Uint8Array);
     raw.close();
   });
 
@@ -258,7 +257,7 @@ describe('IdbStore', () => {
       [1, 1],
     ]);
     // Each group is stored as its own bytes, not as a view of a larger buffer (which IndexedDB would store whole).
-    for (const b of blocks) expect(b.p.byteLength).toBe(b.p.buffer.byteLength);
+    for (const b of blocks) expect(b.z.byteLength).toBe(b.z.buffer.byteLength);
     const reader = new IdbStore('packed', { indexedDB: factory });
     await reader.open();
     expect(await reader.getDoc('long')).toEqual({
@@ -406,7 +405,7 @@ describe('IdbStore', () => {
       again.close();
       g.indexedDB = factory;
       const raw = await openDB('m3-search:old');
-      expect(raw.version).toBe(IDB_VERSION);
+      expect(raw.version).toBe(6);
       expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       const sealed = await raw.getAll('segments');
       expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);

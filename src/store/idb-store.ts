@@ -13,8 +13,7 @@ import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { TextGroupCache } from './idb-text-cache.ts';
-import { DICT_SEQ, type TextDict } from './idb-text-dict.ts';
-import { TEXT_GROUP, type TextEntry } from './idb-text-groups.ts';
+import { packEntries, TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -38,9 +37,6 @@ export interface IdbStoreOptions {
   persist?: boolean;
 }
 
-/** The text packer (fflate's deflate): loaded on the first write, so a page that only searches never ships it. */
-const packer = () => import('./idb-text-pack.ts');
-
 export class IdbStore implements Store {
   readonly kind = 'idb' as const;
   readonly dbName: string;
@@ -58,8 +54,6 @@ export class IdbStore implements Store {
   /** id → [seq, row] over the meta's segments (newest wins); null = rebuild on next use. */
   private where: Map<string, [number, number]> | null = new Map();
   private readonly texts = new TextGroupCache(() => this.database());
-  /** The dictionary new text groups are packed with (textDict), once looked up. */
-  private dict: Promise<TextDict | null> | undefined;
 
   constructor(
     readonly name: string,
@@ -137,7 +131,7 @@ export class IdbStore implements Store {
 
   private async docAt(id: string, seq: number, row: number, block = this.texts.block(seq, Math.floor(row / TEXT_GROUP))): Promise<DocRecord | undefined> {
     const s = this.segIds.get(seq);
-    const e = (await block)?.entry(row % TEXT_GROUP);
+    const e = (await block)[row % TEXT_GROUP];
     if (!s || !e) return undefined;
     const metadata = s.metadata[row];
     return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
@@ -239,32 +233,13 @@ export class IdbStore implements Store {
 
   /** A new segment's texts (row order) as compressed text groups: ingest packs them before the write lock. */
   async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
-    const { packEntries } = await packer();
-    const dict = await this.textDict(() => docs.map((d) => d.text));
-    const entries = docs.map((d): TextEntry => (d.chunks ? [d.text, d.chunks.spans] : [d.text]));
-    return { ids: docs.map((d) => d.id), parts: packEntries(entries, dict), ...(dict ? { dict: dict.id } : {}) };
-  }
-
-  /**
-   * The preset dictionary new text groups are packed with: the one stored (any: each record names its own),
-   * else one trained from `texts` (stored by the commit that first uses it), else none while texts are few.
-   */
-  private textDict(texts: () => string[]): Promise<TextDict | null> {
-    this.dict ??= this.database()
-      .getAll('texts', IDBKeyRange.bound([DICT_SEQ, 0], [DICT_SEQ, Infinity]), 1)
-      .then(([r]) => (r?.dict ? { id: r.g, bytes: r.dict } : null));
-    // Chained, so calls in flight together (a batch packed while the last commits) agree on one dictionary.
-    const next = this.dict.then(async (known) => known ?? (await packer()).trainDict(texts()));
-    this.dict = next.catch(() => null);
-    return next;
+    return { ids: docs.map((d) => d.id), parts: await packEntries(docs.map((d) => (d.chunks ? [d.text, d.chunks.spans] : [d.text]))) };
   }
 
   async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     const db = this.database();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
-    const dict = batch.segments?.length ? await this.textDict(() => [...given.values()].map((d) => d.text)) : null;
-    const { textBlocks } = await packer();
-    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), dict, batch.packedTexts);
+    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), batch.packedTexts);
     await writeCommit(db, batch, blocks, opts.onQueued);
     if (batch.deleteSegments?.length) this.texts.clear();
     for (const seg of batch.segments ?? []) this.remember(seg);
@@ -276,9 +251,7 @@ export class IdbStore implements Store {
   async replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void> {
     const db = this.database();
     const byId = new Map(docs.map((d) => [d.id, d]));
-    const dict = await this.textDict(() => docs.map((d) => d.text));
-    const { textBlocks } = await packer();
-    const blocks = await textBlocks(segments, byId, meta, (ids) => this.getDocs(ids), dict);
+    const blocks = await textBlocks(segments, byId, meta, (ids) => this.getDocs(ids));
     await writeReplace(db, meta, segments, blocks);
     this.segIds.clear();
     this.texts.clear();
@@ -291,7 +264,6 @@ export class IdbStore implements Store {
     await writeReset(this.database(), meta);
     this.segIds.clear();
     this.texts.clear();
-    this.dict = undefined; // its record went with the rest
     this.where = null;
     this.meta = meta;
     this.channel?.postMessage({ type: 'reset' });

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IDB_VERSION } from './idb-schema.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { parsePortable, writePortable } from '../search/portable.ts';
 import { FIXTURE_MODEL, fixtureDocs, schema4Answers, type FixtureAnswers } from '../../test/fixtures/schema4-queries.ts';
@@ -126,7 +125,7 @@ describe('schema 4 → 5', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:old');
     g.indexedDB = prev;
-    expect(raw.version).toBe(IDB_VERSION);
+    expect(raw.version).toBe(6);
     expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
     const stored = await raw.getAll('segments');
     expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => (s as { checksum?: number }).checksum));

@@ -191,8 +191,6 @@ export interface CommitBatch {
 export interface PackedTexts {
   ids: string[];
   parts: Uint8Array[];
-  /** The id of the preset dictionary the parts were deflated with (IdbStore), if any. */
-  dict?: number;
 }
 
 export interface CommitOptions {
