@@ -7,14 +7,14 @@ import type { Bench } from './page/main.ts';
 /** Where the bench page is built (not dist/, which the e2e server uses). */
 export const OUT_DIR = resolve('bench/.dist');
 
-/** Builds only the bench page into OUT_DIR, leaving dist/ alone. */
-export async function buildPage(): Promise<void> {
+/** Builds only the bench page (of the checkout at `root`) into `outDir`, leaving dist/ alone. */
+export async function buildPage(root = process.cwd(), outDir = OUT_DIR): Promise<void> {
   await build({
     configFile: false,
-    root: process.cwd(),
+    root,
     publicDir: false,
     logLevel: 'warn',
-    build: { outDir: OUT_DIR, emptyOutDir: true, target: 'es2022', minify: false, rollupOptions: { input: { bench: resolve('bench/page/index.html') } } },
+    build: { outDir, emptyOutDir: true, target: 'es2022', minify: false, rollupOptions: { input: { bench: resolve(root, 'bench/page/index.html') } } },
   });
 }
 

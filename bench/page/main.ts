@@ -200,7 +200,7 @@ async function ingest(opts: {
   const segs = await reader.readSegments();
   reader.close();
   const breakdown = recordBreakdown(segs);
-  // Texts: one deflate-raw block per segment (IdbStore 'texts'); ids, keys and metadata are in the segments.
+  // Texts: IdbStore's 'texts' groups and their dictionary; ids, keys and metadata are in the segments.
   const docBytes = await textBlockBytes(opts.name);
   breakdown.docRecords = docBytes;
   const records = segs.reduce((a, s) => a + segmentBytes(s), 0) + docBytes;
@@ -232,12 +232,16 @@ async function textBlockBytes(name: string): Promise<number> {
     r.onerror = () => rej(r.error);
   });
   try {
-    const blocks = await new Promise<{ z?: Uint8Array; docs?: unknown[] }[]>((res, rej) => {
+    const blocks = await new Promise<{ z?: Uint8Array; p?: Uint8Array; dict?: Uint8Array; docs?: unknown[] }[]>((res, rej) => {
       const r = db.transaction('texts').objectStore('texts').getAll();
       r.onsuccess = () => res(r.result);
       r.onerror = () => rej(r.error);
     });
-    return blocks.reduce((a, b) => a + (b.z ? b.z.byteLength : JSON.stringify(b.docs).length), 0);
+    // Groups (either format) and the preset dictionary they share, stored once.
+    return blocks.reduce((a, b) => {
+      const bytes = b.z ?? b.p ?? b.dict;
+      return a + (bytes ? bytes.byteLength : JSON.stringify(b.docs).length);
+    }, 0);
   } finally {
     db.close();
   }
@@ -322,6 +326,28 @@ async function timeMode(name: string, spec: ModeSpec, warm: number, count: numbe
     top.push(hits.map((h) => docIndex(h.id)));
   }
   return { ...stats(ms), top };
+}
+
+/**
+ * What a page of hits' texts costs (bench/text-ab.ts): each of `count` hybrid queries without texts, then
+ * the same query with them (its texts not cached yet, as for a random query); p50 of both and of the
+ * per-query differences.
+ */
+async function timeTextCost(name: string, count: number): Promise<{ withText: number; without: number; textCost: number }> {
+  const index = open.get(name);
+  if (!index) throw new Error(`index ${name} is not open`);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let j = 0; j < count; j++) {
+    const q = m3Query(queries[j % queries.length]);
+    let t = performance.now();
+    await index.search(q, { k: K, mode: 'hybrid', includeText: false });
+    a.push(performance.now() - t);
+    t = performance.now();
+    await index.search(q, { k: K, mode: 'hybrid' });
+    b.push(performance.now() - t);
+  }
+  return { withText: stats(b).p50Ms, without: stats(a).p50Ms, textCost: stats(b.map((x, i) => x - a[i])).p50Ms };
 }
 
 /** Runs `count` queries of a mode with nothing else going on (the runner profiles around it). */
@@ -538,6 +564,7 @@ const bench = {
   closeIndex,
   colbertBits,
   timeMode,
+  timeTextCost,
   timeKinds,
   repeatMode,
   recall,

@@ -64,7 +64,7 @@ export async function searchIndex(state: IndexState, query: SearchQuery, options
   });
   const wantText = options.includeText !== false || options.explain;
   if (!wantText) return hits;
-  const docs = await Promise.all(hits.map((h) => state.doc(h.id)));
+  const docs = await state.docs(hits.map((h) => h.id));
   hits.forEach((h, i) => {
     const d = docs[i];
     if (!d) return;

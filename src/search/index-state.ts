@@ -63,6 +63,19 @@ export class IndexState {
     return d;
   }
 
+  /** Several documents (a page of hits): those not cached read in one store call, so in one transaction. */
+  async docs(ids: string[]): Promise<(DocRecord | undefined)[]> {
+    const missing = [...new Set(ids.filter((id) => !this.docCache.has(id)))];
+    const got = missing.length ? await this.store.getDocs(missing) : [];
+    const read = new Map(missing.map((id, i) => [id, got[i]]));
+    for (const [id, d] of read) {
+      if (!d) continue;
+      if (this.docCache.size >= DOC_CACHE) this.docCache.delete(this.docCache.keys().next().value!);
+      this.docCache.set(id, d);
+    }
+    return ids.map((id) => this.docCache.get(id) ?? read.get(id));
+  }
+
   forgetDocs(ids?: Iterable<string>): void {
     if (!ids) {
       this.docCache.clear();

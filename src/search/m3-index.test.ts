@@ -248,6 +248,26 @@ describe('M3Index search behaviour', () => {
     idx.close();
   });
 
+  it("a page of hits reads its texts in one store call (one IndexedDB transaction), and hits' texts come from the cache after", async () => {
+    const store = new IdbStore('page-texts', { indexedDB: new IDBFactory() });
+    const idx = await M3Index.open('page-texts', { store, model: { modelId: 'precomputed', dims: 16, headHash: 'h' } });
+    const docs = corpus(200, 16, 9);
+    await idx.add(docs, { batchSize: 64 });
+    const calls: string[][] = [];
+    const getDocs = store.getDocs.bind(store);
+    store.getDocs = (ids) => (calls.push(ids), getDocs(ids));
+    const getDoc = store.getDoc.bind(store);
+    store.getDoc = (id) => (calls.push([id]), getDoc(id));
+    const q = { embedding: docs[17].embedding! };
+    const hits = await idx.search(q, { k: 10, mode: 'dense' });
+    expect(hits).toHaveLength(10);
+    expect(calls).toEqual([hits.map((h) => h.id)]);
+    for (const h of hits) expect(h.text).toBe(docs[Number(h.id.slice(1))].text);
+    expect(await idx.search(q, { k: 10, mode: 'dense' })).toEqual(hits);
+    expect(calls).toHaveLength(1); // all ten cached
+    idx.close();
+  });
+
   it('filters by metadata (equality, $in, ranges, function) before taking the top k', async () => {
     const docs = corpus(200, DIMS, 3);
     const idx = await M3Index.open('f', { store: new MemoryStore(), model });
