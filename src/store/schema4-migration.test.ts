@@ -49,9 +49,9 @@ function exactAfterCompaction(got: FixtureAnswers): void {
   for (const key of keys) expect(got[key], key).toEqual(expected[key]);
 }
 
-describe('schema 4 → 5', () => {
+describe('schema 4 → 5 (and on to the current schema)', () => {
   it('the fixture is what schema 4 wrote: no positions, phrase answers that are not trivial', () => {
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(JSON.parse(readFileSync(join(FIXTURE, 'files', 'meta.json'), 'utf8')).schemaVersion).toBe(4);
     expect(positionsIn(join(FIXTURE, 'files'))).toEqual([false, false, false, false, false]);
     const phrases = Object.keys(expected).filter((k) => k.startsWith('phrase:'));
@@ -59,7 +59,7 @@ describe('schema 4 → 5', () => {
     expect(phrases.filter((k) => expected[k].length > 0)).toHaveLength(25);
   });
 
-  it('FileStore: old segments answer the same read-only and after the open stamps schema 5; compaction adds positions, same answers', async () => {
+  it('FileStore: old segments answer the same read-only and after the open stamps the current schema; compaction adds positions, same answers', async () => {
     const dir = fixtureCopy();
     const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: FIXTURE_MODEL });
     expect(await schema4Answers(ro, docs)).toEqual(expected);
@@ -68,7 +68,7 @@ describe('schema 4 → 5', () => {
     expect(idx.count()).toBe(406);
     expect(await schema4Answers(idx, docs)).toEqual(expected);
     idx.close();
-    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(5);
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(SCHEMA_VERSION);
     expect(positionsIn(dir).every((p) => !p)).toBe(true); // read as they are
 
     const again = await M3Index.open('f', { store: new FileStore(dir), model: FIXTURE_MODEL });
@@ -95,7 +95,7 @@ describe('schema 4 → 5', () => {
     idx.close();
   });
 
-  it('IndexedDB 5 → 6: records untouched, meta stamped schema 5, same answers; compaction adds positions', async () => {
+  it('IndexedDB 5 → 7: records untouched, meta stamped the current schema, same answers; compaction adds positions', async () => {
     const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as { version: number; meta: unknown; segments: { seq: number }[]; texts: unknown[] };
     expect(records.version).toBe(5);
     const factory = new IDBFactory();
@@ -125,7 +125,7 @@ describe('schema 4 → 5', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:old');
     g.indexedDB = prev;
-    expect(raw.version).toBe(6);
+    expect(raw.version).toBe(7);
     expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
     const stored = await raw.getAll('segments');
     expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => (s as { checksum?: number }).checksum));
@@ -144,7 +144,7 @@ describe('schema 4 → 5', () => {
     expect(segs.every((s) => s.bm25.positions === true)).toBe(true);
   });
 
-  it('a schema 4 export imports into schema 5, same answers', async () => {
+  it('a schema 4 export imports into the current schema, same answers', async () => {
     const parsed = await parsePortable(new Uint8Array(readFileSync(join(FIXTURE, 'index.m3idx'))), { ...FIXTURE_MODEL, dtype: '' });
     expect(parsed.meta.schemaVersion).toBe(SCHEMA_VERSION);
     const store = new MemoryStore();
