@@ -45,11 +45,8 @@ export function termString(bytes: Uint8Array, start: number, end: number): strin
   for (let p = start; p < end; ) {
     const b = bytes[p];
     if (b < 0x80) {
-      // Runs of ASCII, the common case, in one call.
-      let q = p + 1;
-      while (q < end && bytes[q] < 0x80) q++;
-      s += String.fromCharCode.apply(null, bytes.subarray(p, q) as unknown as number[]);
-      p = q;
+      s += String.fromCharCode(b);
+      p++;
     } else if (b < 0xe0) {
       s += String.fromCharCode(((b & 0x1f) << 6) | (bytes[p + 1] & 0x3f));
       p += 2;
@@ -147,7 +144,6 @@ const memo = { block: null as Bm25DictBlock | null, t: -1, next: 0, start: 0, en
 export function locateTerm(b: Bm25DictBlock, t: number): TermRun {
   if (memo.block === b && memo.t === t) return memo;
   const { dict } = b;
-  const end = dict.length;
   let i: number;
   let p: number;
   let runEnd: number;
@@ -161,22 +157,24 @@ export function locateTerm(b: Bm25DictBlock, t: number): TermRun {
     p = b.dictIndex[2 * g];
     runEnd = b.dictIndex[2 * g + 1];
   }
-  const at = { pos: p };
   const positions = b.positions === true;
   let start = runEnd;
   let df1 = false;
+  // The dictionary passed bm25DictProblem on open: its varints are read inline, unchecked.
   for (; i <= t; i++) {
-    readVarint(dict, at, end);
-    const suffix = readVarint(dict, at, end);
-    at.pos += suffix;
-    const v = readVarint(dict, at, end);
+    while (dict[p++] >= 0x80);
+    let suffix = dict[p++];
+    if (suffix >= 0x80) [suffix, p] = [longVarint(dict, p - 1), varintEnd];
+    p += suffix;
+    let v = dict[p++];
+    if (v >= 0x80) [v, p] = [longVarint(dict, p - 1), varintEnd];
     start = runEnd;
     runEnd += positions ? v >>> 1 : v;
     df1 = positions && (v & 1) === 1;
   }
   memo.block = b;
   memo.t = t;
-  memo.next = at.pos;
+  memo.next = p;
   memo.start = start;
   memo.end = runEnd;
   memo.df1 = df1;
@@ -192,8 +190,6 @@ class Walk {
   t = 0;
   pos = 0;
   run = 0;
-  private readonly at = { pos: 0 };
-
   constructor(private readonly b: Bm25DictBlock) {}
 
   /** Positions the cursor before group g's first entry. */
@@ -208,21 +204,24 @@ class Walk {
   next(): boolean {
     const { dict } = this.b;
     if (this.t + 1 >= this.b.termCount) return false;
-    const at = this.at;
-    at.pos = this.pos;
-    const shared = readVarint(dict, at, dict.length);
-    const suffix = readVarint(dict, at, dict.length);
-    if (this.term.length < shared + suffix) {
-      const grown = new Uint8Array((shared + suffix) * 2);
+    let p = this.pos;
+    let shared = dict[p++];
+    if (shared >= 0x80) [shared, p] = [longVarint(dict, p - 1), varintEnd];
+    let suffix = dict[p++];
+    if (suffix >= 0x80) [suffix, p] = [longVarint(dict, p - 1), varintEnd];
+    const len = shared + suffix;
+    if (this.term.length < len) {
+      const grown = new Uint8Array(len * 2);
       grown.set(this.term.subarray(0, shared));
       this.term = grown;
     }
-    this.term.set(dict.subarray(at.pos, at.pos + suffix), shared);
-    at.pos += suffix;
-    this.len = shared + suffix;
-    const v = readVarint(dict, at, dict.length);
+    const term = this.term;
+    for (let i = shared; i < len; i++) term[i] = dict[p++];
+    this.len = len;
+    let v = dict[p++];
+    if (v >= 0x80) [v, p] = [longVarint(dict, p - 1), varintEnd];
     this.run += this.b.positions ? v >>> 1 : v;
-    this.pos = at.pos;
+    this.pos = p;
     this.t++;
     return true;
   }
@@ -358,8 +357,20 @@ function wellFormed(bytes: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-/** Where readProblemVarint's varint ended. */
+/** Where readProblemVarint's or longVarint's varint ended. */
 let varintEnd = 0;
+
+/** A varint at p of a checked dictionary (its end in varintEnd): the hot loops read one-byte ones themselves. */
+function longVarint(bytes: Uint8Array, p: number): number {
+  let v = 0;
+  for (let shift = 0; ; shift += 7) {
+    const c = bytes[p++];
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) break;
+  }
+  varintEnd = p;
+  return v;
+}
 
 /** A varint at p before `end` (at most 4 bytes), or −1; its end in varintEnd. */
 function readProblemVarint(bytes: Uint8Array, p: number, end: number): number {
