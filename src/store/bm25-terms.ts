@@ -324,7 +324,7 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
     if (!wellFormed(dict, p, p + suffix)) return `BM25 term ${t} is not well-formed text`;
     p += suffix;
     const len = shared + suffix;
-    if (t % BM25_TERM_GROUP !== 0 && compareBytes(prev, 0, prevLen, cur, 0, len) >= 0) return 'BM25 terms are not strictly ascending';
+    if (t > 0 && compareBytes(prev, 0, prevLen, cur, 0, len) >= 0) return 'BM25 terms are not strictly ascending';
     const v = readProblemVarint(dict, p, end);
     if (v < 0) return bad(t);
     p = varintEnd;
