@@ -14,7 +14,8 @@ import {
   MAX_STORED_TF,
 } from './bm25-postings.ts';
 import { locateTerm } from './bm25-terms.ts';
-import type { Bm25ArrayBlock, Bm25DictBlock } from './types.ts';
+import { ByteWriter } from './postings.ts';
+import type { Bm25ArrayBlock, Bm25DictBlock, SparseBlock } from './types.ts';
 import { encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './sparse-postings.ts';
 
 /** tokens → sorted rows with weights, over `rows` rows; gaps up to ~rows (multi-byte varints). */
@@ -56,9 +57,32 @@ export function arrayBlock(b: Bm25DictBlock): Bm25ArrayBlock {
   return out;
 }
 
+/** A schema 6 sparse block as schema 4/5 stored it: every token's byte length in its header. */
+function withoutSingles(s: SparseBlock): SparseBlock {
+  const w = new ByteWriter();
+  const groupOffsets = new Uint32Array(s.groupOffsets.length);
+  let t = 0;
+  let prev = 0;
+  forEachSparseList(s, (token, start, end) => {
+    if (t % SPARSE_GROUP === 0) groupOffsets[t / SPARSE_GROUP] = w.length;
+    w.varint(t % SPARSE_GROUP === 0 ? 0 : token - prev);
+    w.varint(end - start);
+    for (let i = start; i < end; i++) w.byte(s.postings[i]);
+    prev = token;
+    t++;
+  });
+  groupOffsets[groupOffsets.length - 1] = w.length;
+  const { singles: _, ...rest } = s;
+  return { ...rest, groupOffsets, postings: w.bytes() };
+}
+
 describe('sparse postings', () => {
-  it('every token is found with its entries; ids between, below and above are not', () => {
-    const { tokens, lists, block } = randomLists(3, 5 * SPARSE_GROUP + 3, 70_000);
+  it.each(['schema 6', 'schema 4/5'])('%s: every token is found with its entries; ids between, below and above are not', (schema) => {
+    const lists6 = randomLists(3, 5 * SPARSE_GROUP + 3, 70_000);
+    const { tokens, lists } = lists6;
+    const block = schema === 'schema 6' ? lists6.block : withoutSingles(lists6.block);
+    expect(block.singles).toBe(schema === 'schema 6' ? true : undefined);
+    if (!block.singles) expect(block.postings.length).toBeGreaterThan(lists6.block.postings.length);
     expect(block.groupTokens.length).toBe(6);
     expect(sparsePostingsProblem(block, 70_000)).toBeNull();
     const at = { pos: 0, end: 0 };

@@ -8,8 +8,11 @@
  *
  *   sparse, per token:  varint(token gap in its group of 16), varint(byte length), then per entry:
  *                       varint(row gap), then the uint8 weight (group starts: groupTokens/groupOffsets)
+ *           schema 6:   varint(gap·2 + (one entry ? 1 : 0)) and the byte length only for several entries
  *   BM25,   per entry:  varint(gap·2 + (tf = 1 ? 1 : 0)), then varint(tf) unless tf = 1
  *           schema 5:   varint(df) first, and after the entries each entry's positions (encodeBm25)
+ *           schema 6:   the terms front-coded with each run's length in one dictionary instead of a string
+ *                       array and uint32 offsets, and a df of 1 said there instead of in the run (bm25-terms.ts)
  *
  * (tf = 1 is most postings, so it rides in the gap's low bit.) Nothing is decoded on open: a query walks
  * only the lists of its terms. The codecs: sparse-postings.ts, bm25-postings.ts; schema ≤ 3 segments held the

@@ -154,6 +154,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
     bm?.dict ? bm.termCount : (bm?.terms ?? null), // schema 6: the count; older records' checksums stay as they were
   ];
   if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
+  if (seg.sparse?.singles !== undefined) rest.push(['sparse', seg.sparse.singles]); // schema 6
   if (seg.colbert?.codec === 'bits') rest.push(['colbert', seg.colbert.codec, seg.colbert.bits]); // int8 blocks: as schema 4 sealed them
   return crc32Fast(enc.encode(JSON.stringify(rest)), c);
 }

@@ -52,6 +52,8 @@ interface Header {
   /** Format 3: the sparse block's token and entry counts. */
   sparseTokens?: number | null;
   sparseEntries?: number | null;
+  /** Schema 6: the sparse block's single-entry tokens store no list length. */
+  sparseSingles?: true;
   bm25Terms: string[] | null;
   /** Schema 6: the BM25 block's term count (its terms front-coded in the blob bm25.dict; bm25Terms null). */
   bm25TermCount?: number;
@@ -98,6 +100,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     sparseScale: seg.sparse?.scale ?? null,
     sparseTokens: seg.sparse?.tokens ?? null,
     sparseEntries: seg.sparse?.entries ?? null,
+    ...(seg.sparse?.singles ? { sparseSingles: true as const } : {}),
     bm25Terms: bm?.terms ?? null,
     ...(bm?.dict ? { bm25TermCount: bm.termCount } : {}),
     ...(seg.bm25?.positions ? { bm25Positions: true as const } : {}),
@@ -203,6 +206,7 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
                 tokens: header.sparseTokens!,
                 entries: header.sparseEntries!,
                 scale: header.sparseScale!,
+                ...(header.sparseSingles !== undefined ? { singles: header.sparseSingles } : {}),
               }
             : null
           : has('sparse.tokens')

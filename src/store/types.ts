@@ -17,7 +17,8 @@ import type { LegacyDoc } from './legacy.ts';
  * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5). 5: BM25 blocks may hold
  * term positions (phrases from postings) and ColBERT blocks may be bit-plane coded (ColbertBitsBlock); schema 4
  * segments are read as they are (phrases checked on text, int8 ColBERT). 6: BM25 blocks front-code their terms
- * with each run's length (Bm25DictBlock; IdbStore: IndexedDB version 7); schema 4 and 5 blocks are read as they are.
+ * with each run's length (Bm25DictBlock) and sparse tokens with one entry store no list length (SparseBlock.singles);
+ * IdbStore: IndexedDB version 7; schema 4 and 5 blocks are read as they are.
  */
 export const SCHEMA_VERSION = 6;
 /** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
@@ -42,6 +43,8 @@ export interface SparseBlock {
   /** Entries in all (what the byte runs decode to). */
   entries: number;
   scale: number;
+  /** Schema 6: a token with one entry says so in its header and stores no byte length (sparse-postings.ts). */
+  singles?: true;
 }
 
 /** Dense vectors of one segment, int8 with a per-row scale: v ≈ codes · scale. */
