@@ -105,5 +105,7 @@ for (const kind of ['text', 'prefix'] as const) {
       const d = process.cpuUsage(c);
       cpu[name] += d.user + d.system;
     }
-  console.log(`bm25 ${kind} with one uncached term each: old ${(cpu.old / 1000 / qs.length).toFixed(3)} | new ${(cpu.new / 1000 / qs.length).toFixed(3)} ms CPU/query`);
+  console.log(
+    `bm25 ${kind} with one uncached term each: old ${(cpu.old / 1000 / qs.length).toFixed(3)} | new ${(cpu.new / 1000 / qs.length).toFixed(3)} ms CPU/query`,
+  );
 }

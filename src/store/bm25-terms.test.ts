@@ -31,25 +31,21 @@ interface Case {
   postings: { doc: number; positions: number[] }[][];
 }
 
-const caseArb: fc.Arbitrary<Case> = fc
-  .uniqueArray(term, { minLength: 0, maxLength: 3 * BM25_TERM_GROUP + 3, size: 'max' })
-  .chain((set) => {
-    const terms = [...set].sort();
-    const list = fc
-      .uniqueArray(fc.integer({ min: 0, max: DOCS - 1 }), { minLength: 1, maxLength: 6 })
-      .chain((docs) =>
-        fc.tuple(
-          ...[...docs]
-            .sort((x, y) => x - y)
-            .map((doc) =>
-              fc
-                .uniqueArray(fc.integer({ min: 0, max: 199 }), { minLength: 1, maxLength: 4 })
-                .map((p) => ({ doc, positions: [...p].sort((x, y) => x - y) })),
-            ),
-        ),
-      );
-    return fc.tuple(...terms.map(() => list)).map((postings) => ({ terms, postings }));
-  });
+const caseArb: fc.Arbitrary<Case> = fc.uniqueArray(term, { minLength: 0, maxLength: 3 * BM25_TERM_GROUP + 3, size: 'max' }).chain((set) => {
+  const terms = [...set].sort();
+  const list = fc
+    .uniqueArray(fc.integer({ min: 0, max: DOCS - 1 }), { minLength: 1, maxLength: 6 })
+    .chain((docs) =>
+      fc.tuple(
+        ...[...docs]
+          .sort((x, y) => x - y)
+          .map((doc) =>
+            fc.uniqueArray(fc.integer({ min: 0, max: 199 }), { minLength: 1, maxLength: 4 }).map((p) => ({ doc, positions: [...p].sort((x, y) => x - y) })),
+          ),
+      ),
+    );
+  return fc.tuple(...terms.map(() => list)).map((postings) => ({ terms, postings }));
+});
 
 function encode(c: Case, positions: boolean): Bm25DictBlock {
   const offsets = [0];

@@ -6,7 +6,6 @@ import {
   bm25ListBound,
   bm25PositionBytes,
   bm25PostingsProblem,
-  bm25TermCount,
   decodeBm25Into,
   encodeBm25,
   forEachBm25Positions,
@@ -41,7 +40,7 @@ function randomLists(seed: number, nTokens: number, rows: number) {
 }
 
 /** A schema 6 block as schema 4/5 stored it: the terms as strings, uint32 run offsets, every df in its run. */
-export function arrayBlock(b: Bm25DictBlock): Bm25ArrayBlock {
+function arrayBlock(b: Bm25DictBlock): Bm25ArrayBlock {
   const terms: string[] = [];
   forEachBm25Term(b, (t) => terms.push(t));
   const offsets = new Uint32Array(terms.length + 1);

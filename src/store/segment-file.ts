@@ -240,16 +240,22 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
             ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
           }
         : !has('bm25.offsets')
-        ? null
-        : version >= 3
-          ? {
-              terms: header.bm25Terms!,
-              offsets: arr<Uint32Array>('bm25.offsets'),
-              postings: arr('bm25.postings'),
-              lengths: arr('bm25.lengths'),
-              ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
-            }
-          : { terms: header.bm25Terms!, offsets: arr<Uint32Array>('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') },
+          ? null
+          : version >= 3
+            ? {
+                terms: header.bm25Terms!,
+                offsets: arr<Uint32Array>('bm25.offsets'),
+                postings: arr('bm25.postings'),
+                lengths: arr('bm25.lengths'),
+                ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
+              }
+            : {
+                terms: header.bm25Terms!,
+                offsets: arr<Uint32Array>('bm25.offsets'),
+                docs: arr('bm25.docs'),
+                tfs: arr('bm25.tfs'),
+                lengths: arr('bm25.lengths'),
+              },
     };
     segment = version >= 3 ? (legacy as SegmentRecord) : compactPostings(legacy);
   } catch (e) {
