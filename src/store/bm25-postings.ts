@@ -4,7 +4,7 @@
  * bm25-terms.ts.
  */
 import { bm25DictProblem, dictTermIndex, encodeTermDict, forEachDictTerm, forEachDictTermWithPrefix, locateTerm, type TermRun } from './bm25-terms.ts';
-import { ByteWriter, readVarint } from './postings.ts';
+import { ByteWriter, readCheckedVarint, readVarint, varintAt } from './postings.ts';
 import type { Bm25Block, Bm25DictBlock } from './types.ts';
 import { indexInSorted } from '../util/sorted.ts';
 
@@ -240,9 +240,9 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
     let p = start;
     let df = Number.POSITIVE_INFINITY;
     if (withPositions) {
-      df = df1 ? 1 : readProblemVarint(bytes, p);
+      df = df1 ? 1 : readCheckedVarint(bytes, p);
       if (df < 0) return bad();
-      if (!df1) p = varintEnd;
+      if (!df1) p = varintAt.end;
       if (df > list.length) [list, tfs] = [new Uint32Array(df), new Uint32Array(df)];
     }
     let doc = -1;
@@ -280,17 +280,17 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
     for (let e = 0; e < n; e++) {
       let count = tfs[e];
       if (count === MAX_STORED_TF) {
-        count = readProblemVarint(bytes, p);
+        count = readCheckedVarint(bytes, p);
         if (count < MAX_STORED_TF) return bad();
-        p = varintEnd;
+        p = varintAt.end;
       }
       // A position is below the document's length in terms: positions group tokens, so there are at most as many.
       const length = b.lengths[list[e]];
       let pos = 0;
       for (let i = 0; i < count; i++) {
-        const d = readProblemVarint(bytes, p);
+        const d = readCheckedVarint(bytes, p);
         if (d < 0) return bad();
-        p = varintEnd;
+        p = varintAt.end;
         pos += d;
       }
       if (p > end) return bad();
@@ -304,22 +304,4 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
     if (why) return why;
   }
   return null;
-}
-
-/** Where readProblemVarint's varint ended. */
-let varintEnd = 0;
-
-/** A varint at p (at most 4 bytes), or −1; its end in varintEnd. */
-function readProblemVarint(bytes: Uint8Array, p: number): number {
-  let v = 0;
-  for (let shift = 0; shift <= 21; shift += 7) {
-    if (p >= bytes.length) return -1;
-    const c = bytes[p++];
-    v |= (c & 0x7f) << shift;
-    if (c < 0x80) {
-      varintEnd = p;
-      return v;
-    }
-  }
-  return -1;
 }

@@ -11,7 +11,7 @@
  * Term bytes are CESU-8 (each UTF-16 code unit coded as UTF-8 codes a code point), so comparing bytes orders
  * terms exactly as JavaScript's `<` orders the strings, lone surrogates included: the order every schema kept.
  */
-import { readVarint } from './postings.ts';
+import { readCheckedVarint, readVarint, varintAt } from './postings.ts';
 import type { Bm25DictBlock } from './types.ts';
 
 /** Terms per group: a lookup binary-searches the groups' first terms, then walks at most this many entries. */
@@ -164,10 +164,10 @@ export function locateTerm(b: Bm25DictBlock, t: number): TermRun {
   for (; i <= t; i++) {
     while (dict[p++] >= 0x80);
     let suffix = dict[p++];
-    if (suffix >= 0x80) [suffix, p] = [longVarint(dict, p - 1), varintEnd];
+    if (suffix >= 0x80) [suffix, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
     p += suffix;
     let v = dict[p++];
-    if (v >= 0x80) [v, p] = [longVarint(dict, p - 1), varintEnd];
+    if (v >= 0x80) [v, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
     start = runEnd;
     runEnd += positions ? v >>> 1 : v;
     df1 = positions && (v & 1) === 1;
@@ -206,9 +206,9 @@ class Walk {
     if (this.t + 1 >= this.b.termCount) return false;
     let p = this.pos;
     let shared = dict[p++];
-    if (shared >= 0x80) [shared, p] = [longVarint(dict, p - 1), varintEnd];
+    if (shared >= 0x80) [shared, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
     let suffix = dict[p++];
-    if (suffix >= 0x80) [suffix, p] = [longVarint(dict, p - 1), varintEnd];
+    if (suffix >= 0x80) [suffix, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
     const len = shared + suffix;
     if (this.term.length < len) {
       const grown = new Uint8Array(len * 2);
@@ -219,7 +219,7 @@ class Walk {
     for (let i = shared; i < len; i++) term[i] = dict[p++];
     this.len = len;
     let v = dict[p++];
-    if (v >= 0x80) [v, p] = [longVarint(dict, p - 1), varintEnd];
+    if (v >= 0x80) [v, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
     this.run += this.b.positions ? v >>> 1 : v;
     this.pos = p;
     this.t++;
@@ -310,11 +310,11 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
       const g = t / BM25_TERM_GROUP;
       if (dictIndex[2 * g] !== p || dictIndex[2 * g + 1] !== runAt) return `BM25 dictionary group ${g} does not start where its index says`;
     }
-    const shared = readProblemVarint(dict, p, end);
+    const shared = readCheckedVarint(dict, p, end);
     if (shared < 0) return bad(t);
-    const suffix = readProblemVarint(dict, varintEnd, end);
-    if (suffix < 0 || varintEnd + suffix > end) return bad(t);
-    p = varintEnd;
+    const suffix = readCheckedVarint(dict, varintAt.end, end);
+    if (suffix < 0 || varintAt.end + suffix > end) return bad(t);
+    p = varintAt.end;
     if (t % BM25_TERM_GROUP === 0 ? shared !== 0 : shared > prevLen) return bad(t);
     // Each term is whole code units: the suffix starts one and holds whole ones, shared bytes end one.
     if (shared < prevLen && (prev[shared] & 0xc0) === 0x80) return bad(t);
@@ -325,9 +325,9 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
     p += suffix;
     const len = shared + suffix;
     if (t > 0 && compareBytes(prev, 0, prevLen, cur, 0, len) >= 0) return 'BM25 terms are not strictly ascending';
-    const v = readProblemVarint(dict, p, end);
+    const v = readCheckedVarint(dict, p, end);
     if (v < 0) return bad(t);
-    p = varintEnd;
+    p = varintAt.end;
     const runEnd = runAt + (positions ? v >>> 1 : v);
     if (runEnd > postings.length) return `BM25 run of term ${t} runs past the postings`;
     const why = run(t, runAt, runEnd, positions && (v & 1) === 1);
@@ -355,34 +355,4 @@ function wellFormed(bytes: Uint8Array, start: number, end: number): boolean {
     } else return false;
   }
   return true;
-}
-
-/** Where readProblemVarint's or longVarint's varint ended. */
-let varintEnd = 0;
-
-/** A varint at p of a checked dictionary (its end in varintEnd): the hot loops read one-byte ones themselves. */
-function longVarint(bytes: Uint8Array, p: number): number {
-  let v = 0;
-  for (let shift = 0; ; shift += 7) {
-    const c = bytes[p++];
-    v |= (c & 0x7f) << shift;
-    if (c < 0x80) break;
-  }
-  varintEnd = p;
-  return v;
-}
-
-/** A varint at p before `end` (at most 4 bytes), or −1; its end in varintEnd. */
-function readProblemVarint(bytes: Uint8Array, p: number, end: number): number {
-  let v = 0;
-  for (let shift = 0; shift <= 21; shift += 7) {
-    if (p >= end) return -1;
-    const c = bytes[p++];
-    v |= (c & 0x7f) << shift;
-    if (c < 0x80) {
-      varintEnd = p;
-      return v;
-    }
-  }
-  return -1;
 }

@@ -81,3 +81,24 @@ export function readVarint(bytes: Uint8Array, at: { pos: number }, end: number):
 }
 
 // ---------------------------------------------------------------------------- sparse
+
+/** Where readCheckedVarint's varint ended. */
+export const varintAt = { end: 0 };
+
+/**
+ * A varint at p before `end` (at most 4 bytes), or −1 when it runs past or is too long; its end in varintAt.end.
+ * For the structure checks, which read bytes from outside.
+ */
+export function readCheckedVarint(bytes: Uint8Array, p: number, end = bytes.length): number {
+  let v = 0;
+  for (let shift = 0; shift < 7 * MAX_VARINT_BYTES; shift += 7) {
+    if (p >= end) return -1;
+    const c = bytes[p++];
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      varintAt.end = p;
+      return v;
+    }
+  }
+  return -1;
+}
