@@ -7,16 +7,15 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { openDB } from 'idb';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deserialize } from 'node:v8';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { parsePortable, writePortable } from '../search/portable.ts';
 import { FIXTURE_MODEL, fixtureDocs, schema4Answers, type FixtureAnswers } from '../../test/fixtures/schema4-queries.ts';
+import { loadIdbFixture, readIdbFixture, withRawDb } from '../../test/support/idb-fixture.ts';
 import { decodeSegmentFile } from './segment-file.ts';
 import { FileStore } from './file-store.ts';
 import { IdbStore } from './idb-store.ts';
@@ -96,50 +95,27 @@ describe('schema 4 → 5 (and on to the current schema)', () => {
   });
 
   it('IndexedDB 5 → 7: records untouched, meta stamped the current schema, same answers; compaction adds positions', async () => {
-    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as { version: number; meta: unknown; segments: { seq: number }[]; texts: unknown[] };
+    const records = readIdbFixture(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(5);
     const factory = new IDBFactory();
-    const g = globalThis as { indexedDB: IDBFactory };
-    const prev = g.indexedDB;
-    g.indexedDB = factory;
-    try {
-      const db = await openDB('m3-search:old', 5, {
-        upgrade(d) {
-          d.createObjectStore('meta');
-          d.createObjectStore('segments', { keyPath: 'seq' });
-          d.createObjectStore('texts', { keyPath: ['seq', 'g'] });
-        },
-      });
-      await db.put('meta', records.meta as object, 'meta');
-      for (const s of records.segments) await db.put('segments', s);
-      for (const t of records.texts) await db.put('texts', t as object);
-      db.close();
-    } finally {
-      g.indexedDB = prev;
-    }
+    await loadIdbFixture(factory, 'old', records);
     const open = () => M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory, persist: false }), model: FIXTURE_MODEL });
     const idx = await open();
     expect(idx.count()).toBe(406);
     expect(await schema4Answers(idx, docs)).toEqual(expected);
     idx.close();
-    g.indexedDB = factory;
-    const raw = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    expect(raw.version).toBe(7);
-    expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
-    const stored = await raw.getAll('segments');
-    expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => (s as { checksum?: number }).checksum));
-    raw.close();
+    await withRawDb(factory, 'old', async (raw) => {
+      expect(raw.version).toBe(7);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
+      const stored = await raw.getAll('segments');
+      expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => s.checksum));
+    });
 
     const again = await open();
     await again.compact();
     exactAfterCompaction(await schema4Answers(again, docs));
     again.close();
-    g.indexedDB = factory;
-    const after = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    const segs = await after.getAll('segments');
-    after.close();
+    const segs = await withRawDb(factory, 'old', (raw) => raw.getAll('segments'));
     expect(segs.length).toBeGreaterThan(0);
     expect(segs.every((s) => s.bm25.positions === true)).toBe(true);
   });

@@ -7,16 +7,15 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { openDB } from 'idb';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deserialize } from 'node:v8';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { exportStore, parsePortable, writePortable } from '../search/portable.ts';
 import { FIXTURE_MODEL, fixtureDocs, schema5Answers, type FixtureAnswers } from '../../test/fixtures/schema5-queries.ts';
+import { loadIdbFixture, readIdbFixture, withRawDb } from '../../test/support/idb-fixture.ts';
 import { decodeSegmentFile } from './segment-file.ts';
 import { FileStore } from './file-store.ts';
 import { IdbStore } from './idb-store.ts';
@@ -102,52 +101,31 @@ describe('schema 5 → 6', () => {
   });
 
   it('IndexedDB 6 → 7: records untouched, meta stamped schema 6, same answers; compaction rewrites them as schema 6', async () => {
-    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as { version: number; meta: unknown; segments: { seq: number }[]; texts: unknown[] };
+    const records = readIdbFixture(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(6);
     const factory = new IDBFactory();
-    const g = globalThis as { indexedDB: IDBFactory };
-    const prev = g.indexedDB;
-    g.indexedDB = factory;
-    try {
-      const db = await openDB('m3-search:old', 6, {
-        upgrade(d) {
-          d.createObjectStore('meta');
-          d.createObjectStore('segments', { keyPath: 'seq' });
-          d.createObjectStore('texts', { keyPath: ['seq', 'g'] });
-        },
-      });
-      await db.put('meta', records.meta as object, 'meta');
-      for (const s of records.segments) await db.put('segments', s);
-      for (const t of records.texts) await db.put('texts', t as object);
-      db.close();
-    } finally {
-      g.indexedDB = prev;
-    }
+    await loadIdbFixture(factory, 'old', records);
     const open = () => M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory, persist: false }), model: FIXTURE_MODEL });
     const idx = await open();
     expect(idx.count()).toBe(406);
     expect(await schema5Answers(idx, docs)).toEqual(expected);
     idx.close();
-    g.indexedDB = factory;
-    const raw = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    expect(raw.version).toBe(7);
-    expect((await raw.get('meta', 'meta')).schemaVersion).toBe(6);
-    const stored = await raw.getAll('segments');
-    expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => (s as { checksum?: number }).checksum));
-    raw.close();
+    await withRawDb(factory, 'old', async (raw) => {
+      expect(raw.version).toBe(7);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(6);
+      const stored = await raw.getAll('segments');
+      expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => s.checksum));
+    });
 
     const again = await open();
     await again.compact();
     exactAfterCompaction(await schema5Answers(again, docs));
     again.close();
-    g.indexedDB = factory;
-    const after = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    const segs = await after.getAll('segments');
-    after.close();
+    const segs = await withRawDb(factory, 'old', (raw) => raw.getAll('segments'));
     expect(segs.length).toBeGreaterThan(0);
-    expect(segs.every((s) => s.bm25.dict instanceof Uint8Array && s.bm25.terms === undefined && s.bm25.positions === true)).toBe(true);
+    expect(segs.every((s) => s.bm25.dict instanceof Uint8Array && s.bm25.terms === undefined && s.bm25.positions === true && s.sparse.singles === true)).toBe(
+      true,
+    );
     const reopened = await open();
     exactAfterCompaction(await schema5Answers(reopened, docs));
     reopened.close();
