@@ -234,14 +234,14 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
   let tfs = new Uint32Array(withPositions ? 64 : 0);
   let list = new Uint32Array(withPositions ? 64 : 0);
   // Every open, every byte: varints inline, as in sparsePostingsProblem.
+  const name = (t: number) => (b.dict ? `term ${t}` : JSON.stringify(b.terms[t]));
+  const bad = (t: number) => `BM25 postings of ${name(t)} are malformed or cut short`;
   const run = (t: number, start: number, end: number, df1: boolean): string | null => {
-    const name = () => (b.dict ? `term ${t}` : JSON.stringify(b.terms[t]));
-    const bad = () => `BM25 postings of ${name()} are malformed or cut short`;
     let p = start;
     let df = Number.POSITIVE_INFINITY;
     if (withPositions) {
       df = df1 ? 1 : readCheckedVarint(bytes, p);
-      if (df < 0) return bad();
+      if (df < 0) return bad(t);
       if (!df1) p = varintAt.end;
       if (df > list.length) [list, tfs] = [new Uint32Array(df), new Uint32Array(df)];
     }
@@ -251,7 +251,7 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
       let c = bytes[p++];
       let v = c & 0x7f;
       for (let shift = 7; c >= 0x80; shift += 7) {
-        if (shift > 21) return bad();
+        if (shift > 21) return bad(t);
         c = bytes[p++];
         v |= (c & 0x7f) << shift;
       }
@@ -260,28 +260,28 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
         c = bytes[p++];
         tf = c & 0x7f;
         for (let shift = 7; c >= 0x80; shift += 7) {
-          if (shift > 21) return bad();
+          if (shift > 21) return bad(t);
           c = bytes[p++];
           tf |= (c & 0x7f) << shift;
         }
       }
-      if (p > end) return bad();
+      if (p > end) return bad(t);
       doc += (v >>> 1) + 1;
-      if (doc >= docs) return `BM25 posting of ${name()} names document ${doc} of ${docs}`;
+      if (doc >= docs) return `BM25 posting of ${name(t)} names document ${doc} of ${docs}`;
       if (withPositions) {
-        if (tf < 1 || tf > MAX_STORED_TF) return bad();
+        if (tf < 1 || tf > MAX_STORED_TF) return bad(t);
         list[n] = doc;
         tfs[n] = tf;
       }
       n++;
     }
-    if (!withPositions) return p === end ? null : bad();
-    if (n !== df || df === 0) return `BM25 postings of ${name()}: ${n} postings for df ${df}`;
+    if (!withPositions) return p === end ? null : bad(t);
+    if (n !== df || df === 0) return `BM25 postings of ${name(t)}: ${n} postings for df ${df}`;
     for (let e = 0; e < n; e++) {
       let count = tfs[e];
       if (count === MAX_STORED_TF) {
         count = readCheckedVarint(bytes, p);
-        if (count < MAX_STORED_TF) return bad();
+        if (count < MAX_STORED_TF) return bad(t);
         p = varintAt.end;
       }
       // A position is below the document's length in terms: positions group tokens, so there are at most as many.
@@ -289,14 +289,14 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
       let pos = 0;
       for (let i = 0; i < count; i++) {
         const d = readCheckedVarint(bytes, p);
-        if (d < 0) return bad();
+        if (d < 0) return bad(t);
         p = varintAt.end;
         pos += d;
       }
-      if (p > end) return bad();
-      if (pos >= length) return `BM25 positions of ${name()} run past document ${list[e]}'s ${length} terms`;
+      if (p > end) return bad(t);
+      if (pos >= length) return `BM25 positions of ${name(t)} run past document ${list[e]}'s ${length} terms`;
     }
-    return p === end ? null : bad();
+    return p === end ? null : bad(t);
   };
   if (b.dict) return bm25DictProblem(b, run);
   for (let t = 0; t < b.terms.length; t++) {

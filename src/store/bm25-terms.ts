@@ -299,42 +299,58 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
   if (dictIndex.length !== groups * 2) return `BM25 dictionary index: ${dictIndex.length} entries for ${groups} groups`;
   const positions = b.positions === true;
   const end = dict.length;
-  let prev = new Uint8Array(64);
-  let cur = new Uint8Array(64);
+  // The previous term's bytes; each term overwrites them from where it stops sharing them.
+  let term = new Uint8Array(64);
   let prevLen = 0;
   let p = 0;
   let runAt = 0;
   const bad = (t: number) => `BM25 dictionary entry ${t} is malformed or cut short`;
+  // Every open, every entry: one-byte varints (nearly all) read inline.
   for (let t = 0; t < termCount; t++) {
-    if (t % BM25_TERM_GROUP === 0) {
+    const first = t % BM25_TERM_GROUP === 0;
+    if (first) {
       const g = t / BM25_TERM_GROUP;
       if (dictIndex[2 * g] !== p || dictIndex[2 * g + 1] !== runAt) return `BM25 dictionary group ${g} does not start where its index says`;
     }
-    const shared = readCheckedVarint(dict, p, end);
-    if (shared < 0) return bad(t);
-    const suffix = readCheckedVarint(dict, varintAt.end, end);
-    if (suffix < 0 || varintAt.end + suffix > end) return bad(t);
-    p = varintAt.end;
-    if (t % BM25_TERM_GROUP === 0 ? shared !== 0 : shared > prevLen) return bad(t);
+    if (p + 2 > end) return bad(t);
+    let shared = dict[p];
+    if (shared < 0x80) p++;
+    else if ((shared = readCheckedVarint(dict, p, end)) < 0) return bad(t);
+    else p = varintAt.end;
+    let suffix = dict[p];
+    if (suffix < 0x80) p++;
+    else if ((suffix = readCheckedVarint(dict, p, end)) < 0) return bad(t);
+    else p = varintAt.end;
+    if (p + suffix > end || (first ? shared !== 0 : shared > prevLen)) return bad(t);
     // Each term is whole code units: the suffix starts one and holds whole ones, shared bytes end one.
-    if (shared < prevLen && (prev[shared] & 0xc0) === 0x80) return bad(t);
-    if (cur.length < shared + suffix) cur = new Uint8Array((shared + suffix) * 2);
-    cur.set(prev.subarray(0, shared));
-    cur.set(dict.subarray(p, p + suffix), shared);
+    if (shared < prevLen && (term[shared] & 0xc0) === 0x80) return bad(t);
     if (!wellFormed(dict, p, p + suffix)) return `BM25 term ${t} is not well-formed text`;
-    p += suffix;
+    if (t > 0) {
+      // Strictly after the previous term: they agree on `shared` bytes, so compare from there.
+      const m = Math.min(suffix, prevLen - shared);
+      let i = 0;
+      while (i < m && dict[p + i] === term[shared + i]) i++;
+      if (i < m ? dict[p + i] < term[shared + i] : suffix <= prevLen - shared) return 'BM25 terms are not strictly ascending';
+    }
     const len = shared + suffix;
-    if (t > 0 && compareBytes(prev, 0, prevLen, cur, 0, len) >= 0) return 'BM25 terms are not strictly ascending';
-    const v = readCheckedVarint(dict, p, end);
-    if (v < 0) return bad(t);
-    p = varintAt.end;
+    if (term.length < len) {
+      const grown = new Uint8Array(len * 2);
+      grown.set(term.subarray(0, shared));
+      term = grown;
+    }
+    for (let i = 0; i < suffix; i++) term[shared + i] = dict[p + i];
+    p += suffix;
+    prevLen = len;
+    if (p >= end) return bad(t);
+    let v = dict[p];
+    if (v < 0x80) p++;
+    else if ((v = readCheckedVarint(dict, p, end)) < 0) return bad(t);
+    else p = varintAt.end;
     const runEnd = runAt + (positions ? v >>> 1 : v);
     if (runEnd > postings.length) return `BM25 run of term ${t} runs past the postings`;
     const why = run(t, runAt, runEnd, positions && (v & 1) === 1);
     if (why) return why;
     runAt = runEnd;
-    [prev, cur] = [cur, prev];
-    prevLen = len;
   }
   if (p !== end) return `BM25 dictionary holds ${end - p} bytes past its ${termCount} terms`;
   if (runAt !== postings.length) return `BM25 runs cover ${runAt} of ${postings.length} postings bytes`;
