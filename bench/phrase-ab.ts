@@ -10,7 +10,7 @@
  * are a floor: the browser bench measures the real cost of its text reads.
  */
 import { resolve } from 'node:path';
-import { bm25PositionBytes } from '../src/store/bm25-postings.ts';
+import { bm25PositionBytes, forEachBm25Term } from '../src/store/bm25-postings.ts';
 import type { SegmentRecord } from '../src/store/types.ts';
 import { kindQuery, QUERIES, Workload } from './workload.ts';
 
@@ -40,14 +40,15 @@ for (const [name, m] of Object.entries(impls)) {
   await idx.add(docs);
   const addMs = performance.now() - t;
   indexes[name] = idx;
-  const part = { termsUtf16: 0, termsUtf8: 0, postings: 0, positions: 0, offsetsAndLengths: 0 };
+  const part = { termsUtf16: 0, termsUtf8: 0, dict: 0, postings: 0, positions: 0, offsetsAndLengths: 0 };
   for (const s of (await store.readSegments()) as SegmentRecord[]) {
     const b = s.bm25!;
-    for (const term of b.terms) (part.termsUtf16 += term.length * 2), (part.termsUtf8 += utf8.encode(term).length);
+    forEachBm25Term(b, (term) => ((part.termsUtf16 += term.length * 2), (part.termsUtf8 += utf8.encode(term).length)));
+    if (b.dict) part.dict += b.dict.byteLength + b.dictIndex.byteLength;
     const positions = b.positions ? bm25PositionBytes(b) : 0;
     part.positions += positions;
     part.postings += b.postings.byteLength - positions;
-    part.offsetsAndLengths += b.offsets.byteLength + b.lengths.byteLength;
+    part.offsetsAndLengths += (b.offsets?.byteLength ?? 0) + b.lengths.byteLength;
   }
   const per = Object.entries(part).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`);
   console.log(`${name}: add ${(addMs / 1000).toFixed(1)} s; BM25 B/doc: ${per.join(', ')}`);

@@ -49,8 +49,8 @@ for (const [name, m] of Object.entries(impls)) {
     const sp = s.sparse as unknown as Record<string, ArrayBufferView>;
     const bm = s.bm25 as unknown as Record<string, ArrayBufferView | string[]>;
     for (const k of ['tokens', 'offsets', 'rows', 'weights', 'postings']) sparse += sp[k]?.byteLength ?? 0;
-    for (const k of ['offsets', 'docs', 'tfs', 'postings', 'lengths']) bm25 += (bm[k] as ArrayBufferView | undefined)?.byteLength ?? 0;
-    for (const t of bm.terms as string[]) bm25 += t.length * 2;
+    for (const k of ['offsets', 'docs', 'tfs', 'postings', 'lengths', 'dict', 'dictIndex']) bm25 += (bm[k] as ArrayBufferView | undefined)?.byteLength ?? 0;
+    for (const t of (bm.terms as string[] | undefined) ?? []) bm25 += t.length * 2; // schema 6: in `dict`
   }
   console.log(`${name}: sparse ${(sparse / n).toFixed(1)} B/doc, bm25 ${(bm25 / n).toFixed(1)} B/doc (terms as UTF-16, as the bench counts them)`);
 }

@@ -11,7 +11,7 @@ import type { SearchMode, SearchOptions, SearchQuery } from '../../src/search/ty
 import { IdbStore } from '../../src/store/idb-store.ts';
 import { colbertArrays } from '../../src/store/colbert-bits.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
-import { bm25PositionBytes } from '../../src/store/bm25-postings.ts';
+import { bm25BlockBytes, bm25PositionBytes } from '../../src/store/bm25-postings.ts';
 import type { ColbertBits, SegmentRecord } from '../../src/store/types.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
@@ -248,7 +248,7 @@ async function textBlockBytes(name: string): Promise<number> {
 }
 
 function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
-  // bm25 counts its term strings (UTF-16, as segmentBytes does) and positions too; bm25Terms and bm25Positions say how much of it they are.
+  // bm25 counts its term strings (UTF-16 before schema 6, as segmentBytes does) and positions too; bm25Terms and bm25Positions say how much of it they are.
   const b: Record<string, number> = { dense: 0, sparse: 0, bm25: 0, bm25Terms: 0, bm25Positions: 0, colbert: 0, idsKeysMeta: 0 };
   for (const s of segs) {
     const total = segmentBytes(s);
@@ -257,10 +257,10 @@ function recordBreakdown(segs: SegmentRecord[]): Record<string, number> {
     const colbert = s.colbert ? colbertArrays(s.colbert).reduce((a, [, x]) => a + x.byteLength, 0) : 0;
     let bm25 = 0;
     if (s.bm25) {
-      for (const t of s.bm25.terms) b.bm25Terms += t.length * 2;
+      // Schema 6: the front-coded dictionary (terms with their run lengths) counts as the terms.
+      b.bm25Terms += s.bm25.dict ? s.bm25.dict.byteLength + s.bm25.dictIndex.byteLength : s.bm25.terms.reduce((n, t) => n + t.length * 2, 0);
       b.bm25Positions += bm25PositionBytes(s.bm25);
-      bm25 = s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
-      for (const t of s.bm25.terms) bm25 += t.length * 2;
+      bm25 = bm25BlockBytes(s.bm25);
     }
     b.dense += dense;
     b.sparse += sparse;

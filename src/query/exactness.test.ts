@@ -10,7 +10,7 @@ import { loadCranfield } from '../eval/cranfield.ts';
 import { analyze, analyzeTerms } from '../rank/analyzer.ts';
 import { M3Index } from '../search/m3-index.ts';
 import { MemoryStore } from '../store/memory-store.ts';
-import { bm25ListBound, decodeBm25Into, encodeBm25 } from '../store/bm25-postings.ts';
+import { bm25ListBound, decodeBm25Into, encodeBm25, forEachBm25Term } from '../store/bm25-postings.ts';
 import type { Bm25Block } from '../store/types.ts';
 import { gaussianUnit } from '../../test/support/test-corpus.ts';
 import { mulberry32 } from '../util/random.ts';
@@ -136,7 +136,9 @@ function withoutPositions(b: Bm25Block): Bm25Block {
   const offsets = [0];
   const docs: number[] = [];
   const tfs: number[] = [];
-  for (let t = 0; t < b.terms.length; t++) {
+  const terms: string[] = [];
+  forEachBm25Term(b, (term) => terms.push(term));
+  for (let t = 0; t < terms.length; t++) {
     const d = new Uint32Array(bm25ListBound(b, t));
     const f = new Uint32Array(d.length);
     const n = decodeBm25Into(b, t, d, f, 0);
@@ -144,7 +146,7 @@ function withoutPositions(b: Bm25Block): Bm25Block {
     tfs.push(...f.subarray(0, n));
     offsets.push(docs.length);
   }
-  return encodeBm25(b.terms, offsets, docs, tfs, b.lengths);
+  return encodeBm25(terms, offsets, docs, tfs, b.lengths);
 }
 
 function clauseArb(c: Corpus): fc.Arbitrary<NormalClause> {

@@ -18,7 +18,7 @@ import type { Bm25BlockSource, Bm25Hit, Bm25Params, Bm25SearchOptions } from '..
 import { topKOfAccumulator } from '../rank/topk.ts';
 import { indexInSorted } from '../util/sorted.ts';
 import { termsWithinSorted } from '../query/levenshtein.ts';
-import { bm25ListBound, decodeBm25Into, forEachBm25Positions } from '../store/bm25-postings.ts';
+import { bm25ListBound, bm25TermIndex, decodeBm25Into, forEachBm25Positions, forEachBm25Term, forEachBm25TermWithPrefix } from '../store/bm25-postings.ts';
 import { codedBlock } from './bm25-coded-block.ts';
 import { bm25TopPruned } from './bm25-top.ts';
 import type { Bm25Block } from '../store/types.ts';
@@ -212,7 +212,7 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
   }
 
   /**
-   * Distinct terms starting with `prefix`: a binary-searched range of each segment's sorted terms. The
+   * Distinct terms starting with `prefix`: a binary-searched range of each segment's sorted terms (read in place). The
    * range also says where each term's postings are, so they are gathered (and cached) here: a 3-letter
    * prefix expands to ~200 terms over ~100 segments at 100k documents, and looking each one up again
    * (one binary search per term and segment) cost more than the whole query.
@@ -220,19 +220,11 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
   termsWithPrefix(prefix: string): string[] {
     const parts = new Map<string, Part[]>();
     for (let s = 0; s < this.segs.length; s++) {
-      const terms = this.segs[s].bm25.terms;
-      let lo = 0;
-      let hi = terms.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (terms[mid] < prefix) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let t = lo; t < terms.length && terms[t].startsWith(prefix); t++) {
-        const list = parts.get(terms[t]);
+      forEachBm25TermWithPrefix(this.segs[s].bm25, prefix, (term, t) => {
+        const list = parts.get(term);
         if (list) list.push({ s, t });
-        else parts.set(terms[t], [{ s, t }]);
-      }
+        else parts.set(term, [{ s, t }]);
+      });
     }
     for (const [term, list] of parts) if (!this.cache.has(term)) this.cachePostings(term, this.gather(list));
     return [...parts.keys()];
@@ -242,7 +234,7 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
   termsWithin(term: string, distance: number): string[] {
     if (!this.dictionary) {
       const all = new Set<string>();
-      for (const { bm25 } of this.segs) for (const t of bm25.terms) all.add(t);
+      for (const { bm25 } of this.segs) forEachBm25Term(bm25, (t) => all.add(t));
       this.dictionary = [...all].sort();
     }
     return termsWithinSorted(this.dictionary, term, distance);
@@ -259,7 +251,7 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
     for (let s = 0; s < this.segs.length; s++) {
       const { keys, bm25 } = this.segs[s];
       if (!bm25.positions) continue;
-      const t = indexInSorted(bm25.terms, term);
+      const t = bm25TermIndex(bm25, term);
       if (t < 0) continue;
       let i = -1;
       forEachBm25Positions(
@@ -324,7 +316,7 @@ export class SegmentBm25 implements TermDictionary, PositionIndex {
     if (hit) return hit;
     const parts: Part[] = [];
     for (let s = 0; s < this.segs.length; s++) {
-      const t = indexInSorted(this.segs[s].bm25.terms, term);
+      const t = bm25TermIndex(this.segs[s].bm25, term);
       if (t >= 0) parts.push({ s, t });
     }
     return this.cachePostings(term, this.gather(parts));

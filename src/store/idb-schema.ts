@@ -13,7 +13,8 @@
  * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
  * structure whenever a segment is read: a damaged record is refused by name, never searched;
  * 5 = postings gap + varint coded (schema 4, store/postings.ts), 6 = BM25 blocks may hold term positions
- * (schema 5; older records are read as they are, so the upgrade only stamps the meta record).
+ * (schema 5), 7 = BM25 terms front-coded (schema 6); older records are read as they are, so those upgrades only
+ * stamp the meta record (and keep an older m3-search, which would misread the new blocks, from opening it).
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import { TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
@@ -35,7 +36,7 @@ export interface M3DB extends DBSchema {
 type UpgradeTx = IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>;
 
 export const META_KEY = 'meta';
-export const IDB_VERSION = 6;
+export const IDB_VERSION = 7;
 
 /** Schema migrations, run inside the versionchange transaction. */
 export function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: UpgradeTx): Promise<void> | void {
@@ -73,7 +74,7 @@ async function upgradeSegments(tx: UpgradeTx): Promise<void> {
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
 }
 
-/** IndexedDB 5 → 6 (schema 4 → 5): the segments stay as they are; the meta record says the new schema. */
+/** IndexedDB 5 or 6 → 7 (schema 4 or 5 → 6): the segments stay as they are; the meta record says the new schema. */
 async function stampSchema(tx: UpgradeTx): Promise<void> {
   const meta = await tx.objectStore('meta').get(META_KEY);
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);

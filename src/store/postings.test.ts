@@ -2,7 +2,19 @@
 import { describe, expect, it } from 'vitest';
 import { SparseAccumulator } from '../search/sparse-scan.ts';
 import { mulberry32 } from '../util/random.ts';
-import { bm25ListBound, bm25PositionBytes, bm25PostingsProblem, decodeBm25Into, encodeBm25, forEachBm25Positions, MAX_STORED_TF } from './bm25-postings.ts';
+import {
+  bm25ListBound,
+  bm25PositionBytes,
+  bm25PostingsProblem,
+  decodeBm25Into,
+  encodeBm25,
+  forEachBm25Positions,
+  forEachBm25Term,
+  MAX_STORED_TF,
+} from './bm25-postings.ts';
+import { locateTerm } from './bm25-terms.ts';
+import { ByteWriter } from './postings.ts';
+import type { Bm25ArrayBlock, Bm25DictBlock, SparseBlock } from './types.ts';
 import { encodeSparse, findSparseList, forEachSparseEntry, forEachSparseList, sparsePostingsProblem, SPARSE_GROUP } from './sparse-postings.ts';
 
 /** tokens → sorted rows with weights, over `rows` rows; gaps up to ~rows (multi-byte varints). */
@@ -27,9 +39,49 @@ function randomLists(seed: number, nTokens: number, rows: number) {
   return { tokens, lists, block: encodeSparse(tokens, offsets, flatRows, weights, 0.5) };
 }
 
+/** A schema 6 block as schema 4/5 stored it: the terms as strings, uint32 run offsets, every df in its run. */
+function arrayBlock(b: Bm25DictBlock): Bm25ArrayBlock {
+  const terms: string[] = [];
+  forEachBm25Term(b, (t) => terms.push(t));
+  const offsets = new Uint32Array(terms.length + 1);
+  const runs: number[] = [];
+  for (let t = 0; t < terms.length; t++) {
+    const { start, end, df1 } = locateTerm(b, t);
+    if (df1) runs.push(1);
+    runs.push(...b.postings.subarray(start, end));
+    offsets[t + 1] = runs.length;
+  }
+  const out: Bm25ArrayBlock = { terms, offsets, postings: Uint8Array.from(runs), lengths: b.lengths };
+  if (b.positions) out.positions = true;
+  return out;
+}
+
+/** A schema 6 sparse block as schema 4/5 stored it: every token's byte length in its header. */
+function withoutSingles(s: SparseBlock): SparseBlock {
+  const w = new ByteWriter();
+  const groupOffsets = new Uint32Array(s.groupOffsets.length);
+  let t = 0;
+  let prev = 0;
+  forEachSparseList(s, (token, start, end) => {
+    if (t % SPARSE_GROUP === 0) groupOffsets[t / SPARSE_GROUP] = w.length;
+    w.varint(t % SPARSE_GROUP === 0 ? 0 : token - prev);
+    w.varint(end - start);
+    for (let i = start; i < end; i++) w.byte(s.postings[i]);
+    prev = token;
+    t++;
+  });
+  groupOffsets[groupOffsets.length - 1] = w.length;
+  const { singles: _, ...rest } = s;
+  return { ...rest, groupOffsets, postings: w.bytes() };
+}
+
 describe('sparse postings', () => {
-  it('every token is found with its entries; ids between, below and above are not', () => {
-    const { tokens, lists, block } = randomLists(3, 5 * SPARSE_GROUP + 3, 70_000);
+  it.each(['schema 6', 'schema 4/5'])('%s: every token is found with its entries; ids between, below and above are not', (schema) => {
+    const lists6 = randomLists(3, 5 * SPARSE_GROUP + 3, 70_000);
+    const { tokens, lists } = lists6;
+    const block = schema === 'schema 6' ? lists6.block : withoutSingles(lists6.block);
+    expect(block.singles).toBe(schema === 'schema 6' ? true : undefined);
+    if (!block.singles) expect(block.postings.length).toBeGreaterThan(lists6.block.postings.length);
     expect(block.groupTokens.length).toBe(6);
     expect(sparsePostingsProblem(block, 70_000)).toBeNull();
     const at = { pos: 0, end: 0 };
@@ -94,8 +146,10 @@ describe('BM25 postings', () => {
     expect(decodeBm25Into(b, 1, d, t, 5)).toBe(8);
     expect([...d.subarray(0, 8)]).toEqual(docs);
     expect([...t.subarray(0, 8)]).toEqual(tfs);
+    const a = arrayBlock(b);
+    expect(bm25PostingsProblem(a, 2 ** 20 + 1)).toBeNull();
     expect(
-      bm25PostingsProblem({ ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) }, 2 ** 20 + 1),
+      bm25PostingsProblem({ ...a, postings: a.postings.slice(0, -1), offsets: Uint32Array.of(0, a.offsets[1], a.postings.length - 1) }, 2 ** 20 + 1),
     ).toMatch(/cut short/);
   });
 
@@ -139,7 +193,7 @@ describe('BM25 postings', () => {
     const lengths = Uint32Array.of(4, 4);
     expect(() => encodeBm25(['a'], [0, 1], [0], [2], lengths, [[1]])).toThrow(/1 positions for tf 2/);
     expect(() => encodeBm25(['a'], [0, 1], [0], [2], lengths, [[3, 1]])).toThrow(/not ascending/);
-    const b = encodeBm25(['a', 'b'], [0, 1, 2], [0, 1], [2, 1], lengths, [[1, 3], [2]]);
+    const b = arrayBlock(encodeBm25(['a', 'b'], [0, 1, 2], [0, 1], [2, 1], lengths, [[1, 3], [2]]));
     expect(bm25PostingsProblem(b, 2)).toBeNull();
     expect(bm25PostingsProblem({ ...b, lengths: Uint32Array.of(3, 4) }, 2)).toMatch(/run past document 0's 3 terms/);
     const cut = { ...b, postings: b.postings.slice(0, -1), offsets: Uint32Array.of(0, b.offsets[1], b.postings.length - 1) };

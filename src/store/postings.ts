@@ -8,8 +8,11 @@
  *
  *   sparse, per token:  varint(token gap in its group of 16), varint(byte length), then per entry:
  *                       varint(row gap), then the uint8 weight (group starts: groupTokens/groupOffsets)
+ *           schema 6:   varint(gap·2 + (one entry ? 1 : 0)) and the byte length only for several entries
  *   BM25,   per entry:  varint(gap·2 + (tf = 1 ? 1 : 0)), then varint(tf) unless tf = 1
  *           schema 5:   varint(df) first, and after the entries each entry's positions (encodeBm25)
+ *           schema 6:   the terms front-coded with each run's length in one dictionary instead of a string
+ *                       array and uint32 offsets, and a df of 1 said there instead of in the run (bm25-terms.ts)
  *
  * (tf = 1 is most postings, so it rides in the gap's low bit.) Nothing is decoded on open: a query walks
  * only the lists of its terms. The codecs: sparse-postings.ts, bm25-postings.ts; schema ≤ 3 segments held the
@@ -78,3 +81,24 @@ export function readVarint(bytes: Uint8Array, at: { pos: number }, end: number):
 }
 
 // ---------------------------------------------------------------------------- sparse
+
+/** Where readCheckedVarint's varint ended. */
+export const varintAt = { end: 0 };
+
+/**
+ * A varint at p before `end` (at most 4 bytes), or −1 when it runs past or is too long; its end in varintAt.end.
+ * For the structure checks, which read bytes from outside.
+ */
+export function readCheckedVarint(bytes: Uint8Array, p: number, end = bytes.length): number {
+  let v = 0;
+  for (let shift = 0; shift < 7 * MAX_VARINT_BYTES; shift += 7) {
+    if (p >= end) return -1;
+    const c = bytes[p++];
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      varintAt.end = p;
+      return v;
+    }
+  }
+  return -1;
+}

@@ -41,7 +41,7 @@ const bytesOf = (dir: string) =>
 
 describe('schema 3 → 4 (and on to the current schema)', () => {
   it('the fixture is what schema 3 wrote (so these tests exercise the old format)', () => {
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(JSON.parse(readFileSync(join(FIXTURE, 'files', 'meta.json'), 'utf8')).schemaVersion).toBe(3);
     expect(readFileSync(join(FIXTURE, 'files', 'seg-00000000.m3s')).readUInt32LE(4)).toBe(2);
     expect(Object.keys(expected)).toHaveLength(60);
@@ -134,7 +134,7 @@ describe('schema 3 → 4 (and on to the current schema)', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:old');
     g.indexedDB = prev;
-    expect(raw.version).toBe(6);
+    expect(raw.version).toBe(7);
     expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
     for (const s of await raw.getAll('segments')) {
       expect(s.sparse.postings).toBeInstanceOf(Uint8Array);

@@ -7,16 +7,15 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { openDB } from 'idb';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deserialize } from 'node:v8';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { parsePortable, writePortable } from '../search/portable.ts';
 import { FIXTURE_MODEL, fixtureDocs, schema4Answers, type FixtureAnswers } from '../../test/fixtures/schema4-queries.ts';
+import { loadIdbFixture, readIdbFixture, withRawDb } from '../../test/support/idb-fixture.ts';
 import { decodeSegmentFile } from './segment-file.ts';
 import { FileStore } from './file-store.ts';
 import { IdbStore } from './idb-store.ts';
@@ -49,9 +48,9 @@ function exactAfterCompaction(got: FixtureAnswers): void {
   for (const key of keys) expect(got[key], key).toEqual(expected[key]);
 }
 
-describe('schema 4 → 5', () => {
+describe('schema 4 → 5 (and on to the current schema)', () => {
   it('the fixture is what schema 4 wrote: no positions, phrase answers that are not trivial', () => {
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(JSON.parse(readFileSync(join(FIXTURE, 'files', 'meta.json'), 'utf8')).schemaVersion).toBe(4);
     expect(positionsIn(join(FIXTURE, 'files'))).toEqual([false, false, false, false, false]);
     const phrases = Object.keys(expected).filter((k) => k.startsWith('phrase:'));
@@ -59,7 +58,7 @@ describe('schema 4 → 5', () => {
     expect(phrases.filter((k) => expected[k].length > 0)).toHaveLength(25);
   });
 
-  it('FileStore: old segments answer the same read-only and after the open stamps schema 5; compaction adds positions, same answers', async () => {
+  it('FileStore: old segments answer the same read-only and after the open stamps the current schema; compaction adds positions, same answers', async () => {
     const dir = fixtureCopy();
     const ro = await M3Index.open('f', { store: new FileStore(dir, { readOnly: true }), model: FIXTURE_MODEL });
     expect(await schema4Answers(ro, docs)).toEqual(expected);
@@ -68,7 +67,7 @@ describe('schema 4 → 5', () => {
     expect(idx.count()).toBe(406);
     expect(await schema4Answers(idx, docs)).toEqual(expected);
     idx.close();
-    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(5);
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).schemaVersion).toBe(SCHEMA_VERSION);
     expect(positionsIn(dir).every((p) => !p)).toBe(true); // read as they are
 
     const again = await M3Index.open('f', { store: new FileStore(dir), model: FIXTURE_MODEL });
@@ -95,56 +94,33 @@ describe('schema 4 → 5', () => {
     idx.close();
   });
 
-  it('IndexedDB 5 → 6: records untouched, meta stamped schema 5, same answers; compaction adds positions', async () => {
-    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as { version: number; meta: unknown; segments: { seq: number }[]; texts: unknown[] };
+  it('IndexedDB 5 → 7: records untouched, meta stamped the current schema, same answers; compaction adds positions', async () => {
+    const records = readIdbFixture(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(5);
     const factory = new IDBFactory();
-    const g = globalThis as { indexedDB: IDBFactory };
-    const prev = g.indexedDB;
-    g.indexedDB = factory;
-    try {
-      const db = await openDB('m3-search:old', 5, {
-        upgrade(d) {
-          d.createObjectStore('meta');
-          d.createObjectStore('segments', { keyPath: 'seq' });
-          d.createObjectStore('texts', { keyPath: ['seq', 'g'] });
-        },
-      });
-      await db.put('meta', records.meta as object, 'meta');
-      for (const s of records.segments) await db.put('segments', s);
-      for (const t of records.texts) await db.put('texts', t as object);
-      db.close();
-    } finally {
-      g.indexedDB = prev;
-    }
+    await loadIdbFixture(factory, 'old', records);
     const open = () => M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory, persist: false }), model: FIXTURE_MODEL });
     const idx = await open();
     expect(idx.count()).toBe(406);
     expect(await schema4Answers(idx, docs)).toEqual(expected);
     idx.close();
-    g.indexedDB = factory;
-    const raw = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    expect(raw.version).toBe(6);
-    expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
-    const stored = await raw.getAll('segments');
-    expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => (s as { checksum?: number }).checksum));
-    raw.close();
+    await withRawDb(factory, 'old', async (raw) => {
+      expect(raw.version).toBe(7);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
+      const stored = await raw.getAll('segments');
+      expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => s.checksum));
+    });
 
     const again = await open();
     await again.compact();
     exactAfterCompaction(await schema4Answers(again, docs));
     again.close();
-    g.indexedDB = factory;
-    const after = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    const segs = await after.getAll('segments');
-    after.close();
+    const segs = await withRawDb(factory, 'old', (raw) => raw.getAll('segments'));
     expect(segs.length).toBeGreaterThan(0);
     expect(segs.every((s) => s.bm25.positions === true)).toBe(true);
   });
 
-  it('a schema 4 export imports into schema 5, same answers', async () => {
+  it('a schema 4 export imports into the current schema, same answers', async () => {
     const parsed = await parsePortable(new Uint8Array(readFileSync(join(FIXTURE, 'index.m3idx'))), { ...FIXTURE_MODEL, dtype: '' });
     expect(parsed.meta.schemaVersion).toBe(SCHEMA_VERSION);
     const store = new MemoryStore();

@@ -2,7 +2,7 @@
  * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
-import { encodeBm25, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
+import { bm25BlockBytes, encodeBm25, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
 import { encodeSparse } from './sparse-postings.ts';
 import { colbertArrays, decodeColbertVector, encodeBitsVector } from './colbert-bits.ts';
 import { quantizeInt8Rows, quantizeUint8, uint8Scale } from './quantize.ts';
@@ -342,9 +342,6 @@ export function segmentBytes(s: SegmentRecord): number {
   if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
   if (s.sparse) b += s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength;
   if (s.colbert) for (const [, a] of colbertArrays(s.colbert)) b += a.byteLength;
-  if (s.bm25) {
-    for (const t of s.bm25.terms) b += t.length * 2;
-    b += s.bm25.offsets.byteLength + s.bm25.postings.byteLength + s.bm25.lengths.byteLength;
-  }
+  if (s.bm25) b += bm25BlockBytes(s.bm25);
   return b;
 }

@@ -71,14 +71,20 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
     if (p) return p;
   }
   if (seg.bm25) {
-    const { terms, offsets, postings, lengths } = seg.bm25;
-    if (!Array.isArray(terms) || terms.some((t) => typeof t !== 'string')) return 'BM25 terms are not strings';
-    if (!(postings instanceof Uint8Array)) return 'BM25 block is not in the schema 4 layout';
-    const bad = csrProblem('BM25', terms.length, offsets, postings.length);
-    if (bad) return bad;
-    if (!(lengths instanceof Uint32Array) || lengths.length !== n) return `BM25 block has ${lengths?.length} document lengths for ${n} documents`;
-    for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
-    const p = bm25PostingsProblem(seg.bm25, n);
+    const b = seg.bm25;
+    if (!(b.postings instanceof Uint8Array)) return 'BM25 block is not in the schema 4 layout';
+    if (!(b.lengths instanceof Uint32Array) || b.lengths.length !== n) return `BM25 block has ${b.lengths?.length} document lengths for ${n} documents`;
+    if (b.dict !== undefined || b.terms === undefined) {
+      // Schema 6: the dictionary's terms, order and runs are checked along the postings.
+      if (!(b.dict instanceof Uint8Array) || !(b.dictIndex instanceof Uint32Array)) return 'BM25 block is not in the schema 6 layout';
+    } else {
+      const { terms, offsets } = b;
+      if (!Array.isArray(terms) || terms.some((t) => typeof t !== 'string')) return 'BM25 terms are not strings';
+      const bad = csrProblem('BM25', terms.length, offsets, b.postings.length);
+      if (bad) return bad;
+      for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
+    }
+    const p = bm25PostingsProblem(b, n);
     if (p) return p;
   }
   return null;
@@ -134,7 +140,8 @@ export function segmentChecksum(seg: SegmentRecord): number {
   if (seg.dense) c = crc32Fast(bytes(seg.dense.scales), crc32Fast(bytes(seg.dense.codes), c));
   if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32Fast(bytes(a), c);
   if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32Fast(bytes(a), c);
-  if (seg.bm25) for (const a of [seg.bm25.offsets, seg.bm25.postings, seg.bm25.lengths]) c = crc32Fast(bytes(a), c);
+  const bm = seg.bm25;
+  if (bm) for (const a of bm.dict ? [bm.dict, bm.dictIndex, bm.postings, bm.lengths] : [bm.offsets, bm.postings, bm.lengths]) c = crc32Fast(bytes(a), c);
   const rest: unknown[] = [
     seg.seq,
     seg.ids,
@@ -144,9 +151,10 @@ export function segmentChecksum(seg: SegmentRecord): number {
     seg.sparse?.tokens ?? null,
     seg.sparse?.entries ?? null,
     seg.colbert?.dims ?? null,
-    seg.bm25?.terms ?? null,
+    bm?.dict ? bm.termCount : (bm?.terms ?? null), // schema 6: the count; older records' checksums stay as they were
   ];
   if (seg.bm25?.positions !== undefined) rest.push(seg.bm25.positions); // schema 5; older records' checksums stay as they were
+  if (seg.sparse?.singles !== undefined) rest.push(['sparse', seg.sparse.singles]); // schema 6
   if (seg.colbert?.codec === 'bits') rest.push(['colbert', seg.colbert.codec, seg.colbert.bits]); // int8 blocks: as schema 4 sealed them
   return crc32Fast(enc.encode(JSON.stringify(rest)), c);
 }

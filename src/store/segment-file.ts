@@ -7,7 +7,9 @@
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON { seq, ids, metadata, scalars…, blobs: { name: [type, offset, length] } }
  *   (schema 5: a bit-coded ColBERT block is the blobs colbert.planes/colbert.steps and `colbertBits` in the header,
- *   an int8 one colbert.codes/colbert.scales as before)
+ *   an int8 one colbert.codes/colbert.scales as before; schema 6: a BM25 block is the blobs bm25.dict/bm25.dictIndex
+ *   with `bm25TermCount` in the header instead of bm25.offsets and the `bm25Terms` strings — same format version,
+ *   since meta.json's schema 6 keeps older versions of m3-search from opening the folder)
  *   then, padded to 8 bytes, the blobs back to back (each 8-byte aligned, little-endian typed arrays,
  *   offsets relative to the blob area), the last blob being the segment's DocRecords as UTF-8 JSON,
  *   raw-deflated when the writer passes a deflater (FileStore does: texts are most of a segment's bytes
@@ -50,7 +52,11 @@ interface Header {
   /** Format 3: the sparse block's token and entry counts. */
   sparseTokens?: number | null;
   sparseEntries?: number | null;
+  /** Schema 6: the sparse block's single-entry tokens store no list length. */
+  sparseSingles?: true;
   bm25Terms: string[] | null;
+  /** Schema 6: the BM25 block's term count (its terms front-coded in the blob bm25.dict; bm25Terms null). */
+  bm25TermCount?: number;
   /** Schema 5: the BM25 block holds term positions (postings.ts). */
   bm25Positions?: true;
   blobs: Record<string, [ArrayName, number, number]>; // type, byte offset, element count
@@ -73,7 +79,9 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
   if (seg.sparse)
     arrays.push(['sparse.groupTokens', seg.sparse.groupTokens], ['sparse.groupOffsets', seg.sparse.groupOffsets], ['sparse.postings', seg.sparse.postings]);
   if (seg.colbert) for (const [name, a] of colbertArrays(seg.colbert)) arrays.push([`colbert.${name}`, a]);
-  if (seg.bm25) arrays.push(['bm25.offsets', seg.bm25.offsets], ['bm25.postings', seg.bm25.postings], ['bm25.lengths', seg.bm25.lengths]);
+  const bm = seg.bm25;
+  if (bm?.dict) arrays.push(['bm25.dict', bm.dict], ['bm25.dictIndex', bm.dictIndex], ['bm25.postings', bm.postings], ['bm25.lengths', bm.lengths]);
+  else if (bm) arrays.push(['bm25.offsets', bm.offsets], ['bm25.postings', bm.postings], ['bm25.lengths', bm.lengths]);
   const blobs: Header['blobs'] = {};
   let off = 0;
   for (const [name, a] of arrays) {
@@ -92,7 +100,9 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     sparseScale: seg.sparse?.scale ?? null,
     sparseTokens: seg.sparse?.tokens ?? null,
     sparseEntries: seg.sparse?.entries ?? null,
-    bm25Terms: seg.bm25?.terms ?? null,
+    ...(seg.sparse?.singles ? { sparseSingles: true as const } : {}),
+    bm25Terms: bm?.terms ?? null,
+    ...(bm?.dict ? { bm25TermCount: bm.termCount } : {}),
     ...(seg.bm25?.positions ? { bm25Positions: true as const } : {}),
     blobs,
     docs: [off, docsBytes.byteLength],
@@ -196,6 +206,7 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
                 tokens: header.sparseTokens!,
                 entries: header.sparseEntries!,
                 scale: header.sparseScale!,
+                ...(header.sparseSingles !== undefined ? { singles: header.sparseSingles } : {}),
               }
             : null
           : has('sparse.tokens')
@@ -219,17 +230,32 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
         : has('colbert.codes')
           ? { dims: header.colbertDims!, rowOffsets: arr('colbert.rowOffsets'), codes: arr('colbert.codes'), scales: arr('colbert.scales') }
           : null,
-      bm25: !has('bm25.offsets')
-        ? null
-        : version >= 3
-          ? {
-              terms: header.bm25Terms!,
-              offsets: arr('bm25.offsets'),
-              postings: arr('bm25.postings'),
-              lengths: arr('bm25.lengths'),
-              ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
-            }
-          : { terms: header.bm25Terms!, offsets: arr('bm25.offsets'), docs: arr('bm25.docs'), tfs: arr('bm25.tfs'), lengths: arr('bm25.lengths') },
+      bm25: has('bm25.dict')
+        ? {
+            dict: arr<Uint8Array>('bm25.dict'),
+            dictIndex: arr('bm25.dictIndex'),
+            termCount: header.bm25TermCount!,
+            postings: arr('bm25.postings'),
+            lengths: arr('bm25.lengths'),
+            ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
+          }
+        : !has('bm25.offsets')
+          ? null
+          : version >= 3
+            ? {
+                terms: header.bm25Terms!,
+                offsets: arr<Uint32Array>('bm25.offsets'),
+                postings: arr('bm25.postings'),
+                lengths: arr('bm25.lengths'),
+                ...(header.bm25Positions !== undefined ? { positions: header.bm25Positions } : {}),
+              }
+            : {
+                terms: header.bm25Terms!,
+                offsets: arr<Uint32Array>('bm25.offsets'),
+                docs: arr('bm25.docs'),
+                tfs: arr('bm25.tfs'),
+                lengths: arr('bm25.lengths'),
+              },
     };
     segment = version >= 3 ? (legacy as SegmentRecord) : compactPostings(legacy);
   } catch (e) {

@@ -7,7 +7,7 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { analyzeTermPositions } from '../rank/term-stats.ts';
-import { bm25ListBound, decodeBm25Into, forEachBm25Positions, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
+import { bm25ListBound, decodeBm25Into, forEachBm25Positions, forEachBm25Term, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
 import { forEachSparseEntry, forEachSparseList } from './sparse-postings.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
 import type { ColbertBits, SegmentRecord } from './types.ts';
@@ -90,24 +90,25 @@ function bm25ByDoc(seg: SegmentRecord): DocTerms[] {
   const b = seg.bm25!;
   if (b.positions) {
     const out = Array.from(b.lengths, (length) => ({ positions: new Map<string, TermPositions>(), length }));
-    for (let t = 0; t < b.terms.length; t++)
+    forEachBm25Term(b, (term, t) =>
       forEachBm25Positions(
         b,
         t,
         () => true,
-        (doc, pos, n) => out[doc].positions.set(b.terms[t], pos.slice(0, n)),
-      );
+        (doc, pos, n) => out[doc].positions.set(term, pos.slice(0, n)),
+      ),
+    );
     return out;
   }
   const out = Array.from(b.lengths, (length) => ({ tf: new Map<string, number>(), length }));
   let docs = new Uint32Array(0);
   let tfs = new Uint32Array(0);
-  for (let t = 0; t < b.terms.length; t++) {
+  forEachBm25Term(b, (term, t) => {
     const bound = bm25ListBound(b, t);
     if (docs.length < bound) [docs, tfs] = [new Uint32Array(bound * 2), new Uint32Array(bound * 2)];
     const n = decodeBm25Into(b, t, docs, tfs, 0);
-    for (let e = 0; e < n; e++) out[docs[e]].tf.set(b.terms[t], tfs[e]);
-  }
+    for (let e = 0; e < n; e++) out[docs[e]].tf.set(term, tfs[e]);
+  });
   return out;
 }
 

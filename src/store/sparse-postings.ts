@@ -9,9 +9,10 @@ import type { SparseBlock } from './types.ts';
 export const SPARSE_GROUP = 16;
 
 /**
- * Encodes sparse lists from parallel arrays (entries of tokens[t] at entryOffsets[t]..entryOffsets[t+1]).
- * Per token: varint(token − the previous token of its group; 0 for a group's first), varint(byte length of
- * its entries), then the entries.
+ * Encodes sparse lists from parallel arrays (entries of tokens[t] at entryOffsets[t]..entryOffsets[t+1]) as
+ * schema 6 does. Per token: varint(gap · 2 + (one entry ? 1 : 0)), the gap being token − the previous token of
+ * its group (0 for a group's first); unless it has one entry, varint(byte length of its entries); then the entries.
+ * (Schema 4 and 5 blocks, without `singles`, store varint(gap) and always the byte length.)
  */
 export function encodeSparse(
   tokens: ArrayLike<number>,
@@ -38,12 +39,38 @@ export function encodeSparse(
       entries.byte(weights[e]);
       prev = rows[e];
     }
-    w.varint(t % SPARSE_GROUP === 0 ? 0 : tokens[t] - tokens[t - 1]);
-    w.varint(entries.length);
+    const single = entryOffsets[t + 1] - entryOffsets[t] === 1;
+    w.varint((t % SPARSE_GROUP === 0 ? 0 : tokens[t] - tokens[t - 1]) * 2 + (single ? 1 : 0));
+    if (!single) w.varint(entries.length);
     w.append(entries);
   }
   groupOffsets[groups] = w.length;
-  return { groupTokens, groupOffsets, postings: w.bytes(), tokens: tokens.length, entries: rows.length, scale };
+  return { groupTokens, groupOffsets, postings: w.bytes(), tokens: tokens.length, entries: rows.length, scale, singles: true };
+}
+
+/** Where readHeader's list starts, and its byte length. */
+const head = { gap: 0, start: 0, len: 0 };
+
+/** Reads the token header at `pos` (head.gap, head.start, head.len). */
+function readHeader(s: SparseBlock, postings: Uint8Array, at: { pos: number }, end: number): void {
+  const h = readVarint(postings, at, end);
+  if (!s.singles) {
+    head.gap = h;
+    head.len = readVarint(postings, at, end);
+    head.start = at.pos;
+    return;
+  }
+  head.gap = h >>> 1;
+  if (h & 1) {
+    // One entry: its row varint, then its weight byte.
+    let p = at.pos;
+    while (postings[p++] >= 0x80);
+    head.start = at.pos;
+    head.len = p + 1 - at.pos;
+  } else {
+    head.len = readVarint(postings, at, end);
+    head.start = at.pos;
+  }
 }
 
 /**
@@ -63,15 +90,15 @@ export function findSparseList(s: SparseBlock, token: number, at: { pos: number;
   const cur = { pos: groupOffsets[lo] };
   let tok = groupTokens[lo];
   while (cur.pos < end) {
-    tok += readVarint(postings, cur, end);
-    const len = readVarint(postings, cur, end);
+    readHeader(s, postings, cur, end);
+    tok += head.gap;
     if (tok === token) {
-      at.pos = cur.pos;
-      at.end = cur.pos + len;
+      at.pos = head.start;
+      at.end = head.start + head.len;
       return true;
     }
     if (tok > token) return false;
-    cur.pos += len;
+    cur.pos = head.start + head.len;
   }
   return false;
 }
@@ -85,10 +112,11 @@ export function forEachSparseList(s: SparseBlock, fn: (token: number, start: num
     cur.pos = groupOffsets[g];
     let tok = groupTokens[g];
     while (cur.pos < end) {
-      tok += readVarint(postings, cur, end);
-      const len = readVarint(postings, cur, end);
-      fn(tok, cur.pos, cur.pos + len);
-      cur.pos += len;
+      readHeader(s, postings, cur, end);
+      tok += head.gap;
+      const { start, len } = head;
+      fn(tok, start, start + len);
+      cur.pos = start + len;
     }
   }
 }
@@ -108,6 +136,8 @@ export function forEachSparseEntry(s: SparseBlock, start: number, end: number, f
 export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
   const { groupTokens, groupOffsets, postings: bytes } = s;
   const groups = groupTokens.length;
+  if (s.singles !== undefined && s.singles !== true) return 'sparse block: singles must be true or absent';
+  const singles = s.singles === true;
   if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length)
     return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
   // Runs on every open over every byte: varints decoded inline (a byte past `end` reads as undefined → 0,
@@ -129,12 +159,25 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
         b = bytes[p++];
         gap |= (b & 0x7f) << shift;
       }
-      b = bytes[p++];
-      let len = b & 0x7f;
-      for (let shift = 7; b >= 0x80; shift += 7) {
-        if (shift > 21) return `sparse group ${g} is malformed`;
+      let single = false;
+      if (singles) {
+        single = (gap & 1) === 1;
+        gap >>>= 1;
+      }
+      let len = 0;
+      if (single) {
+        // One entry: a row varint and a weight byte.
+        let q = p;
+        while (bytes[q++] >= 0x80 && q - p < 4);
+        len = q + 1 - p;
+      } else {
         b = bytes[p++];
-        len |= (b & 0x7f) << shift;
+        len = b & 0x7f;
+        for (let shift = 7; b >= 0x80; shift += 7) {
+          if (shift > 21) return `sparse group ${g} is malformed`;
+          b = bytes[p++];
+          len |= (b & 0x7f) << shift;
+        }
       }
       const listEnd = p + len;
       if (p > end || listEnd > end) return `sparse group ${g} is cut short or malformed`;
@@ -145,6 +188,7 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
       last = tok;
       tokens++;
       let row = 0;
+      const before = entries;
       while (p < listEnd) {
         b = bytes[p++];
         let rg = b & 0x7f;
@@ -159,6 +203,7 @@ export function sparsePostingsProblem(s: SparseBlock, rows: number): string | nu
         p++;
         entries++;
       }
+      if (single && entries !== before + 1) return `sparse postings of token ${tok} are cut short or malformed`;
     }
   }
   if (tokens !== s.tokens) return `sparse block says ${s.tokens} tokens but holds ${tokens}`;

@@ -16,9 +16,11 @@ import type { LegacyDoc } from './legacy.ts';
  * `checksum` in each segment record), checked on open. 4: sparse and BM25 postings gap + varint coded
  * (postings.ts; FileStore: segment file format 3; IdbStore: IndexedDB version 5). 5: BM25 blocks may hold
  * term positions (phrases from postings) and ColBERT blocks may be bit-plane coded (ColbertBitsBlock); schema 4
- * segments are read as they are (phrases checked on text, int8 ColBERT).
+ * segments are read as they are (phrases checked on text, int8 ColBERT). 6: BM25 blocks front-code their terms
+ * with each run's length (Bm25DictBlock) and sparse tokens with one entry store no list length (SparseBlock.singles);
+ * IdbStore: IndexedDB version 7; schema 4 and 5 blocks are read as they are.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 /** Oldest schema whose segments this version still reads (imports, static packages, migrations). */
 export const MIN_READ_SCHEMA = 2;
 
@@ -41,6 +43,8 @@ export interface SparseBlock {
   /** Entries in all (what the byte runs decode to). */
   entries: number;
   scale: number;
+  /** Schema 6: a token with one entry says so in its header and stores no byte length (sparse-postings.ts). */
+  singles?: true;
 }
 
 /** Dense vectors of one segment, int8 with a per-row scale: v ≈ codes · scale. */
@@ -84,9 +88,13 @@ export interface ColbertBitsBlock {
 
 /**
  * BM25 postings of one segment, by analysed term (doc-local indexes ascending inside each term),
- * so an open never re-analyses text: a whole BM25 index is rebuilt by merging segments.
+ * so an open never re-analyses text: a whole BM25 index is rebuilt by merging segments. Schema 6 writes
+ * Bm25DictBlock; schema 4 and 5 segments hold Bm25ArrayBlock and are read as they are.
  */
-export interface Bm25Block {
+export type Bm25Block = Bm25ArrayBlock | Bm25DictBlock;
+
+/** A schema 4 or 5 BM25 block: the term strings as an array, each term's byte run by a uint32 offset. */
+export interface Bm25ArrayBlock {
   terms: string[];
   /** offsets[t]..offsets[t+1] is the byte run of terms[t]'s postings in `postings`; length terms.length + 1. */
   offsets: Uint32Array;
@@ -96,6 +104,25 @@ export interface Bm25Block {
   positions?: true;
   /** Document length in terms (what BM25 length normalisation uses). */
   lengths: Uint32Array; // [docs]
+  dict?: undefined;
+}
+
+/**
+ * A schema 6 BM25 block: the same postings, the terms front-coded with their runs' lengths in `dict`
+ * (bm25-terms.ts), read in place; a df of 1 rides in the dictionary instead of the run.
+ */
+export interface Bm25DictBlock {
+  /** Per term: its bytes front-coded against the previous term, and its run's length (bm25-terms.ts). */
+  dict: Uint8Array;
+  /** Per group of BM25_TERM_GROUP terms: the byte offsets of its first entry in `dict` and of its first run. */
+  dictIndex: Uint32Array;
+  termCount: number;
+  /** The terms' byte runs back to back, each as Bm25ArrayBlock's (without a df of 1). */
+  postings: Uint8Array;
+  positions?: true;
+  lengths: Uint32Array; // [docs]
+  terms?: undefined;
+  offsets?: undefined;
 }
 
 export interface SegmentRecord {
