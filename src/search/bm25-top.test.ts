@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_BM25_PARAMS } from '../rank/bm25.ts';
 import { mulberry32 } from '../util/random.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
+import { plainBm25Block as plainBlock } from '../../test/support/bm25-plain-block.ts';
 
 describe('bm25TopPruned', () => {
   it('returns the exhaustive top-k over keys spread across blocks, with weighted and repeated terms and filters', () => {
@@ -49,28 +50,3 @@ describe('bm25TopPruned', () => {
     );
   });
 });
-
-/** A plain (uncoded) BM25 block of documents given as (term, tf) lists. */
-function plainBlock(docs: { key: number; terms: [string, number][]; length: number }[]) {
-  const byTerm = new Map<string, [number, number][]>();
-  docs.forEach((d, i) => {
-    for (const [t, tf] of d.terms) {
-      if (!byTerm.has(t)) byTerm.set(t, []);
-      byTerm.get(t)!.push([i, tf]);
-    }
-  });
-  const terms = [...byTerm.keys()].sort();
-  const offsets = new Uint32Array(terms.length + 1);
-  terms.forEach((t, i) => (offsets[i + 1] = offsets[i] + byTerm.get(t)!.length));
-  const flat = terms.flatMap((t) => byTerm.get(t)!);
-  return {
-    keys: Uint32Array.from(docs, (d) => d.key),
-    bm25: {
-      terms,
-      offsets,
-      docs: Uint16Array.from(flat, (x) => x[0]),
-      tfs: Uint8Array.from(flat, (x) => x[1]),
-      lengths: Uint32Array.from(docs, (d) => d.length),
-    },
-  };
-}

@@ -5,31 +5,7 @@ import { Bm25Index } from '../../bench/bm25-index.ts';
 import { encodeBm25 } from '../store/bm25-postings.ts';
 import { SegmentBm25 } from './segment-bm25.ts';
 import { mulberry32 } from '../util/random.ts';
-
-function block(docs: Bm25DocTerms[], shuffleTerms = false): Bm25BlockSource {
-  const byTerm = new Map<string, [number, number][]>();
-  docs.forEach((d, i) => {
-    for (const [t, tf] of d.terms) {
-      if (!byTerm.has(t)) byTerm.set(t, []);
-      byTerm.get(t)!.push([i, tf]);
-    }
-  });
-  const terms = [...byTerm.keys()].sort();
-  if (shuffleTerms) terms.reverse();
-  const offsets = new Uint32Array(terms.length + 1);
-  const flat = terms.flatMap((t) => byTerm.get(t)!);
-  terms.forEach((t, i) => (offsets[i + 1] = offsets[i] + byTerm.get(t)!.length));
-  return {
-    keys: Uint32Array.from(docs, (d) => d.key),
-    bm25: {
-      terms,
-      offsets,
-      docs: Uint16Array.from(flat, (x) => x[0]),
-      tfs: Uint8Array.from(flat, (x) => x[1]),
-      lengths: Uint32Array.from(docs, (d) => d.length),
-    },
-  };
-}
+import { plainBm25Block as block } from '../../test/support/bm25-plain-block.ts';
 
 const r = mulberry32(9);
 const WORDS = Array.from({ length: 200 }, (_, i) => `w${i}`);
