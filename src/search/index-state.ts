@@ -53,14 +53,7 @@ export class IndexState {
   }
 
   async doc(id: string): Promise<DocRecord | undefined> {
-    let d = this.docCache.get(id);
-    if (!d) {
-      d = await this.store.getDoc(id);
-      if (!d) return undefined;
-      if (this.docCache.size >= DOC_CACHE) this.docCache.delete(this.docCache.keys().next().value!);
-      this.docCache.set(id, d);
-    }
-    return d;
+    return (await this.docs([id]))[0];
   }
 
   /** Several documents (a page of hits): those not cached read in one store call, so in one transaction. */
