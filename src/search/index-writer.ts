@@ -8,9 +8,8 @@
  */
 import { abortError, isQuotaError, M3QuotaError } from '../store/errors.ts';
 import { M3InputError } from '../errors.ts';
-import { bm25BlockOf } from '../store/bm25-batch.ts';
-import { buildSegment, segmentBytes, type PreparedDoc, type PreparedRow } from '../store/segment-builder.ts';
-import { mergeSegments, type Reanalyze } from '../store/segment-merge.ts';
+import type { PreparedDoc, PreparedRow } from '../store/segment-builder.ts';
+import type { Reanalyze } from '../store/segment-merge.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
@@ -20,6 +19,10 @@ import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { type IndexState, sortByKeys } from './index-state.ts';
 import type { TabSync } from './tab-sync.ts';
 import type { ChunkOptions, EncoderLike, IndexDoc, IngestOptions } from './types.ts';
+
+/** The segment builders, loaded on the first write (segment-building.ts says why). */
+let building: Promise<typeof import('./segment-building.ts')> | undefined;
+const segmentBuilding = () => (building ??= import('./segment-building.ts'));
 
 const DEFAULT_BATCH = 1000;
 
@@ -127,6 +130,7 @@ export class IndexWriter {
     // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
     // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
     // BM25: the texts analysed straight into the segment's postings (one pass, bm25-batch.ts).
+    const { bm25BlockOf, buildSegment } = await segmentBuilding();
     const bm25 = state.live.bm25
       ? bm25BlockOf(
           batch.map((d) => d.text),
@@ -181,7 +185,7 @@ export class IndexWriter {
       for (const k of replaced) live.kill(k);
       live.appendSegment(segment);
       state.forgetDocs(putDocs.map((d) => d.id));
-      return segmentBytes(segment) + putDocs.reduce((n, d) => n + d.text.length * 2, 0);
+      return (await segmentBuilding()).segmentBytes(segment) + putDocs.reduce((n, d) => n + d.text.length * 2, 0);
     });
   }
 
@@ -234,6 +238,7 @@ export class IndexWriter {
       const meta = state.meta;
       if (!meta.tombstones.length && meta.segments.length < 2) return;
       const dead = new Set(meta.tombstones);
+      const { mergeSegments } = await segmentBuilding();
       const segs = sortByKeys(await state.store.readSegments(meta.segments));
       const plan = planCompaction(segs, dead);
       let seq = meta.nextSeq;
