@@ -17,7 +17,7 @@
  */
 import type { SparseWeights } from '../encoder/types.ts';
 import { TopK } from '../rank/topk.ts';
-import { findSparseList } from '../store/sparse-postings.ts';
+import { findSparseList, forEachSparseEntry } from '../store/sparse-postings.ts';
 import type { SparseBlock } from '../store/types.ts';
 import type { SparseSegment } from './sparse-scan.ts';
 
@@ -207,7 +207,7 @@ export class SparseTop {
     for (let j = 0; j < S; j++) {
       const info = infos[j];
       if (info === NOT_FOUND) continue;
-      forEachEntry(sparse.postings, info.pos, info.end, (r, w) => (acc[r] += f[j] * w));
+      forEachSparseEntry(sparse, info.pos, info.end, (r, w) => (acc[r] += f[j] * w));
     }
     for (let r = 0; r < rows; r++) {
       const s = acc[r];
@@ -229,12 +229,12 @@ export class SparseTop {
       info = { pos: this.at.pos, end: this.at.end, col: null, max: 0, dup: false };
       if (info.end - info.pos >= rows * COLUMN_MIN_BYTES_PER_ROW && this.columnBytes + rows <= COLUMN_BUDGET_BYTES) {
         const col = new Uint8Array(rows);
-        readInto(sparse.postings, info, col);
+        readInto(sparse, info, col);
         if (!info.dup) {
           info.col = col;
           this.columnBytes += rows;
         }
-      } else readInto(sparse.postings, info, null);
+      } else readInto(sparse, info, null);
     }
     if (map.size >= LISTS_PER_SEGMENT) map.clear();
     map.set(token, info);
@@ -282,30 +282,16 @@ export class SparseTop {
 }
 
 /** Sets info.max and info.dup (a repeated row); writes the weights into `col` by row when given. */
-function readInto(postings: Uint8Array, info: ListInfo, col: Uint8Array | null): void {
+function readInto(sparse: SparseBlock, info: ListInfo, col: Uint8Array | null): void {
   let max = 0;
   let prev = -1;
-  forEachEntry(postings, info.pos, info.end, (r, w) => {
+  forEachSparseEntry(sparse, info.pos, info.end, (r, w) => {
     if (r === prev) info.dup = true;
     prev = r;
     if (col) col[r] = w;
     if (w > max) max = w;
   });
   info.max = max;
-}
-
-function forEachEntry(postings: Uint8Array, pos: number, end: number, fn: (row: number, w: number) => void): void {
-  let row = 0;
-  for (let p = pos; p < end; ) {
-    let b = postings[p++];
-    let gap = b & 0x7f;
-    for (let shift = 7; b >= 0x80; shift += 7) {
-      b = postings[p++];
-      gap |= (b & 0x7f) << shift;
-    }
-    row += gap;
-    fn(row, postings[p++]);
-  }
 }
 
 /** Row r's score as SparseAccumulator sums it: float32, tokens in query order (a weight 0 adds nothing). */
