@@ -6,15 +6,14 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { openDB } from 'idb';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { M3Index } from '../search/m3-index.ts';
 import { parsePortable, writePortable } from '../search/portable.ts';
 import { corpus } from '../../test/support/test-corpus.ts';
+import { loadIdbFixture, readIdbFixture, withRawDb } from '../../test/support/idb-fixture.ts';
 import { FileStore } from './file-store.ts';
 import { FIXTURE_MODEL, fixtureAnswers, type FixtureAnswers } from '../../test/fixtures/schema3-queries.ts';
 import { IdbStore } from './idb-store.ts';
@@ -91,37 +90,13 @@ describe('schema 3 → 4 (and on to the current schema)', () => {
   });
 
   it('IndexedDB 4 → 5: records re-coded and resealed, same answers; a record damaged before the upgrade is refused by name', async () => {
-    const records = deserialize(readFileSync(join(FIXTURE, 'idb.v8'))) as {
-      version: number;
-      meta: unknown;
-      segments: { seq: number; sparse: { weights: Uint8Array } }[];
-      texts: unknown[];
-    };
+    const records = readIdbFixture<{ seq: number; sparse: { weights: Uint8Array } }>(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(4);
-    const load = async (factory: IDBFactory, damage?: number) => {
-      const g = globalThis as { indexedDB: IDBFactory };
-      const prev = g.indexedDB;
-      g.indexedDB = factory;
-      try {
-        const db = await openDB('m3-search:old', 4, {
-          upgrade(d) {
-            d.createObjectStore('meta');
-            d.createObjectStore('segments', { keyPath: 'seq' });
-            d.createObjectStore('texts', { keyPath: ['seq', 'g'] });
-          },
-        });
-        await db.put('meta', records.meta, 'meta');
-        for (const s of records.segments) {
-          const seg = structuredClone(s);
-          if (seg.seq === damage) seg.sparse.weights[3] ^= 1; // a flipped bit the old checksum catches
-          await db.put('segments', seg);
-        }
-        for (const t of records.texts) await db.put('texts', t);
-        db.close();
-      } finally {
-        g.indexedDB = prev;
-      }
-    };
+    // A flipped bit in segment `damage` that the old checksum catches.
+    const load = (factory: IDBFactory, damage?: number) =>
+      loadIdbFixture(factory, 'old', records, (seg) => {
+        if (seg.seq === damage) seg.sparse.weights[3] ^= 1;
+      });
     const factory = new IDBFactory();
     await load(factory);
     const idx = await M3Index.open('old', { store: new IdbStore('old', { indexedDB: factory, persist: false }), model: FIXTURE_MODEL });
@@ -129,20 +104,16 @@ describe('schema 3 → 4 (and on to the current schema)', () => {
     expect(await fixtureAnswers(idx, docs)).toEqual(expected);
     expect(await idx.get('d7')).toMatchObject({ id: 'd7', text: `${docs[7].text} omega omega` });
     idx.close();
-    const g = globalThis as { indexedDB: IDBFactory };
-    const prev = g.indexedDB;
-    g.indexedDB = factory;
-    const raw = await openDB('m3-search:old');
-    g.indexedDB = prev;
-    expect(raw.version).toBe(7);
-    expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
-    for (const s of await raw.getAll('segments')) {
-      expect(s.sparse.postings).toBeInstanceOf(Uint8Array);
-      expect(s.sparse).not.toHaveProperty('rows');
-      expect(s.bm25.postings).toBeInstanceOf(Uint8Array);
-      expect(s.bm25).not.toHaveProperty('docs');
-    }
-    raw.close();
+    await withRawDb(factory, 'old', async (raw) => {
+      expect(raw.version).toBe(7);
+      expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
+      for (const s of await raw.getAll('segments')) {
+        expect(s.sparse.postings).toBeInstanceOf(Uint8Array);
+        expect(s.sparse).not.toHaveProperty('rows');
+        expect(s.bm25.postings).toBeInstanceOf(Uint8Array);
+        expect(s.bm25).not.toHaveProperty('docs');
+      }
+    });
 
     const damaged = new IDBFactory();
     await load(damaged, 1);
