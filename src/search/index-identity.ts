@@ -37,7 +37,10 @@ export async function planOpen(store: Store, stored: MetaRecord | null, opts: Op
   if (bits !== undefined && !COLBERT_BIT_WIDTHS.includes(bits)) throw new RangeError(`colbertBits must be 1, 2, 4 or 8, got ${String(bits)}`);
   // A reset or re-embed keeps the stored width unless another is given (int8 for indexes before schema 5).
   const fresh = freshMeta(given, opts.colbert ?? false, analyzer, undefined, bits ?? (stored ? (stored.colbertBits ?? 8) : DEFAULT_COLBERT_BITS));
-  if (!stored) return { meta: fresh, reembed: null };
+  if (opts.denseRefine !== undefined && typeof opts.denseRefine !== 'boolean')
+    throw new TypeError(`denseRefine must be true or false, got ${String(opts.denseRefine)}`);
+  const refine = opts.denseRefine ?? stored?.denseRefine === true;
+  if (!stored) return { meta: withRefine(fresh, refine), reembed: null };
   let meta = stored;
   let reembed: MetaRecord | null = null;
   const legacy = stored.headHash === '' && stored.dtype === ''; // migrated from v1: not recorded
@@ -59,7 +62,15 @@ export async function planOpen(store: Store, stored: MetaRecord | null, opts: Op
   } else if (legacy) meta = { ...stored, headHash: given.headHash, dtype: given.dtype };
   if (opts.colbert === true && !meta.colbert) meta = { ...meta, colbert: true }; // from now on
   if (bits !== undefined && bits !== (meta.colbertBits ?? 8)) meta = { ...meta, colbertBits: bits }; // from now on, as well
-  return { meta, reembed };
+  return { meta: withRefine(meta, refine), reembed: reembed && withRefine(reembed, refine) };
+}
+
+/** `meta` writing dense residuals (OpenOptions.denseRefine) or not, from now on. */
+function withRefine(meta: MetaRecord, refine: boolean): MetaRecord {
+  if (refine === (meta.denseRefine === true)) return meta;
+  if (refine) return { ...meta, denseRefine: true };
+  const { denseRefine: _, ...rest } = meta;
+  return rest;
 }
 
 function identityOf(opts: OpenOptions, stored: MetaRecord | null): ModelIdentity {

@@ -138,7 +138,10 @@ export class IndexWriter {
         )
       : null;
     const pdocs: PreparedDoc[] = batch.map((d, i) => ({ key: 0, id: d.id, metadata: d.metadata ?? null, rows: rows[i] }));
-    const segment = { ...buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8 }), bm25 };
+    const segment = {
+      ...buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8, denseRefine: meta.denseRefine === true }),
+      bm25,
+    };
     // Texts too (IdbStore compresses them): under the lock only the writes are queued.
     const packed = await state.store.packTexts?.(batch.map((d, i) => ({ id: d.id, text: d.text, ...(chunks[i] ? { chunks: { spans: chunks[i] } } : {}) })));
     return { chunks, segment, ...(packed ? { texts: packed } : {}) };

@@ -122,7 +122,7 @@ export class LiveIndex {
     }
     if (seg.dense || this.dense) {
       this.dense ??= new DenseMatrix(this.dims, { initialCapacity: Math.max(n, 1024) });
-      if (seg.dense) this.dense.append(seg.dense.codes, seg.dense.scales);
+      if (seg.dense) this.dense.append(seg.dense.codes, seg.dense.scales, seg.dense.residual);
       else this.dense.append(new Int8Array(n * this.dims), new Float32Array(n)); // rows stay aligned
     }
     this.segments.push({

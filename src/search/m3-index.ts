@@ -31,6 +31,8 @@ export interface IndexInfo extends ModelIdentity {
   colbert: boolean;
   /** Bits per dimension ColBERT vectors are written with (8 = int8; OpenOptions.colbertBits). */
   colbertBits: ColbertBits;
+  /** Whether dense rows are written with residuals (OpenOptions.denseRefine). */
+  denseRefine: boolean;
   count: number;
   segments: number;
   tombstones: number;
@@ -111,6 +113,7 @@ export class M3Index {
       ...identity(meta),
       colbert: meta.colbert,
       colbertBits: meta.colbertBits ?? 8,
+      denseRefine: meta.denseRefine === true,
       count: live.liveDocs,
       segments: meta.segments.length,
       tombstones: meta.tombstones.length,

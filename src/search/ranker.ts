@@ -25,7 +25,7 @@ export interface RankRequest {
   filter: DocPredicate | null;
   aggregate: PassageAggregate;
   /** Dense first stage and rescoring depth (DenseMatrix.search); defaults when absent. */
-  dense?: { firstStage?: 'binary' | 'int8'; rescore?: number };
+  dense?: { firstStage?: 'binary' | 'int8'; rescore?: number; refine?: boolean };
   /**
    * A Boolean query's outcome (src/query): the documents that satisfy it (ascending keys; only these can
    * be hits) and the weighted terms BM25 ranks by instead of `text`.

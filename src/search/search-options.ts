@@ -39,5 +39,7 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearch {
     throw new M3InputError(`dense.firstStage must be 'binary' or 'int8', got ${JSON.stringify(dense.firstStage)}`);
   if (dense?.rescore !== undefined && !(Number.isInteger(dense.rescore) && dense.rescore > 0))
     throw new M3InputError(`dense.rescore must be a positive integer, got ${dense.rescore}`);
+  if (dense?.refine !== undefined && typeof dense.refine !== 'boolean')
+    throw new M3InputError(`dense.refine must be true or false, got ${JSON.stringify(dense.refine)}`);
   return { k, mode, fusion, candidates, rerank, weights, filter, dense };
 }

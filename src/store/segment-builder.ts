@@ -2,6 +2,7 @@
  * Turns one batch of prepared rows into an immutable SegmentRecord (typed arrays only).
  */
 import { quantizeInt8Into } from '../rank/dense-scan.ts';
+import { encodeResidualInto, residualBytes } from '../rank/dense-residual.ts';
 import { bm25BlockBytes, encodeBm25, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
 import { encodeSparse } from './sparse-postings.ts';
 import { colbertArrays, decodeColbertVector, encodeBitsVector } from './colbert-bits.ts';
@@ -13,7 +14,7 @@ import type { SparseWeights } from '../encoder/types.ts';
 export interface PreparedRow {
   dense?: Float32Array;
   /** Already-quantised dense row (compaction copies codes instead of re-quantising). */
-  denseQ?: { codes: Int8Array; scale: number };
+  denseQ?: { codes: Int8Array; scale: number; residual?: Uint8Array };
   sparse?: SparseWeights;
   colbert?: Float32Array;
   colbertQ?: { codes: Int8Array; scales: Float32Array };
@@ -39,6 +40,8 @@ export interface BuildOptions {
   colbert: boolean;
   /** How ColBERT vectors are coded (colbert-bits.ts); default 8 (int8). */
   colbertBits?: ColbertBits;
+  /** Store each dense row's 4-bit residual (OpenOptions.denseRefine); copied rows keep theirs either way. */
+  denseRefine?: boolean;
 }
 
 export function buildSegment(seq: number, docs: PreparedDoc[], opts: BuildOptions): SegmentRecord {
@@ -74,14 +77,14 @@ export function buildSegment(seq: number, docs: PreparedDoc[], opts: BuildOption
     metadata,
     rowDoc,
     rowSpans,
-    dense: buildDense(rows, opts.dims),
+    dense: buildDense(rows, opts.dims, opts.denseRefine ?? false),
     sparse: buildSparse(rows),
     colbert: opts.colbert ? buildColbert(rows, opts.dims, opts.colbertBits ?? 8) : null,
     bm25: buildBm25(docs),
   };
 }
 
-function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
+function buildDense(rows: PreparedRow[], dims: number, refine: boolean): DenseBlock | null {
   if (!rows.some((r) => r.dense || r.denseQ)) return null;
   const codes = new Int8Array(rows.length * dims);
   const scales = new Float32Array(rows.length);
@@ -98,7 +101,17 @@ function buildDense(rows: PreparedRow[], dims: number): DenseBlock | null {
     vecs[r] = v;
   }
   quantizeInt8Rows(vecs, dims, codes, scales);
-  return { dims, codes, scales };
+  if (!refine && !rows.some((r) => r.denseQ?.residual)) return { dims, codes, scales };
+  // Residuals: computed for new rows, copied for compacted ones; a row with neither (a copied row from a
+  // segment without residuals, or no vector) reads as its int8 code.
+  const rb = residualBytes(dims);
+  const residual = new Uint8Array(rows.length * rb);
+  for (let r = 0; r < rows.length; r++) {
+    const q = rows[r].denseQ;
+    if (q?.residual) residual.set(q.residual, r * rb);
+    else if (vecs[r]) encodeResidualInto(vecs[r]!, codes, r * dims, scales[r], dims, residual, r * rb);
+  }
+  return { dims, codes, scales, residual };
 }
 
 export function buildSparse(rows: PreparedRow[]): SparseBlock | null {
@@ -339,7 +352,7 @@ export function segmentBytes(s: SegmentRecord): number {
   let b = s.keys.byteLength + s.rowDoc.byteLength + s.rowSpans.byteLength;
   for (const id of s.ids) b += id.length * 2;
   for (const m of s.metadata) if (m) b += JSON.stringify(m).length;
-  if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength;
+  if (s.dense) b += s.dense.codes.byteLength + s.dense.scales.byteLength + (s.dense.residual?.byteLength ?? 0);
   if (s.sparse) b += s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength;
   if (s.colbert) for (const [, a] of colbertArrays(s.colbert)) b += a.byteLength;
   if (s.bm25) b += bm25BlockBytes(s.bm25);

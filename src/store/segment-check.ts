@@ -50,6 +50,9 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
       return `dense block holds ${codes?.length} codes, ${rows} rows × ${dd} dims need ${rows * dd}`;
     if (!(scales instanceof Float32Array) || scales.length !== rows) return `dense block holds ${scales?.length} scales for ${rows} rows`;
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
+    const res = seg.dense.residual;
+    if (res !== undefined && (!(res instanceof Uint8Array) || res.length !== rows * ((dd + 1) >> 1)))
+      return `dense block holds ${res?.length} residual bytes, ${rows} rows × ${dd} dims need ${rows * ((dd + 1) >> 1)}`;
   }
   if (seg.sparse) {
     const { groupTokens, groupOffsets, postings, scale, tokens, entries } = seg.sparse;
@@ -138,6 +141,7 @@ export function segmentChecksum(seg: SegmentRecord): number {
   let c = 0;
   for (const a of [seg.keys, seg.rowDoc, seg.rowSpans]) c = crc32Fast(bytes(a), c);
   if (seg.dense) c = crc32Fast(bytes(seg.dense.scales), crc32Fast(bytes(seg.dense.codes), c));
+  if (seg.dense?.residual) c = crc32Fast(bytes(seg.dense.residual), c); // denseRefine; other records' checksums stay as they were
   if (seg.sparse) for (const a of [seg.sparse.groupTokens, seg.sparse.groupOffsets, seg.sparse.postings]) c = crc32Fast(bytes(a), c);
   if (seg.colbert) for (const [, a] of colbertArrays(seg.colbert)) c = crc32Fast(bytes(a), c);
   const bm = seg.bm25;
@@ -183,6 +187,7 @@ export function metaProblem(m: unknown): string | null {
   if (typeof r.modelId !== 'string' || !Number.isInteger(r.dims) || (r.dims as number) < 0) return 'no model identity';
   if (!ints(r.segments) || !ints(r.tombstones)) return 'segments or tombstones are not lists of numbers';
   if (![r.nextKey, r.nextSeq, r.docCount].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return 'bad counters';
+  if (r.denseRefine !== undefined && r.denseRefine !== true) return 'denseRefine is neither true nor absent';
   return null;
 }
 

@@ -76,6 +76,7 @@ export function encodeSegmentFile(seg: SegmentRecord, docs: DocRecord[], codec: 
     ['rowSpans', seg.rowSpans],
   ];
   if (seg.dense) arrays.push(['dense.codes', seg.dense.codes], ['dense.scales', seg.dense.scales]);
+  if (seg.dense?.residual) arrays.push(['dense.residual', seg.dense.residual]);
   if (seg.sparse)
     arrays.push(['sparse.groupTokens', seg.sparse.groupTokens], ['sparse.groupOffsets', seg.sparse.groupOffsets], ['sparse.postings', seg.sparse.postings]);
   if (seg.colbert) for (const [name, a] of colbertArrays(seg.colbert)) arrays.push([`colbert.${name}`, a]);
@@ -195,7 +196,14 @@ export function decodeSegmentFile(bytes: Uint8Array, where = 'segment file', cod
       metadata: header.metadata,
       rowDoc: arr('rowDoc'),
       rowSpans: arr('rowSpans'),
-      dense: has('dense.codes') ? { dims: header.denseDims!, codes: arr('dense.codes'), scales: arr('dense.scales') } : null,
+      dense: has('dense.codes')
+        ? {
+            dims: header.denseDims!,
+            codes: arr('dense.codes'),
+            scales: arr('dense.scales'),
+            ...(has('dense.residual') ? { residual: arr<Uint8Array>('dense.residual') } : {}),
+          }
+        : null,
       sparse:
         version >= 3
           ? has('sparse.postings')

@@ -37,7 +37,11 @@ export function mergeSegments(
       if (!alive(seg.keys[i])) continue;
       const rows: PreparedRow[] = rowsOf[i].map((r) => {
         const row: PreparedRow = {};
-        if (seg.dense) row.denseQ = { codes: seg.dense.codes.subarray(r * dims, (r + 1) * dims), scale: seg.dense.scales[r] };
+        if (seg.dense) {
+          const rb = (dims + 1) >> 1;
+          const residual = seg.dense.residual?.subarray(r * rb, (r + 1) * rb);
+          row.denseQ = { codes: seg.dense.codes.subarray(r * dims, (r + 1) * dims), scale: seg.dense.scales[r], ...(residual ? { residual } : {}) };
+        }
         if (sparseRows) row.sparse = sparseRows[r];
         if (seg.colbert) {
           const c = seg.colbert;

@@ -52,6 +52,8 @@ export interface DenseBlock {
   dims: number;
   codes: Int8Array; // [rows × dims]
   scales: Float32Array; // [rows]
+  /** OpenOptions.denseRefine: each row's 4-bit residual, (dims + 1) >> 1 bytes per row (rank/dense-residual.ts). */
+  residual?: Uint8Array;
 }
 
 /** ColBERT vectors of one segment: int8 (what every schema wrote) or bit-plane coded (schema 5). */
@@ -185,6 +187,8 @@ export interface MetaRecord extends ModelIdentity {
   updatedAt: number;
   /** The tuned sparse head that produced the sparse postings (issue 5); absent = the base head. */
   sparseHead?: { version: number; hash: string };
+  /** Dense rows are written with a 4-bit residual (OpenOptions.denseRefine) from now on; absent = not. */
+  denseRefine?: true;
   /** BM25 analyzer options the text was indexed with (OpenOptions.analyzer); absent = the defaults. */
   analyzer?: AnalyzerOptions;
 }

@@ -36,6 +36,7 @@ export type WorkerLoadOptions = Pick<
 export interface WorkerIndexOptions {
   colbert?: boolean;
   colbertBits?: ColbertBits;
+  denseRefine?: boolean;
   bm25?: boolean;
   chunk?: Omit<ChunkOptions, 'chunker'>;
   onMismatch?: OnMismatch;
