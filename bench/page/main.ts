@@ -151,6 +151,8 @@ async function ingest(opts: {
   colbertBits?: ColbertBits;
   /** ColBERT rows per document (the workload's 16 when absent). */
   colbertRows?: number;
+  /** OpenOptions.denseRefine. */
+  denseRefine?: boolean;
   exact?: boolean;
   limit?: number;
   /** Generate the documents without adding them (the generation cost alone). */
@@ -161,7 +163,7 @@ async function ingest(opts: {
   await deleteDb(opts.name);
   const before = await usage();
   const store = new IdbStore(opts.name);
-  const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert, colbertBits: opts.colbertBits });
+  const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert, colbertBits: opts.colbertBits, denseRefine: opts.denseRefine });
   const exact = opts.exact ? new ExactTop(queries) : null;
   let addMs = 0;
   let genMs = 0;
