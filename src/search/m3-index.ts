@@ -20,7 +20,7 @@ import { defaultStore, planOpen } from './index-identity.ts';
 import { encoderWithStoredHead } from '../tune/head-store.ts';
 import { searchIndex } from './index-search.ts';
 import { IndexState } from './index-state.ts';
-import { IndexWriter } from './index-writer.ts';
+import type { IndexWriter } from './index-writer.ts';
 import type { ColbertBits, ModelIdentity } from '../store/types.ts';
 import { TabSync } from './tab-sync.ts';
 import { registerTuning } from './tuning-access.ts';
@@ -41,12 +41,11 @@ export interface IndexInfo extends ModelIdentity {
 
 export class M3Index {
   private readonly sync: TabSync;
-  private readonly writer: IndexWriter;
+  private writing: Promise<IndexWriter> | null = null;
 
   private constructor(private readonly state: IndexState) {
     this.sync = new TabSync(state);
-    this.writer = new IndexWriter(state, this.sync);
-    const { writer } = this;
+    const writer = () => this.writer();
     registerTuning(this, {
       get store() {
         return state.store;
@@ -61,8 +60,14 @@ export class M3Index {
         return state.meta;
       },
       sparsePostings: () => state.live.sparseSegments.reduce((n, s) => n + (s.sparse?.entries ?? 0), 0),
-      rewriteSparse: (encoder, head, sparseOf) => writer.rewriteSparse(encoder, head, sparseOf),
+      rewriteSparse: async (encoder, head, sparseOf) => (await writer()).rewriteSparse(encoder, head, sparseOf),
     });
+  }
+
+  /** The writer, imported on the first write: a page that only opens and searches never loads it (size budget). */
+  private writer(): Promise<IndexWriter> {
+    this.writing ??= import('./index-writer.ts').then(({ IndexWriter }) => new IndexWriter(this.state, this.sync));
+    return this.writing;
   }
 
   /**
@@ -80,8 +85,9 @@ export class M3Index {
     const index = new M3Index(new IndexState(name, store, encoder, meta, opts));
     await index.state.loadAll();
     index.sync.start();
-    await index.writer.migrateLegacy();
-    if (reembed) await index.writer.reembed(reembed);
+    // A v1 store's documents move into segments now (IdbStore answers [] without a transaction when there are none).
+    if ((await store.legacyDocs(1)).length) await (await index.writer()).migrateLegacy();
+    if (reembed) await (await index.writer()).reembed(reembed);
     return index;
   }
 
@@ -162,12 +168,12 @@ export class M3Index {
 
   /** Adds new documents; an id that already exists is an error (nothing is written). */
   add(docs: IndexDoc[], opts: IngestOptions = {}): Promise<{ added: number }> {
-    return this.writer.ingest(docs, opts, false).then((n) => ({ added: n }));
+    return this.writer().then((w) => w.ingest(docs, opts, false).then((n) => ({ added: n })));
   }
 
   /** Adds or replaces documents by id. */
   upsert(docs: IndexDoc[], opts: IngestOptions = {}): Promise<{ upserted: number }> {
-    return this.writer.ingest(docs, opts, true).then((n) => ({ upserted: n }));
+    return this.writer().then((w) => w.ingest(docs, opts, true).then((n) => ({ upserted: n })));
   }
 
   /** Removes documents by id; unknown ids are ignored. Returns how many were removed. */
@@ -175,13 +181,13 @@ export class M3Index {
     this.state.check();
     if (!Array.isArray(ids)) throw new M3InputError('ids must be an array');
     ids.forEach(checkId);
-    return this.writer.remove(ids);
+    return (await this.writer()).remove(ids);
   }
 
   /** Removes every document (one transaction); the model identity stays. */
   async clear(): Promise<void> {
     this.state.check();
-    await this.writer.clear();
+    await (await this.writer()).clear();
   }
 
   /**
@@ -190,7 +196,7 @@ export class M3Index {
    */
   async compact(): Promise<void> {
     this.state.check();
-    await this.writer.compact();
+    await (await this.writer()).compact();
   }
 
   close(): void {
