@@ -6,14 +6,16 @@
  *             segment or deletes documents updates them in the same transaction)
  *   segments  seq → SegmentRecord (typed arrays, structured-cloned)
  *   texts     [seq, group] → TextBlock: the texts (and chunk spans) of TEXT_GROUP consecutive documents of
- *             one segment in one raw-deflated record (idb-text-groups.ts)
+ *             one segment in one record, coded with a text model or raw-deflated (idb-text-groups.ts);
+ *             [MODEL_SEQ, id] → the text models
  *   legacy    id → LegacyDoc (only while a v1 database is being migrated)
  *
  * IndexedDB versions: 1 = v1 layout (vectors inline in docs), 2 = segments + docs (id → DocRecord),
  * 3 = segments + texts, 4 = segment records carry a checksum (schema 3), verified with the record's
  * structure whenever a segment is read: a damaged record is refused by name, never searched;
  * 5 = postings gap + varint coded (schema 4, store/postings.ts), 6 = BM25 blocks may hold term positions
- * (schema 5), 7 = BM25 terms front-coded (schema 6); older records are read as they are, so those upgrades only
+ * (schema 5), 7 = BM25 terms front-coded (schema 6), 8 = text groups may be coded with a text model (`c`, `m`,
+ * `n`; models are records [MODEL_SEQ, id] of `texts`, idb-text-groups.ts; segments unchanged); older records are read as they are, so those upgrades only
  * stamp the meta record (and keep an older m3-search, which would misread the new blocks, from opening it).
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
@@ -36,7 +38,7 @@ export interface M3DB extends DBSchema {
 type UpgradeTx = IDBPTransaction<M3DB, StoreNames<M3DB>[], 'versionchange'>;
 
 export const META_KEY = 'meta';
-export const IDB_VERSION = 7;
+export const IDB_VERSION = 8;
 
 /** Schema migrations, run inside the versionchange transaction. */
 export function upgrade(db: IDBPDatabase<M3DB>, oldVersion: number, tx: UpgradeTx): Promise<void> | void {
@@ -74,7 +76,7 @@ async function upgradeSegments(tx: UpgradeTx): Promise<void> {
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);
 }
 
-/** IndexedDB 5 or 6 → 7 (schema 4 or 5 → 6): the segments stay as they are; the meta record says the new schema. */
+/** IndexedDB 5, 6 or 7 → 8 (schema 4 or 5 → 6; texts of <= 7 read as they are): the segments stay as they are; the meta record says the new schema. */
 async function stampSchema(tx: UpgradeTx): Promise<void> {
   const meta = await tx.objectStore('meta').get(META_KEY);
   if (meta) await tx.objectStore('meta').put({ ...meta, schemaVersion: SCHEMA_VERSION }, META_KEY);

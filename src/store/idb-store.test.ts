@@ -45,7 +45,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:legacy');
     g.indexedDB = prev;
-    expect(raw.version).toBe(7);
+    expect(raw.version).toBe(8);
     expect([...raw.objectStoreNames].sort()).toEqual(['legacy', 'meta', 'segments', 'texts']);
     expect(await raw.count('legacy')).toBe(0);
     expect(await raw.count('texts')).toBe(1); // one compressed text record: 30 docs fit one group
@@ -141,7 +141,7 @@ describe('IdbStore', () => {
     g.indexedDB = factory;
     const raw = await openDB('m3-search:v2');
     g.indexedDB = prev;
-    expect(raw.version).toBe(7);
+    expect(raw.version).toBe(8);
     expect([...raw.objectStoreNames].sort()).toEqual(['meta', 'segments', 'texts']);
     const blocks = await raw.getAll('texts');
     expect(blocks.map((b) => [b.seq, b.g])).toEqual([
@@ -405,7 +405,7 @@ describe('IdbStore', () => {
       again.close();
       g.indexedDB = factory;
       const raw = await openDB('m3-search:old');
-      expect(raw.version).toBe(7);
+      expect(raw.version).toBe(8);
       expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       const sealed = await raw.getAll('segments');
       expect(sealed.every((s) => typeof s.checksum === 'number')).toBe(true);

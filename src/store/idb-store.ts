@@ -12,8 +12,10 @@ import { M3ClosedError, M3StorageError } from './errors.ts';
 import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
-import { TextGroupCache } from './idb-text-cache.ts';
-import { packEntries, TEXT_GROUP, textBlocks } from './idb-text-groups.ts';
+import { type TextGroup, TextGroupCache } from './idb-text-cache.ts';
+import { MODEL_SEQ, TEXT_GROUP, type TextBlock, type TextEntry, textBlocks } from './idb-text-groups.ts';
+import type { TextPacker } from './idb-text-pack.ts';
+import type { TextModel } from './text-code.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -53,13 +55,20 @@ export class IdbStore implements Store {
   private segIds = new Map<number, Pick<SegmentRecord, 'ids' | 'keys' | 'metadata'>>();
   /** id → [seq, row] over the meta's segments (newest wins); null = rebuild on next use. */
   private where: Map<string, [number, number]> | null = new Map();
-  private readonly texts = new TextGroupCache(() => this.database());
+  private readonly texts: TextGroupCache;
+  /** The write side of texts (idb-text-pack.ts, loaded on the first write), with the index's text models. */
+  private packer: Promise<TextPacker> | null = null;
+  /** Text models known to be in the database (read, or written by a commit that succeeded). */
+  private readonly savedModels = new Set<number>();
+  /** Every text model this connection packed with (a reset drops the packer, not a batch packed before it). */
+  private readonly packedModels = new Map<number, TextModel>();
 
   constructor(
     readonly name: string,
     private readonly opts: IdbStoreOptions = {},
   ) {
     this.dbName = `m3-search:${name}`;
+    this.texts = new TextGroupCache(() => this.database(), this.dbName);
   }
 
   async open(): Promise<MetaRecord | null> {
@@ -129,9 +138,9 @@ export class IdbStore implements Store {
     return this.dead.keys;
   }
 
-  private async docAt(id: string, seq: number, row: number, block = this.texts.block(seq, Math.floor(row / TEXT_GROUP))): Promise<DocRecord | undefined> {
+  private async docAt(id: string, seq: number, row: number, block: Promise<TextGroup> = this.texts.block(seq, Math.floor(row / TEXT_GROUP))): Promise<DocRecord | undefined> {
     const s = this.segIds.get(seq);
-    const e = (await block)[row % TEXT_GROUP];
+    const e = (await block).entry(row % TEXT_GROUP);
     if (!s || !e) return undefined;
     const metadata = s.metadata[row];
     return { id, key: s.keys[row], text: e[0], ...(metadata ? { metadata } : {}), ...(e[1] ? { chunks: { spans: e[1] } } : {}) };
@@ -231,16 +240,53 @@ export class IdbStore implements Store {
     return db.getAll('legacy', undefined, limit);
   }
 
-  /** A new segment's texts (row order) as compressed text groups: ingest packs them before the write lock. */
+  /** A new segment's texts (row order) as text groups: ingest packs them before the write lock. */
   async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
-    return { ids: docs.map((d) => d.id), parts: await packEntries(docs.map((d) => (d.chunks ? [d.text, d.chunks.spans] : [d.text]))) };
+    const packer = await this.textPacker();
+    const made = await packer.pack(docs.map((d): TextEntry => (d.chunks ? [d.text, d.chunks.spans] : [d.text])));
+    if (made.model !== undefined) this.packedModels.set(made.model, packer.model(made.model)!);
+    return { ids: docs.map((d) => d.id), ...made };
+  }
+
+  /** The packer, with the models stored in the database (read once per connection, and after a reset). */
+  private textPacker(): Promise<TextPacker> {
+    this.packer ??= (async () => {
+      const [{ TextPacker }, records] = await Promise.all([
+        import('./idb-text-pack.ts'),
+        this.database().getAll('texts', IDBKeyRange.bound([MODEL_SEQ, -Infinity], [MODEL_SEQ, Infinity])),
+      ]);
+      const stored = new Map<number, TextModel>();
+      for (const r of records) if (r.model) stored.set(r.g, r.model);
+      for (const id of stored.keys()) this.savedModels.add(id);
+      return new TextPacker(stored);
+    })();
+    this.packer.catch(() => (this.packer = null));
+    return this.packer;
+  }
+
+  /**
+   * Text blocks of `segments` (textBlocks), plus the record of each model they are coded with that the
+   * database may lack (`all`: every one, for a write that clears the store first).
+   */
+  private async blocksFor(segments: SegmentRecord[], given: Map<string, DocRecord>, meta: MetaRecord, packed: (PackedTexts | undefined)[], all: boolean): Promise<TextBlock[]> {
+    const packer = await this.textPacker();
+    const blocks = await textBlocks(segments, given, meta, (ids) => this.getDocs(ids), packed, (entries) => packer.pack(entries));
+    const used = new Set(blocks.map((b) => b.m).filter((m) => m !== undefined));
+    for (const id of used) {
+      if (!all && this.savedModels.has(id)) continue;
+      const model = packer.model(id) ?? this.packedModels.get(id);
+      if (!model) throw new Error(`IdbStore: texts coded with text model ${id}, which this connection does not hold`);
+      blocks.push({ seq: MODEL_SEQ, g: id, model });
+    }
+    return blocks;
   }
 
   async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     const db = this.database();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
-    const blocks = await textBlocks(batch.segments ?? [], given, batch.meta, (ids) => this.getDocs(ids), batch.packedTexts);
+    const blocks = await this.blocksFor(batch.segments ?? [], given, batch.meta, batch.packedTexts ?? [], false);
     await writeCommit(db, batch, blocks, opts.onQueued);
+    for (const b of blocks) if (b.model) this.savedModels.add(b.g);
     if (batch.deleteSegments?.length) this.texts.clear();
     for (const seg of batch.segments ?? []) this.remember(seg);
     this.setMeta(batch.meta);
@@ -251,8 +297,10 @@ export class IdbStore implements Store {
   async replace(meta: MetaRecord, segments: SegmentRecord[], docs: DocRecord[]): Promise<void> {
     const db = this.database();
     const byId = new Map(docs.map((d) => [d.id, d]));
-    const blocks = await textBlocks(segments, byId, meta, (ids) => this.getDocs(ids));
+    const blocks = await this.blocksFor(segments, byId, meta, [], true);
     await writeReplace(db, meta, segments, blocks);
+    this.savedModels.clear();
+    for (const b of blocks) if (b.model) this.savedModels.add(b.g);
     this.segIds.clear();
     this.texts.clear();
     this.where = null;
@@ -262,6 +310,9 @@ export class IdbStore implements Store {
 
   async reset(meta: MetaRecord | null): Promise<void> {
     await writeReset(this.database(), meta);
+    // The models went with the texts: the next batch trains a new one.
+    this.packer = null;
+    this.savedModels.clear();
     this.segIds.clear();
     this.texts.clear();
     this.where = null;

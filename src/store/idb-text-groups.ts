@@ -1,23 +1,41 @@
 /**
  * Text groups: how IdbStore keeps document texts. The texts (and chunk spans) of TEXT_GROUP consecutive
- * documents of one segment go in one raw-deflated record of the `texts` store. A few puts per batch instead
- * of one per document, texts compress ~3×, and a hit's text costs one small record to inflate, not a
- * segment's. Ids, keys and metadata are already in the segment, so a DocRecord is rebuilt from both; the
+ * documents of one segment go in one record of the `texts` store: coded with the index's word-level text
+ * model (text-code.ts; IndexedDB >= 8, once a batch was large enough to train one), or raw-deflated JSON
+ * (before that, and every group IndexedDB <= 7 wrote). A few puts per batch instead of one per document, and a
+ * hit's text costs one small record, decoded synchronously (coded) or inflated (deflated), not a segment's. Ids, keys and metadata are already in the segment, so a DocRecord is rebuilt from both; the
  * id → (segment, row) map comes from the segments the index reads on open anyway, so searches that return
  * no texts still read nothing.
  */
+import { crc32Fast } from './crc32-wasm.ts';
+import type { TextModel } from './text-code.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord } from './types.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 export type TextEntry = [string] | [string, [number, number][]] | null;
 
-/** Rows g·TEXT_GROUP… of segment `seq`: `z` (deflate-raw of the entries' JSON) or, from a migration, `docs`. */
+/**
+ * Rows g·TEXT_GROUP… of segment `seq`: `c` (n documents coded with text model `m`), `z` (deflate-raw of the
+ * entries' JSON) or, from a migration, `docs`. A text model is a record of its own: seq MODEL_SEQ, g its id.
+ */
 export interface TextBlock {
   seq: number;
   g: number;
   z?: Uint8Array;
   docs?: TextEntry[];
+  c?: Uint8Array;
+  m?: number;
+  n?: number;
+  /** CRC-32 of `c`: a coded group that was damaged is refused, not decoded into other words. */
+  k?: number;
+  model?: TextModel;
 }
+
+/** The `seq` of text model records (segments count from 0). */
+export const MODEL_SEQ = -1;
+
+/** How a store packs one segment's entries (in order): groups coded with a model, or deflated (no model). */
+export type PackEntries = (entries: TextEntry[]) => Promise<{ parts: Uint8Array[]; model?: number }>;
 
 /**
  * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond
@@ -37,7 +55,8 @@ export async function textBlocks(
   given: Map<string, DocRecord>,
   meta: MetaRecord,
   getDocs: (ids: string[]) => Promise<(DocRecord | undefined)[]>,
-  packed: (PackedTexts | undefined)[] = [],
+  packed: (PackedTexts | undefined)[],
+  pack: PackEntries,
 ): Promise<TextBlock[]> {
   const blocks: TextBlock[] = [];
   let deadAfter: Set<number> | null = null;
@@ -45,7 +64,7 @@ export async function textBlocks(
     const p = packed[j];
     if (p) {
       if (p.ids.length !== seg.ids.length || p.ids.some((id, i) => id !== seg.ids[i])) throw new Error('IdbStore: packed texts do not match their segment');
-      p.parts.forEach((z, g) => blocks.push({ seq: seg.seq, g, z }));
+      blocks.push(...groupBlocks(seg.seq, p.parts, p.model, p.ids.length));
       continue;
     }
     const need = seg.ids.filter((id) => !given.has(id));
@@ -60,9 +79,15 @@ export async function textBlocks(
       }
       return d.chunks ? [d.text, d.chunks.spans] : [d.text];
     });
-    (await packEntries(entries)).forEach((z, g) => blocks.push({ seq: seg.seq, g, z }));
+    const made = await pack(entries);
+    blocks.push(...groupBlocks(seg.seq, made.parts, made.model, entries.length));
   }
   return blocks;
+}
+
+/** The records of one segment's packed groups. */
+function groupBlocks(seq: number, parts: Uint8Array[], model: number | undefined, rows: number): TextBlock[] {
+  return parts.map((part, g) => (model === undefined ? { seq, g, z: part } : { seq, g, c: part, m: model, n: Math.min(TEXT_GROUP, rows - g * TEXT_GROUP), k: crc32Fast(part) }));
 }
 
 /** One deflated block per TEXT_GROUP entries, in order. */

@@ -105,7 +105,7 @@ describe('schema 3 → 4 (and on to the current schema)', () => {
     expect(await idx.get('d7')).toMatchObject({ id: 'd7', text: `${docs[7].text} omega omega` });
     idx.close();
     await withRawDb(factory, 'old', async (raw) => {
-      expect(raw.version).toBe(7);
+      expect(raw.version).toBe(8);
       expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       for (const s of await raw.getAll('segments')) {
         expect(s.sparse.postings).toBeInstanceOf(Uint8Array);

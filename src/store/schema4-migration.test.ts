@@ -105,7 +105,7 @@ describe('schema 4 → 5 (and on to the current schema)', () => {
     expect(await schema4Answers(idx, docs)).toEqual(expected);
     idx.close();
     await withRawDb(factory, 'old', async (raw) => {
-      expect(raw.version).toBe(7);
+      expect(raw.version).toBe(8);
       expect((await raw.get('meta', 'meta')).schemaVersion).toBe(SCHEMA_VERSION);
       const stored = await raw.getAll('segments');
       expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => s.checksum));

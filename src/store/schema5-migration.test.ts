@@ -111,7 +111,7 @@ describe('schema 5 → 6', () => {
     expect(await schema5Answers(idx, docs)).toEqual(expected);
     idx.close();
     await withRawDb(factory, 'old', async (raw) => {
-      expect(raw.version).toBe(7);
+      expect(raw.version).toBe(8);
       expect((await raw.get('meta', 'meta')).schemaVersion).toBe(6);
       const stored = await raw.getAll('segments');
       expect(stored.map((s) => s.checksum)).toEqual(records.segments.map((s) => s.checksum));

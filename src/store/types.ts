@@ -218,10 +218,12 @@ export interface CommitBatch {
   packedTexts?: (PackedTexts | undefined)[];
 }
 
-/** A store's own stored form of one segment's document texts (IdbStore: deflated groups), in row order. */
+/** A store's own stored form of one segment's document texts (IdbStore: coded or deflated groups), in row order. */
 export interface PackedTexts {
   ids: string[];
   parts: Uint8Array[];
+  /** IdbStore: the text model (store/text-code.ts) the parts are coded with; absent when they are deflated. */
+  model?: number;
 }
 
 export interface CommitOptions {
