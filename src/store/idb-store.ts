@@ -8,12 +8,13 @@
 import { type IDBPDatabase, openDB } from 'idb';
 import { withLock } from '../util/web-locks.ts';
 import { requestPersist, storageEstimate } from './browser-storage.ts';
+import { crc32Fast } from './crc32-wasm.ts';
 import { M3ClosedError, M3StorageError } from './errors.ts';
 import { withFactory } from './idb-factory.ts';
 import { readHeads, writeHead } from './idb-heads.ts';
 import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { type TextGroup, TextGroupCache } from './idb-text-cache.ts';
-import { MODEL_SEQ, TEXT_GROUP, type TextBlock, type TextEntry, textBlocks } from './idb-text-groups.ts';
+import { MODEL_SEQ, TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
 import type { TextPacker } from './idb-text-pack.ts';
 import type { TextModel } from './text-code.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
@@ -264,20 +265,11 @@ export class IdbStore implements Store {
     return this.packer;
   }
 
-  /**
-   * Text blocks of `segments` (textBlocks), plus the record of each model they are coded with that the
-   * database may lack (`all`: every one, for a write that clears the store first).
-   */
+  /** Text blocks of `segments` and the model records they need (TextPacker.blocks); `all`: the store is cleared first. */
   private async blocksFor(segments: SegmentRecord[], given: Map<string, DocRecord>, meta: MetaRecord, packed: (PackedTexts | undefined)[], all: boolean): Promise<TextBlock[]> {
     const packer = await this.textPacker();
-    const blocks = await textBlocks(segments, given, meta, (ids) => this.getDocs(ids), packed, (entries) => packer.pack(entries));
-    const used = new Set(blocks.map((b) => b.m).filter((m) => m !== undefined));
-    for (const id of used) {
-      if (!all && this.savedModels.has(id)) continue;
-      const model = packer.model(id) ?? this.packedModels.get(id);
-      if (!model) throw new Error(`IdbStore: texts coded with text model ${id}, which this connection does not hold`);
-      blocks.push({ seq: MODEL_SEQ, g: id, model });
-    }
+    const blocks = await packer.blocks(segments, given, meta, (ids) => this.getDocs(ids), packed, all ? new Set() : this.savedModels, this.packedModels);
+    for (const b of blocks) if (b.c) b.k = crc32Fast(b.c);
     return blocks;
   }
 

@@ -8,7 +8,14 @@ import { crc32Fast } from './crc32-wasm.ts';
 import { M3StorageError } from './errors.ts';
 import type { M3DB } from './idb-schema.ts';
 import { inflateEntries, MODEL_SEQ, type TextBlock, type TextEntry } from './idb-text-groups.ts';
-import { decodeDoc, decoderModel, docSpans, type TextDecoderModel } from './text-code.ts';
+import type { TextDecoderModel } from './text-code.ts';
+
+/**
+ * The decoder, loaded with the first coded group read (in parallel with that read): a page that opens and
+ * searches without texts does not ship it (the search path's size budget, scripts/check-size.mjs).
+ */
+let decoding: Promise<typeof import('./text-code.ts')> | undefined;
+const textCode = () => (decoding ??= import('./text-code.ts'));
 
 /** Groups kept in memory (a page of hits touches at most k of them). */
 const BLOCK_CACHE = 64;
@@ -69,9 +76,11 @@ export class TextGroupCache {
     const bytes = b.c;
     const n = b.n ?? -1;
     if (!(bytes instanceof Uint8Array) || b.k !== crc32Fast(bytes)) throw this.damaged(seq, g, 'checksum mismatch: the record was damaged after it was written');
+    const model = this.model(b.m ?? -1, tx); // asked for now, while the transaction is active
+    const { decodeDoc, docSpans } = await textCode();
     const at = n >= 0 ? docSpans(bytes, n) : null;
     if (!at) throw this.damaged(seq, g, 'its document lengths do not add up to the record');
-    const model = await this.model(b.m ?? -1, tx);
+    const m = await model;
     const seen = new Map<number, TextEntry>();
     return {
       entry: (i) => {
@@ -79,7 +88,7 @@ export class TextGroupCache {
         let e = seen.get(i);
         if (e === undefined) {
           try {
-            e = decodeDoc(bytes, at[i], at[i + 1], model);
+            e = decodeDoc(bytes, at[i], at[i + 1], m);
           } catch (err) {
             throw this.damaged(seq, g, `document ${i} does not decode (${(err as Error).message})`);
           }
@@ -93,7 +102,7 @@ export class TextGroupCache {
   private model(id: number, tx: Tx): Promise<TextDecoderModel> {
     let p = this.models.get(id);
     if (!p) {
-      p = tx.store.get([MODEL_SEQ, id]).then((r) => {
+      p = Promise.all([tx.store.get([MODEL_SEQ, id]), textCode()]).then(([r, { decoderModel }]) => {
         const m = r?.model && decoderModel(r.model);
         if (!m) throw new M3StorageError('CORRUPT', `IndexedDB database "${this.dbName}", text model ${id}: ${r ? 'damaged' : 'missing'}; ${AFTER}`);
         return m;
