@@ -59,7 +59,9 @@ try {
     await call(page, 'init', n);
     const ing = await call(page, 'ingest', { name: 'text-ab' });
     const b = ing.recordBreakdownPerDoc.docRecords;
-    console.log(`${s.name}: ingested ${n} in ${(ing.addMs / 1000).toFixed(1)} s; text bytes/doc ${b}`);
+    console.log(
+      `${s.name}: ingested ${n} in ${(ing.addMs / 1000).toFixed(1)} s; text bytes/doc ${b} (of which text models ${ing.recordBreakdownPerDoc.textModels ?? 0})`,
+    );
     await call(page, 'openIndex', 'text-ab');
     pages.push(page);
   }

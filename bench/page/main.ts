@@ -202,9 +202,10 @@ async function ingest(opts: {
   const segs = await reader.readSegments();
   reader.close();
   const breakdown = recordBreakdown(segs);
-  // Texts: IdbStore's 'texts' groups and their dictionary; ids, keys and metadata are in the segments.
-  const docBytes = await textBlockBytes(opts.name);
+  // Texts: IdbStore's 'texts' groups and the text models they are coded with; ids, keys and metadata are in the segments.
+  const { all: docBytes, models: textModelBytes } = await textBlockBytes(opts.name);
   breakdown.docRecords = docBytes;
+  breakdown.textModels = textModelBytes;
   const records = segs.reduce((a, s) => a + segmentBytes(s), 0) + docBytes;
   await new Promise((r) => setTimeout(r, 500));
   const after = await usage();
@@ -227,23 +228,32 @@ async function ingest(opts: {
 }
 
 /** Bytes of an index's stored text blocks, read straight from IndexedDB. */
-async function textBlockBytes(name: string): Promise<number> {
+async function textBlockBytes(name: string): Promise<{ all: number; models: number }> {
   const db = await new Promise<IDBDatabase>((res, rej) => {
     const r = indexedDB.open(`m3-search:${name}`);
     r.onsuccess = () => res(r.result);
     r.onerror = () => rej(r.error);
   });
   try {
-    const blocks = await new Promise<{ z?: Uint8Array; p?: Uint8Array; dict?: Uint8Array; docs?: unknown[] }[]>((res, rej) => {
+    type Model = { syms: string[]; lens: Uint8Array; units: Uint16Array; unitLens: Uint8Array };
+    const blocks = await new Promise<{ z?: Uint8Array; c?: Uint8Array; docs?: unknown[]; model?: Model }[]>((res, rej) => {
       const r = db.transaction('texts').objectStore('texts').getAll();
       r.onsuccess = () => res(r.result);
       r.onerror = () => rej(r.error);
     });
-    // Groups (either format) and the preset dictionary they share, stored once.
-    return blocks.reduce((a, b) => {
-      const bytes = b.z ?? b.p ?? b.dict;
-      return a + (bytes ? bytes.byteLength : JSON.stringify(b.docs).length);
+    // Groups (coded with a text model, deflated, or from a migration) and the text models, each stored once
+    // (a model counted as the characters of the runs it adds plus its code lengths and units).
+    let models = 0;
+    const groups = blocks.reduce((a, b) => {
+      if (b.model) {
+        const m = b.model;
+        models += m.syms.reduce((x, y) => x + y.length, 0) + m.lens.byteLength + m.units.byteLength + m.unitLens.byteLength;
+        return a;
+      }
+      const bytes = b.c ?? b.z;
+      return a + (bytes ? bytes.byteLength + (b.c ? 4 : 0) : JSON.stringify(b.docs).length);
     }, 0);
+    return { all: groups + models, models };
   } finally {
     db.close();
   }

@@ -16,7 +16,7 @@ import { IDB_VERSION, type M3DB, META_KEY, upgrade } from './idb-schema.ts';
 import { type TextGroup, TextGroupCache } from './idb-text-cache.ts';
 import { MODEL_SEQ, TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
 import type { TextPacker } from './idb-text-pack.ts';
-import type { TextModel } from './text-code.ts';
+import type { TextModelRecord } from './text-code.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
 import { segmentChecksum, segmentProblem } from './segment-check.ts';
@@ -62,7 +62,7 @@ export class IdbStore implements Store {
   /** Text models known to be in the database (read, or written by a commit that succeeded). */
   private readonly savedModels = new Set<number>();
   /** Every text model this connection packed with (a reset drops the packer, not a batch packed before it). */
-  private readonly packedModels = new Map<number, TextModel>();
+  private readonly packedModels = new Map<number, TextModelRecord>();
 
   constructor(
     readonly name: string,
@@ -139,7 +139,12 @@ export class IdbStore implements Store {
     return this.dead.keys;
   }
 
-  private async docAt(id: string, seq: number, row: number, block: Promise<TextGroup> = this.texts.block(seq, Math.floor(row / TEXT_GROUP))): Promise<DocRecord | undefined> {
+  private async docAt(
+    id: string,
+    seq: number,
+    row: number,
+    block: Promise<TextGroup> = this.texts.block(seq, Math.floor(row / TEXT_GROUP)),
+  ): Promise<DocRecord | undefined> {
     const s = this.segIds.get(seq);
     const e = (await block).entry(row % TEXT_GROUP);
     if (!s || !e) return undefined;
@@ -245,7 +250,7 @@ export class IdbStore implements Store {
   async packTexts(docs: Pick<DocRecord, 'id' | 'text' | 'chunks'>[]): Promise<PackedTexts> {
     const packer = await this.textPacker();
     const made = await packer.pack(docs.map((d): TextEntry => (d.chunks ? [d.text, d.chunks.spans] : [d.text])));
-    if (made.model !== undefined) this.packedModels.set(made.model, packer.model(made.model)!);
+    if (made.model !== undefined) this.packedModels.set(made.model, packer.record(made.model)!);
     return { ids: docs.map((d) => d.id), ...made };
   }
 
@@ -256,7 +261,7 @@ export class IdbStore implements Store {
         import('./idb-text-pack.ts'),
         this.database().getAll('texts', IDBKeyRange.bound([MODEL_SEQ, -Infinity], [MODEL_SEQ, Infinity])),
       ]);
-      const stored = new Map<number, TextModel>();
+      const stored = new Map<number, TextModelRecord>();
       for (const r of records) if (r.model) stored.set(r.g, r.model);
       for (const id of stored.keys()) this.savedModels.add(id);
       return new TextPacker(stored);
@@ -266,7 +271,13 @@ export class IdbStore implements Store {
   }
 
   /** Text blocks of `segments` and the model records they need (TextPacker.blocks); `all`: the store is cleared first. */
-  private async blocksFor(segments: SegmentRecord[], given: Map<string, DocRecord>, meta: MetaRecord, packed: (PackedTexts | undefined)[], all: boolean): Promise<TextBlock[]> {
+  private async blocksFor(
+    segments: SegmentRecord[],
+    given: Map<string, DocRecord>,
+    meta: MetaRecord,
+    packed: (PackedTexts | undefined)[],
+    all: boolean,
+  ): Promise<TextBlock[]> {
     const packer = await this.textPacker();
     const blocks = await packer.blocks(segments, given, meta, (ids) => this.getDocs(ids), packed, all ? new Set() : this.savedModels, this.packedModels);
     for (const b of blocks) if (b.c) b.k = crc32Fast(b.c);

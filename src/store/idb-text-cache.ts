@@ -75,7 +75,8 @@ export class TextGroupCache {
     }
     const bytes = b.c;
     const n = b.n ?? -1;
-    if (!(bytes instanceof Uint8Array) || b.k !== crc32Fast(bytes)) throw this.damaged(seq, g, 'checksum mismatch: the record was damaged after it was written');
+    if (!(bytes instanceof Uint8Array) || b.k !== crc32Fast(bytes))
+      throw this.damaged(seq, g, 'checksum mismatch: the record was damaged after it was written');
     const model = this.model(b.m ?? -1, tx); // asked for now, while the transaction is active
     const { decodeDoc, docSpans } = await textCode();
     const at = n >= 0 ? docSpans(bytes, n) : null;
@@ -99,12 +100,16 @@ export class TextGroupCache {
     };
   }
 
+  /** Model `id` with its bases: every model record read (one getAll: a few per index) in the group's transaction. */
   private model(id: number, tx: Tx): Promise<TextDecoderModel> {
     let p = this.models.get(id);
     if (!p) {
-      p = Promise.all([tx.store.get([MODEL_SEQ, id]), textCode()]).then(([r, { decoderModel }]) => {
-        const m = r?.model && decoderModel(r.model);
-        if (!m) throw new M3StorageError('CORRUPT', `IndexedDB database "${this.dbName}", text model ${id}: ${r ? 'damaged' : 'missing'}; ${AFTER}`);
+      const range = IDBKeyRange.bound([MODEL_SEQ, -Infinity], [MODEL_SEQ, Infinity]);
+      p = Promise.all([tx.store.getAll(range), textCode()]).then(([records, { decoderModel, resolveModel }]) => {
+        const all = new Map(records.filter((r) => r.model).map((r) => [r.g, r.model!]));
+        const full = resolveModel(all, id);
+        const m = full && decoderModel(full);
+        if (!m) throw new M3StorageError('CORRUPT', `IndexedDB database "${this.dbName}", text model ${id}: ${all.has(id) ? 'damaged' : 'missing'}; ${AFTER}`);
         return m;
       });
       p.catch(() => this.models.delete(id));

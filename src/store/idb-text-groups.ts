@@ -8,7 +8,7 @@
  * segment, so a DocRecord is rebuilt from both; the id → (segment, row) map comes from the segments the index reads on open anyway, so searches that return
  * no texts still read nothing.
  */
-import type { TextModel } from './text-code.ts';
+import type { TextModelRecord } from './text-code.ts';
 
 /** Per document of a segment: [text] or [text, chunk spans]; null where v2 had no record (a dead row). */
 export type TextEntry = [string] | [string, [number, number][]] | null;
@@ -27,13 +27,11 @@ export interface TextBlock {
   n?: number;
   /** CRC-32 of `c`: a coded group that was damaged is refused, not decoded into other words. */
   k?: number;
-  model?: TextModel;
+  model?: TextModelRecord;
 }
 
 /** The `seq` of text model records (segments count from 0). */
 export const MODEL_SEQ = -1;
-
-
 
 /**
  * Documents per text record. Small enough that a hit's text inflates and parses in well under a millisecond

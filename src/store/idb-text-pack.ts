@@ -5,8 +5,8 @@
  * before any model are deflated as IndexedDB <= 7 did.
  */
 import { MODEL_SEQ, TEXT_GROUP, type TextBlock, type TextEntry } from './idb-text-groups.ts';
-import type { TextModel } from './text-code.ts';
-import { TextEncoderModel, trainModel } from './text-code-pack.ts';
+import { resolveModel, type TextModel, type TextModelRecord } from './text-code.ts';
+import { modelRecord, TextEncoderModel, trainModel } from './text-code-pack.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord } from './types.ts';
 
 /** How a store packs one segment's entries (in order): groups coded with a model, or deflated (no model). */
@@ -16,8 +16,9 @@ type PackEntries = (entries: TextEntry[]) => Promise<{ parts: Uint8Array[]; mode
 const TRAIN_MIN_DOCS = 200;
 const TRAIN_MIN_CHARS = 20_000;
 /**
- * Retrain when more than this share of a batch's bits spell runs the model lacks. Measured on the bench
- * workload (npx tsx bench/text-code-ab.ts): 0.1 keeps ~6 models at 100k, texts ~99 B/doc + models ~17.
+ * Retrain when more than this share of a batch's bits spell runs the model lacks, and the model has coded as
+ * many documents as it was trained on (so models come at ~1k, 2k, 4k, … documents, each storing only the runs
+ * it adds). Measured on the bench workload: `npx tsx bench/text-code-ab.ts`.
  */
 const RETRAIN_LITERAL_SHARE = 0.1;
 
@@ -25,30 +26,36 @@ interface Current {
   id: number;
   model: TextModel;
   enc: TextEncoderModel;
+  /** Documents coded with it so far. */
+  coded: number;
 }
 
 export class TextPacker {
   private current: Current | null = null;
-  private models = new Map<number, TextModel>();
+  private readonly records: Map<number, TextModelRecord>;
+  private readonly models = new Map<number, TextModel>();
 
-  /** `stored`: the index's model records (id → model), read once on the first pack. */
-  constructor(stored: Map<number, TextModel>) {
-    this.models = new Map(stored);
+  /** `stored`: the index's model records (id → record), read once on the first pack. */
+  constructor(stored: Map<number, TextModelRecord>) {
+    this.records = new Map(stored);
     // The model trained on the most documents is the one to extend.
     let best: [number, TextModel] | null = null;
-    for (const e of stored) if (!best || e[1].counts[0] > best[1].counts[0]) best = e;
-    if (best) this.current = { id: best[0], model: best[1], enc: new TextEncoderModel(best[1]) };
+    for (const id of stored.keys()) {
+      const m = resolveModel(stored, id);
+      if (m && (!best || m.docs > best[1].docs)) best = [id, m];
+    }
+    if (best) this.use(best[0], best[1]);
   }
 
-  /** A model this packer made or read, for the record that must go with the groups coded with it. */
-  model(id: number): TextModel | undefined {
-    return this.models.get(id);
+  /** The stored form of a model this packer made or read (groups coded with it need it and its bases). */
+  record(id: number): TextModelRecord | undefined {
+    return this.records.get(id);
   }
 
   /**
-   * Text blocks of `segments` (textBlocks), plus the record of each model they are coded with that is not
-   * in `saved` (the models known to be in the database), found here or in `made` (models of batches packed
-   * by an earlier packer of the connection).
+   * Text blocks of `segments` (textBlocks), plus the records of the models they are coded with, and of
+   * those models' bases, that are not in `saved` (known to be in the database); a record is found here or in
+   * `made` (records of batches packed by an earlier packer of the connection).
    */
   async blocks(
     segments: SegmentRecord[],
@@ -57,15 +64,18 @@ export class TextPacker {
     getDocs: (ids: string[]) => Promise<(DocRecord | undefined)[]>,
     packed: (PackedTexts | undefined)[],
     saved: Set<number>,
-    made: Map<number, TextModel>,
+    made: Map<number, TextModelRecord>,
   ): Promise<TextBlock[]> {
     const blocks = await textBlocks(segments, given, meta, getDocs, packed, (entries) => this.pack(entries));
-    const used = new Set(blocks.map((b) => b.m).filter((m) => m !== undefined));
-    for (const id of used) {
-      if (saved.has(id)) continue;
-      const model = this.models.get(id) ?? made.get(id);
-      if (!model) throw new Error(`IdbStore: texts coded with text model ${id}, which this connection does not hold`);
-      blocks.push({ seq: MODEL_SEQ, g: id, model });
+    const put = new Set<number>();
+    for (const id of new Set(blocks.map((b) => b.m).filter((m) => m !== undefined))) {
+      for (let at: number | undefined = id; at !== undefined && !saved.has(at) && !put.has(at); ) {
+        const model: TextModelRecord | undefined = this.records.get(at) ?? made.get(at);
+        if (!model) throw new Error(`IdbStore: texts coded with text model ${at}, which this connection does not hold`);
+        blocks.push({ seq: MODEL_SEQ, g: at, model });
+        put.add(at);
+        at = model.base;
+      }
     }
     return blocks;
   }
@@ -73,25 +83,33 @@ export class TextPacker {
   async pack(entries: TextEntry[]): Promise<{ parts: Uint8Array[]; model?: number }> {
     const texts = entries.filter((e) => e !== null).map((e) => e[0]);
     const big = texts.length >= TRAIN_MIN_DOCS && texts.reduce((a, t) => a + t.length, 0) >= TRAIN_MIN_CHARS;
-    if (!this.current) {
+    let cur = this.current;
+    if (!cur) {
       if (!big) return { parts: await packEntries(entries) };
-      this.adopt(trainModel(texts));
+      cur = this.adopt(trainModel(texts));
     }
-    let coded = this.code(entries, this.current!);
-    if (big && coded.literalShare > RETRAIN_LITERAL_SHARE) {
-      this.adopt(trainModel(texts, this.current!.model));
-      coded = this.code(entries, this.current!);
+    let coded = this.code(entries, cur);
+    if (big && coded.literalShare > RETRAIN_LITERAL_SHARE && cur.coded >= cur.model.docs) {
+      cur = this.adopt(trainModel(texts, cur.model), cur);
+      coded = this.code(entries, cur);
     }
-    return { parts: coded.parts, model: this.current!.id };
+    cur.coded += entries.length;
+    return { parts: coded.parts, model: cur.id };
   }
 
-  private adopt(model: TextModel): void {
+  private use(id: number, model: TextModel): Current {
+    this.models.set(id, model);
+    this.current = { id, model, enc: new TextEncoderModel(model), coded: 0 };
+    return this.current;
+  }
+
+  private adopt(model: TextModel, base?: Current): Current {
     // Random ids: two tabs (or processes) may train at once; each group names its own model.
     let id: number;
     do id = Math.floor(Math.random() * 2 ** 52);
-    while (this.models.has(id));
-    this.models.set(id, model);
-    this.current = { id, model, enc: new TextEncoderModel(model) };
+    while (this.records.has(id));
+    this.records.set(id, modelRecord(model, base));
+    return this.use(id, model);
   }
 
   private code(entries: TextEntry[], cur: Current): { parts: Uint8Array[]; literalShare: number } {
@@ -189,4 +207,3 @@ async function deflateEntries(entries: TextEntry[]): Promise<Uint8Array> {
   }
   return out;
 }
-

@@ -2,7 +2,21 @@
  * Training and encoding of the word-level text code (text-code.ts says the format). Write-only: loaded with
  * the segment builders on the first write, never on the search path.
  */
-import { type CodedEntry, canonical, END, isWordUnit, LIT_END, LIT_GAP, LIT_WORD, MAX_LEN, RAW_UNIT, SYM0, type TextModel, UNIT0 } from './text-code.ts';
+import {
+  type CodedEntry,
+  canonical,
+  END,
+  isWordUnit,
+  LIT_END,
+  LIT_GAP,
+  LIT_WORD,
+  MAX_LEN,
+  RAW_UNIT,
+  SYM0,
+  type TextModel,
+  type TextModelRecord,
+  UNIT0,
+} from './text-code.ts';
 
 /** Runs longer than this are kept out of a model when seen once (a URL, a sentence of CJK). */
 const ONE_OFF_MAX = 24;
@@ -10,21 +24,21 @@ const ONE_OFF_MAX = 24;
 const MAX_SYMS = 1 << 16;
 const MAX_UNITS = 1 << 12;
 
+/**
+ * Word units as a regular expression over UTF-16 units (no `u` flag: lone surrogates are units like any
+ * other): the same set as isWordUnit, which a test checks unit by unit. A regex split measured several times
+ * faster than a loop over isWordUnit.
+ */
+export const WORD_CLASS = '0-9A-Za-z\\u00c0-\\u1fff\\u2070-\\u2fff\\u3040-\\ufeff\\uff10-\\uffff';
+const RUNS = new RegExp(`[${WORD_CLASS}]+|[^${WORD_CLASS}]+`, 'g');
+
 /** Splits a text into its maximal word and non-word runs, in order. */
 export function runsOf(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 1; i <= text.length; i++) {
-    if (i === text.length || isWordUnit(text.charCodeAt(i)) !== isWordUnit(text.charCodeAt(start))) {
-      out.push(text.slice(start, i));
-      start = i;
-    }
-  }
-  return out;
+  return text.match(RUNS) ?? [];
 }
 
 /** Code lengths of a Huffman code for `counts` (all ≥ 1), at most MAX_LEN bits (counts flattened until they fit). */
-export function huffmanLengths(counts: Uint32Array | number[]): Uint8Array {
+export function huffmanLengths(counts: ArrayLike<number>): Uint8Array {
   const n = counts.length;
   let w = Float64Array.from(counts, (c) => Math.max(1, c));
   for (;;) {
@@ -65,64 +79,79 @@ function treeLengths(w: Float64Array): Uint8Array {
   return lens;
 }
 
-/** Counts of runs and literal units in `texts` against `syms` (the runs a model would hold). */
-interface Tally {
-  runs: Map<string, number>;
-}
-
-function tally(texts: string[]): Tally {
+/** How often each run is coded in `texts` (a space between two words is implied, never coded). */
+function tally(texts: string[]): Map<string, number> {
   const runs = new Map<string, number>();
-  for (const t of texts) for (const r of runsOf(t)) runs.set(r, (runs.get(r) ?? 0) + 1);
-  // A space between two words is implied by the code, never coded: don't count it as a symbol use.
   for (const t of texts) {
     const rs = runsOf(t);
-    for (let i = 1; i + 1 < rs.length; i++) if (rs[i] === ' ' && isWordUnit(rs[i - 1].charCodeAt(0)) && isWordUnit(rs[i + 1].charCodeAt(0))) runs.set(' ', runs.get(' ')! - 1);
+    for (let i = 0; i < rs.length; i++) if (!(rs[i] === ' ' && i > 0 && i + 1 < rs.length)) runs.set(rs[i], (runs.get(rs[i]) ?? 0) + 1);
   }
-  if (runs.get(' ') === 0) runs.delete(' ');
-  return { runs };
+  return runs;
 }
 
+/** Counts a model's code lengths stand for (count ≈ total·2^-length). */
+const countsOf = (lens: Uint8Array, total: number) => Array.from(lens, (l) => (l ? total * 2 ** -l : 0));
+
 /**
- * A model trained on `texts`, extending `base` (its counts added) when given: every run seen twice, or once
- * when short, up to MAX_SYMS by count; the literal units of the rest.
+ * A model trained on `texts`, extending `base` when given (its symbols first, in its order, with the counts
+ * its code lengths stand for): every run seen twice, or once when short, up to MAX_SYMS; the literal units
+ * of the runs left out and of the rare ones kept.
  */
 export function trainModel(texts: string[], base?: TextModel): TextModel {
-  const { runs } = tally(texts);
-  if (base) base.syms.forEach((s, i) => runs.set(s, (runs.get(s) ?? 0) + base.counts[SYM0 + i]));
-  const kept = [...runs].filter(([s, c]) => c >= 2 || s.length <= ONE_OFF_MAX).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  const syms = kept.slice(0, MAX_SYMS);
-  const inModel = new Set(syms.map(([s]) => s));
-  const counts = new Uint32Array(SYM0 + syms.length);
-  // Specials start at 1 (every symbol needs a code) and add up over retrainings like the runs.
-  counts[END] = texts.length + (base?.counts[END] ?? 1);
-  counts[LIT_WORD] = base?.counts[LIT_WORD] ?? 1;
-  counts[LIT_GAP] = base?.counts[LIT_GAP] ?? 1;
-  syms.forEach(([, c], i) => (counts[SYM0 + i] = Math.min(c, 0xffffffff)));
-  const units = new Map<number, number>();
-  if (base) base.units.forEach((u, i) => units.set(u, base.unitCounts[UNIT0 + i]));
-  let litEnd = base?.unitCounts[LIT_END] ?? 1;
+  const runs = tally(texts);
+  const baseCounts = base ? countsOf(base.lens, base.total) : [1, 1, 1];
+  const counts: number[] = baseCounts.slice(0, SYM0);
+  counts[END] += texts.length;
+  const syms: string[] = [];
+  const kept = new Set<string>();
+  base?.syms.forEach((s, i) => {
+    syms.push(s);
+    kept.add(s);
+    counts.push(baseCounts[SYM0 + i] + (runs.get(s) ?? 0));
+  });
+  const fresh = [...runs].filter(([s, c]) => !kept.has(s) && (c >= 2 || s.length <= ONE_OFF_MAX)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [s, c] of fresh.slice(0, Math.max(0, MAX_SYMS - syms.length))) {
+    syms.push(s);
+    kept.add(s);
+    counts.push(c);
+  }
+  const baseUnits = base ? countsOf(base.unitLens, base.unitTotal) : [1, 1];
+  const unitCount = new Map<number, number>();
+  base?.units.forEach((u, i) => unitCount.set(u, baseUnits[UNIT0 + i]));
+  let litEnd = baseUnits[LIT_END];
   for (const [s, c] of runs) {
     // Runs left out are spelled with the unit code; rare runs kept are counted too, as the likeliest
     // spelling of runs later texts bring that the model lacks.
-    if (!inModel.has(s)) {
+    if (!kept.has(s)) {
       counts[isWordUnit(s.charCodeAt(0)) ? LIT_WORD : LIT_GAP] += c;
       litEnd += c;
     } else if (c > 2) continue;
-    for (let i = 0; i < s.length; i++) units.set(s.charCodeAt(i), (units.get(s.charCodeAt(i)) ?? 0) + c);
+    for (let i = 0; i < s.length; i++) unitCount.set(s.charCodeAt(i), (unitCount.get(s.charCodeAt(i)) ?? 0) + c);
   }
-  const us = [...units].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, MAX_UNITS);
-  const unitCounts = new Uint32Array(UNIT0 + us.length);
-  unitCounts[LIT_END] = Math.min(litEnd, 0xffffffff);
-  unitCounts[RAW_UNIT] = base?.unitCounts[RAW_UNIT] ?? 1;
-  us.forEach(([, c], i) => (unitCounts[UNIT0 + i] = Math.min(c, 0xffffffff)));
+  // The base's units keep their order (a successor's units extend them); new ones follow by count.
+  const baseSet = new Set(base?.units ?? []);
+  const us = [
+    ...(base?.units ?? []),
+    ...[...unitCount]
+      .filter(([u]) => !baseSet.has(u))
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .map(([u]) => u),
+  ].slice(0, MAX_UNITS);
+  const unitCounts = [litEnd, baseUnits[RAW_UNIT], ...us.map((u) => unitCount.get(u)!)];
   return {
-    syms: syms.map(([s]) => s),
+    syms,
     lens: huffmanLengths(counts),
-    units: Uint16Array.from(us, ([u]) => u),
+    units: Uint16Array.from(us),
     unitLens: huffmanLengths(unitCounts),
-    counts,
-    unitCounts,
+    docs: (base?.docs ?? 0) + texts.length,
+    total: counts.reduce((a, c) => a + c, 0),
+    unitTotal: unitCounts.reduce((a, c) => a + c, 0),
   };
+}
+
+/** The stored form of `model`: the runs it adds to `base` (its first syms are the base's), with the base's id. */
+export function modelRecord(model: TextModel, base?: { id: number; model: TextModel }): TextModelRecord {
+  return base ? { ...model, base: base.id, syms: model.syms.slice(base.model.syms.length) } : model;
 }
 
 /** Writes bits, most significant first. */
@@ -177,6 +206,7 @@ class BitWriter {
 /** A model ready to encode. */
 export class TextEncoderModel {
   private readonly runCodes: Uint32Array;
+  private readonly runLens: Uint8Array;
   private readonly unitCodes: Uint32Array;
   private readonly symOf = new Map<string, number>();
   private readonly unitSym = new Map<number, number>();
@@ -186,6 +216,7 @@ export class TextEncoderModel {
     const units = canonical(model.unitLens);
     if (!runs || !units) throw new Error('text code: the model is not a prefix code');
     this.runCodes = runs.codes;
+    this.runLens = model.lens;
     this.unitCodes = units.codes;
     model.syms.forEach((s, i) => this.symOf.set(s, SYM0 + i));
     model.units.forEach((u, i) => this.unitSym.set(u, UNIT0 + i));
@@ -245,11 +276,11 @@ export class TextEncoderModel {
     const rs = runsOf(text);
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i];
-      // The implied space between two words.
-      if (r === ' ' && i > 0 && i + 1 < rs.length && isWordUnit(rs[i - 1].charCodeAt(0)) && isWordUnit(rs[i + 1].charCodeAt(0))) continue;
+      // The implied space between two words (runs alternate: a gap run inside the text has words on both sides).
+      if (r === ' ' && i > 0 && i + 1 < rs.length) continue;
       const s = this.symOf.get(r);
       if (s !== undefined) {
-        this.sym(w, s);
+        w.bits(this.runCodes[s], this.runLens[s]);
         continue;
       }
       const before = w.bitLength;

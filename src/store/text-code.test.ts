@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CodedEntry, decodeDoc, decoderModel, docSpans, MAX_LEN, TextCodeError } from './text-code.ts';
-import { huffmanLengths, runsOf, TextEncoderModel, trainModel } from './text-code-pack.ts';
+import { type CodedEntry, decodeDoc, decoderModel, docSpans, isWordUnit, MAX_LEN, resolveModel, TextCodeError } from './text-code.ts';
+import { huffmanLengths, modelRecord, runsOf, TextEncoderModel, trainModel, WORD_CLASS } from './text-code-pack.ts';
 
 const decodeAll = (bytes: Uint8Array, n: number, m: ReturnType<typeof decoderModel>) => {
   const at = docSpans(bytes, n);
@@ -22,6 +22,11 @@ const entry: fc.Arbitrary<CodedEntry> = fc.oneof(
 );
 
 describe('text code (word-level Huffman)', () => {
+  it('splits runs by the same word units as the decoder (every UTF-16 unit checked)', () => {
+    const re = new RegExp(`^[${WORD_CLASS}]$`);
+    for (let c = 0; c < 0x10000; c++) expect(re.test(String.fromCharCode(c))).toBe(isWordUnit(c));
+  });
+
   it('splits a text into alternating word and non-word runs that join back to it', () => {
     expect(runsOf('Hello, wörld 42!')).toEqual(['Hello', ', ', 'wörld', ' ', '42', '!']);
     fc.assert(
@@ -55,7 +60,25 @@ describe('text code (word-level Huffman)', () => {
     const m2 = trainModel(later, m1);
     expect(new TextEncoderModel(m2).encode(later.map((t) => [t])).literalShare).toBe(0);
     expect(new TextEncoderModel(m2).encode(texts.map((t) => [t])).literalShare).toBe(0);
-    expect(m2.counts[0]).toBe(m1.counts[0] + later.length);
+    expect(m2.docs).toBe(m1.docs + later.length);
+    // Stored as the runs it adds to its base; resolved back to the whole model.
+    const rec = modelRecord(m2, { id: 7, model: m1 });
+    expect(rec.syms.length).toBe(m2.syms.length - m1.syms.length);
+    const records = new Map([
+      [7, modelRecord(m1)],
+      [8, rec],
+    ]);
+    expect(resolveModel(records, 8)).toEqual(m2);
+    expect(resolveModel(new Map([[8, rec]]), 8)).toBeNull();
+    expect(
+      resolveModel(
+        new Map([
+          [7, { ...modelRecord(m1), base: 8 }],
+          [8, rec],
+        ]),
+        8,
+      ),
+    ).toBeNull();
   });
 
   it('keeps code lengths within MAX_LEN for very skewed counts', () => {

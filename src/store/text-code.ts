@@ -11,7 +11,7 @@
  * the spans when present (count, then each bound, as 7-bit groups), the text's symbols and END.
  */
 
-/** A trained code: run symbols from SYM0 on, UTF-16 units from UNIT0 on; counts kept for retraining. */
+/** A trained code: run symbols from SYM0 on, UTF-16 units from UNIT0 on. */
 export interface TextModel {
   /** Runs (words and non-words), in symbol order from SYM0. */
   syms: string[];
@@ -21,9 +21,33 @@ export interface TextModel {
   units: Uint16Array;
   /** Code length per unit symbol (specials first). */
   unitLens: Uint8Array;
-  /** Training counts per symbol and per unit symbol (specials first), summed when a model is retrained. */
-  counts: Uint32Array;
-  unitCounts: Uint32Array;
+  /** Documents, run symbols and unit symbols trained on (a retraining takes count ≈ total·2^-length as the old counts). */
+  docs: number;
+  total: number;
+  unitTotal: number;
+}
+
+/**
+ * A model as stored: a successor names its `base` and holds only the runs it adds (its syms follow the base's),
+ * so retraining stores new vocabulary, not all of it again.
+ */
+export interface TextModelRecord extends Omit<TextModel, 'syms'> {
+  base?: number;
+  syms: string[];
+}
+
+/** Model `id` of `records` with its bases' runs put back; null when the chain is broken or inconsistent. */
+export function resolveModel(records: Map<number, TextModelRecord>, id: number): TextModel | null {
+  const chain: TextModelRecord[] = [];
+  for (let at: number | undefined = id; at !== undefined; at = chain[chain.length - 1].base) {
+    const r = records.get(at);
+    if (!r || !Array.isArray(r.syms) || chain.length > records.size) return null;
+    chain.push(r);
+  }
+  const syms = chain.reverse().flatMap((r) => r.syms);
+  const top = chain[chain.length - 1];
+  const { base: _, ...model } = top;
+  return model.lens instanceof Uint8Array && model.lens.length === SYM0 + syms.length ? { ...model, syms } : null;
 }
 
 /** Run-code specials: end of a document's text, a literal word run, a literal non-word run. */
