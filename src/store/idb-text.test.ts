@@ -17,7 +17,7 @@ const WORDS = Array.from({ length: 3000 }, (_, i) => `w${(i * 7919).toString(36)
 function docs(n: number, from: number, vocab = 1000) {
   return corpus(n, DIMS, from + 1).map((d, i) => {
     const k = from + i;
-    const words = Array.from({ length: 30 + (k % 50) }, (_, j) => WORDS[Math.floor(vocab * ((((k * 31 + j * 17) % 997) / 997) ** 2))]);
+    const words = Array.from({ length: 30 + (k % 50) }, (_, j) => WORDS[Math.floor(vocab * (((k * 31 + j * 17) % 997) / 997) ** 2)]);
     const tail = k % 9 === 0 ? ` — naïve, 東京!\uD800 ${k}` : '';
     return { ...d, id: `d${k}`, text: words.join(' ') + tail };
   });
