@@ -6,6 +6,7 @@ import { FakeEncoder, words } from '../../test/support/fake-encoder.ts';
 import { corpus, gaussianUnit, randomSparse, randomText, refDense, refSparse } from '../../test/support/test-corpus.ts';
 import { mulberry32 as rng } from '../../src/util/random.ts';
 import { DenseMatrix } from '../../src/rank/dense-scan.ts';
+import { decodeDoc, decoderModel, docSpans, resolveModel } from '../../src/store/text-code.ts';
 import { wasmKernelSupported } from '../../src/rank/dense-scan-wasm.ts';
 import { randomRows, referenceScore } from '../../src/rank/dense-scan-reference.ts';
 
@@ -80,8 +81,9 @@ async function rawDump(name: string): Promise<{
   });
   if (!db) return { exists: false, meta: null, segments: [], docs: [] };
   try {
-    // Texts live in records of consecutive rows per segment, key [seq, group] (deflate-raw JSON of [text, spans?]
-    // per row, or plain `docs` after a v2 migration); a document record is a live row (not tombstoned) whose block has an entry for it.
+    // Texts live in records of consecutive rows per segment, key [seq, group] (coded with a text model, whose
+    // records have seq -1; deflate-raw JSON of [text, spans?] per row; or plain `docs` after a v2 migration); a
+    // document record is a live row (not tombstoned) whose block has an entry for it.
     const tx = db.transaction(['meta', 'segments', 'texts'], 'readonly');
     const [meta, segs, blocks] = await Promise.all([
       request(tx.objectStore('meta').get('meta')),
@@ -91,8 +93,15 @@ async function rawDump(name: string): Promise<{
     const dead = new Set<number>((meta as any)?.tombstones ?? []);
     // Records come back in key order [seq, group]: a segment's rows are its groups' entries, concatenated.
     const bySeq = new Map<number, any[]>();
+    const models = new Map((blocks as any[]).filter((b) => b.seq === -1).map((b) => [b.g, b.model]));
     for (const b of blocks as any[]) {
-      const entries: any[] = b.docs ?? JSON.parse(await new Response(new Blob([b.z]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text());
+      if (b.seq === -1) continue;
+      let entries: any[];
+      if (b.c) {
+        const m = decoderModel(resolveModel(models, b.m)!)!;
+        const at = docSpans(b.c, b.n)!;
+        entries = Array.from({ length: b.n }, (_, i) => decodeDoc(b.c, at[i], at[i + 1], m));
+      } else entries = b.docs ?? JSON.parse(await new Response(new Blob([b.z]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text());
       bySeq.set(b.seq, [...(bySeq.get(b.seq) ?? []), ...entries]);
     }
     const docs: { id: string; key: number; text: string }[] = [];
