@@ -94,7 +94,7 @@ describe('schema 4 → 5 (and on to the current schema)', () => {
     idx.close();
   });
 
-  it('IndexedDB 5 → 7: records untouched, meta stamped the current schema, same answers; compaction adds positions', async () => {
+  it('IndexedDB 5 → 8: records untouched, meta stamped the current schema, same answers; compaction adds positions', async () => {
     const records = readIdbFixture(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(5);
     const factory = new IDBFactory();

@@ -100,7 +100,7 @@ describe('schema 5 → 6', () => {
     idx.close();
   });
 
-  it('IndexedDB 6 → 7: records untouched, meta stamped schema 6, same answers; compaction rewrites them as schema 6', async () => {
+  it('IndexedDB 6 → 8: records untouched, meta stamped schema 6, same answers; compaction rewrites them as schema 6', async () => {
     const records = readIdbFixture(join(FIXTURE, 'idb.v8'));
     expect(records.version).toBe(6);
     const factory = new IDBFactory();
