@@ -6,6 +6,63 @@
 /** Live documents per segment written by compaction at most. */
 export const MAX_SEGMENT_DOCS = 16384;
 
+/** Segments of one size tier that merge into one (the tiered merge policy's fan-in). */
+export const MERGE_FAN_IN = 10;
+
+/** The tiered merge policy: which neighbours merge into one segment, and up to what size. */
+export interface MergePolicy {
+  /** F: a merge's output must reach a higher tier than every input (tiers grow by a factor F). Default 10. */
+  fanIn?: number;
+  /** Documents per merged segment at most (default MAX_SEGMENT_DOCS). */
+  maxDocs?: number;
+}
+
+/** A segment's size tier: ⌊log_F(docs)⌋ (0 for one document or none). */
+export function mergeTier(docs: number, fanIn = MERGE_FAN_IN): number {
+  let t = 0;
+  for (let size = fanIn; size <= docs; size *= fanIn) t++;
+  return t;
+}
+
+/**
+ * Tiered merges of neighbouring segments (sizes in key order, stored documents): [start, end) ranges, each to
+ * be rewritten into one segment. A merge is planned only when its output reaches a higher tier than each of its
+ * inputs and holds at most maxDocs documents, so every rewrite lifts a document at least one tier: a document is
+ * rewritten at most mergeTier(maxDocs) + 1 times however the index grew (one add of a document at a time
+ * included), and a big segment is never rewritten for a small neighbour. Cheapest merges first (lowest input
+ * tier, then leftmost); a merge's output may merge again (the ranges returned are the final ones, so each
+ * document is rewritten once per call). Segments stay in order: only neighbours merge.
+ */
+export function planMerges(sizes: readonly number[], policy: MergePolicy = {}): [number, number][] {
+  const F = policy.fanIn ?? MERGE_FAN_IN;
+  const max = policy.maxDocs ?? MAX_SEGMENT_DOCS;
+  if (!(Number.isInteger(F) && F >= 2)) throw new RangeError(`merge fanIn must be an integer ≥ 2, got ${F}`);
+  if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`merge maxDocs must be a positive integer, got ${max}`);
+  // Nodes: runs of original segments, merged as planned.
+  const nodes = sizes.map((docs, i) => ({ start: i, end: i + 1, docs, tier: mergeTier(docs, F) }));
+  for (;;) {
+    let best: { i: number; j: number; tier: number } | null = null;
+    for (let i = 0; i < nodes.length; i++) {
+      let docs = nodes[i].docs;
+      let tier = nodes[i].tier;
+      for (let j = i + 1; j < nodes.length; j++) {
+        docs += nodes[j].docs;
+        if (docs > max) break;
+        tier = Math.max(tier, nodes[j].tier);
+        if (mergeTier(docs, F) > tier) {
+          if (!best || tier < best.tier) best = { i, j, tier };
+          break;
+        }
+      }
+    }
+    if (!best) break;
+    const run = nodes.slice(best.i, best.j + 1);
+    const docs = run.reduce((n, r) => n + r.docs, 0);
+    nodes.splice(best.i, run.length, { start: run[0].start, end: run[run.length - 1].end, docs, tier: mergeTier(docs, F) });
+  }
+  return nodes.filter((r) => r.end - r.start > 1).map((r) => [r.start, r.end]);
+}
+
 /** Whether a write that leaves `tombstones` dead keys beside `docCount` live documents should compact. */
 export function shouldCompact(tombstones: number, docCount: number, threshold = 0.25): boolean {
   return tombstones >= 64 && tombstones > threshold * (docCount + tombstones);
