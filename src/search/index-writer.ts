@@ -13,7 +13,7 @@ import type { Reanalyze } from '../store/segment-merge.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
-import { planCompaction, shouldCompact } from './compaction-plan.ts';
+import { planCompaction, planMerges, shouldCompact } from './compaction-plan.ts';
 import { preview, validateDocs } from './doc-checks.ts';
 import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { type IndexState, sortByKeys } from './index-state.ts';
@@ -92,6 +92,7 @@ export class IndexWriter {
     }
     await settle();
     await this.maybeCompact();
+    if (!opts.signal?.aborted) await this.merge();
     return done;
   }
 
@@ -265,6 +266,62 @@ export class IndexWriter {
       state.meta = next;
       state.rebuild(sortByKeys([...plan.keep, ...written]));
     });
+  }
+
+  /**
+   * Tiered merges (compaction-plan.ts planMerges; OpenOptions.merge): runs of neighbouring segments of one
+   * size tier rewritten into one segment each, so an index grown by many small adds holds a few large
+   * segments (one BM25 dictionary and one set of sparse list headers instead of many; fewer per-segment steps
+   * per query). A merge keeps every row, dead ones included (compaction drops those), so it depends on no
+   * tombstone: each is built outside the write lock and committed under it (one transaction) only if its
+   * segments are still stored as they were; memory then swaps the segments without touching rows or keys.
+   * A quota error leaves the index as it was, unmerged: the documents added are all there. Returns the merges made.
+   */
+  async merge(): Promise<number> {
+    const { state } = this;
+    const policy = state.opts.merge;
+    if (policy === false) return 0;
+    const { live } = state;
+    // Sizes in key order; a BM25 block without positions (schema 4) would drop the others' positions, and
+    // is left to compaction (which re-analyses its texts).
+    const segs = live.segments.map((s) => ({ seq: s.seq, docs: s.bm25 && !s.bm25.positions ? Number.POSITIVE_INFINITY : s.keys.length }));
+    const plan = planMerges(
+      segs.map((s) => s.docs),
+      policy,
+    );
+    let merges = 0;
+    for (const [a, b] of plan) {
+      const seqs = segs.slice(a, b).map((s) => s.seq);
+      const parts = sortByKeys(await state.store.readSegments(seqs));
+      if (parts.length !== seqs.length) return merges; // compacted or cleared meanwhile
+      const { mergeSegments } = await segmentBuilding();
+      const meta0 = state.meta;
+      const merged = mergeSegments(0, parts, () => true, meta0.dims, meta0.colbertBits ?? 8);
+      const ok = await state.store
+        .withWriteLock(async () => {
+          await this.sync.underLock();
+          const meta = state.meta;
+          if (seqs.some((s) => !meta.segments.includes(s))) return false; // another writer rewrote them
+          const seg: SegmentRecord = { ...merged, seq: meta.nextSeq };
+          const next: MetaRecord = {
+            ...meta,
+            nextSeq: seg.seq + 1,
+            segments: [...meta.segments.filter((s) => !seqs.includes(s)), seg.seq].sort((x, y) => x - y),
+            updatedAt: Date.now(),
+          };
+          await state.store.commit({ meta: next, segments: [seg], deleteSegments: seqs });
+          state.meta = next;
+          if (!state.live.replaceSegments(seqs, seg)) await state.loadAll();
+          return true;
+        })
+        .catch((e) => {
+          if (isQuotaError(e)) return false;
+          throw e;
+        });
+      if (!ok) return merges;
+      merges++;
+    }
+    return merges;
   }
 
   /** Schema 4 segments among those merged store no term positions: their live texts let the merge add them. */

@@ -3,6 +3,7 @@ import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { ColbertBits, Store } from '../store/types.ts';
 import type { ClauseMatch } from '../query/match.ts';
 import type { BoolQuery } from '../query/types.ts';
+import type { MergePolicy } from './compaction-plan.ts';
 
 /**
  * What M3Index needs from an encoder. M3Encoder satisfies it; so does any object producing M3's
@@ -83,6 +84,12 @@ export interface OpenOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Tombstones / stored docs ratio that triggers compaction after a write (default 0.25). */
   compactThreshold?: number;
+  /**
+   * Tiered segment merging after each add/upsert (compaction-plan.ts planMerges): about F neighbouring
+   * segments of one size tier become one, up to maxDocs documents, so many small adds leave a few large
+   * segments. false: never (segments then only change by compaction). Default { fanIn: 10, maxDocs: 16384 }.
+   */
+  merge?: MergePolicy | false;
   /** Without an encoder: identity of the precomputed vectors you will add. */
   model?: { modelId: string; dims: number; headHash?: string; dtype?: string };
 }

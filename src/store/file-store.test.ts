@@ -56,7 +56,8 @@ describe('FileStore', () => {
     writeFileSync(join(dir, 'meta.json.123.abc.tmp'), '{');
     idx = await M3Index.open('f', { store: new FileStore(dir), model });
     expect(idx.count()).toBe(119);
-    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'seg-00000000.m3s', 'seg-00000001.m3s', 'seg-00000002.m3s']);
+    // The three batches of 40 merged into one segment (tier 1 → 2); the orphan and the temp file are gone.
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'seg-00000003.m3s']);
     expect(await idx.get('d77')).toEqual({ id: 'd77', text: docs[77].text, metadata: docs[77].metadata });
     const q = { embedding: { dense: docs[77].embedding!.dense, sparse: docs[77].embedding!.sparse, tokens: 1, truncated: false } };
     expect((await idx.search(q, { k: 1 }))[0].id).toBe('d77');

@@ -171,12 +171,20 @@ export class FileStore implements Store {
   async commit(batch: CommitBatch): Promise<void> {
     this.writable();
     const given = new Map((batch.putDocs ?? []).map((d) => [d.id, d]));
+    // Documents of the segments a compaction or merge replaces, by key: a merge keeps dead rows too.
+    const old = new Map<number, DocRecord>();
+    for (const seq of batch.deleteSegments ?? []) for (const d of this.files.get(seq)?.docs() ?? []) old.set(d.key, d);
+    let dead: Set<number> | null = null;
     for (const seg of batch.segments ?? []) {
       // A segment file carries its documents: new ones from the batch, the rest (compaction) from the
       // files they live in now.
       const docs: DocRecord[] = [];
-      for (const id of seg.ids) {
-        const d = given.get(id) ?? (await this.getDoc(id));
+      for (const [i, id] of seg.ids.entries()) {
+        const key = seg.keys[i];
+        let d = given.get(id) ?? old.get(key) ?? (await this.getDoc(id));
+        if (d && d.key !== key) d = undefined;
+        // A dead row without its text (an import drops those) keeps its place: a tombstone hides it.
+        if (!d && (dead ??= new Set(batch.meta.tombstones)).has(key)) d = { id, key, text: '' };
         if (!d) throw new Error(`FileStore: no document record for "${id}"`);
         docs.push(d);
       }
