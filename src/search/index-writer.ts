@@ -294,9 +294,9 @@ export class IndexWriter {
       const seqs = segs.slice(a, b).map((s) => s.seq);
       const parts = sortByKeys(await state.store.readSegments(seqs));
       if (parts.length !== seqs.length) return merges; // compacted or cleared meanwhile
-      const { mergeSegments } = await segmentBuilding();
-      const meta0 = state.meta;
-      const merged = mergeSegments(0, parts, () => true, meta0.dims, meta0.colbertBits ?? 8);
+      const { concatSegments, mergeSegments } = await segmentBuilding();
+      const { dims, colbertBits } = state.meta;
+      const merged = concatSegments(0, parts, dims) ?? mergeSegments(0, parts, () => true, dims, colbertBits ?? 8);
       const ok = await state.store
         .withWriteLock(async () => {
           await this.sync.underLock();

@@ -4,4 +4,4 @@
  */
 export { bm25BlockOf } from '../store/bm25-batch.ts';
 export { buildSegment, segmentBytes } from '../store/segment-builder.ts';
-export { mergeSegments } from '../store/segment-merge.ts';
+export { concatSegments, mergeSegments } from '../store/segment-merge.ts';

@@ -52,6 +52,13 @@ export class ByteWriter {
     this.length += other.length;
   }
 
+  /** Appends bytes as they are. */
+  raw(src: Uint8Array): void {
+    this.room(src.length);
+    this.buf.set(src, this.length);
+    this.length += src.length;
+  }
+
   /** The bytes written, in an array of their own size. */
   bytes(): Uint8Array {
     return this.buf.slice(0, this.length);

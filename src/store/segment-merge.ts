@@ -7,10 +7,11 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { analyzeTermPositions } from '../rank/term-stats.ts';
-import { bm25ListBound, decodeBm25Into, forEachBm25Positions, forEachBm25Term, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
-import { forEachSparseEntry, forEachSparseList } from './sparse-postings.ts';
-import { buildSegment, type PreparedDoc, type PreparedRow } from './segment-builder.ts';
-import type { ColbertBits, SegmentRecord } from './types.ts';
+import { bm25ListBound, concatBm25Blocks, decodeBm25Into, forEachBm25Positions, forEachBm25Term, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
+import { encodeSparse, forEachSparseEntry, forEachSparseList } from './sparse-postings.ts';
+import { quantizeUint8 } from './quantize.ts';
+import { buildSegment, type PreparedDoc, type PreparedRow, sortByToken } from './segment-builder.ts';
+import type { Bm25Block, ColbertBits, SegmentRecord, SparseBlock } from './types.ts';
 
 /** Texts of documents (by key) and the index's analyzer, to give positions to segments stored without. */
 export interface Reanalyze {
@@ -132,4 +133,115 @@ function addPositions(seg: SegmentRecord, docs: DocTerms[], alive: (key: number)
     for (const [term, p] of positions) if (tf.get(term) !== Math.min(positionCount(p), MAX_STORED_TF)) return;
     docs[i] = { positions, length };
   }
+}
+
+/**
+ * Tiered merging's fast path (index-writer.ts merge): neighbouring segments concatenated whole, every row kept
+ * (dead ones too), without going through per-document terms and rows: dense codes, ids, keys and metadata are
+ * copied, sparse entries re-laid out by token (weights copied where the parts share one scale, else re-quantised
+ * to the largest), BM25 postings carried term by term with their positions. Null where it does not apply
+ * (ColBERT vectors, a block some parts lack, BM25 blocks with and without positions): mergeSegments then.
+ */
+export function concatSegments(seq: number, parts: SegmentRecord[], dims: number): SegmentRecord | null {
+  const all = (has: (s: SegmentRecord) => boolean) => parts.every(has) || !parts.some(has);
+  if (!parts.length || parts.some((p) => p.colbert) || !all((p) => !!p.dense) || !all((p) => !!p.sparse) || !all((p) => !!p.bm25)) return null;
+  if (!all((p) => !!p.bm25?.positions)) return null;
+  const docBase: number[] = [];
+  const rowBase: number[] = [];
+  let docs = 0;
+  let rows = 0;
+  for (const p of parts) {
+    docBase.push(docs);
+    rowBase.push(rows);
+    docs += p.keys.length;
+    rows += p.rowDoc.length;
+  }
+  const keys = new Uint32Array(docs);
+  const rowDoc = new Uint32Array(rows);
+  const chunked = parts.some((p) => p.rowSpans.length);
+  const rowSpans = new Uint32Array(chunked ? rows * 2 : 0);
+  const ids: string[] = [];
+  const metadata: (Record<string, unknown> | null)[] = [];
+  parts.forEach((p, j) => {
+    keys.set(p.keys, docBase[j]);
+    for (let r = 0; r < p.rowDoc.length; r++) rowDoc[rowBase[j] + r] = p.rowDoc[r] + docBase[j];
+    if (p.rowSpans.length) rowSpans.set(p.rowSpans, rowBase[j] * 2);
+    for (const id of p.ids) ids.push(id);
+    for (const m of p.metadata) metadata.push(m);
+  });
+  let dense: SegmentRecord['dense'] = null;
+  if (parts[0].dense) {
+    const codes = new Int8Array(rows * dims);
+    const scales = new Float32Array(rows);
+    parts.forEach((p, j) => {
+      codes.set(p.dense!.codes, rowBase[j] * dims);
+      scales.set(p.dense!.scales, rowBase[j]);
+    });
+    dense = { dims, codes, scales };
+  }
+  return {
+    seq,
+    keys,
+    ids,
+    metadata,
+    rowDoc,
+    rowSpans,
+    dense,
+    sparse: parts[0].sparse ? concatSparse(parts, rowBase) : null,
+    colbert: null,
+    bm25: parts[0].bm25 ? concatBm25(parts, docBase, docs) : null,
+  };
+}
+
+function concatSparse(parts: SegmentRecord[], rowBase: number[]): SparseBlock {
+  let total = 0;
+  let scale = 0;
+  for (const p of parts) {
+    total += p.sparse!.entries;
+    if (p.sparse!.entries && p.sparse!.scale > scale) scale = p.sparse!.scale;
+  }
+  if (!total) return { ...parts[0].sparse!, scale: 1 };
+  const tok = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  const q = new Uint8Array(total);
+  let e = 0;
+  parts.forEach((p, j) => {
+    const s = p.sparse!;
+    const base = rowBase[j];
+    const same = s.scale === scale;
+    forEachSparseList(s, (token, start, end) =>
+      forEachSparseEntry(s, start, end, (r, w) => {
+        tok[e] = token;
+        row[e] = base + r;
+        q[e++] = same ? w : quantizeUint8(w * s.scale, scale);
+      }),
+    );
+  });
+  // Parts in row order, so a stable sort by token leaves each token's rows ascending.
+  const order = sortByToken(tok, e);
+  let distinct = 0;
+  for (let i = 0; i < e; i++) if (i === 0 || tok[order[i]] !== tok[order[i - 1]]) distinct++;
+  const tokens = new Uint32Array(distinct);
+  const offsets = new Uint32Array(distinct + 1);
+  const rowsOut = new Uint32Array(e);
+  const weights = new Uint8Array(e);
+  let t = -1;
+  for (let i = 0; i < e; i++) {
+    const k = order[i];
+    if (i === 0 || tok[k] !== tok[order[i - 1]]) (tokens[++t] = tok[k]), (offsets[t] = i);
+    rowsOut[i] = row[k];
+    weights[i] = q[k];
+  }
+  offsets[distinct] = e;
+  return encodeSparse(tokens, offsets, rowsOut, weights, scale);
+}
+
+function concatBm25(parts: SegmentRecord[], docBase: number[], docs: number): Bm25Block {
+  const lengths = new Uint32Array(docs);
+  parts.forEach((p, j) => lengths.set(p.bm25!.lengths, docBase[j]));
+  return concatBm25Blocks(
+    parts.map((p) => p.bm25!),
+    docBase,
+    lengths,
+  );
 }
