@@ -424,6 +424,7 @@ async function runSize(n: number, url: string, args: Args): Promise<Record<strin
       bytesPerDocRecords: round(ing.bytesPerDocRecords, 0),
       recordBytesPerDoc: ing.recordBreakdownPerDoc,
       segments: ing.segments,
+      merges: { count: ing.merges, ms: round(ing.mergeMs, 0), how: 'tiered merges inside the timed add() calls (OpenOptions.merge default)' },
       query,
       recall: { dense: rec, denseInt8: recInt8, denseBinary: recBinary, hybridTargetRecallAt10: hybridTargetRecall },
       denseCurve: curve,
@@ -570,6 +571,7 @@ function print(e: Entry): void {
     table([
       ['other', 'value'],
       ['ingest (IdbStore, add() default batch)', `${e.ingestDocsPerSec.toLocaleString('en')} docs/s (${e.ingestMs} ms)`],
+      ['segments; merges inside ingest', `${e.segments}; ${e.merges.count} merges, ${e.merges.ms} ms`],
       ['cold open to first answer', `${e.coldOpenMs} ms (open ${e.coldOpen.openMs} + first search ${e.coldOpen.firstSearchMs})`],
       ['bytes/doc (estimate delta | records)', `${e.bytesPerDoc} | ${e.bytesPerDocRecords}`],
       [

@@ -136,6 +136,9 @@ interface IngestResult {
   bytesPerDocRecords: number;
   recordBreakdownPerDoc: Record<string, number>;
   segments: number;
+  /** Time add() spent in tiered segment merges (inside addMs), and how many ran. */
+  mergeMs: number;
+  merges: number;
   exact?: number[][];
 }
 
@@ -165,6 +168,18 @@ async function ingest(opts: {
   const store = new IdbStore(opts.name);
   const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert, colbertBits: opts.colbertBits, denseRefine: opts.denseRefine });
   const exact = opts.exact ? new ExactTop(queries) : null;
+  // The merges add() runs after its batches (OpenOptions.merge), timed on their own: the writer's merge() wrapped.
+  const writer = (index as unknown as { writer: { merge: () => Promise<number> } }).writer;
+  const merge = writer.merge.bind(writer);
+  let mergeMs = 0;
+  let merges = 0;
+  writer.merge = async () => {
+    const t = performance.now();
+    const made = await merge();
+    mergeMs += performance.now() - t;
+    merges += made;
+    return made;
+  };
   let addMs = 0;
   let genMs = 0;
   for (let b = 0; b < n; b += GEN_CHUNK) {
@@ -223,6 +238,8 @@ async function ingest(opts: {
     bytesPerDocRecords: records / n,
     recordBreakdownPerDoc: per,
     segments: segs.length,
+    mergeMs,
+    merges,
     ...(exact ? { exact: exact.lists() } : {}),
   };
 }

@@ -13,7 +13,7 @@ import type { Reanalyze } from '../store/segment-merge.ts';
 import type { DocRecord, MetaRecord, PackedTexts, SegmentRecord, SparseBlock } from '../store/types.ts';
 import { withKeys } from '../util/sorted-sets.ts';
 import { passages } from './chunking.ts';
-import { planCompaction, planMerges, shouldCompact } from './compaction-plan.ts';
+import { type MergePolicy, planCompaction, planMerges, shouldCompact } from './compaction-plan.ts';
 import { preview, validateDocs } from './doc-checks.ts';
 import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { type IndexState, sortByKeys } from './index-state.ts';
@@ -277,9 +277,9 @@ export class IndexWriter {
    * segments are still stored as they were; memory then swaps the segments without touching rows or keys.
    * A quota error leaves the index as it was, unmerged: the documents added are all there. Returns the merges made.
    */
-  async merge(): Promise<number> {
+  async merge(given?: MergePolicy): Promise<number> {
     const { state } = this;
-    const policy = state.opts.merge;
+    const policy = given ?? state.opts.merge;
     if (policy === false) return 0;
     const { live } = state;
     // Sizes in key order; a BM25 block without positions (schema 4) would drop the others' positions, and

@@ -46,8 +46,9 @@ describe('ingest and the write lock', () => {
   it('builds segments outside the lock; two writers on one store still get distinct keys', async () => {
     const store = new LockWatchingStore();
     const enc = new FakeEncoder({ dims: 16 });
-    const a = await M3Index.open('x', { encoder: enc, store });
-    const b = await M3Index.open('x', { encoder: enc, store });
+    // merge: false: this is about the batches' segments (merges are built outside the lock too: merge.test.ts).
+    const a = await M3Index.open('x', { encoder: enc, store, merge: false });
+    const b = await M3Index.open('x', { encoder: enc, store, merge: false });
     const docs = (p: string) => Array.from({ length: 25 }, (_, i) => ({ id: `${p}${i}`, text: `${p} document number ${i} about apples` }));
     await Promise.all([a.add(docs('a'), { batchSize: 4 }), b.add(docs('b'), { batchSize: 7 })]);
     expect(store.builtInsideLock).toEqual([]);

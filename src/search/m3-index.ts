@@ -11,6 +11,7 @@
  *   tab-sync.ts         other tabs' and processes' commits
  *   tuning-access.ts    what head tuning (src/tune) may reach, off the public class
  */
+import type { MergePolicy } from './compaction-plan.ts';
 import { M3InputError } from '../errors.ts';
 import type { StaticLoadOptions } from '../static/loader.ts';
 import type { StorageInfo, Store } from '../store/types.ts';
@@ -197,6 +198,15 @@ export class M3Index {
   async compact(): Promise<void> {
     this.state.check();
     await (await this.writer()).compact();
+  }
+
+  /**
+   * Runs the tiered segment merges now (OpenOptions.merge); `policy` applies to this call only, e.g. once after
+   * a bulk load into an index opened with `merge: false`. add and upsert merge by themselves. Returns how many ran.
+   */
+  async merge(policy?: MergePolicy): Promise<number> {
+    this.state.check();
+    return this.writer.merge(policy);
   }
 
   close(): void {
