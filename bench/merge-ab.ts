@@ -107,7 +107,10 @@ for (const p of policies) {
   const segs = await store.readSegments();
   const bytes = segs.reduce((a, s) => a + segmentBytes(s), 0);
   const terms = segs.reduce((a, s) => a + (s.bm25?.dict ? s.bm25.dict.byteLength + s.bm25.dictIndex.byteLength : 0), 0);
-  const sparse = segs.reduce((a, s) => a + (s.sparse ? s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength : 0), 0);
+  const sparse = segs.reduce(
+    (a, s) => a + (s.sparse ? s.sparse.groupTokens.byteLength + s.sparse.groupOffsets.byteLength + s.sparse.postings.byteLength : 0),
+    0,
+  );
   const live = await answers(index);
   index.close();
   const reopened = await M3Index.open('merge-ab', { store, model, merge });

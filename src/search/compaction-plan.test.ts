@@ -110,7 +110,12 @@ describe('tiered merge policy', () => {
     let sizes: number[] = [];
     const add = (n: number) => {
       sizes.push(n);
-      for (const [a, b] of planMerges(sizes).reverse()) sizes.splice(a, b - a, sizes.slice(a, b).reduce((x, y) => x + y, 0));
+      for (const [a, b] of planMerges(sizes).reverse())
+        sizes.splice(
+          a,
+          b - a,
+          sizes.slice(a, b).reduce((x, y) => x + y, 0),
+        );
     };
     for (let i = 0; i < 100; i++) add(1000);
     expect(sizes).toEqual(Array(10).fill(10000));

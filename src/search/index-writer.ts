@@ -273,7 +273,7 @@ export class IndexWriter {
    * size tier rewritten into one segment each, so an index grown by many small adds holds a few large
    * segments (one BM25 dictionary and one set of sparse list headers instead of many; fewer per-segment steps
    * per query). A merge keeps every row, dead ones included (compaction drops those), so it depends on no
-   * tombstone: each is built outside the write lock and committed under it (one transaction) only if its
+   * tombstone (unless an id would appear twice: then its dead rows go): each is built outside the write lock and committed under it (one transaction) only if its
    * segments are still stored as they were; memory then swaps the segments without touching rows or keys.
    * A quota error leaves the index as it was, unmerged: the documents added are all there. Returns the merges made.
    */
@@ -296,22 +296,32 @@ export class IndexWriter {
       if (parts.length !== seqs.length) return merges; // compacted or cleared meanwhile
       const { concatSegments, mergeSegments } = await segmentBuilding();
       const { dims, colbertBits } = state.meta;
-      const merged = concatSegments(0, parts, dims) ?? mergeSegments(0, parts, () => true, dims, colbertBits ?? 8);
+      // An id upserted (or removed and added again) inside the run would appear twice in one segment, which no
+      // segment may: then the merge drops the run's dead rows and their tombstones, and memory is rebuilt.
+      const seen = new Set<string>();
+      const dup = parts.some((p) => p.ids.some((id) => seen.size === seen.add(id).size));
+      const dead = new Set(state.meta.tombstones);
+      const dropped = dup ? parts.flatMap((p) => Array.from(p.keys).filter((k) => dead.has(k))) : [];
+      const merged = dup
+        ? mergeSegments(0, parts, (k) => !dead.has(k), dims, colbertBits ?? 8)
+        : (concatSegments(0, parts, dims) ?? mergeSegments(0, parts, () => true, dims, colbertBits ?? 8));
       const ok = await state.store
         .withWriteLock(async () => {
           await this.sync.underLock();
           const meta = state.meta;
           if (seqs.some((s) => !meta.segments.includes(s))) return false; // another writer rewrote them
           const seg: SegmentRecord = { ...merged, seq: meta.nextSeq };
+          const gone = new Set(dropped);
           const next: MetaRecord = {
             ...meta,
             nextSeq: seg.seq + 1,
-            segments: [...meta.segments.filter((s) => !seqs.includes(s)), seg.seq].sort((x, y) => x - y),
+            segments: [...meta.segments.filter((s) => !seqs.includes(s)), ...(seg.keys.length ? [seg.seq] : [])].sort((x, y) => x - y),
+            tombstones: gone.size ? meta.tombstones.filter((k) => !gone.has(k)) : meta.tombstones,
             updatedAt: Date.now(),
           };
-          await state.store.commit({ meta: next, segments: [seg], deleteSegments: seqs });
+          await state.store.commit({ meta: next, segments: seg.keys.length ? [seg] : [], deleteSegments: seqs });
           state.meta = next;
-          if (!state.live.replaceSegments(seqs, seg)) await state.loadAll();
+          if (dropped.length || !state.live.replaceSegments(seqs, seg)) await state.loadAll();
           return true;
         })
         .catch((e) => {

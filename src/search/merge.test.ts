@@ -46,7 +46,13 @@ describe('tiered segment merging', () => {
     expect(await answers(a, docs, ['dense', 'bm25'])).toEqual(await answers(b, docs, ['dense', 'bm25']));
     // Sparse weights are re-quantised to the merged segment's one scale (as compaction does): scores move by
     // less than half a quantisation step per weight, so near-ties may swap, nothing more.
-    const parse = (line: string) => new Map(line.split(': ')[1].split(' ').map((h) => [h.split(':')[0], Number(h.split(':')[1])]));
+    const parse = (line: string) =>
+      new Map(
+        line
+          .split(': ')[1]
+          .split(' ')
+          .map((h) => [h.split(':')[0], Number(h.split(':')[1])]),
+      );
     const [got, want] = [await answers(a, docs, ['sparse', 'hybrid']), await answers(b, docs, ['sparse', 'hybrid'])];
     got.forEach((line, q) => {
       const [g, w] = [parse(line), parse(want[q])];
@@ -94,6 +100,23 @@ describe('tiered segment merging', () => {
     }
     expect(await answers(b, docs, ['dense', 'sparse', 'bm25', 'hybrid'])).toEqual(await answers(a, docs, ['dense', 'sparse', 'bm25', 'hybrid']));
     a.close();
+    b.close();
+  });
+
+  it('an id upserted inside a merged run: its dead rows and tombstones go, and the index reopens', async () => {
+    const factory = new IDBFactory();
+    const docs = corpus(6, DIMS, 9);
+    const open = () => M3Index.open('u', { store: new IdbStore('u', { indexedDB: factory, persist: false }), model });
+    const a = await open();
+    for (const d of docs.slice(0, 4)) await a.add([d]);
+    await a.upsert(docs.map((d) => ({ ...d, text: `${d.text} again` }))); // 1 + 1 + 1 + 1 + 6 merge: d0…d3 twice
+    a.close();
+    const b = await open(); // reads (and checks) every segment: no id twice in one
+    expect(b.count()).toBe(6);
+    expect(b.info.segments).toBe(1);
+    for (const d of docs) expect((await b.get(d.id))?.text).toBe(`${d.text} again`);
+    const hits = await b.search({ embedding: docs[2].embedding }, { k: 10, mode: 'dense' });
+    expect(hits.map((h) => h.id).sort()).toEqual(docs.map((d) => d.id).sort());
     b.close();
   });
 

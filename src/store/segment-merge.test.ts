@@ -22,7 +22,12 @@ function segment(seq: number, key0: number, n: number, rnd: () => number, chunk 
         sparse: { ids: Uint32Array.from(ids), weights: Float32Array.from(ids, () => 0.01 + rnd()) },
       };
     };
-    const rows = chunk ? [{ ...row(), span: [0, 3] as [number, number] }, { ...row(), span: [3, 7] as [number, number] }] : [row()];
+    const rows = chunk
+      ? [
+          { ...row(), span: [0, 3] as [number, number] },
+          { ...row(), span: [3, 7] as [number, number] },
+        ]
+      : [row()];
     docs.push({ key: key0 + i, id: `d${key0 + i}`, metadata: i % 3 ? null : { i }, rows, bm25: analyzeTermPositions(text) });
   }
   return buildSegment(seq, docs, { dims: DIMS, colbert: false });
@@ -40,7 +45,7 @@ describe('concatSegments (tiered merging)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 5 }), fc.integer(), fc.boolean(), (sizes, seed, chunk) => {
         let x = seed >>> 0 || 1;
-        const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+        const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
         let key = 0;
         const parts = sizes.map((n, j) => {
           const s = segment(j, key, n, rnd, chunk && j % 2 === 0);
@@ -53,7 +58,12 @@ describe('concatSegments (tiered merging)', () => {
         for (const f of ['keys', 'ids', 'metadata', 'rowDoc', 'rowSpans', 'dense', 'bm25'] as const) expect(fast[f]).toEqual(slow[f]);
         // Sparse: the same entries; weights exact where the parts share a scale, else within half a step of the largest.
         const want = parts
-          .flatMap((p, j) => sparseEntries(p, parts.slice(0, j).reduce((n, q) => n + q.rowDoc.length, 0)))
+          .flatMap((p, j) =>
+            sparseEntries(
+              p,
+              parts.slice(0, j).reduce((n, q) => n + q.rowDoc.length, 0),
+            ),
+          )
           .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         const got = sparseEntries(fast);
         expect(got.map((e) => [e[0], e[1]])).toEqual(want.map((e) => [e[0], e[1]]));
@@ -66,13 +76,15 @@ describe('concatSegments (tiered merging)', () => {
 
   it('copies sparse weights exactly when the parts share one scale; refuses what it cannot concatenate', () => {
     let x = 5;
-    const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const a = segment(0, 0, 20, rnd);
     const b = segment(1, 20, 20, rnd);
     b.sparse = { ...b.sparse!, scale: a.sparse!.scale };
     const merged = concatSegments(2, [a, b], DIMS)!;
     expect(sparseEntries(merged)).toEqual([...sparseEntries(a), ...sparseEntries(b, a.rowDoc.length)].sort((p, q) => p[0] - q[0] || p[1] - q[1]));
     expect(concatSegments(2, [a, { ...b, bm25: null }], DIMS)).toBeNull();
-    expect(concatSegments(2, [a, { ...b, colbert: { dims: DIMS, rowOffsets: new Uint32Array(21), codes: new Int8Array(0), scales: new Float32Array(0) } }], DIMS)).toBeNull();
+    expect(
+      concatSegments(2, [a, { ...b, colbert: { dims: DIMS, rowOffsets: new Uint32Array(21), codes: new Int8Array(0), scales: new Float32Array(0) } }], DIMS),
+    ).toBeNull();
   });
 });
