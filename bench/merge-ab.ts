@@ -82,7 +82,7 @@ for (const p of policies) {
   const store = new MemoryStore();
   const index = await M3Index.open('merge-ab', { store, model, merge });
   // The merges' own CPU: the writer's merge() wrapped (internal).
-  const writer = (index as unknown as { writer: { merge: () => Promise<number> } }).writer;
+  const writer = await (index as unknown as { writer: () => Promise<{ merge: () => Promise<number> }> }).writer();
   const merge0 = writer.merge.bind(writer);
   let mergeCpu = 0;
   let merges = 0;

@@ -169,7 +169,7 @@ async function ingest(opts: {
   const index = await M3Index.open(opts.name, { store, model: MODEL, colbert: !!opts.colbert, colbertBits: opts.colbertBits, denseRefine: opts.denseRefine });
   const exact = opts.exact ? new ExactTop(queries) : null;
   // The merges add() runs after its batches (OpenOptions.merge), timed on their own: the writer's merge() wrapped.
-  const writer = (index as unknown as { writer: { merge: () => Promise<number> } }).writer;
+  const writer = await (index as unknown as { writer: () => Promise<{ merge: () => Promise<number> }> }).writer();
   const merge = writer.merge.bind(writer);
   let mergeMs = 0;
   let merges = 0;

@@ -206,7 +206,7 @@ export class M3Index {
    */
   async merge(policy?: MergePolicy): Promise<number> {
     this.state.check();
-    return this.writer.merge(policy);
+    return (await this.writer()).merge(policy);
   }
 
   close(): void {
