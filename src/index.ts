@@ -6,7 +6,7 @@ export type { Device, DType } from './encoder/device.ts';
 export type { LoadProgress } from './encoder/model-source.ts';
 export { lexicalScore, colbertScore, denseScore } from './encoder/heads.ts';
 export { M3Index, type IndexInfo } from './search/m3-index.ts';
-export type { MergePolicy } from './search/compaction-plan.ts';
+export type { MergePolicy } from './search/merge-policy.ts';
 export { MODES, DEFAULT_WEIGHTS } from './search/search-options.ts';
 export type {
   IndexDoc,

@@ -3,19 +3,9 @@
  * The writer (index-writer.ts) reads the segments, merges each planned group and commits the result.
  */
 
-/** Live documents per segment written by compaction at most. */
-export const MAX_SEGMENT_DOCS = 16384;
+import { checkMergePolicy, MAX_SEGMENT_DOCS, MERGE_FAN_IN, type MergePolicy } from './merge-policy.ts';
 
-/** Segments of one size tier that merge into one (the tiered merge policy's fan-in). */
-export const MERGE_FAN_IN = 10;
-
-/** The tiered merge policy: which neighbours merge into one segment, and up to what size. */
-export interface MergePolicy {
-  /** F: a merge's output must reach a higher tier than every input (tiers grow by a factor F). Default 10. */
-  fanIn?: number;
-  /** Documents per merged segment at most (default MAX_SEGMENT_DOCS). */
-  maxDocs?: number;
-}
+export { MAX_SEGMENT_DOCS, type MergePolicy } from './merge-policy.ts';
 
 /** A segment's size tier: ⌊log_F(docs)⌋ (0 for one document or none). */
 export function mergeTier(docs: number, fanIn = MERGE_FAN_IN): number {
@@ -34,10 +24,9 @@ export function mergeTier(docs: number, fanIn = MERGE_FAN_IN): number {
  * document is rewritten once per call). Segments stay in order: only neighbours merge.
  */
 export function planMerges(sizes: readonly number[], policy: MergePolicy = {}): [number, number][] {
+  checkMergePolicy(policy);
   const F = policy.fanIn ?? MERGE_FAN_IN;
   const max = policy.maxDocs ?? MAX_SEGMENT_DOCS;
-  if (!(Number.isInteger(F) && F >= 2)) throw new RangeError(`merge fanIn must be an integer ≥ 2, got ${F}`);
-  if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`merge maxDocs must be a positive integer, got ${max}`);
   // Nodes: runs of original segments, merged as planned.
   const nodes = sizes.map((docs, i) => ({ start: i, end: i + 1, docs, tier: mergeTier(docs, F) }));
   for (;;) {

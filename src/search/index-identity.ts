@@ -3,7 +3,7 @@
  * (model id, dims, head hash, dtype) and the BM25 analyzer. Both change what is stored, so a mismatch is
  * refused (M3IndexMismatchError), reset, or re-embedded, as OpenOptions.onMismatch says.
  */
-import { planMerges } from './compaction-plan.ts';
+import { checkMergePolicy } from './merge-policy.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { cloneableAnalyzerOptions } from '../rank/analyzer.ts';
 import { M3IndexMismatchError, modelMismatch } from '../store/errors.ts';
@@ -36,7 +36,7 @@ export async function planOpen(store: Store, stored: MetaRecord | null, opts: Op
   const analyzer = opts.analyzer ? cloneableAnalyzerOptions(opts.analyzer) : (stored?.analyzer ?? {});
   const bits = opts.colbertBits;
   if (bits !== undefined && !COLBERT_BIT_WIDTHS.includes(bits)) throw new RangeError(`colbertBits must be 1, 2, 4 or 8, got ${String(bits)}`);
-  if (opts.merge) planMerges([], opts.merge); // checks the policy before anything is written
+  if (opts.merge) checkMergePolicy(opts.merge); // before anything is written
   // A reset or re-embed keeps the stored width unless another is given (int8 for indexes before schema 5).
   const fresh = freshMeta(given, opts.colbert ?? false, analyzer, undefined, bits ?? (stored ? (stored.colbertBits ?? 8) : DEFAULT_COLBERT_BITS));
   if (opts.denseRefine !== undefined && typeof opts.denseRefine !== 'boolean')

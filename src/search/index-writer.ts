@@ -17,6 +17,7 @@ import { type MergePolicy, planCompaction, planMerges, shouldCompact } from './c
 import { preview, validateDocs } from './doc-checks.ts';
 import { freshMeta, identity } from '../store/fresh-meta.ts';
 import { type IndexState, sortByKeys } from './index-state.ts';
+import { replaceSegments } from './live-merge.ts';
 import type { TabSync } from './tab-sync.ts';
 import type { ChunkOptions, EncoderLike, IndexDoc, IngestOptions } from './types.ts';
 
@@ -321,7 +322,7 @@ export class IndexWriter {
           };
           await state.store.commit({ meta: next, segments: seg.keys.length ? [seg] : [], deleteSegments: seqs });
           state.meta = next;
-          if (dropped.length || !state.live.replaceSegments(seqs, seg)) await state.loadAll();
+          if (dropped.length || !replaceSegments(state.live, seqs, seg)) await state.loadAll();
           return true;
         })
         .catch((e) => {

@@ -100,45 +100,16 @@ export class LiveIndex {
     }
   }
 
-  /**
-   * A merge committed (index-writer.ts merge): `seg` holds exactly the rows of the neighbouring segments
-   * `seqs`, in the same order, dead rows included. The rows, the dense matrix and every key stay as they are;
-   * only the segment list and the blocks searches read change. Returns false (nothing changed) when `seg` does
-   * not match them: the caller rebuilds instead.
-   */
-  replaceSegments(seqs: readonly number[], seg: SegmentRecord): boolean {
-    const at = this.segments.findIndex((s) => s.seq === seqs[0]);
-    const run = at < 0 ? [] : this.segments.slice(at, at + seqs.length);
-    if (run.length !== seqs.length || run.some((s, i) => s.seq !== seqs[i])) return false;
-    let k = 0;
-    for (const s of run) for (let i = 0; i < s.keys.length; i++) if (seg.keys[k++] !== s.keys[i]) return false;
-    const rows = run.reduce((n, s) => n + s.rows, 0);
-    if (k !== seg.keys.length || rows !== seg.rowDoc.length) return false;
-    if (run.some((s) => !!s.bm25 !== !!seg.bm25 || !!s.sparse !== !!seg.sparse)) return false;
-    const { rowBase } = run[0];
-    this.segments.splice(at, run.length, {
-      seq: seg.seq,
-      rowBase,
-      rows,
-      keys: seg.keys,
-      rowDoc: seg.rowDoc,
-      rowSpans: seg.rowSpans,
-      sparse: seg.sparse,
-      colbert: seg.colbert,
-      bm25: seg.bm25,
-    });
-    this.sparseSegments = this.segments.filter((s) => s.sparse).map((s) => ({ rowBase: s.rowBase, rows: s.rows, sparse: s.sparse! }));
-    if (this.bm25Index) {
-      // Registering blocks is O(documents), no postings read: simplest to register them all again.
-      const bm25 = new SegmentBm25(this.bm25Index.params, this.bm25Index.analyzerOptions);
-      bm25.addBlocks(
-        this.segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! })),
-        (key) => this.alive[key] === 1,
-      );
-      this.bm25Index = bm25;
-      this.bm25Pending = [];
-    }
-    return true;
+  /** BM25 registered again from the segments as they are now (live-merge.ts swapped some). O(documents). */
+  resetBm25(): void {
+    if (!this.bm25Index) return;
+    const bm25 = new SegmentBm25(this.bm25Index.params, this.bm25Index.analyzerOptions);
+    bm25.addBlocks(
+      this.segments.filter((s) => s.bm25).map((s) => ({ keys: s.keys, bm25: s.bm25! })),
+      (key) => this.alive[key] === 1,
+    );
+    this.bm25Index = bm25;
+    this.bm25Pending = [];
   }
 
   private appendRows(seg: SegmentRecord, dead: Set<number>): void {

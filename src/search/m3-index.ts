@@ -11,7 +11,7 @@
  *   tab-sync.ts         other tabs' and processes' commits
  *   tuning-access.ts    what head tuning (src/tune) may reach, off the public class
  */
-import type { MergePolicy } from './compaction-plan.ts';
+import type { MergePolicy } from './merge-policy.ts';
 import { M3InputError } from '../errors.ts';
 import type { StaticLoadOptions } from '../static/loader.ts';
 import type { StorageInfo, Store } from '../store/types.ts';

@@ -52,25 +52,11 @@ export class TabSync {
     const gone = new Set(mine.segments.filter((s) => !m.segments.includes(s)));
     state.meta = m;
     const added = sortByKeys(await state.store.readSegments(m.segments.filter((s) => !have.has(s))));
-    // Another tab merged segments (index-writer.ts merge: the same rows in one segment): swapped in place.
-    // Anything else that removed segments (compaction, clear) rebuilds.
-    const { live } = state;
-    let maxKey = -1;
-    for (const s of live.segments) if (s.keys.length) maxKey = Math.max(maxKey, s.keys[s.keys.length - 1]);
-    for (const seg of added) {
-      const at = gone.size ? live.segments.findIndex((s) => gone.has(s.seq) && s.keys[0] === seg.keys[0]) : -1;
-      if (at >= 0) {
-        const run: number[] = [];
-        for (let i = at, docs = 0; i < live.segments.length && gone.has(live.segments[i].seq) && docs < seg.keys.length; i++) {
-          run.push(live.segments[i].seq);
-          docs += live.segments[i].keys.length;
-        }
-        if (!live.replaceSegments(run, seg)) return state.loadAll();
-        for (const s of run) gone.delete(s);
-      } else if (!seg.keys.length || seg.keys[0] > maxKey) live.appendSegment(seg);
-      else return state.loadAll();
-    }
-    if (gone.size) return state.loadAll(); // compacted or cleared elsewhere: rebuild
+    if (gone.size) {
+      // Another tab merged segments (the same rows in one: swapped in place); anything else rebuilds.
+      const { applyMerges } = await import('./live-merge.ts');
+      if (!applyMerges(state.live, gone, added)) return state.loadAll();
+    } else for (const seg of added) state.live.appendSegment(seg);
     for (const k of m.tombstones) if (state.live.alive[k]) state.live.kill(k);
     state.forgetDocs();
   }

@@ -3,7 +3,7 @@ import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import type { ColbertBits, Store } from '../store/types.ts';
 import type { ClauseMatch } from '../query/match.ts';
 import type { BoolQuery } from '../query/types.ts';
-import type { MergePolicy } from './compaction-plan.ts';
+import type { MergePolicy } from './merge-policy.ts';
 
 /**
  * What M3Index needs from an encoder. M3Encoder satisfies it; so does any object producing M3's
