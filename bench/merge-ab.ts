@@ -13,7 +13,7 @@
  */
 import { M3Index } from '../src/search/m3-index.ts';
 import type { SearchMode } from '../src/search/types.ts';
-import type { MergePolicy } from '../src/search/compaction-plan.ts';
+import type { MergePolicy } from '../src/search/merge-policy.ts';
 import { segmentBytes } from '../src/store/segment-builder.ts';
 import { MemoryStore } from '../src/store/memory-store.ts';
 import { DIMS, Workload, WORKLOAD } from './workload.ts';

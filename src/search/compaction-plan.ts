@@ -5,8 +5,6 @@
 
 import { checkMergePolicy, MAX_SEGMENT_DOCS, MERGE_FAN_IN, type MergePolicy } from './merge-policy.ts';
 
-export { MAX_SEGMENT_DOCS, type MergePolicy } from './merge-policy.ts';
-
 /** A segment's size tier: ⌊log_F(docs)⌋ (0 for one document or none). */
 export function mergeTier(docs: number, fanIn = MERGE_FAN_IN): number {
   let t = 0;
