@@ -5,6 +5,7 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { M3ClosedError } from '../store/errors.ts';
+import { PostingChecks } from '../store/posting-checks.ts';
 import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types.ts';
 import { LiveIndex } from './live-index.ts';
 import { Ranker } from './ranker.ts';
@@ -19,6 +20,8 @@ export class IndexState {
   /** Set when another tab forced the index closed (a newer schema version, or a delete). */
   closedReason: string | null = null;
   private readonly docCache = new Map<string, DocRecord>();
+  /** The last load's deferred posting-list checks; null once a rebuild read its segments whole. */
+  checks: PostingChecks | null = null;
 
   constructor(
     readonly name: string,
@@ -37,16 +40,36 @@ export class IndexState {
     return this.meta.analyzer ?? {};
   }
 
-  check(): void {
+  /**
+   * Throws when the index is closed, or when a deferred posting-list check found a damaged record (every use but
+   * `clear()`, which passes `damagedOk`, then fails the same way).
+   */
+  check(damagedOk = false): void {
     if (this.closed) throw new M3ClosedError(this.closedReason ?? `index "${this.name}" is closed`);
+    if (!damagedOk && this.checks?.failure) throw this.checks.failure;
   }
 
+  /**
+   * Reads every segment into a new LiveIndex. Their posting lists' structure is checked when a query first reads
+   * them and in idle slices after (posting-checks.ts): walking every list was most of a cold open.
+   */
   async loadAll(): Promise<void> {
-    const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments) : [];
+    const checks = new PostingChecks();
+    const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
+    this.checks = checks;
+    checks.background();
   }
 
+  /** Stops the idle checks (the index closed). */
+  stopChecks(): void {
+    this.checks?.stop();
+  }
+
+  /** From segments read whole (checked): the deferred checks of an earlier load no longer apply. */
   rebuild(segs: SegmentRecord[]): void {
+    this.checks?.stop();
+    this.checks = null;
     this.live = LiveIndex.build(segs, this.meta.tombstones, this.liveOptions());
     this.ranker = new Ranker(this.live);
     this.docCache.clear();

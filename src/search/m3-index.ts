@@ -186,7 +186,7 @@ export class M3Index {
 
   /** Removes every document (one transaction); the model identity stays. */
   async clear(): Promise<void> {
-    this.state.check();
+    this.state.check(true); // the way out of a damaged index
     await (await this.writer()).clear();
   }
 
@@ -202,6 +202,7 @@ export class M3Index {
   close(): void {
     if (this.state.closed) return;
     this.state.closed = true;
+    this.state.stopChecks();
     this.sync.stop();
     this.state.store.close();
   }

@@ -5,14 +5,25 @@
  */
 import { crc32 } from '../util/crc32.ts';
 import { crc32Fast } from './crc32-wasm.ts';
-import { bm25PostingsProblem } from './bm25-postings.ts';
+import { bm25PostingsProblem, bm25RunCheck } from './bm25-postings.ts';
+import { bm25DictDirectoryProblem, bm25DictGroupProblem } from './bm25-terms.ts';
 import type { LegacyBm25Block, LegacySegment, LegacySparseBlock } from './legacy-postings.ts';
-import { sparsePostingsProblem } from './sparse-postings.ts';
+import { sparseCountsProblem, sparseDirectoryProblem, sparseGroupProblem, sparsePostingsProblem } from './sparse-postings.ts';
 import { colbertArrays } from './colbert-bits.ts';
 import type { ColbertBlock, DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 
-/** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
-export function segmentProblem(seg: SegmentRecord, dims?: number): string | null {
+/**
+ * Where segmentProblem may leave a block's posting-list checks for later (posting-checks.ts): its `groups` group
+ * checks (`group(g)`: why group g is bad, or null) and then `whole()`.
+ */
+export type DeferChecks = (block: object, groups: number, group: (g: number) => string | null, whole: () => string | null) => void;
+
+/**
+ * Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. With `defer`, the
+ * sparse and (schema 6) BM25 posting lists are only checked as far as their directories, and their groups handed
+ * to `defer`: what a cold open does.
+ */
+export function segmentProblem(seg: SegmentRecord, dims?: number, defer?: DeferChecks): string | null {
   const n = seg.keys?.length;
   if (!(seg.keys instanceof Uint32Array) || !Array.isArray(seg.ids) || !Array.isArray(seg.metadata)) return 'keys, ids or metadata missing';
   if (!Number.isSafeInteger(seg.seq) || seg.seq < 0) return `bad sequence number ${seg.seq}`;
@@ -66,8 +77,17 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
       return 'sparse block is not in the schema 4 layout';
     }
     if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
-    const p = sparsePostingsProblem(seg.sparse, rows);
+    const sp = seg.sparse;
+    const p = defer ? sparseDirectoryProblem(sp) : sparsePostingsProblem(sp, rows);
     if (p) return p;
+    if (defer) {
+      const counts = { tokens: 0, entries: 0 };
+      const whole = () => sparseCountsProblem(sp, counts);
+      if (groupTokens.length === 0) {
+        const w = whole();
+        if (w) return w;
+      } else defer(sp, groupTokens.length, (g) => sparseGroupProblem(sp, g, rows, counts), whole);
+    }
   }
   if (seg.colbert) {
     const p = colbertProblem(seg.colbert, rows);
@@ -87,8 +107,16 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
       if (bad) return bad;
       for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
     }
-    const p = bm25PostingsProblem(b, n);
-    if (p) return p;
+    if (defer && b.dict) {
+      if (b.positions !== undefined && b.positions !== true) return 'BM25 block: positions must be true or absent';
+      const p = bm25DictDirectoryProblem(b);
+      if (p) return p;
+      const run = bm25RunCheck(b, n);
+      if (b.termCount > 0) defer(b, b.dictIndex.length / 2, (g) => bm25DictGroupProblem(b, g, run), () => null);
+    } else {
+      const p = bm25PostingsProblem(b, n);
+      if (p) return p;
+    }
   }
   return null;
 }
