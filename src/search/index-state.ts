@@ -22,6 +22,8 @@ export class IndexState {
   private readonly docCache = new Map<string, DocRecord>();
   /** The last load's deferred posting-list checks; null once a rebuild read its segments whole. */
   checks: PostingChecks | null = null;
+  /** Settles when the idle checks finished (with the failure found, or null). */
+  checked: Promise<Error | null> = Promise.resolve(null);
 
   constructor(
     readonly name: string,
@@ -58,7 +60,7 @@ export class IndexState {
     const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
     this.checks = checks;
-    checks.background();
+    this.checked = checks.background();
   }
 
   /** Stops the idle checks (the index closed). */

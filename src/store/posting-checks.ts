@@ -28,6 +28,7 @@ export class PostingChecks {
   private readonly queue: { block: object; p: Pending }[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  private resolve: ((failure: Error | null) => void) | null = null;
 
   /**
    * Defers `groups` group checks of `block` (`group(g)`: why group g is bad, or null) and then `whole()`;
@@ -67,24 +68,24 @@ export class PostingChecks {
   }
 
   /**
-   * Checks the rest in slices of `sliceMs` when the thread is idle; `onDone(error)` once finished (error: the
-   * failure found, or null). A failure is kept in `failure` for the searches that follow.
+   * Checks the rest in slices of `sliceMs` when the thread is idle; resolves when finished, with the failure found
+   * (also kept in `failure` for the searches that follow) or null. Never rejects.
    */
-  background(sliceMs = 4, onDone?: (error: Error | null) => void): void {
-    const run = () => {
-      this.timer = null;
-      if (this.stopped) return;
-      let finished: boolean;
-      try {
-        finished = this.step(sliceMs);
-      } catch (e) {
-        onDone?.(e as Error);
-        return;
-      }
-      if (finished) onDone?.(null);
-      else this.schedule(run);
-    };
-    this.schedule(run);
+  background(sliceMs = 4): Promise<Error | null> {
+    return new Promise((done) => {
+      this.resolve = done;
+      const run = () => {
+        this.timer = null;
+        if (this.stopped) return done(null);
+        try {
+          if (this.step(sliceMs)) return done(null);
+        } catch (e) {
+          return done(e as Error);
+        }
+        this.schedule(run);
+      };
+      this.schedule(run);
+    });
   }
 
   /** Stops the background checks (the index closed, or its segments were replaced). */
@@ -92,6 +93,7 @@ export class PostingChecks {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.resolve?.(null);
   }
 
   private schedule(run: () => void): void {
