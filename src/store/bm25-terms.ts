@@ -329,6 +329,9 @@ export function bm25DictDirectoryProblem(b: Bm25DictBlock): string | null {
 
 const bad = (t: number) => `BM25 dictionary entry ${t} is malformed or cut short`;
 
+/** bm25DictGroupProblem's term bytes (grown as needed; it calls nothing that uses them). */
+let groupTerm = new Uint8Array(64);
+
 /**
  * Why group g's entries do not describe well-formed, strictly ascending terms (below the next group's first) whose
  * runs tile the group's part of `postings`, or null. Calls run(t, start, end, df1) for each term's run, so the
@@ -346,7 +349,7 @@ export function bm25DictGroupProblem(
   const end = last ? dict.length : dictIndex[2 * g + 2];
   const runsEnd = last ? postings.length : dictIndex[2 * g + 3];
   // The previous term's bytes; each term overwrites them from where it stops sharing them.
-  let term = new Uint8Array(64);
+  let term = groupTerm;
   let prevLen = 0;
   let p = dictIndex[2 * g];
   let runAt = dictIndex[2 * g + 1];
@@ -378,7 +381,7 @@ export function bm25DictGroupProblem(
     if (term.length < len) {
       const grown = new Uint8Array(len * 2);
       grown.set(term.subarray(0, shared));
-      term = grown;
+      term = groupTerm = grown;
     }
     for (let i = 0; i < suffix; i++) term[shared + i] = dict[p + i];
     p += suffix;
