@@ -12,6 +12,8 @@ import { Ranker } from './ranker.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
 const DOC_CACHE = 512;
+/** When no search came first, the idle posting checks start this long after an open. */
+const IDLE_CHECKS_AFTER_MS = 1000;
 
 export class IndexState {
   live: LiveIndex;
@@ -60,17 +62,32 @@ export class IndexState {
     const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
     this.checks = checks;
-    this.checked = checks.background();
+    // The idle checks start after the first answer (or a second after the open): before it, they would only
+    // compete with it.
+    this.checked = new Promise((done) => {
+      const start = () => {
+        clearTimeout(timer);
+        this.startChecks = () => {};
+        void checks.background().then(done);
+      };
+      const timer = setTimeout(start, IDLE_CHECKS_AFTER_MS);
+      (timer as { unref?: () => void }).unref?.(); // Node: pending checks never keep a process alive
+      this.startChecks = start;
+    });
   }
+
+  /** Starts the idle checks now if they are waiting (a search answered). */
+  startChecks: () => void = () => {};
 
   /** Stops the idle checks (the index closed). */
   stopChecks(): void {
     this.checks?.stop();
+    this.startChecks();
   }
 
   /** From segments read whole (checked): the deferred checks of an earlier load no longer apply. */
   rebuild(segs: SegmentRecord[]): void {
-    this.checks?.stop();
+    this.stopChecks();
     this.checks = null;
     this.live = LiveIndex.build(segs, this.meta.tombstones, this.liveOptions());
     this.ranker = new Ranker(this.live);

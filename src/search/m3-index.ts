@@ -161,7 +161,9 @@ export class M3Index {
    *   const hits = await index.search('+boundary layer -laminar', { k: 5, mode: 'hybrid', explain: true });
    */
   search(query: SearchQuery, options: SearchOptions = {}): Promise<Hit[]> {
-    return searchIndex(this.state, query, options);
+    const answer = searchIndex(this.state, query, options);
+    answer.then(this.state.startChecks, this.state.startChecks); // the open's idle checks follow the first answer
+    return answer;
   }
 
   // ---------------------------------------------------------------- writing

@@ -73,6 +73,7 @@ export class PostingChecks {
    */
   background(sliceMs = 4): Promise<Error | null> {
     return new Promise((done) => {
+      if (this.stopped) return done(null);
       this.resolve = done;
       const run = () => {
         this.timer = null;

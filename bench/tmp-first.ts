@@ -1,0 +1,15 @@
+import { M3Index } from '../src/search/m3-index.ts';
+import { FileStore } from '../src/store/file-store.ts';
+import { DIMS, Workload, WORKLOAD } from './workload.ts';
+const idx = await M3Index.open('x', { store: new FileStore('/tmp/coldopen-idx', { readOnly: true }), model: { modelId: `${WORKLOAD}/synthetic`, dims: DIMS } });
+const q = new Workload(100000).queries(1)[0];
+const c0 = process.cpuUsage();
+console.profile?.('first');
+await idx.search({ text: q.text, embedding: { dense: q.dense, sparse: q.sparse, tokens: 0, truncated: false } }, { k: 10, includeText: false });
+const c1 = process.cpuUsage(c0);
+console.log('first query CPU ms', (c1.user + c1.system) / 1000);
+const c2 = process.cpuUsage();
+await idx.search({ text: q.text, embedding: { dense: q.dense, sparse: q.sparse, tokens: 0, truncated: false } }, { k: 10, includeText: false });
+const c3 = process.cpuUsage(c2);
+console.log('second query CPU ms', (c3.user + c3.system) / 1000);
+idx.close();
