@@ -45,7 +45,13 @@ async function buildAt(root: string, label: string): Promise<void> {
     base: `/${label}/`,
     publicDir: false,
     logLevel: 'warn',
-    build: { outDir: join(pages, label), emptyOutDir: true, target: 'es2022', minify: false, rollupOptions: { input: { bench: resolve(root, 'bench/page/index.html') } } },
+    build: {
+      outDir: join(pages, label),
+      emptyOutDir: true,
+      target: 'es2022',
+      minify: false,
+      rollupOptions: { input: { bench: resolve(root, 'bench/page/index.html') } },
+    },
   });
 }
 

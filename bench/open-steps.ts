@@ -58,6 +58,11 @@ const t1 = cpuMs();
 await idx.search({ text: q.text, embedding: { dense: q.dense, sparse: q.sparse, tokens: 0, truncated: false } }, { k: 10, includeText: false });
 const t2 = cpuMs();
 idx.close();
-console.log(`${n} docs in ${segs.length} segments; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `${n} docs in ${segs.length} segments; load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 for (const [label, ms] of Object.entries(times)) console.log(`${label.padEnd(42)} ${ms.map((x) => x.toFixed(0).padStart(6)).join(' ')} ms CPU`);
 console.log(`FileStore M3Index.open ${(t1 - t0).toFixed(0)} ms CPU, first hybrid query ${(t2 - t1).toFixed(0)} ms CPU`);

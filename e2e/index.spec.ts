@@ -777,7 +777,9 @@ test('after a cold open, 50 searches read nothing from IndexedDB', async ({ page
   expect(r.textReads).toBeGreaterThan(0);
 });
 
-test('a forged posting list (valid checksum) opens, fails the first search that reads it and every later use the same way, writes nothing; clear() recovers', async ({ page }) => {
+test('a forged posting list (valid checksum) opens, fails the first search that reads it and every later use the same way, writes nothing; clear() recovers', async ({
+  page,
+}) => {
   await openHarness(page, PAGE);
   const forged = await page.evaluate(async () => {
     const M = (window as any).m3index;

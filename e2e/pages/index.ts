@@ -140,7 +140,8 @@ async function forgeSparseList(name: string, docId: string, token: number): Prom
     const segs = await request(db.transaction('segments').objectStore('segments').getAll());
     const seg = segs.find((s) => s.ids.includes(docId));
     const at = { pos: 0, end: 0 };
-    if (!seg || !findSparseList(seg.sparse, token, at) || seg.sparse.postings[at.pos] >= 0x80) throw new Error(`no one-byte list of token ${token} beside ${docId}`);
+    if (!seg || !findSparseList(seg.sparse, token, at) || seg.sparse.postings[at.pos] >= 0x80)
+      throw new Error(`no one-byte list of token ${token} beside ${docId}`);
     seg.sparse.postings[at.pos] = 0x7f;
     seg.checksum = segmentChecksum(seg);
     const tx = db.transaction('segments', 'readwrite');

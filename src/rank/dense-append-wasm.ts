@@ -40,12 +40,19 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   f.code.push(0x45); // i32.eqz
   f.brIf(1);
   for (let k = 0; k < 4; k++) {
-    f.get(dst).get(src).v128load(16 * k).v128store(16 * k);
+    f.get(dst)
+      .get(src)
+      .v128load(16 * k)
+      .v128store(16 * k);
     // 16 dimensions: their sign bits are bytes 2k and 2k + 1 of this chunk's 8, 16 apart.
-    f.get(bits).get(src).v128load(16 * k);
+    f.get(bits)
+      .get(src)
+      .v128load(16 * k);
     bitmask();
     store8(32 * k);
-    f.get(bits).get(src).v128load(16 * k);
+    f.get(bits)
+      .get(src)
+      .v128load(16 * k);
     bitmask();
     f.i32(8).shrU();
     store8(32 * k + 16);

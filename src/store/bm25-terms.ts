@@ -337,11 +337,7 @@ let groupTerm = new Uint8Array(64);
  * runs tile the group's part of `postings`, or null. Calls run(t, start, end, df1) for each term's run, so the
  * postings check walks along. The directory passed bm25DictDirectoryProblem.
  */
-export function bm25DictGroupProblem(
-  b: Bm25DictBlock,
-  g: number,
-  run: (t: number, start: number, end: number, df1: boolean) => string | null,
-): string | null {
+export function bm25DictGroupProblem(b: Bm25DictBlock, g: number, run: (t: number, start: number, end: number, df1: boolean) => string | null): string | null {
   const { dict, dictIndex, termCount, postings } = b;
   const groups = dictIndex.length / 2;
   const positions = b.positions === true;

@@ -195,7 +195,8 @@ export class IdbStore implements Store {
    * lists' structure is left to first use (the checksum is not: every byte is covered before any is used).
    */
   private verify(seg: SegmentRecord, checks?: PostingChecks): void {
-    const defer: DeferChecks | undefined = checks && ((block, groups, group, whole) => checks.defer(block, groups, group, whole, (p) => this.corrupt(seg.seq, p)));
+    const defer: DeferChecks | undefined =
+      checks && ((block, groups, group, whole) => checks.defer(block, groups, group, whole, (p) => this.corrupt(seg.seq, p)));
     const problem =
       segmentProblem(seg, this.meta?.dims, defer) ??
       (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);

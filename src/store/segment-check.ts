@@ -112,7 +112,13 @@ export function segmentProblem(seg: SegmentRecord, dims?: number, defer?: DeferC
       const p = bm25DictDirectoryProblem(b);
       if (p) return p;
       const run = bm25RunCheck(b, n);
-      if (b.termCount > 0) defer(b, b.dictIndex.length / 2, (g) => bm25DictGroupProblem(b, g, run), () => null);
+      if (b.termCount > 0)
+        defer(
+          b,
+          b.dictIndex.length / 2,
+          (g) => bm25DictGroupProblem(b, g, run),
+          () => null,
+        );
     } else {
       const p = bm25PostingsProblem(b, n);
       if (p) return p;
