@@ -4,9 +4,10 @@
  * binary first stage and int8 scores, hit for hit, as the JS kernel's.
  */
 import { describe, expect, it } from 'vitest';
-import { DenseMatrix, quantizeInt8Batch } from './dense-scan.ts';
+import { DenseMatrix, quantizeInt8Batch, usePackRows } from './dense-scan.ts';
 import { wasmKernelSupported } from './dense-scan-wasm.ts';
-import { instantiatePackRows } from './dense-append-wasm.ts';
+import { instantiatePackRows, PACK_ROWS_WASM } from './dense-append-wasm.ts';
+import { assemble, Body, I32 } from './wasm-assembler.ts';
 import { mulberry32 as rng } from '../util/random.ts';
 
 const SIMD = wasmKernelSupported(false);
@@ -17,6 +18,42 @@ function rows(n: number, dim: number, seed: number): Float32Array {
 }
 
 describe.runIf(SIMD)('row-packing kernel', () => {
+  usePackRows(instantiatePackRows);
+
+  it('its listed bytes are the function its comment describes, as wasm-assembler.ts assembles it', () => {
+    const f = new Body([I32, I32, I32, I32]);
+    const [src, dst, bits, chunks] = [0, 1, 2, 3];
+    f.block().loop();
+    f.get(chunks);
+    f.code.push(0x45); // i32.eqz
+    f.brIf(1);
+    for (let k = 0; k < 4; k++) {
+      f.get(dst)
+        .get(src)
+        .v128load(16 * k)
+        .v128store(16 * k);
+      f.get(bits)
+        .get(src)
+        .v128load(16 * k)
+        .simd(0x64); // i8x16.bitmask
+      f.code.push(0x3a, 0, 32 * k); // i32.store8
+      f.get(bits)
+        .get(src)
+        .v128load(16 * k)
+        .simd(0x64)
+        .i32(8)
+        .shrU();
+      f.code.push(0x3a, 0, 32 * k + 16);
+    }
+    f.get(src).i32(64).add().set(src);
+    f.get(dst).i32(256).add().set(dst);
+    f.get(bits).i32(128).add().set(bits);
+    f.get(chunks).i32(1).i32sub().set(chunks);
+    f.br(0).end().end();
+    const bytes = assemble([{ name: 'packRow', body: f, results: [] }]);
+    expect(Buffer.from(bytes).toString('base64')).toBe(PACK_ROWS_WASM);
+  });
+
   it('instantiates where SIMD runs', () => {
     expect(instantiatePackRows(new WebAssembly.Memory({ initial: 1 }))).not.toBeNull();
   });

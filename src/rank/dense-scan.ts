@@ -28,7 +28,7 @@ import {
   type WasmKernels,
 } from './dense-scan-wasm.ts';
 import { RESIDUAL_STEPS, residualBytes, residualDot } from './dense-residual.ts';
-import { instantiatePackRows, type PackRowsKernel } from './dense-append-wasm.ts';
+import type { PackRowsKernel } from './dense-append-wasm.ts';
 
 // ---------- quantisation ----------
 
@@ -229,6 +229,17 @@ function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
   return want;
 }
 
+/** The row-packing kernel's factory once dense-append-wasm.ts is loaded (usePackRows); appends use a JS loop before. */
+let packRows: ((memory: WebAssembly.Memory) => PackRowsKernel | null) | null = null;
+
+/**
+ * Hands DenseMatrix the row-packing kernel (dense-append-wasm.ts's instantiatePackRows): a cold open loads it beside
+ * the IndexedDB read, so the search path does not ship it and nothing waits for it.
+ */
+export function usePackRows(factory: (memory: WebAssembly.Memory) => PackRowsKernel | null): void {
+  packRows = factory;
+}
+
 /**
  * Many int8 vectors of one dimension. Rows are append-only ids (0, 1, 2, …); `removeRow` marks
  * a tombstone that every search skips, `compact()` reclaims them and returns the renumbering.
@@ -315,7 +326,7 @@ export class DenseMatrix {
       this.heap = heap;
       this.wasm = instantiateKernels(heap.memory, this.kernel === 'relaxed');
       this.signWasm = signScanSupported() ? instantiateSignScan(heap.memory) : null;
-      this.pack = instantiatePackRows(heap.memory);
+      this.pack = packRows?.(heap.memory) ?? null;
     } else {
       this.heap = new ArrayHeap(bytes);
       this.wasm = null;

@@ -5,6 +5,7 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { M3ClosedError } from '../store/errors.ts';
+import { usePackRows } from '../rank/dense-scan.ts';
 import { PostingChecks } from '../store/posting-checks.ts';
 import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types.ts';
 import { LiveIndex } from './live-index.ts';
@@ -12,8 +13,8 @@ import { Ranker } from './ranker.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
 const DOC_CACHE = 512;
-/** When no search came first, the idle posting checks start this long after an open. */
-const IDLE_CHECKS_AFTER_MS = 1000;
+/** dense-append-wasm.ts, requested by the first load. */
+let packKernel: Promise<void> | undefined;
 
 export class IndexState {
   live: LiveIndex;
@@ -58,21 +59,22 @@ export class IndexState {
    * them and in idle slices after (posting-checks.ts): walking every list was most of a cold open.
    */
   async loadAll(): Promise<void> {
+    // The dense rows' packing kernel loads beside the read (a JS loop appends them if it is not there yet).
+    packKernel ??= import('../rank/dense-append-wasm.ts').then(
+      (m) => usePackRows(m.instantiatePackRows),
+      () => {},
+    );
     const checks = new PostingChecks();
     const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
     this.checks = checks;
-    // The idle checks start after the first answer (or a second after the open): before it, they would only
-    // compete with it.
+    // The idle checks start after the first answer: before it, they would only compete with it. (Until then no
+    // list is read unchecked: a query checks what it reads.)
     this.checked = new Promise((done) => {
-      const start = () => {
-        clearTimeout(timer);
+      this.startChecks = () => {
         this.startChecks = () => {};
         void checks.background().then(done);
       };
-      const timer = setTimeout(start, IDLE_CHECKS_AFTER_MS);
-      (timer as { unref?: () => void }).unref?.(); // Node: pending checks never keep a process alive
-      this.startChecks = start;
     });
   }
 
