@@ -13,8 +13,8 @@ import { Ranker } from './ranker.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
 const DOC_CACHE = 512;
-/** dense-append-wasm.ts, requested by the first load. */
-let packKernel: Promise<void> | undefined;
+/** Whether a load has asked for dense-append-wasm.ts yet. */
+let packKernelAsked = false;
 
 export class IndexState {
   live: LiveIndex;
@@ -60,10 +60,13 @@ export class IndexState {
    */
   async loadAll(): Promise<void> {
     // The dense rows' packing kernel loads beside the read (a JS loop appends them if it is not there yet).
-    packKernel ??= import('../rank/dense-append-wasm.ts').then(
-      (m) => usePackRows(m.instantiatePackRows),
-      () => {},
-    );
+    if (!packKernelAsked) {
+      packKernelAsked = true;
+      import('../rank/dense-append-wasm.ts').then(
+        (m) => usePackRows(m.instantiatePackRows),
+        () => {},
+      );
+    }
     const checks = new PostingChecks();
     const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
