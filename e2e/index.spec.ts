@@ -777,6 +777,60 @@ test('after a cold open, 50 searches read nothing from IndexedDB', async ({ page
   expect(r.textReads).toBeGreaterThan(0);
 });
 
+test('a forged posting list (valid checksum) opens, fails the first search that reads it and every later use the same way, writes nothing; clear() recovers', async ({
+  page,
+}) => {
+  await openHarness(page, PAGE);
+  const forged = await page.evaluate(async () => {
+    const M = (window as any).m3index;
+    const idx = await M.M3Index.open('forged', { encoder: new M.FakeEncoder({ dims: 64 }) });
+    await idx.add(M.familyDocs('f', 0, 300, 64, 50_000), { batchSize: 100 });
+    // A sound index: the idle checks after the open finish with nothing found.
+    idx.close();
+    const again = await M.M3Index.open('forged', { encoder: new M.FakeEncoder({ dims: 64 }) });
+    await again.search('fu3', { mode: 'bm25' }); // the idle checks follow the first answer
+    const clean = await again.state.checked;
+    const left = again.state.checks.left;
+    again.close();
+    return { clean, left, ...(await M.forgeSparseList('forged', 'f-150', 50_150)) };
+  });
+  expect(forged.clean).toBeNull();
+  expect(forged.left).toBe(0);
+  await reload(page);
+  const r = await page.evaluate(async () => {
+    const M = (window as any).m3index;
+    const idx = await M.M3Index.open('forged', { encoder: new M.FakeEncoder({ dims: 64 }) });
+    const count = idx.count();
+    const doc = M.familyDoc('f', 150, 64, 50_000);
+    const attempt = async (f: () => Promise<unknown> | unknown) => {
+      try {
+        await f();
+        return null;
+      } catch (e) {
+        return { name: (e as Error).name, code: (e as any).code, message: (e as Error).message, storage: e instanceof M.M3StorageError };
+      }
+    };
+    const first = await attempt(() => idx.search({ embedding: doc.embedding }, { mode: 'sparse' }));
+    const later = await attempt(() => idx.search({ embedding: doc.embedding }, { mode: 'dense' }));
+    const write = await attempt(() => idx.add(M.familyDocs('g', 0, 1, 64, 90_000)));
+    const counted = await attempt(() => idx.count());
+    const idle = await idx.state.checked;
+    const records = await M.segmentChecksums('forged');
+    await idx.clear();
+    const cleared = { count: idx.count(), hits: (await idx.search('fu150', { mode: 'bm25' })).length };
+    idx.close();
+    return { count, first, later, write, counted, idle: idle?.message ?? null, records, cleared };
+  });
+  expect(r.count).toBe(300);
+  const message = new RegExp(`"m3-search:forged", segment record ${forged.seq}: sparse entry \\d+ names row 127 of 100; clear the index`);
+  expect(r.first).toMatchObject({ storage: true, code: 'CORRUPT' });
+  expect(r.first!.message).toMatch(message);
+  for (const e of [r.later, r.write, r.counted]) expect(e).toEqual(r.first);
+  expect(r.idle).toBe(r.first!.message);
+  expect(r.records).toEqual(forged.checksums); // nothing written
+  expect(r.cleared).toEqual({ count: 0, hits: 0 });
+});
+
 test('bad input in the browser: duplicates write nothing, empty query, k, mode, ids, abort keeps finished batches', async ({ page }) => {
   await openHarness(page, PAGE);
   const fam: Family = { prefix: 'bad', dims: 32, tokenBase: 900_000 };

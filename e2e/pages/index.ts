@@ -9,6 +9,8 @@ import { DenseMatrix } from '../../src/rank/dense-scan.ts';
 import { decodeDoc, decoderModel, docSpans, resolveModel } from '../../src/store/text-code.ts';
 import { wasmKernelSupported } from '../../src/rank/dense-scan-wasm.ts';
 import { randomRows, referenceScore } from '../../src/rank/dense-scan-reference.ts';
+import { segmentChecksum } from '../../src/store/segment-check.ts';
+import { findSparseList } from '../../src/store/sparse-postings.ts';
 
 type IndexDoc = lib.IndexDoc;
 
@@ -123,6 +125,56 @@ async function rawDump(name: string): Promise<{
   }
 }
 
+/**
+ * Forges a segment record the way only a deliberate edit can: points the first entry of `token`'s sparse list in the
+ * segment holding `docId` at row 127 (past a segment of fewer rows) and reseals the record's checksum. Returns its seq
+ * and every segment's [seq, checksum] after the edit.
+ */
+async function forgeSparseList(name: string, docId: string, token: number): Promise<{ seq: number; checksums: [number, number][] }> {
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = indexedDB.open(`m3-search:${name}`);
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  try {
+    const segs = await request(db.transaction('segments').objectStore('segments').getAll());
+    const seg = segs.find((s) => s.ids.includes(docId));
+    const at = { pos: 0, end: 0 };
+    if (!seg || !findSparseList(seg.sparse, token, at) || seg.sparse.postings[at.pos] >= 0x80)
+      throw new Error(`no one-byte list of token ${token} beside ${docId}`);
+    seg.sparse.postings[at.pos] = 0x7f;
+    seg.checksum = segmentChecksum(seg);
+    const tx = db.transaction('segments', 'readwrite');
+    tx.objectStore('segments').put(seg);
+    await new Promise((res, rej) => {
+      tx.oncomplete = res;
+      tx.onerror = () => rej(tx.error);
+    });
+    return { seq: seg.seq, checksums: await segmentChecksums(db) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Every segment record's [seq, checksum] (`db` open, or the index's database opened for the call). */
+async function segmentChecksums(db: IDBDatabase | string): Promise<[number, number][]> {
+  if (typeof db === 'string') {
+    const name = db;
+    const open = await new Promise<IDBDatabase>((res, rej) => {
+      const r = indexedDB.open(`m3-search:${name}`);
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    try {
+      return await segmentChecksums(open);
+    } finally {
+      open.close();
+    }
+  }
+  const segs = await request(db.transaction('segments').objectStore('segments').getAll());
+  return segs.map((s) => [s.seq, s.checksum]);
+}
+
 function deleteDatabase(name: string): Promise<void> {
   return new Promise((res, rej) => {
     const r = indexedDB.deleteDatabase(`m3-search:${name}`);
@@ -149,5 +201,7 @@ function deleteDatabase(name: string): Promise<void> {
   uniqueWord,
   rawDump,
   deleteDatabase,
+  forgeSparseList,
+  segmentChecksums,
 };
 (window as any).m3Ready = true;

@@ -28,6 +28,7 @@ import {
   type WasmKernels,
 } from './dense-scan-wasm.ts';
 import { RESIDUAL_STEPS, residualBytes, residualDot } from './dense-residual.ts';
+import type { PackRowsKernel } from './dense-append-wasm.ts';
 
 // ---------- quantisation ----------
 
@@ -228,6 +229,17 @@ function pickKernel(k: DenseKernel | 'auto' | undefined): DenseKernel {
   return want;
 }
 
+/** The row-packing kernel's factory once dense-append-wasm.ts is loaded (usePackRows); appends use a JS loop before. */
+let packRows: ((memory: WebAssembly.Memory) => PackRowsKernel | null) | null = null;
+
+/**
+ * Hands DenseMatrix the row-packing kernel (dense-append-wasm.ts's instantiatePackRows): a cold open loads it beside
+ * the IndexedDB read, so the search path does not ship it and nothing waits for it.
+ */
+export function usePackRows(factory: (memory: WebAssembly.Memory) => PackRowsKernel | null): void {
+  packRows = factory;
+}
+
 /**
  * Many int8 vectors of one dimension. Rows are append-only ids (0, 1, 2, …); `removeRow` marks
  * a tombstone that every search skips, `compact()` reclaims them and returns the renumbering.
@@ -252,6 +264,8 @@ export class DenseMatrix {
   private readonly heap: Heap;
   private readonly wasm: WasmKernels | null;
   private readonly signWasm: SignScanKernel | null;
+  /** Packs appended rows (a cold open's); null without WASM SIMD (appendWords' JS loop then). */
+  private readonly pack: PackRowsKernel | null = null;
   /** Bytes of sign bits per row (stride / 8). */
   private readonly bitBytes: number;
   /** Largest sign-table entry: 2 · bitBytes · lutMax must fit the kernel's u16 sums. */
@@ -312,6 +326,7 @@ export class DenseMatrix {
       this.heap = heap;
       this.wasm = instantiateKernels(heap.memory, this.kernel === 'relaxed');
       this.signWasm = signScanSupported() ? instantiateSignScan(heap.memory) : null;
+      this.pack = packRows?.(heap.memory) ?? null;
     } else {
       this.heap = new ArrayHeap(bytes);
       this.wasm = null;
@@ -496,6 +511,7 @@ export class DenseMatrix {
    */
   private appendWords(first: number, codes: Int8Array, scales: Float32Array | ArrayLike<number>): void {
     const count = scales.length;
+    if (this.pack && this.dim % CHUNK === 0) return this.appendPacked(first, codes, scales);
     const words = this.dim >> 2;
     const src =
       codes.byteOffset % 4 === 0 ? new Int32Array(codes.buffer, codes.byteOffset, count * words) : new Int32Array(codes.slice(0, count * this.dim).buffer); // unaligned: one memcpy to an aligned copy
@@ -514,6 +530,32 @@ export class DenseMatrix {
       }
       f32[scales0 + row] = scales[r];
       this.packSigns(row);
+    }
+  }
+
+  /**
+   * appendWords by the WASM packing kernel (dense-append-wasm.ts): rows staged row-major in the search scratch
+   * (idle while rows are appended), then each packed with its sign bits. Rows without tail padding only.
+   */
+  private appendPacked(first: number, codes: Int8Array, scales: Float32Array | ArrayLike<number>): void {
+    const count = scales.length;
+    const dim = this.dim;
+    this.ensureScratch(align(8 * dim, 4)); // room to stage 64 rows at least (8 bytes a scratch entry)
+    this.views();
+    const stage = this.outOff;
+    const per = Math.floor((this.scratch * 8) / dim);
+    const bytes = new Uint8Array(codes.buffer, codes.byteOffset, count * dim);
+    const f32 = this.f32;
+    const scales0 = this.scalesOff >> 2;
+    const chunks = this.stride / CHUNK;
+    for (let r0 = 0; r0 < count; r0 += per) {
+      const m = Math.min(per, count - r0);
+      this.u8.set(bytes.subarray(r0 * dim, (r0 + m) * dim), stage);
+      for (let r = 0; r < m; r++) {
+        const row = first + r0 + r;
+        this.pack!.packRow(stage + r * dim, this.rowOff(row), this.bitsOff + (row >> 4) * 16 * this.bitBytes + (row & 15), chunks);
+        f32[scales0 + row] = scales[r0 + r];
+      }
     }
   }
 

@@ -5,12 +5,16 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { M3ClosedError } from '../store/errors.ts';
+import { usePackRows } from '../rank/dense-scan.ts';
+import { PostingChecks } from '../store/posting-checks.ts';
 import type { DocRecord, MetaRecord, SegmentRecord, Store } from '../store/types.ts';
 import { LiveIndex } from './live-index.ts';
 import { Ranker } from './ranker.ts';
 import type { EncoderLike, OpenOptions } from './types.ts';
 
 const DOC_CACHE = 512;
+/** Whether a load has asked for dense-append-wasm.ts yet. */
+let packKernelAsked = false;
 
 export class IndexState {
   live: LiveIndex;
@@ -19,6 +23,10 @@ export class IndexState {
   /** Set when another tab forced the index closed (a newer schema version, or a delete). */
   closedReason: string | null = null;
   private readonly docCache = new Map<string, DocRecord>();
+  /** The last load's deferred posting-list checks; null once a rebuild read its segments whole. */
+  checks: PostingChecks | null = null;
+  /** Settles when the idle checks finished (with the failure found, or null). */
+  checked: Promise<Error | null> = Promise.resolve(null);
 
   constructor(
     readonly name: string,
@@ -37,16 +45,55 @@ export class IndexState {
     return this.meta.analyzer ?? {};
   }
 
-  check(): void {
+  /**
+   * Throws when the index is closed, or when a deferred posting-list check found a damaged record (every use but
+   * `clear()`, which passes `damagedOk`, then fails the same way).
+   */
+  check(damagedOk = false): void {
     if (this.closed) throw new M3ClosedError(this.closedReason ?? `index "${this.name}" is closed`);
+    if (!damagedOk && this.checks?.failure) throw this.checks.failure;
   }
 
+  /**
+   * Reads every segment into a new LiveIndex. Their posting lists' structure is checked when a query first reads
+   * them and in idle slices after (posting-checks.ts): walking every list was most of a cold open.
+   */
   async loadAll(): Promise<void> {
-    const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments) : [];
+    // The dense rows' packing kernel loads beside the read (a JS loop appends them if it is not there yet).
+    if (!packKernelAsked) {
+      packKernelAsked = true;
+      import('../rank/dense-append-wasm.ts').then(
+        (m) => usePackRows(m.instantiatePackRows),
+        () => {},
+      );
+    }
+    const checks = new PostingChecks();
+    const segs = this.meta.segments.length ? await this.store.readSegments(this.meta.segments, { deferChecks: checks }) : [];
     this.rebuild(sortByKeys(segs));
+    this.checks = checks;
+    // The idle checks start after the first answer: before it, they would only compete with it. (Until then no
+    // list is read unchecked: a query checks what it reads.)
+    this.checked = new Promise((done) => {
+      this.startChecks = () => {
+        this.startChecks = () => {};
+        void checks.background().then(done);
+      };
+    });
   }
 
+  /** Starts the idle checks now if they are waiting (a search answered). */
+  startChecks: () => void = () => {};
+
+  /** Stops the idle checks (the index closed). */
+  stopChecks(): void {
+    this.checks?.stop();
+    this.startChecks();
+  }
+
+  /** From segments read whole (checked): the deferred checks of an earlier load no longer apply. */
   rebuild(segs: SegmentRecord[]): void {
+    this.stopChecks();
+    this.checks = null;
     this.live = LiveIndex.build(segs, this.meta.tombstones, this.liveOptions());
     this.ranker = new Ranker(this.live);
     this.docCache.clear();

@@ -162,7 +162,9 @@ export class M3Index {
    *   const hits = await index.search('+boundary layer -laminar', { k: 5, mode: 'hybrid', explain: true });
    */
   search(query: SearchQuery, options: SearchOptions = {}): Promise<Hit[]> {
-    return searchIndex(this.state, query, options);
+    const answer = searchIndex(this.state, query, options);
+    answer.then(this.state.startChecks, this.state.startChecks); // the open's idle checks follow the first answer
+    return answer;
   }
 
   // ---------------------------------------------------------------- writing
@@ -187,7 +189,7 @@ export class M3Index {
 
   /** Removes every document (one transaction); the model identity stays. */
   async clear(): Promise<void> {
-    this.state.check();
+    this.state.check(true); // the way out of a damaged index
     await (await this.writer()).clear();
   }
 
@@ -212,6 +214,7 @@ export class M3Index {
   close(): void {
     if (this.state.closed) return;
     this.state.closed = true;
+    this.state.stopChecks();
     this.sync.stop();
     this.state.store.close();
   }

@@ -228,15 +228,29 @@ function varintLength(v: number): number {
  * and terms are checked by the caller (segment-check.ts); a dictionary block's dictionary here, along the runs.
  */
 export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
-  const { postings: bytes } = b;
   if (b.positions !== undefined && b.positions !== true) return 'BM25 block: positions must be true or absent';
+  const run = bm25RunCheck(b, docs);
+  if (b.dict) return bm25DictProblem(b, run);
+  for (let t = 0; t < b.terms.length; t++) {
+    const why = run(t, b.offsets[t], b.offsets[t + 1], false);
+    if (why) return why;
+  }
+  return null;
+}
+
+/**
+ * The check of one term's byte run (postings over `docs` documents, and their positions where the block holds
+ * them): why run(t, start, end, df1) does not decode, or null. Its scratch grows with the longest list seen.
+ */
+export function bm25RunCheck(b: Bm25Block, docs: number): (t: number, start: number, end: number, df1: boolean) => string | null {
+  const { postings: bytes } = b;
   const withPositions = b.positions === true;
   let tfs = new Uint32Array(withPositions ? 64 : 0);
   let list = new Uint32Array(withPositions ? 64 : 0);
-  // Every open, every byte: varints inline, as in sparsePostingsProblem.
+  // Every byte of every list: varints inline, as in sparseGroupProblem.
   const name = (t: number) => (b.dict ? `term ${t}` : JSON.stringify(b.terms[t]));
   const bad = (t: number) => `BM25 postings of ${name(t)} are malformed or cut short`;
-  const run = (t: number, start: number, end: number, df1: boolean): string | null => {
+  return (t: number, start: number, end: number, df1: boolean): string | null => {
     let p = start;
     let df = Number.POSITIVE_INFINITY;
     if (withPositions) {
@@ -298,12 +312,6 @@ export function bm25PostingsProblem(b: Bm25Block, docs: number): string | null {
     }
     return p === end ? null : bad(t);
   };
-  if (b.dict) return bm25DictProblem(b, run);
-  for (let t = 0; t < b.terms.length; t++) {
-    const why = run(t, b.offsets[t], b.offsets[t + 1], false);
-    if (why) return why;
-  }
-  return null;
 }
 
 /**

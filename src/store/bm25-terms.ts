@@ -11,6 +11,7 @@
  * Term bytes are CESU-8 (each UTF-16 code unit coded as UTF-8 codes a code point), so comparing bytes orders
  * terms exactly as JavaScript's `<` orders the strings, lone surrogates included: the order every schema kept.
  */
+import { ensureBlockChecked, ensureGroupChecked } from './posting-checks.ts';
 import { readCheckedVarint, readVarint, varintAt } from './postings.ts';
 import type { Bm25DictBlock } from './types.ts';
 
@@ -143,6 +144,7 @@ const memo = { block: null as Bm25DictBlock | null, t: -1, next: 0, start: 0, en
 /** Term index t's run (a view valid until the next call). */
 export function locateTerm(b: Bm25DictBlock, t: number): TermRun {
   if (memo.block === b && memo.t === t) return memo;
+  ensureGroupChecked(b, Math.floor(t / BM25_TERM_GROUP));
   const { dict } = b;
   let i: number;
   let p: number;
@@ -160,7 +162,7 @@ export function locateTerm(b: Bm25DictBlock, t: number): TermRun {
   const positions = b.positions === true;
   let start = runEnd;
   let df1 = false;
-  // The dictionary passed bm25DictProblem on open: its varints are read inline, unchecked.
+  // The group passed bm25DictGroupProblem (now, or on open): its varints are read inline, unchecked.
   for (; i <= t; i++) {
     while (dict[p++] >= 0x80);
     let suffix = dict[p++];
@@ -194,6 +196,7 @@ class Walk {
 
   /** Positions the cursor before group g's first entry. */
   group(g: number): void {
+    ensureGroupChecked(this.b, g);
     this.t = g * BM25_TERM_GROUP - 1;
     this.pos = this.b.dictIndex[2 * g];
     this.run = this.b.dictIndex[2 * g + 1];
@@ -204,6 +207,7 @@ class Walk {
   next(): boolean {
     const { dict } = this.b;
     if (this.t + 1 >= this.b.termCount) return false;
+    if ((this.t + 1) % BM25_TERM_GROUP === 0) ensureGroupChecked(this.b, (this.t + 1) / BM25_TERM_GROUP);
     let p = this.pos;
     let shared = dict[p++];
     if (shared >= 0x80) [shared, p] = [readCheckedVarint(dict, p - 1), varintAt.end];
@@ -281,6 +285,7 @@ export function forEachDictTermWithPrefix(b: Bm25DictBlock, prefix: string, fn: 
 /** Calls fn(term, t) for every term, ascending. */
 export function forEachDictTerm(b: Bm25DictBlock, fn: (term: string, t: number) => void): void {
   if (b.termCount === 0) return;
+  ensureBlockChecked(b);
   const w = new Walk(b);
   w.group(0);
   while (w.next()) fn(w.string(), w.t);
@@ -289,29 +294,65 @@ export function forEachDictTerm(b: Bm25DictBlock, fn: (term: string, t: number) 
 // ---------------------------------------------------------------------------- checks
 
 /**
- * Why the dictionary does not describe `termCount` well-formed, strictly ascending terms whose runs tile
- * `postings`, or null. Calls run(t, start, end, df1) for each term's run, so the postings check walks along.
+ * Why the dictionary's directory is inconsistent, or null: its term count and group index, each group's first
+ * entry (well-formed, in bounds) and the groups' first terms strictly ascending, so a lookup finds the right group.
+ * What an open checks at once; bm25DictGroupProblem checks each group's entries and runs.
  */
-export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number, end: number, df1: boolean) => string | null): string | null {
+export function bm25DictDirectoryProblem(b: Bm25DictBlock): string | null {
   const { dict, dictIndex, termCount, postings } = b;
   if (!Number.isSafeInteger(termCount) || termCount < 0) return `BM25 dictionary says ${termCount} terms`;
   const groups = Math.ceil(termCount / BM25_TERM_GROUP);
   if (dictIndex.length !== groups * 2) return `BM25 dictionary index: ${dictIndex.length} entries for ${groups} groups`;
-  const positions = b.positions === true;
-  const end = dict.length;
-  // The previous term's bytes; each term overwrites them from where it stops sharing them.
-  let term = new Uint8Array(64);
+  if (groups === 0) {
+    if (dict.length) return `BM25 dictionary holds ${dict.length} bytes past its 0 terms`;
+    return postings.length ? `BM25 runs cover 0 of ${postings.length} postings bytes` : null;
+  }
+  let prev = -1;
   let prevLen = 0;
-  let p = 0;
-  let runAt = 0;
-  const bad = (t: number) => `BM25 dictionary entry ${t} is malformed or cut short`;
-  // Every open, every entry: one-byte varints (nearly all) read inline.
-  for (let t = 0; t < termCount; t++) {
+  for (let g = 0; g < groups; g++) {
+    const p = dictIndex[2 * g];
+    const run = dictIndex[2 * g + 1];
+    if ((g === 0 ? p !== 0 || run !== 0 : !(p > dictIndex[2 * g - 2]) || run < dictIndex[2 * g - 1]) || run > postings.length || p >= dict.length)
+      return `BM25 dictionary group ${g} does not start where its index says`;
+    // A group's first entry: varint(0), varint(suffix length), the term's bytes.
+    if (dict[p] !== 0) return `BM25 dictionary group ${g} does not start where its index says`;
+    const len = readCheckedVarint(dict, p + 1);
+    const at = varintAt.end;
+    if (len < 0 || at + len > dict.length) return bad(g * BM25_TERM_GROUP);
+    if (!wellFormed(dict, at, at + len)) return `BM25 term ${g * BM25_TERM_GROUP} is not well-formed text`;
+    if (g > 0 && compareBytes(dict, prev, prev + prevLen, dict, at, at + len) >= 0) return 'BM25 terms are not strictly ascending';
+    prev = at;
+    prevLen = len;
+  }
+  return null;
+}
+
+const bad = (t: number) => `BM25 dictionary entry ${t} is malformed or cut short`;
+
+/** bm25DictGroupProblem's term bytes (grown as needed; it calls nothing that uses them). */
+let groupTerm = new Uint8Array(64);
+
+/**
+ * Why group g's entries do not describe well-formed, strictly ascending terms (below the next group's first) whose
+ * runs tile the group's part of `postings`, or null. Calls run(t, start, end, df1) for each term's run, so the
+ * postings check walks along. The directory passed bm25DictDirectoryProblem.
+ */
+export function bm25DictGroupProblem(b: Bm25DictBlock, g: number, run: (t: number, start: number, end: number, df1: boolean) => string | null): string | null {
+  const { dict, dictIndex, termCount, postings } = b;
+  const groups = dictIndex.length / 2;
+  const positions = b.positions === true;
+  const last = g + 1 === groups;
+  const end = last ? dict.length : dictIndex[2 * g + 2];
+  const runsEnd = last ? postings.length : dictIndex[2 * g + 3];
+  // The previous term's bytes; each term overwrites them from where it stops sharing them.
+  let term = groupTerm;
+  let prevLen = 0;
+  let p = dictIndex[2 * g];
+  let runAt = dictIndex[2 * g + 1];
+  const t1 = Math.min(termCount, (g + 1) * BM25_TERM_GROUP);
+  // One-byte varints (nearly all) read inline.
+  for (let t = g * BM25_TERM_GROUP; t < t1; t++) {
     const first = t % BM25_TERM_GROUP === 0;
-    if (first) {
-      const g = t / BM25_TERM_GROUP;
-      if (dictIndex[2 * g] !== p || dictIndex[2 * g + 1] !== runAt) return `BM25 dictionary group ${g} does not start where its index says`;
-    }
     if (p + 2 > end) return bad(t);
     let shared = dict[p];
     if (shared < 0x80) p++;
@@ -325,7 +366,7 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
     // Each term is whole code units: the suffix starts one and holds whole ones, shared bytes end one.
     if (shared < prevLen && (term[shared] & 0xc0) === 0x80) return bad(t);
     if (!wellFormed(dict, p, p + suffix)) return `BM25 term ${t} is not well-formed text`;
-    if (t > 0) {
+    if (!first) {
       // Strictly after the previous term: they agree on `shared` bytes, so compare from there.
       const m = Math.min(suffix, prevLen - shared);
       let i = 0;
@@ -336,7 +377,7 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
     if (term.length < len) {
       const grown = new Uint8Array(len * 2);
       grown.set(term.subarray(0, shared));
-      term = grown;
+      term = groupTerm = grown;
     }
     for (let i = 0; i < suffix; i++) term[shared + i] = dict[p + i];
     p += suffix;
@@ -347,13 +388,36 @@ export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number
     else if ((v = readCheckedVarint(dict, p, end)) < 0) return bad(t);
     else p = varintAt.end;
     const runEnd = runAt + (positions ? v >>> 1 : v);
-    if (runEnd > postings.length) return `BM25 run of term ${t} runs past the postings`;
+    if (runEnd > runsEnd) return `BM25 run of term ${t} runs past the postings`;
     const why = run(t, runAt, runEnd, positions && (v & 1) === 1);
     if (why) return why;
     runAt = runEnd;
   }
+  if (!last) {
+    // The next group's first term (the directory checked it is whole) sorts after this group's last.
+    const at = dictIndex[2 * g + 2] + 1;
+    const len = readCheckedVarint(dict, at);
+    if (compareBytes(term, 0, prevLen, dict, varintAt.end, varintAt.end + len) >= 0) return 'BM25 terms are not strictly ascending';
+    if (p !== end) return `BM25 dictionary group ${g + 1} does not start where its index says`;
+    if (runAt !== runsEnd) return `BM25 dictionary group ${g + 1} does not start where its index says`;
+    return null;
+  }
   if (p !== end) return `BM25 dictionary holds ${end - p} bytes past its ${termCount} terms`;
   if (runAt !== postings.length) return `BM25 runs cover ${runAt} of ${postings.length} postings bytes`;
+  return null;
+}
+
+/**
+ * Why the dictionary does not describe `termCount` well-formed, strictly ascending terms whose runs tile
+ * `postings`, or null. Calls run(t, start, end, df1) for each term's run, so the postings check walks along.
+ */
+export function bm25DictProblem(b: Bm25DictBlock, run: (t: number, start: number, end: number, df1: boolean) => string | null): string | null {
+  const why = bm25DictDirectoryProblem(b);
+  if (why) return why;
+  for (let g = 0; g < b.dictIndex.length / 2; g++) {
+    const problem = bm25DictGroupProblem(b, g, run);
+    if (problem) return problem;
+  }
   return null;
 }
 

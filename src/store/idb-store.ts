@@ -19,7 +19,8 @@ import type { TextPacker } from './idb-text-pack.ts';
 import type { TextModelRecord } from './text-code.ts';
 import { writeCommit, writeReplace, writeReset } from './idb-writes.ts';
 import type { LegacyDoc } from './legacy.ts';
-import { segmentChecksum, segmentProblem } from './segment-check.ts';
+import type { PostingChecks } from './posting-checks.ts';
+import { type DeferChecks, segmentChecksum, segmentProblem } from './segment-check.ts';
 import {
   type CommitBatch,
   type CommitOptions,
@@ -27,6 +28,7 @@ import {
   type HeadBlob,
   type MetaRecord,
   type PackedTexts,
+  type ReadSegmentsOptions,
   SCHEMA_VERSION,
   type SegmentRecord,
   type StorageInfo,
@@ -161,8 +163,9 @@ export class IdbStore implements Store {
     return this.setMeta((await this.database().get('meta', META_KEY)) ?? null);
   }
 
-  async readSegments(only?: number[]): Promise<SegmentRecord[]> {
+  async readSegments(only?: number[], opts: ReadSegmentsOptions = {}): Promise<SegmentRecord[]> {
     const db = this.database();
+    const checks = opts.deferChecks;
     let out: SegmentRecord[];
     if (!only) out = await db.getAll('segments');
     else {
@@ -172,7 +175,7 @@ export class IdbStore implements Store {
       const got = await Promise.all(
         only.map((seq) =>
           tx.store.get(seq).then((s) => {
-            if (s) this.verify(s);
+            if (s) this.verify(s, checks);
             return s;
           }),
         ),
@@ -182,22 +185,30 @@ export class IdbStore implements Store {
       for (const s of out) this.remember(s); // get() needs no second read of the segments
       return out;
     }
-    for (const s of out) this.verify(s);
+    for (const s of out) this.verify(s, checks);
     for (const s of out) this.remember(s);
     return out;
   }
 
-  /** Structure and checksum of a segment record read back; refuses a damaged one by name. */
-  private verify(seg: SegmentRecord): void {
+  /**
+   * Structure and checksum of a segment record read back; refuses a damaged one by name. With `checks`, its posting
+   * lists' structure is left to first use (the checksum is not: every byte is covered before any is used).
+   */
+  private verify(seg: SegmentRecord, checks?: PostingChecks): void {
+    const defer: DeferChecks | undefined =
+      checks && ((block, groups, group, whole) => checks.defer(block, groups, group, whole, (p) => this.corrupt(seg.seq, p)));
     const problem =
-      segmentProblem(seg, this.meta?.dims) ?? (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);
-    if (problem) {
-      throw new M3StorageError(
-        'CORRUPT',
-        `IndexedDB database "${this.dbName}", segment record ${seg.seq}: ${problem}; ` +
-          'clear the index (index.clear(), or delete the database) and index again, or import an exported copy',
-      );
-    }
+      segmentProblem(seg, this.meta?.dims, defer) ??
+      (seg.checksum !== segmentChecksum(seg) ? 'checksum mismatch: the record was damaged after it was written' : null);
+    if (problem) throw this.corrupt(seg.seq, problem);
+  }
+
+  private corrupt(seq: number, problem: string): M3StorageError {
+    return new M3StorageError(
+      'CORRUPT',
+      `IndexedDB database "${this.dbName}", segment record ${seq}: ${problem}; ` +
+        'clear the index (index.clear(), or delete the database) and index again, or import an exported copy',
+    );
   }
 
   async getDoc(id: string): Promise<DocRecord | undefined> {

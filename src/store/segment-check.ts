@@ -5,14 +5,34 @@
  */
 import { crc32 } from '../util/crc32.ts';
 import { crc32Fast } from './crc32-wasm.ts';
-import { bm25PostingsProblem } from './bm25-postings.ts';
+import { bm25RunCheck } from './bm25-postings.ts';
+import { bm25DictDirectoryProblem, bm25DictGroupProblem } from './bm25-terms.ts';
 import type { LegacyBm25Block, LegacySegment, LegacySparseBlock } from './legacy-postings.ts';
-import { sparsePostingsProblem } from './sparse-postings.ts';
+import { sparseCountsProblem, sparseDirectoryProblem, sparseGroupProblem } from './sparse-postings.ts';
 import { colbertArrays } from './colbert-bits.ts';
 import type { ColbertBlock, DocRecord, MetaRecord, SegmentRecord } from './types.ts';
 
-/** Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. */
-export function segmentProblem(seg: SegmentRecord, dims?: number): string | null {
+/**
+ * What segmentProblem does with a block's posting-list checks: its `groups` group checks (`group(g)`: why group g is
+ * bad, or null), then `whole()`. Returns a problem found now, or null (passed, or left for later: posting-checks.ts).
+ */
+export type DeferChecks = (block: object, groups: number, group: (g: number) => string | null, whole: () => string | null) => string | null;
+
+/** Every group now (imports, FileStore, compaction: whole-index readers check everything before using any). */
+const checkNow: DeferChecks = (_block, groups, group, whole) => {
+  for (let g = 0; g < groups; g++) {
+    const p = group(g);
+    if (p) return p;
+  }
+  return whole();
+};
+
+/**
+ * Returns why `seg` is inconsistent, or null when it is whole. `dims`: the index's, when known. With `defer`, the
+ * sparse and (schema 6) BM25 posting lists are only checked as far as their directories, and their groups handed
+ * to `defer`: what a cold open does.
+ */
+export function segmentProblem(seg: SegmentRecord, dims?: number, defer = checkNow): string | null {
   const n = seg.keys?.length;
   if (!(seg.keys instanceof Uint32Array) || !Array.isArray(seg.ids) || !Array.isArray(seg.metadata)) return 'keys, ids or metadata missing';
   if (!Number.isSafeInteger(seg.seq) || seg.seq < 0) return `bad sequence number ${seg.seq}`;
@@ -66,8 +86,17 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
       return 'sparse block is not in the schema 4 layout';
     }
     if (!Number.isFinite(scale) || scale < 0) return `sparse scale ${scale} is not a finite number ≥ 0`;
-    const p = sparsePostingsProblem(seg.sparse, rows);
+    const sp = seg.sparse;
+    const p = sparseDirectoryProblem(sp);
     if (p) return p;
+    const counts = { tokens: 0, entries: 0 };
+    const q = defer(
+      sp,
+      groupTokens.length,
+      (g) => sparseGroupProblem(sp, g, rows, counts),
+      () => sparseCountsProblem(sp, counts),
+    );
+    if (q) return q;
   }
   if (seg.colbert) {
     const p = colbertProblem(seg.colbert, rows);
@@ -87,8 +116,23 @@ export function segmentProblem(seg: SegmentRecord, dims?: number): string | null
       if (bad) return bad;
       for (let t = 1; t < terms.length; t++) if (!(terms[t] > terms[t - 1])) return 'BM25 terms are not strictly ascending';
     }
-    const p = bm25PostingsProblem(b, n);
-    if (p) return p;
+    if (b.positions !== undefined && b.positions !== true) return 'BM25 block: positions must be true or absent';
+    const run = bm25RunCheck(b, n);
+    if (b.dict) {
+      const p =
+        bm25DictDirectoryProblem(b) ??
+        defer(
+          b,
+          b.dictIndex.length / 2,
+          (g) => bm25DictGroupProblem(b, g, run),
+          () => null,
+        );
+      if (p) return p;
+    } else
+      for (let t = 0; t < b.terms.length; t++) {
+        const p = run(t, b.offsets[t], b.offsets[t + 1], false);
+        if (p) return p;
+      }
   }
   return null;
 }

@@ -1,4 +1,5 @@
 /** Sparse (learned lexical weight) postings: coding, lookup and structure checks. The format: postings.ts. */
+import { ensureBlockChecked, ensureGroupChecked } from './posting-checks.ts';
 import { ByteWriter, readVarint } from './postings.ts';
 import type { SparseBlock } from './types.ts';
 
@@ -86,6 +87,7 @@ export function findSparseList(s: SparseBlock, token: number, at: { pos: number;
     if (groupTokens[mid] <= token) lo = mid;
     else hi = mid - 1;
   }
+  ensureGroupChecked(s, lo);
   const end = groupOffsets[lo + 1];
   const cur = { pos: groupOffsets[lo] };
   let tok = groupTokens[lo];
@@ -105,6 +107,7 @@ export function findSparseList(s: SparseBlock, token: number, at: { pos: number;
 
 /** Calls fn(token, start, end) for each token's entry byte range, tokens ascending. */
 export function forEachSparseList(s: SparseBlock, fn: (token: number, start: number, end: number) => void): void {
+  ensureBlockChecked(s);
   const { groupTokens, groupOffsets, postings } = s;
   const cur = { pos: 0 };
   for (let g = 0; g < groupTokens.length; g++) {
@@ -132,80 +135,116 @@ export function forEachSparseEntry(s: SparseBlock, start: number, end: number, f
   }
 }
 
-/** Why the block does not decode into its `tokens` ascending token lists and `entries` entries over `rows` rows, or null. */
-export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
+/**
+ * Why the block's group directory is inconsistent (its offsets tile the postings, one non-empty group each; its
+ * first tokens ascend), or null: what an open checks at once (sparseGroupProblem checks each group's lists).
+ */
+export function sparseDirectoryProblem(s: SparseBlock): string | null {
   const { groupTokens, groupOffsets, postings: bytes } = s;
   const groups = groupTokens.length;
   if (s.singles !== undefined && s.singles !== true) return 'sparse block: singles must be true or absent';
-  const singles = s.singles === true;
   if (groupOffsets.length !== groups + 1 || groupOffsets[0] !== 0 || groupOffsets[groups] !== bytes.length)
     return `sparse groups: ${groupOffsets.length} offsets for ${groups} groups over ${bytes.length} bytes`;
-  // Runs on every open over every byte: varints decoded inline (a byte past `end` reads as undefined → 0,
-  // and the position checks below catch it).
-  let p = 0;
+  for (let g = 0; g < groups; g++) {
+    if (!(groupOffsets[g + 1] > groupOffsets[g])) return `sparse group ${g} does not start where the previous one ended, or is empty`;
+    if (g > 0 && !(groupTokens[g] > groupTokens[g - 1])) return 'sparse token ids are not strictly ascending';
+  }
+  return null;
+}
+
+/** Tokens and entries the groups checked so far hold (sparseGroupProblem adds to them). */
+export interface SparseCounts {
+  tokens: number;
+  entries: number;
+}
+
+/**
+ * Why group g's token lists do not decode (token ids strictly ascending and below the next group's first, rows below
+ * `rows`), or null; adds its tokens and entries to `counts`. The directory passed sparseDirectoryProblem.
+ */
+export function sparseGroupProblem(s: SparseBlock, g: number, rows: number, counts: SparseCounts): string | null {
+  const { groupTokens, groupOffsets, postings: bytes } = s;
+  const singles = s.singles === true;
+  // Varints decoded inline (a byte past `end` reads as undefined → 0, and the position checks below catch it).
+  let p = groupOffsets[g];
+  const end = groupOffsets[g + 1];
+  const next = g + 1 < groupTokens.length ? groupTokens[g + 1] : Number.POSITIVE_INFINITY;
   let tokens = 0;
   let entries = 0;
-  let last = -1;
-  for (let g = 0; g < groups; g++) {
-    const end = groupOffsets[g + 1];
-    if (p !== groupOffsets[g] || !(end > p)) return `sparse group ${g} does not start where the previous one ended, or is empty`;
-    let tok = groupTokens[g];
-    let first = true;
-    while (p < end) {
-      let b = bytes[p++];
-      let gap = b & 0x7f;
+  let tok = groupTokens[g];
+  let first = true;
+  while (p < end) {
+    let b = bytes[p++];
+    let gap = b & 0x7f;
+    for (let shift = 7; b >= 0x80; shift += 7) {
+      if (shift > 21) return `sparse group ${g} is malformed`;
+      b = bytes[p++];
+      gap |= (b & 0x7f) << shift;
+    }
+    let single = false;
+    if (singles) {
+      single = (gap & 1) === 1;
+      gap >>>= 1;
+    }
+    let len = 0;
+    if (single) {
+      // One entry: a row varint and a weight byte.
+      let q = p;
+      while (bytes[q++] >= 0x80 && q - p < 4);
+      len = q + 1 - p;
+    } else {
+      b = bytes[p++];
+      len = b & 0x7f;
       for (let shift = 7; b >= 0x80; shift += 7) {
         if (shift > 21) return `sparse group ${g} is malformed`;
         b = bytes[p++];
-        gap |= (b & 0x7f) << shift;
+        len |= (b & 0x7f) << shift;
       }
-      let single = false;
-      if (singles) {
-        single = (gap & 1) === 1;
-        gap >>>= 1;
-      }
-      let len = 0;
-      if (single) {
-        // One entry: a row varint and a weight byte.
-        let q = p;
-        while (bytes[q++] >= 0x80 && q - p < 4);
-        len = q + 1 - p;
-      } else {
-        b = bytes[p++];
-        len = b & 0x7f;
-        for (let shift = 7; b >= 0x80; shift += 7) {
-          if (shift > 21) return `sparse group ${g} is malformed`;
-          b = bytes[p++];
-          len |= (b & 0x7f) << shift;
-        }
-      }
-      const listEnd = p + len;
-      if (p > end || listEnd > end) return `sparse group ${g} is cut short or malformed`;
-      if (first ? gap !== 0 : gap === 0) return `sparse token ids of group ${g} are not strictly ascending`;
-      tok += gap;
-      first = false;
-      if (tok <= last) return 'sparse token ids are not strictly ascending';
-      last = tok;
-      tokens++;
-      let row = 0;
-      const before = entries;
-      while (p < listEnd) {
-        b = bytes[p++];
-        let rg = b & 0x7f;
-        for (let shift = 7; b >= 0x80; shift += 7) {
-          if (shift > 21) return `sparse postings of token ${tok} are malformed`;
-          b = bytes[p++];
-          rg |= (b & 0x7f) << shift;
-        }
-        row += rg;
-        if (p >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
-        if (row >= rows) return `sparse entry ${entries} names row ${row} of ${rows}`;
-        p++;
-        entries++;
-      }
-      if (single && entries !== before + 1) return `sparse postings of token ${tok} are cut short or malformed`;
     }
+    const listEnd = p + len;
+    if (p > end || listEnd > end) return `sparse group ${g} is cut short or malformed`;
+    if (first ? gap !== 0 : gap === 0) return `sparse token ids of group ${g} are not strictly ascending`;
+    tok += gap;
+    first = false;
+    if (tok >= next) return 'sparse token ids are not strictly ascending';
+    tokens++;
+    let row = 0;
+    const before = entries;
+    while (p < listEnd) {
+      b = bytes[p++];
+      let rg = b & 0x7f;
+      for (let shift = 7; b >= 0x80; shift += 7) {
+        if (shift > 21) return `sparse postings of token ${tok} are malformed`;
+        b = bytes[p++];
+        rg |= (b & 0x7f) << shift;
+      }
+      row += rg;
+      if (p >= listEnd) return `sparse postings of token ${tok} are cut short or malformed`;
+      if (row >= rows) return `sparse entry ${counts.entries + entries} names row ${row} of ${rows}`;
+      p++;
+      entries++;
+    }
+    if (single && entries !== before + 1) return `sparse postings of token ${tok} are cut short or malformed`;
   }
-  if (tokens !== s.tokens) return `sparse block says ${s.tokens} tokens but holds ${tokens}`;
-  return entries === s.entries ? null : `sparse block says ${s.entries} entries but holds ${entries}`;
+  counts.tokens += tokens;
+  counts.entries += entries;
+  return null;
+}
+
+/** Why the block's totals differ from what its groups hold (`counts`, every group checked), or null. */
+export function sparseCountsProblem(s: SparseBlock, counts: SparseCounts): string | null {
+  if (counts.tokens !== s.tokens) return `sparse block says ${s.tokens} tokens but holds ${counts.tokens}`;
+  return counts.entries === s.entries ? null : `sparse block says ${s.entries} entries but holds ${counts.entries}`;
+}
+
+/** Why the block does not decode into its `tokens` ascending token lists and `entries` entries over `rows` rows, or null. */
+export function sparsePostingsProblem(s: SparseBlock, rows: number): string | null {
+  const bad = sparseDirectoryProblem(s);
+  if (bad) return bad;
+  const counts = { tokens: 0, entries: 0 };
+  for (let g = 0; g < s.groupTokens.length; g++) {
+    const why = sparseGroupProblem(s, g, rows, counts);
+    if (why) return why;
+  }
+  return sparseCountsProblem(s, counts);
 }

@@ -1,3 +1,4 @@
+import type { PostingChecks } from './posting-checks.ts';
 /**
  * Persistent layout of an m3-search index, shared by every Store implementation.
  *
@@ -127,6 +128,11 @@ export interface Bm25DictBlock {
   offsets?: undefined;
 }
 
+export interface ReadSegmentsOptions {
+  /** Where to defer posting-list structure checks (an open's; IdbStore honours it, the others check on read). */
+  deferChecks?: PostingChecks;
+}
+
 export interface SegmentRecord {
   /** Sequence number, increasing; also the IndexedDB key and file name. */
   seq: number;
@@ -244,8 +250,11 @@ export interface Store {
   readonly kind: 'idb' | 'file' | 'memory';
   /** Opens (creating or migrating) and returns the meta record, or null for a new store. */
   open(): Promise<MetaRecord | null>;
-  /** Reads segments in ascending seq order, optionally only those with seq in `only`. */
-  readSegments(only?: number[]): Promise<SegmentRecord[]>;
+  /**
+   * Reads segments in ascending seq order, optionally only those with seq in `only`. With `deferChecks`, a store
+   * that checks posting lists on read may leave them to first use and idle time (posting-checks.ts).
+   */
+  readSegments(only?: number[], opts?: ReadSegmentsOptions): Promise<SegmentRecord[]>;
   getDoc(id: string): Promise<DocRecord | undefined>;
   getDocs(ids: string[]): Promise<(DocRecord | undefined)[]>;
   /** Up to `limit` v1 records still waiting to be migrated (empty when none). */
