@@ -40,7 +40,16 @@ export interface IdbStoreOptions {
   indexedDB?: IDBFactory;
   /** Ask navigator.storage.persist() on open (default true). */
   persist?: boolean;
+  /**
+   * Read every stored text into memory (one background read after the first page of hits asks for texts), so
+   * later pages decode from memory instead of opening an IndexedDB transaction: ~100 B per document with coded
+   * text groups. Default true up to PRELOAD_TEXTS_MAX_DOCS live documents; false keeps texts on disk.
+   */
+  preloadTexts?: boolean;
 }
+
+/** Above this many live documents texts stay on disk unless preloadTexts is true (~100 MB of coded texts). */
+export const PRELOAD_TEXTS_MAX_DOCS = 1_000_000;
 
 export class IdbStore implements Store {
   readonly kind = 'idb' as const;
@@ -229,6 +238,8 @@ export class IdbStore implements Store {
       return w && !dead.has(this.segIds.get(w[0])!.keys[w[1]]) ? w : undefined;
     });
     const blocks = this.texts.blocksOf(live.filter((w) => w !== undefined).map(([seq, row]) => [seq, Math.floor(row / TEXT_GROUP)]));
+    const preload = this.opts.preloadTexts ?? (this.meta?.docCount ?? 0) <= PRELOAD_TEXTS_MAX_DOCS;
+    if (preload) this.texts.warm(); // after this page's reads: they are queued first
     return Promise.all(
       ids.map((id, i) => {
         const w = live[i];

@@ -8,7 +8,7 @@ import { crc32Fast } from './crc32-wasm.ts';
 import { M3StorageError } from './errors.ts';
 import type { M3DB } from './idb-schema.ts';
 import { inflateEntries, MODEL_SEQ, type TextBlock, type TextEntry } from './idb-text-groups.ts';
-import type { TextDecoderModel } from './text-code.ts';
+import type { TextDecoderModel, TextModelRecord } from './text-code.ts';
 
 /**
  * The decoder, loaded with the first coded group read (in parallel with that read): a page that opens and
@@ -27,9 +27,20 @@ export interface TextGroup {
 
 type Tx = IDBPTransaction<M3DB, ['texts'], 'readonly'>;
 
+/** Text records read back by warm(): groups by "seq:g", and the model records. */
+interface Preloaded {
+  groups: Map<string, TextBlock>;
+  models: Map<number, TextModelRecord>;
+}
+
 export class TextGroupCache {
   private blocks = new Map<string, Promise<TextGroup>>();
   private models = new Map<number, Promise<TextDecoderModel>>();
+  /** Every text record as stored (warm()); groups written or models trained after it are read from IndexedDB. */
+  private preloaded: Preloaded | null = null;
+  private warming = false;
+  /** Bumped by clear(): a preload that started before it is stale and dropped. */
+  private generation = 0;
 
   constructor(
     private readonly database: () => IDBPDatabase<M3DB>,
@@ -54,9 +65,13 @@ export class TextGroupCache {
       if (out.has(id)) continue;
       let p = this.blocks.get(id);
       if (!p) {
-        const t = (tx ??= this.database().transaction(['texts'], 'readonly'));
-        // The model is asked for in the same transaction, from the group's success callback.
-        p = t.store.get([seq, g]).then((b) => this.group(b, seq, g, t));
+        const b = this.preloaded?.groups.get(id);
+        if (b && this.inMemory(b)) p = this.group(b, seq, g, null);
+        else {
+          const t = (tx ??= this.database().transaction(['texts'], 'readonly'));
+          // The model is asked for in the same transaction, from the group's success callback.
+          p = t.store.get([seq, g]).then((b) => this.group(b, seq, g, t));
+        }
         p.catch(() => this.blocks.delete(id));
         if (this.blocks.size >= BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value!);
         this.blocks.set(id, p);
@@ -67,7 +82,37 @@ export class TextGroupCache {
     return out;
   }
 
-  private async group(b: TextBlock | undefined, seq: number, g: number, tx: Tx): Promise<TextGroup> {
+  /**
+   * Reads every text record in one getAll, in the background, so that later pages of hits decode from memory
+   * instead of opening an IndexedDB transaction each (~100 B per document with coded groups: ~10 MB at 100k).
+   * Once per connection, and again after clear(); a failed preload leaves reads on IndexedDB, as before.
+   */
+  warm(): void {
+    if (this.warming) return;
+    this.warming = true;
+    const gen = this.generation;
+    this.database()
+      .getAll('texts')
+      .then((records) => {
+        if (gen !== this.generation) return;
+        const groups = new Map<string, TextBlock>();
+        const models = new Map<number, TextModelRecord>();
+        for (const r of records) {
+          if (r.seq === MODEL_SEQ) {
+            if (r.model) models.set(r.g, r.model);
+          } else groups.set(`${r.seq}:${r.g}`, r);
+        }
+        this.preloaded = { groups, models };
+      })
+      .catch(() => {});
+  }
+
+  /** Whether a preloaded group can be decoded without IndexedDB: its model (and the bases it needs) was preloaded too. */
+  private inMemory(b: TextBlock): boolean {
+    return !b.c || this.preloaded!.models.has(b.m ?? -1);
+  }
+
+  private async group(b: TextBlock | undefined, seq: number, g: number, tx: Tx | null): Promise<TextGroup> {
     if (!b) return { entry: () => undefined };
     if (!b.c) {
       const docs = b.docs ?? (await inflateEntries(b.z!));
@@ -100,12 +145,16 @@ export class TextGroupCache {
     };
   }
 
-  /** Model `id` with its bases: every model record read (one getAll: a few per index) in the group's transaction. */
-  private model(id: number, tx: Tx): Promise<TextDecoderModel> {
+  /**
+   * Model `id` with its bases: every model record read (one getAll: a few per index) in the group's transaction,
+   * or taken from the preload (`tx` null).
+   */
+  private model(id: number, tx: Tx | null): Promise<TextDecoderModel> {
     let p = this.models.get(id);
     if (!p) {
       const range = IDBKeyRange.bound([MODEL_SEQ, -Infinity], [MODEL_SEQ, Infinity]);
-      p = Promise.all([tx.store.getAll(range), textCode()]).then(([records, { decoderModel, resolveModel }]) => {
+      const records = tx ? tx.store.getAll(range) : [...this.preloaded!.models].map(([g, model]) => ({ seq: MODEL_SEQ, g, model }));
+      p = Promise.all([records, textCode()]).then(([records, { decoderModel, resolveModel }]) => {
         const all = new Map(records.filter((r) => r.model).map((r) => [r.g, r.model!]));
         const full = resolveModel(all, id);
         const m = full && decoderModel(full);
@@ -125,6 +174,9 @@ export class TextGroupCache {
   clear(): void {
     this.blocks.clear();
     this.models.clear();
+    this.preloaded = null;
+    this.warming = false;
+    this.generation++;
   }
 }
 

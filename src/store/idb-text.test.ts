@@ -66,6 +66,28 @@ describe('IdbStore texts coded with a text model', () => {
     db2.close();
   });
 
+  it('after the first page of texts, reads every text record once in the background and decodes later pages from memory', async () => {
+    const all = docs(300, 0);
+    for (const preloadTexts of [true, false]) {
+      const factory = new IDBFactory();
+      const idx = await M3Index.open('mem', { store: new IdbStore('mem', { indexedDB: factory, persist: false, preloadTexts }), model });
+      await idx.add(all);
+      expect((await idx.get(all[0].id))?.text).toBe(all[0].text); // the first page: read from IndexedDB, starts the preload
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5)); // the background getAll lands
+      // Every text record gone behind the connection's back: only a preloaded copy can still answer.
+      const db = await raw(factory, 'mem');
+      await db.clear('texts');
+      db.close();
+      const text = (await idx.get(all[150].id))?.text;
+      expect(text).toBe(preloadTexts ? all[150].text : undefined);
+      // Groups written after the preload are read from IndexedDB.
+      const more = docs(40, 300);
+      await idx.add(more);
+      expect((await idx.get(more[7].id))?.text).toBe(more[7].text);
+      idx.close();
+    }
+  });
+
   it('refuses a damaged coded group and a missing model by name, and still reads the other groups', async () => {
     const factory = new IDBFactory();
     const all = docs(300, 0);
