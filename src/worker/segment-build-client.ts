@@ -20,6 +20,11 @@ let unavailable = typeof Worker === 'undefined';
 const jobs = new Map<number, Job>();
 let nextJob = 0;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
+/** Batches built so far, by where (tests check the worker did the work). */
+const built = { worker: 0, main: 0 };
+
+/** How many batches the worker and the main thread built in this realm. */
+export const builderCounts = (): { worker: number; main: number } => ({ ...built });
 
 /** Whether batches go to a worker (so ingest can hand it the next batch before committing this one). */
 export const builderWorkerAvailable = (): boolean => !unavailable;
@@ -66,7 +71,7 @@ function start(): Worker | null {
 export async function buildBatchSegment(input: BatchInput): Promise<SegmentRecord> {
   const packed = unavailable ? null : packBatch(input);
   const w = packed && start();
-  if (!packed || !w) return batchSegment(input);
+  if (!packed || !w) return onMainThread(input);
   clearTimeout(idleTimer);
   const job = nextJob++;
   const segment = await new Promise<SegmentRecord | null>((resolve) => {
@@ -74,7 +79,13 @@ export async function buildBatchSegment(input: BatchInput): Promise<SegmentRecor
     w.postMessage({ job, batch: packed }, buffersOf([packed.dense, packed.sparseIds, packed.sparseWeights, packed.colbert, packed.spans]));
   });
   // null: the worker failed (its error is rebuilt here, as the library's own) or went away.
-  if (!segment) return batchSegment(input);
+  if (!segment) return onMainThread(input);
+  built.worker++;
   const meta = input.docs.map((d) => d.metadata);
   return meta.some((m) => m !== null) ? { ...segment, metadata: meta } : segment;
+}
+
+function onMainThread(input: BatchInput): SegmentRecord {
+  built.main++;
+  return batchSegment(input);
 }
