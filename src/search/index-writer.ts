@@ -25,6 +25,8 @@ let building: Promise<typeof import('./segment-building.ts')> | undefined;
 const segmentBuilding = () => (building ??= import('./segment-building.ts'));
 
 const DEFAULT_BATCH = 1000;
+/** Batches prepared ahead of the one committing, where a builder worker codes them. */
+const AHEAD = 2;
 
 interface Prepared {
   chunks: ([number, number][] | undefined)[];
@@ -65,16 +67,24 @@ export class IndexWriter {
     };
     const batches: IndexDoc[][] = [];
     for (let at = 0; at < docs.length; at += batchSize) batches.push(docs.slice(at, at + batchSize));
-    const prepare = (b: number) => {
-      const p = this.prepare(batches[b], opts, b * batchSize, docs.length);
-      p.catch(() => {}); // surfaces when awaited
-      return p;
-    };
-    // With a builder worker, batch N+1 goes to it before batch N commits, so the worker codes N+1 while this
-    // thread clones N into the store; on the main thread N+1 is prepared once N's writes are queued, so the
+    // With a builder worker, the next batches go to it before batch N commits (one after another, so the worker
+    // always has one queued and an encoder is never asked twice at once): the worker codes them while this
+    // thread clones N into the store. On the main thread N+1 is prepared once N's writes are queued, so the
     // preparing overlaps the store's wait on the disk instead of delaying the commit.
-    const early = (await segmentBuilding()).builderWorkerAvailable();
-    let next: Promise<Prepared> | null = null;
+    // Two batches ahead where no encoding waits (an abort then waits for one batch's encoding at most, as before).
+    const ahead = (await segmentBuilding()).builderWorkerAvailable() ? (docs.every((d) => d.embedding) ? AHEAD : 1) : 0;
+    const pending = new Map<number, Promise<Prepared>>();
+    let chain: Promise<unknown> = Promise.resolve();
+    const want = (b: number) => {
+      if (b >= batches.length || pending.has(b)) return;
+      const p = chain.then(() => {
+        if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+        return this.prepare(batches[b], opts, b * batchSize, docs.length);
+      });
+      p.catch(() => {}); // surfaces when awaited
+      chain = p.catch(() => {});
+      pending.set(b, p);
+    };
     try {
       for (let b = 0; b < batches.length; b++) {
         if (opts.signal?.aborted) {
@@ -82,8 +92,10 @@ export class IndexWriter {
           throw abortError(opts.signal.reason);
         }
         const batch = batches[b];
-        const prepared = await (next ?? prepare(b));
-        next = early && b + 1 < batches.length ? prepare(b + 1) : null;
+        want(b);
+        const prepared = await pending.get(b)!;
+        pending.delete(b);
+        for (let k = 1; k <= ahead; k++) want(b + k);
         await settle();
         if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
         let queued!: () => void;
@@ -105,7 +117,9 @@ export class IndexWriter {
         await Promise.race([isQueued, p]);
       }
     } finally {
-      await next?.catch(() => {}); // nothing of this call still runs when it returns or throws
+      // Nothing of this call still runs when it returns or throws (a batch prepared ahead, a commit in flight).
+      await chain;
+      await (inflight as Promise<void> | null)?.catch(() => {});
     }
     await settle();
     await this.maybeCompact();
