@@ -11,8 +11,11 @@ interface Job {
   resolve: (s: SegmentRecord | null) => void;
 }
 
-/** A worker idle this long is let go (its memory back); the next batch starts another. */
-const IDLE_MS = 10_000;
+/**
+ * A worker idle this long is let go (its memory back); the next batch starts another, which compiles the
+ * builders afresh (its first batches run slower: long enough that an app adding in chunks keeps one warm).
+ */
+const IDLE_MS = 60_000;
 
 let worker: Worker | null = null;
 /** Set once a worker failed to start: later batches build on the main thread. */
