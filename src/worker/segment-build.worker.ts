@@ -3,12 +3,13 @@
  * packed rows, the same code as the main thread, and transfers the segment's buffers back.
  */
 import { batchSegment, buffersOf, type PackedBatch, unpackBatch } from '../store/segment-batch.ts';
+import type { SegmentRecord } from '../store/types.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 self.onmessage = (e: MessageEvent<{ job: number; batch: PackedBatch }>) => {
   const { job, batch } = e.data;
-  let segment;
+  let segment: SegmentRecord;
   try {
     segment = batchSegment(unpackBatch(batch));
   } catch (err) {
