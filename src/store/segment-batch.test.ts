@@ -26,14 +26,20 @@ function docs(): PreparedDoc[] {
 const texts = ['shock wave', 'the wing the wing', 'heat transfer layer', ''];
 
 describe('packBatch', () => {
-  it('builds the same segment from the packed arrays as from the rows, for every ColBERT coding and without BM25', () => {
+  it('builds the same segment from the packed arrays as from the rows, for every ColBERT coding, with dense residuals, without BM25', () => {
     for (const colbertBits of [8, 1, 2, 4] as const)
-      for (const t of [texts, null]) {
-        const input: BatchInput = { docs: docs(), texts: t, analyzer: { stem: true }, opts: { dims, colbert: true, colbertBits } };
+      for (const [t, denseRefine] of [
+        [texts, false],
+        [null, true],
+        [texts, true],
+      ] as const) {
+        const input: BatchInput = { docs: docs(), texts: t ? [...t] : null, analyzer: { stem: true }, opts: { dims, colbert: true, colbertBits, denseRefine } };
         const packed = packBatch(input);
         expect(packed).not.toBeNull();
         // A structured clone is what the worker receives.
-        expect(batchSegment(unpackBatch(structuredClone(packed!)))).toEqual(batchSegment(input));
+        const seg = batchSegment(input);
+        expect(batchSegment(unpackBatch(structuredClone(packed!)))).toEqual(seg);
+        expect(!!seg.dense?.residual).toBe(denseRefine);
       }
   });
 
