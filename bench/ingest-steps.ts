@@ -4,7 +4,8 @@
  * In-process A/B of the CPU an add() batch spends before its write (issue 14), in Node over the bench workload
  * (vectors given, 1,000-document batches): the per-document path (analyzeTermPositions per text, buildBm25's
  * regrouping, the scalar int8 quantiser) against ingest's (bm25BlockOf, quantizeInt8Rows), alternating batch by
- * batch so both see the same machine; then the segment's checksum and a cold open's checks per document.
+ * batch so both see the same machine; then what the main thread keeps when a builder worker builds the segment
+ * (packBatch: the rows into transferable arrays), the segment's checksum and a cold open's checks per document.
  * process.cpuUsage (this process only): on a shared machine wall time measures the others too.
  */
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { bm25BlockOf } from '../src/store/bm25-batch.ts';
 import { quantizeInt8Rows } from '../src/store/quantize.ts';
 import { segmentChecksum, segmentProblem } from '../src/store/segment-check.ts';
 import { buildSegment, type PreparedDoc } from '../src/store/segment-builder.ts';
+import { packBatch } from '../src/store/segment-batch.ts';
 import type { SegmentRecord } from '../src/store/types.ts';
 import { DIMS, Workload } from './workload.ts';
 
@@ -82,6 +84,15 @@ for (let r = 0; r < rounds; r++) {
     }
   }
 }
+for (const { docs } of batches)
+  time('main thread with a builder worker: packBatch', () =>
+    packBatch({
+      docs: docs.map((d) => ({ key: 0, id: d.id, metadata: null, rows: [{ dense: d.dense, sparse: d.sparse }] })),
+      texts: docs.map((d) => d.text),
+      analyzer: undefined,
+      opts: { dims: DIMS, colbert: false },
+    }),
+  );
 for (const s of segs) {
   time('checksum (write and open)', () => segmentChecksum(s));
   time('open: segmentProblem', () => segmentProblem(s, DIMS));

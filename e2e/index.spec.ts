@@ -239,6 +239,42 @@ test('persistence across reloads: count, get and every search identical (ids and
   );
 });
 
+test('ingest builds segments in the builder worker, byte for byte what the main thread builds', async ({ page }) => {
+  await openHarness(page, PAGE);
+  const out = await page.evaluate(async () => {
+    const M = (window as any).m3index;
+    // Vectors given (dense, sparse, ColBERT on every other document, metadata on some) and texts the encoder embeds.
+    const docs = () =>
+      M.familyDocs('wk', 0, 700, 32, 5000).map((d: any, i: number) => {
+        if (i % 7 === 3) return { id: d.id, text: d.text };
+        const r = M.rng(i + 1);
+        const colbert = i % 2 ? M.gaussianUnit(r, 32 * 3) : undefined;
+        return { ...d, metadata: i % 3 ? d.metadata : undefined, embedding: { ...d.embedding, ...(colbert ? { colbert } : {}) } };
+      });
+    const build = async (name: string, worker: boolean) => {
+      M.builder.useBuilderWorker(worker);
+      await M.deleteDatabase(name);
+      const before = M.builder.builderCounts();
+      const idx = await M.M3Index.open(name, { encoder: new M.FakeEncoder({ dims: 32 }), colbert: true });
+      await idx.add(docs(), { batchSize: 150 });
+      const hits = await idx.search('alpha beta', { k: 10 });
+      idx.close();
+      const after = M.builder.builderCounts();
+      return { segments: await M.rawSegments(name), hits, worker: after.worker - before.worker, main: after.main - before.main };
+    };
+    const inWorker = await build('wk-worker', true);
+    const onMain = await build('wk-main', false);
+    M.builder.useBuilderWorker(true);
+    return { inWorker, onMain };
+  });
+  expect(out.inWorker.worker).toBe(5); // 700 documents in batches of 150
+  expect(out.inWorker.main).toBe(0);
+  expect(out.onMain).toMatchObject({ worker: 0, main: 5 });
+  expect(out.inWorker.segments.length).toBeGreaterThan(100_000);
+  expect(out.inWorker.segments).toBe(out.onMain.segments);
+  expect(out.inWorker.hits).toEqual(out.onMain.hits);
+});
+
 test('a page killed mid-ingest reopens consistent: whole batches or nothing (15 kills)', async () => {
   test.setTimeout(180_000);
   const ITERATIONS = 15;

@@ -3,7 +3,8 @@
 // - .d.ts files keep the sources' `./x.ts` specifiers (side-effect imports too); consumers resolve `./x.js`.
 // - `nodeImport(name)` (a Node built-in, never resolved by browser bundlers) gets wrapped in tsc's
 //   extension-rewriting helper, which hides the webpackIgnore / @vite-ignore comments: unwrap it.
-// - the worker URL `new URL('./m3.worker.ts', import.meta.url)` is a string, not an import: point it at the .js.
+// - the worker URLs `new URL('./m3.worker.ts', import.meta.url)` (and the segment builder's) are strings, not
+//   imports: point them at the .js.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,10 +32,16 @@ edit(join(DIST, 'encoder/model-source.js'), (s) => {
     .replace(/import\(__rewriteRelativeImportExtension\(([^)]*)\)\)/, 'import($1)');
 });
 
-edit(join(DIST, 'worker/client.js'), (s) => {
-  expectOne(s, /new URL\('\.\/m3\.worker\.ts', import\.meta\.url\)/g, 'worker URL in worker/client.js');
-  return s.replace("new URL('./m3.worker.ts', import.meta.url)", "new URL('./m3.worker.js', import.meta.url)");
-});
+for (const [file, name] of [
+  ['worker/client.js', 'm3.worker'],
+  ['worker/segment-build-client.js', 'segment-build.worker'],
+]) {
+  edit(join(DIST, file), (s) => {
+    const url = `new URL('./${name}.ts', import.meta.url)`;
+    expectOne(s, new RegExp(url.replace(/[.()/]/g, '\\$&'), 'g'), `worker URL in ${file}`);
+    return s.replace(url, `new URL('./${name}.js', import.meta.url)`);
+  });
+}
 
 const left = files(DIST).filter((f) => /__rewriteRelativeImportExtension|(['"])\.{1,2}\/[^'"]+\.ts\1/.test(readFileSync(f, 'utf8')));
 if (left.length) throw new Error(`build-package: .ts specifiers left in ${left.join(', ')}`);

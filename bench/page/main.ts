@@ -13,6 +13,7 @@ import { colbertArrays } from '../../src/store/colbert-bits.ts';
 import { segmentBytes } from '../../src/store/segment-builder.ts';
 import { bm25BlockBytes, bm25PositionBytes } from '../../src/store/bm25-postings.ts';
 import type { ColbertBits, SegmentRecord } from '../../src/store/types.ts';
+import { builderCounts, useBuilderWorker } from '../../src/worker/segment-build-client.ts';
 import { DIMS, KINDS, kindQuery, QUERIES, Workload, WORKLOAD, type Kind, type Query } from '../workload.ts';
 
 const MODEL = { modelId: `${WORKLOAD}/synthetic`, dims: DIMS };
@@ -583,9 +584,16 @@ async function denseCurve(
   return out;
 }
 
+/** Whether add() builds segments in the builder worker (bench/ingest-ab.ts compares); the batches built so far, by where. */
+function builderWorker(on?: boolean): { worker: number; main: number } {
+  if (on !== undefined) useBuilderWorker(on);
+  return builderCounts();
+}
+
 const bench = {
   init,
   ingest,
+  builderWorker,
   coldOpen,
   idbReadLimit,
   denseCurve,

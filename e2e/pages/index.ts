@@ -11,6 +11,7 @@ import { wasmKernelSupported } from '../../src/rank/dense-scan-wasm.ts';
 import { randomRows, referenceScore } from '../../src/rank/dense-scan-reference.ts';
 import { segmentChecksum } from '../../src/store/segment-check.ts';
 import { findSparseList } from '../../src/store/sparse-postings.ts';
+import { builderCounts, useBuilderWorker } from '../../src/worker/segment-build-client.ts';
 
 type IndexDoc = lib.IndexDoc;
 
@@ -60,6 +61,17 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
  * first IndexedDB call, and deletes the origin's whole IndexedDB (3 of 80 kills with plain IndexedDB, none of
  * 80 when open() comes first).
  */
+/** Every segment record of an index as stored (checksum included), typed arrays as `Type[...]`: for comparing builds. */
+async function rawSegments(name: string): Promise<string> {
+  const db = await request(indexedDB.open(`m3-search:${name}`));
+  try {
+    const segs = await request(db.transaction('segments', 'readonly').objectStore('segments').getAll());
+    return JSON.stringify(segs, (_k, v) => (ArrayBuffer.isView(v) ? `${v.constructor.name}[${Array.from(v as Uint8Array).join(',')}]` : v));
+  } finally {
+    db.close();
+  }
+}
+
 async function rawDump(name: string): Promise<{
   exists: boolean;
   meta: any;
@@ -200,6 +212,8 @@ function deleteDatabase(name: string): Promise<void> {
   familyDocs,
   uniqueWord,
   rawDump,
+  rawSegments,
+  builder: { builderCounts, useBuilderWorker },
   deleteDatabase,
   forgeSparseList,
   segmentChecksums,

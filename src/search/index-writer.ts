@@ -27,6 +27,8 @@ let building: Promise<typeof import('./segment-building.ts')> | undefined;
 const segmentBuilding = () => (building ??= import('./segment-building.ts'));
 
 const DEFAULT_BATCH = 1000;
+/** Batches prepared ahead of the one committing, where a builder worker codes them. */
+const AHEAD = 2;
 
 interface Prepared {
   chunks: ([number, number][] | undefined)[];
@@ -65,32 +67,61 @@ export class IndexWriter {
       inflight = null;
       await p;
     };
-    for (let at = 0, b = 0; at < docs.length; at += batchSize, b++) {
-      if (opts.signal?.aborted) {
+    const batches: IndexDoc[][] = [];
+    for (let at = 0; at < docs.length; at += batchSize) batches.push(docs.slice(at, at + batchSize));
+    // With a builder worker, the next batches go to it before batch N commits (one after another, so the worker
+    // always has one queued and an encoder is never asked twice at once): the worker codes them while this
+    // thread clones N into the store. On the main thread N+1 is prepared once N's writes are queued, so the
+    // preparing overlaps the store's wait on the disk instead of delaying the commit.
+    // Two batches ahead where no encoding waits (an abort then waits for one batch's encoding at most, as before).
+    const ahead = (await segmentBuilding()).builderWorkerAvailable() ? (docs.every((d) => d.embedding) ? AHEAD : 1) : 0;
+    const pending = new Map<number, Promise<Prepared>>();
+    let chain: Promise<unknown> = Promise.resolve();
+    const want = (b: number) => {
+      if (b >= batches.length || pending.has(b)) return;
+      const p = chain.then(() => {
+        if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+        return this.prepare(batches[b], opts, b * batchSize, docs.length);
+      });
+      p.catch(() => {}); // surfaces when awaited
+      chain = p.catch(() => {});
+      pending.set(b, p);
+    };
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        if (opts.signal?.aborted) {
+          await settle();
+          throw abortError(opts.signal.reason);
+        }
+        const batch = batches[b];
+        want(b);
+        const prepared = await pending.get(b)!;
+        pending.delete(b);
+        for (let k = 1; k <= ahead; k++) want(b + k);
         await settle();
-        throw abortError(opts.signal.reason);
+        if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
+        let queued!: () => void;
+        const isQueued = new Promise<void>((r) => (queued = r));
+        const p: Promise<void> = this.commitBatch(batch, prepared, replace, legacyIds?.[b], queued).then(
+          (n) => {
+            bytes += n;
+            done += batch.length;
+            opts.onProgress?.({ done, total: docs.length, phase: 'write' });
+          },
+          (e) => {
+            if (isQuotaError(e)) throw new M3QuotaError(done, bytes, e);
+            throw e;
+          },
+        );
+        p.catch(() => {}); // surfaces through settle()
+        inflight = p;
+        // Go on once the writes are queued (the store then waits on the disk), or when the commit is over.
+        await Promise.race([isQueued, p]);
       }
-      const batch = docs.slice(at, at + batchSize);
-      const prepared = await this.prepare(batch, opts, at, docs.length);
-      await settle();
-      if (opts.signal?.aborted) throw abortError(opts.signal.reason); // this batch is not written
-      let queued!: () => void;
-      const isQueued = new Promise<void>((r) => (queued = r));
-      const p: Promise<void> = this.commitBatch(batch, prepared, replace, legacyIds?.[b], queued).then(
-        (n) => {
-          bytes += n;
-          done += batch.length;
-          opts.onProgress?.({ done, total: docs.length, phase: 'write' });
-        },
-        (e) => {
-          if (isQuotaError(e)) throw new M3QuotaError(done, bytes, e);
-          throw e;
-        },
-      );
-      p.catch(() => {}); // surfaces through settle()
-      inflight = p;
-      // Go on once the writes are queued (the store then waits on the disk), or when the commit is over.
-      await Promise.race([isQueued, p]);
+    } finally {
+      // Nothing of this call still runs when it returns or throws (a batch prepared ahead, a commit in flight).
+      await chain;
+      await (inflight as Promise<void> | null)?.catch(() => {});
     }
     await settle();
     await this.maybeCompact();
@@ -133,20 +164,19 @@ export class IndexWriter {
     // BM25 analysis and the segment itself need no key: both are built here, outside the write lock, while
     // the previous batch commits. Under the lock only the keys and the sequence number are filled in.
     // BM25: the texts analysed straight into the segment's postings (one pass, bm25-batch.ts).
-    const { bm25BlockOf, buildSegment } = await segmentBuilding();
-    const bm25 = state.live.bm25
-      ? bm25BlockOf(
-          batch.map((d) => d.text),
-          state.analyzer,
-        )
-      : null;
+    // The segment in the builder worker where there is one, the texts packed here meanwhile.
+    const { buildBatchSegment } = await segmentBuilding();
     const pdocs: PreparedDoc[] = batch.map((d, i) => ({ key: 0, id: d.id, metadata: d.metadata ?? null, rows: rows[i] }));
-    const segment = {
-      ...buildSegment(0, pdocs, { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8, denseRefine: meta.denseRefine === true }),
-      bm25,
-    };
+    const built = buildBatchSegment({
+      docs: pdocs,
+      texts: state.live.bm25 ? batch.map((d) => d.text) : null,
+      analyzer: state.analyzer,
+      opts: { dims: meta.dims, colbert: meta.colbert, colbertBits: meta.colbertBits ?? 8, denseRefine: meta.denseRefine === true },
+    });
+    built.catch(() => {}); // surfaces below, after the texts
     // Texts too (IdbStore compresses them): under the lock only the writes are queued.
     const packed = await state.store.packTexts?.(batch.map((d, i) => ({ id: d.id, text: d.text, ...(chunks[i] ? { chunks: { spans: chunks[i] } } : {}) })));
+    const segment = await built;
     return { chunks, segment, ...(packed ? { texts: packed } : {}) };
   }
 

@@ -51,8 +51,12 @@ export function encodeBm25(
     if (positions)
       for (let e = entryOffsets[t]; e < entryOffsets[t + 1]; e++) {
         const p = positions[e];
-        const pos = typeof p === 'number' ? [p] : p;
         const tf = tfs[e];
+        if (typeof p === 'number' && tf === 1) {
+          w.varint(p); // one position (most entries): no array for it
+          continue;
+        }
+        const pos = typeof p === 'number' ? [p] : p;
         if (tf === MAX_STORED_TF ? pos.length < tf : pos.length !== tf)
           throw new RangeError(`postings: ${pos.length} positions for tf ${tf} of ${JSON.stringify(terms[t])}`);
         if (tf === MAX_STORED_TF) w.varint(pos.length);
