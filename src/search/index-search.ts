@@ -6,6 +6,7 @@
 import type { M3Embedding } from '../encoder/types.ts';
 import type { DocRecord } from '../store/types.ts';
 import { constrains, explainHit, planQuery, rankVerified, resolveConstraint, type Constraint } from './boolean-search.ts';
+import { loadColbert } from './colbert-loading.ts';
 import { highlightSpans, sparseMatches } from './explain.ts';
 import type { IndexState } from './index-state.ts';
 import { resolveSearchOptions } from './search-options.ts';
@@ -36,6 +37,7 @@ export async function searchIndex(state: IndexState, query: SearchQuery, options
     });
     state.check();
   }
+  if (live.hasColbert && embedding?.colbert) await loadColbert(); // the only searches that score ColBERT
   const request = {
     text,
     embedding,

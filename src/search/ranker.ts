@@ -4,7 +4,8 @@
  */
 import type { M3Embedding } from '../encoder/types.ts';
 import { TopK } from '../rank/topk.ts';
-import { MaxSimScorer, prepareColbertQuery, type PreparedColbertQuery } from './colbert.ts';
+import type { MaxSimScorer, PreparedColbertQuery } from './colbert.ts';
+import { colbertScoring } from './colbert-loading.ts';
 import type { DocPredicate } from './filter.ts';
 import { fuse, type SignalColumn } from './fusion.ts';
 import type { LiveIndex } from './live-index.ts';
@@ -298,6 +299,7 @@ export class Ranker {
 
   /** The MaxSim scorer loaded with this query (quantised once, not per document). */
   private colbertScorer(q: Float32Array, dims: number): MaxSimScorer {
+    const { MaxSimScorer, prepareColbertQuery } = colbertScoring();
     this.maxSim ??= new MaxSimScorer();
     const c = this.colbertQ;
     if (!c || c.src !== q || c.dims !== dims) {
