@@ -7,16 +7,8 @@
  */
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { analyzeTermPositions } from '../rank/term-stats.ts';
-import {
-  bm25ListBound,
-  concatBm25Blocks,
-  decodeBm25Into,
-  forEachBm25Positions,
-  forEachBm25Term,
-  MAX_STORED_TF,
-  positionCount,
-  type TermPositions,
-} from './bm25-postings.ts';
+import { concatBm25Blocks } from './bm25-concat.ts';
+import { bm25ListBound, decodeBm25Into, forEachBm25Positions, forEachBm25Term, MAX_STORED_TF, positionCount, type TermPositions } from './bm25-postings.ts';
 import { encodeSparse, forEachSparseEntry, forEachSparseList } from './sparse-postings.ts';
 import { quantizeUint8 } from './quantize.ts';
 import { buildSegment, type PreparedDoc, type PreparedRow, sortByToken } from './segment-builder.ts';
