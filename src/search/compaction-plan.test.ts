@@ -106,6 +106,15 @@ describe('tiered merge policy', () => {
     );
   });
 
+  it('never merges a segment of unbounded size (schema 4 BM25 without positions), and still merges around it', () => {
+    expect(mergeTier(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+    const sizes = [...Array(10).fill(1000), Number.POSITIVE_INFINITY, ...Array(10).fill(1000)];
+    expect(planMerges(sizes)).toEqual([
+      [0, 10],
+      [11, 21],
+    ]);
+  });
+
   it('leaves few segments: 100 batches of 1,000 become 10 of 10,000; 10,000 single adds become 1', () => {
     let sizes: number[] = [];
     const add = (n: number) => {

@@ -7,6 +7,7 @@ import { checkMergePolicy, MAX_SEGMENT_DOCS, MERGE_FAN_IN, type MergePolicy } fr
 
 /** A segment's size tier: ⌊log_F(docs)⌋ (0 for one document or none). */
 export function mergeTier(docs: number, fanIn = MERGE_FAN_IN): number {
+  if (!Number.isFinite(docs)) return Number.POSITIVE_INFINITY; // a segment that must not merge (the writer's schema 4 ones)
   let t = 0;
   for (let size = fanIn; size <= docs; size *= fanIn) t++;
   return t;

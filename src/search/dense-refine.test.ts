@@ -36,8 +36,8 @@ async function answers(idx: M3Index): Promise<[string, number][][]> {
   return out;
 }
 
-async function filled(store: Store, denseRefine = true): Promise<M3Index> {
-  const idx = await M3Index.open('r', { store, model: MODEL, denseRefine });
+async function filled(store: Store, denseRefine = true, merge = false): Promise<M3Index> {
+  const idx = await M3Index.open('r', { store, model: MODEL, denseRefine, ...(merge ? {} : { merge: false as const }) });
   await idx.add(docs, { batchSize: 70 });
   return idx;
 }
@@ -87,8 +87,12 @@ describe('dense refinement (denseRefine)', () => {
     fromFolder.close();
 
     const factory = new IDBFactory();
-    (await filled(new IdbStore('r', { indexedDB: factory }))).close();
-    const fromIdb = await M3Index.open('r', { store: new IdbStore('r', { indexedDB: factory }), model: MODEL });
+    (await filled(new IdbStore('r', { indexedDB: factory }), true, true)).close(); // merged after the adds
+    const idbStore = new IdbStore('r', { indexedDB: factory });
+    const fromIdb = await M3Index.open('r', { store: idbStore, model: MODEL });
+    const merged = await idbStore.readSegments();
+    expect(merged.length).toBeLessThan(5); // the merge policy ran
+    for (const s of merged) expect(s.dense!.residual!.length).toBe(s.rowDoc.length * (DIMS / 2));
     expect(await answers(fromIdb)).toEqual(want);
     await fromIdb.compact();
     expect(fromIdb.info.segments).toBeLessThan(5);

@@ -174,11 +174,15 @@ export function concatSegments(seq: number, parts: SegmentRecord[], dims: number
   if (parts[0].dense) {
     const codes = new Int8Array(rows * dims);
     const scales = new Float32Array(rows);
+    // Residuals (denseRefine) carried where a part has them; a part without reads as its int8 codes (zeros).
+    const rb = (dims + 1) >> 1;
+    const residual = parts.some((p) => p.dense!.residual) ? new Uint8Array(rows * rb) : null;
     parts.forEach((p, j) => {
       codes.set(p.dense!.codes, rowBase[j] * dims);
       scales.set(p.dense!.scales, rowBase[j]);
+      if (residual && p.dense!.residual) residual.set(p.dense!.residual, rowBase[j] * rb);
     });
-    dense = { dims, codes, scales };
+    dense = residual ? { dims, codes, scales, residual } : { dims, codes, scales };
   }
   return {
     seq,
