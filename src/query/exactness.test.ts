@@ -112,7 +112,7 @@ const MODEL = { modelId: 'exactness', dims: DIMS };
 async function build(texts: string[], mixed = false): Promise<Omit<Corpus, 'words' | 'runs'>> {
   const r = mulberry32(7);
   const store = new MemoryStore();
-  let index = await M3Index.open('exact', { store, model: MODEL });
+  let index = await M3Index.open('exact', { store, model: MODEL, merge: false }); // keep the segments apart
   await index.add(
     texts.map((text, i) => ({ id: String(i), text, embedding: { dense: gaussianUnit(r, DIMS), tokens: 1, truncated: false } })),
     { batchSize: Math.ceil(texts.length / 3) },
