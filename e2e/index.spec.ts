@@ -555,7 +555,8 @@ test('two tabs write one index concurrently: the write lock handed over every ro
           });
         };
         w.tab = tab;
-        w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims }, store });
+        // merge: false: after its batches add() would merge, under the gated lock the test never grants again
+        w.idx = await M.M3Index.open('tabs', { model: { modelId: 'tabs', dims: fam.dims }, store, merge: false });
         w.docs = M.familyDocs(fam.prefix, 0, N, fam.dims, fam.tokenBase);
       },
       { tab, fam, N },
