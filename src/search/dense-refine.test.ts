@@ -53,9 +53,10 @@ describe('dense refinement (denseRefine)', () => {
       expect(s.dense!.residual!.length).toBe(s.rowDoc.length * (DIMS / 2));
       expect(segmentProblem(s, DIMS)).toBeNull();
     }
-    const plain = await filled(new MemoryStore(), false);
+    const plainStore = new MemoryStore();
+    const plain = await filled(plainStore, false);
     expect(plain.info.denseRefine).toBe(false);
-    expect((await (plain as unknown as { state: { store: Store } }).state.store.readSegments())[0].dense!.residual).toBeUndefined();
+    expect((await plainStore.readSegments())[0].dense!.residual).toBeUndefined();
     let worst = 0;
     let worstPlain = 0;
     const got = await answers(idx);

@@ -3,6 +3,7 @@
  * forged segment is refused on open or import instead of giving wrong scores (or a RangeError) later.
  * O(entries) over offsets and indexes; vector bytes themselves are covered by checksums, not here.
  */
+import { residualBytes } from '../rank/dense-residual.ts';
 import { crc32 } from '../util/crc32.ts';
 import { crc32Fast } from './crc32-wasm.ts';
 import { bm25RunCheck } from './bm25-postings.ts';
@@ -71,8 +72,8 @@ export function segmentProblem(seg: SegmentRecord, dims?: number, defer = checkN
     if (!(scales instanceof Float32Array) || scales.length !== rows) return `dense block holds ${scales?.length} scales for ${rows} rows`;
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[r])) return `dense scale of row ${r} is not a finite number`;
     const res = seg.dense.residual;
-    if (res !== undefined && (!(res instanceof Uint8Array) || res.length !== rows * ((dd + 1) >> 1)))
-      return `dense block holds ${res?.length} residual bytes, ${rows} rows × ${dd} dims need ${rows * ((dd + 1) >> 1)}`;
+    if (res !== undefined && (!(res instanceof Uint8Array) || res.length !== rows * residualBytes(dd)))
+      return `dense block holds ${res?.length} residual bytes, ${rows} rows × ${dd} dims need ${rows * residualBytes(dd)}`;
   }
   if (seg.sparse) {
     const { groupTokens, groupOffsets, postings, scale, tokens, entries } = seg.sparse;

@@ -5,6 +5,7 @@
  * over by term, with their positions. A segment without positions (schema 4) gets them from its documents'
  * texts when the caller passes them (`reanalyze`): the merged segment then stores positions for all, else for none.
  */
+import { residualBytes } from '../rank/dense-residual.ts';
 import type { AnalyzerOptions } from '../rank/analyzer.ts';
 import { analyzeTermPositions } from '../rank/term-stats.ts';
 import { concatBm25Blocks } from './bm25-concat.ts';
@@ -40,7 +41,7 @@ export function mergeSegments(
       const rows: PreparedRow[] = rowsOf[i].map((r) => {
         const row: PreparedRow = {};
         if (seg.dense) {
-          const rb = (dims + 1) >> 1;
+          const rb = residualBytes(dims);
           const residual = seg.dense.residual?.subarray(r * rb, (r + 1) * rb);
           row.denseQ = { codes: seg.dense.codes.subarray(r * dims, (r + 1) * dims), scale: seg.dense.scales[r], ...(residual ? { residual } : {}) };
         }
@@ -175,7 +176,7 @@ export function concatSegments(seq: number, parts: SegmentRecord[], dims: number
     const codes = new Int8Array(rows * dims);
     const scales = new Float32Array(rows);
     // Residuals (denseRefine) carried where a part has them; a part without reads as its int8 codes (zeros).
-    const rb = (dims + 1) >> 1;
+    const rb = residualBytes(dims);
     const residual = parts.some((p) => p.dense!.residual) ? new Uint8Array(rows * rb) : null;
     parts.forEach((p, j) => {
       codes.set(p.dense!.codes, rowBase[j] * dims);
